@@ -1,0 +1,336 @@
+/*
+ * dapper_ipc.h - the C ABI of libdapper_ipc, the inter-process transport of
+ * the Dapper debug adapter.
+ *
+ * C99, usable from C++. Every function returns a dapper_ipc_status (0 on
+ * success, a negative code on failure) unless it says otherwise; on failure a
+ * message describing the error is available on the calling thread through
+ * dapper_ipc_last_error(). No function ever lets an error escape any other way:
+ * a NULL pointer, a zero, stale or never-issued handle and a too-small buffer
+ * are all reported as status codes.
+ *
+ * Strings passed in and out are UTF-8 and NUL-terminated.
+ *
+ * Callback contract (as in libuv): when a function that would lead to a
+ * callback returns an error, that callback is never called for that call.
+ * After dapper_ipc_cleanup() or dapper_ipc_manager_destroy() returns on a
+ * thread other than the reader thread, no callback of that manager is running
+ * or will run again.
+ *
+ * Wire format: every message is one DP v1 frame (magic "DP", version 1, kind,
+ * 32-bit big-endian payload length, payload). The library does not parse the
+ * payload: it is handed to the host exactly as received, so a payload that is
+ * not UTF-8 or not JSON is delivered as is and the stream stays in sync.
+ *
+ * Linking: on Linux the library is libdapper_ipc.so, on macOS
+ * libdapper_ipc.dylib, on Windows dapper_ipc.dll. The library is only built
+ * shared; DAPPER_IPC_API and DAPPER_IPC_CALL are defined by this header and
+ * are not meant to be set by users.
+ */
+#ifndef DAPPER_IPC_H
+#define DAPPER_IPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define DAPPER_IPC_API __declspec(dllimport)
+#define DAPPER_IPC_CALL __cdecl
+#else
+#define DAPPER_IPC_API __attribute__((visibility("default")))
+#define DAPPER_IPC_CALL
+#endif
+
+/* The version, kept in this one place; the build reads it from here. */
+#define DAPPER_IPC_VERSION_MAJOR 0
+#define DAPPER_IPC_VERSION_MINOR 1
+#define DAPPER_IPC_VERSION_PATCH 0
+#define DAPPER_IPC_VERSION_STRING "0.1.0"
+
+/* Status codes. Zero is success; every error is negative. */
+typedef enum dapper_ipc_status {
+    DAPPER_IPC_OK = 0,
+    /* A NULL pointer where one is not allowed, or a value out of range. */
+    DAPPER_IPC_E_INVALID_ARGUMENT = -1,
+    /* A zero handle, one never issued, or one already destroyed. */
+    DAPPER_IPC_E_INVALID_HANDLE = -2,
+    /* The call does not fit the manager's state (a connection already exists,
+       wait_for_client before create_listener, callbacks set after the reader
+       started, ...). */
+    DAPPER_IPC_E_INVALID_STATE = -3,
+    /* An output buffer is too small; the needed size is reported. */
+    DAPPER_IPC_E_BUFFER_TOO_SMALL = -4,
+    /* send() with no connected peer (before a client arrived, or after
+       cleanup). */
+    DAPPER_IPC_E_NOT_CONNECTED = -5,
+    /* A wait (wait_for_client, connect) ran out of time. */
+    DAPPER_IPC_E_TIMEOUT = -6,
+    /* The transport does not exist on this platform (pipe on POSIX). */
+    DAPPER_IPC_E_UNSUPPORTED = -7,
+    /* The address (tcp port, unix path) is taken by a live listener. */
+    DAPPER_IPC_E_ADDRESS_IN_USE = -8,
+    /* connect() found nobody listening within the connect timeout. */
+    DAPPER_IPC_E_CONNECTION_REFUSED = -9,
+    /* The connection has ended: the peer left, or it was closed. */
+    DAPPER_IPC_E_CLOSED = -10,
+    /* The peer sent a frame with a wrong magic or version. */
+    DAPPER_IPC_E_PROTOCOL = -11,
+    /* A frame longer than the configured maximum (sent or received). */
+    DAPPER_IPC_E_FRAME_TOO_LARGE = -12,
+    /* An operating-system error; the last-error message names it. */
+    DAPPER_IPC_E_IO = -13,
+    /* A unix socket path does not fit sun_path (never truncated). */
+    DAPPER_IPC_E_PATH_TOO_LONG = -14,
+    /* The wait was ended by cleanup on another thread. */
+    DAPPER_IPC_E_CANCELLED = -15,
+    /* Something exists at a caller-given path that is not a stale socket
+       (a file, a directory, a symlink): it is never removed. */
+    DAPPER_IPC_E_PATH_EXISTS = -16,
+    /* A bug in the library; the message says where. The host keeps running. */
+    DAPPER_IPC_E_INTERNAL = -99
+} dapper_ipc_status;
+
+/* Frame kinds of DP v1. */
+typedef enum dapper_ipc_kind {
+    DAPPER_IPC_KIND_EVENT = 1,   /* launcher to adapter */
+    DAPPER_IPC_KIND_COMMAND = 2  /* adapter to launcher */
+} dapper_ipc_kind;
+
+/* What the state callback reports. */
+typedef enum dapper_ipc_event {
+    /* A peer is connected (a client was accepted, or connect succeeded and
+       the reader started). status is DAPPER_IPC_OK. */
+    DAPPER_IPC_EVENT_CONNECTED = 1,
+    /* The connection ended without the host asking: status is
+       DAPPER_IPC_OK when the peer closed cleanly between frames,
+       DAPPER_IPC_E_CLOSED when it vanished mid-frame, DAPPER_IPC_E_PROTOCOL
+       or DAPPER_IPC_E_FRAME_TOO_LARGE for a bad header, DAPPER_IPC_E_IO for a
+       socket error. The reader has stopped; the manager's connection is closed.
+       Closes that the host asked for (cleanup, destroy) are not reported. */
+    DAPPER_IPC_EVENT_DISCONNECTED = 2
+} dapper_ipc_event;
+
+/* Log levels, matching Python's logging by order. */
+typedef enum dapper_ipc_log_level {
+    DAPPER_IPC_LOG_DEBUG = 0,
+    DAPPER_IPC_LOG_INFO = 1,
+    DAPPER_IPC_LOG_WARNING = 2,
+    DAPPER_IPC_LOG_ERROR = 3
+} dapper_ipc_log_level;
+
+/* A manager handle: an integer id, never reused, so a stale handle is an
+   error code rather than a use-after-free. The zero value is never valid. */
+typedef struct dapper_ipc_manager {
+    uint64_t id;
+} dapper_ipc_manager;
+
+/* Transport settings. Zero-initialise (or call dapper_ipc_config_init) and
+   set what you need: every zero field means "the default". The strings are
+   read during the call that takes the config and not kept. */
+typedef struct dapper_ipc_config {
+    /* sizeof(dapper_ipc_config); lets later versions grow the struct.
+       dapper_ipc_config_init sets it. */
+    uint32_t struct_size;
+    /* Largest payload accepted or sent, in bytes. 0: 64 MiB. */
+    uint32_t max_frame_size;
+    /* "auto", "unix", "tcp" or "pipe", case-insensitive. NULL or "auto":
+       unix on POSIX, pipe on Windows. */
+    const char *transport;
+    /* tcp: the host to bind or connect to. NULL: 127.0.0.1. Binding a
+       non-loopback address works but logs a security warning. */
+    const char *host;
+    /* unix: the socket path. For a listener, NULL means a fresh private
+       directory (mode 0700) under the temp directory holding the socket
+       (mode 0600); a caller-given path must fit sun_path. Required for
+       connect. */
+    const char *path;
+    /* pipe: the pipe name (Windows only). */
+    const char *pipe_name;
+    /* tcp: the port. For a listener, 0 means an ephemeral port chosen by the
+       OS (the launcher arguments carry the resolved one). Required (> 0) for
+       connect. */
+    int32_t port;
+    /* connect: how long to keep retrying while nobody listens, in ms.
+       0: 3000 (what the launcher allows). Negative: try once. */
+    int32_t connect_timeout_ms;
+} dapper_ipc_config;
+
+/* Called on the manager's reader thread for every frame received, in order.
+   payload points into the library's receive buffer and is valid only until
+   the callback returns; copy what you keep. length may be 0. kind is the
+   frame's kind byte as received (1 and 2 are defined).
+   The callback may call any function of this library, including send,
+   cleanup and destroy on its own manager (cleanup then does not wait for the
+   reader: it closes the connection, and the reader thread ends when the
+   callback returns). */
+typedef void(DAPPER_IPC_CALL *dapper_ipc_message_cb)(void *user_data, int32_t kind,
+                                                     const uint8_t *payload, size_t length);
+
+/* Called on the manager's reader thread when the connection starts or ends
+   (see dapper_ipc_event). reason is a UTF-8 message, valid only during the
+   call, never NULL. Same reentrancy rules as dapper_ipc_message_cb. */
+typedef void(DAPPER_IPC_CALL *dapper_ipc_state_cb)(void *user_data, int32_t event, int32_t status,
+                                                   const char *reason);
+
+/* Called for library log messages of at least the configured level, on the
+   thread where the event happened (the caller's thread for warnings raised
+   by a call, a reader thread otherwise), possibly on several threads at once.
+   message is valid only during the call. Must not call back into the library's
+   logging setup (dapper_ipc_set_log_callback). */
+typedef void(DAPPER_IPC_CALL *dapper_ipc_log_cb)(void *user_data, int32_t level, const char *message);
+
+/* ---- library ------------------------------------------------------------ */
+
+/* The library's version string ("0.1.0"). Static storage; never NULL. Any
+   thread. Returns the string, not a status. */
+DAPPER_IPC_API const char *DAPPER_IPC_CALL dapper_ipc_version(void);
+
+/* A static English description of a status code ("invalid handle"); never
+   NULL, "unknown status" for codes not listed above. Any thread. */
+DAPPER_IPC_API const char *DAPPER_IPC_CALL dapper_ipc_status_string(int32_t status);
+
+/* Copies the calling thread's last error message into buf as a
+   NUL-terminated string. The message describes the most recent call on this
+   thread that failed; a call that succeeds empties it.
+   buf may be NULL when cap is 0 (to ask for the size). *needed (if not NULL)
+   receives the size the message needs, terminator included.
+   Returns DAPPER_IPC_OK, or DAPPER_IPC_E_BUFFER_TOO_SMALL when cap is smaller
+   than needed (buf then holds as much as fits, NUL-terminated, if cap > 0),
+   or DAPPER_IPC_E_INVALID_ARGUMENT when buf is NULL and cap > 0.
+   This function never changes the last error itself. Any thread. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_last_error(char *buf, size_t cap, size_t *needed);
+
+/* Routes the library's log messages to cb (NULL: silence, the default).
+   Messages below min_level are dropped before formatting. Process-wide; any
+   thread; takes effect for messages raised after it returns. Returns
+   DAPPER_IPC_OK, or DAPPER_IPC_E_INVALID_ARGUMENT for a level outside
+   DEBUG..ERROR. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_set_log_callback(dapper_ipc_log_cb cb, void *user_data,
+                                                                   int32_t min_level);
+
+/* Fills *config with zeros and sets struct_size. Returns
+   DAPPER_IPC_E_INVALID_ARGUMENT for NULL. Any thread. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_config_init(dapper_ipc_config *config);
+
+/* ---- managers ----------------------------------------------------------- */
+
+/* Creates a manager: one connection, one reader thread once started.
+   *out receives the handle. Returns DAPPER_IPC_E_INVALID_ARGUMENT for NULL.
+   Any thread. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_manager_create(dapper_ipc_manager *out);
+
+/* Cleans up (as dapper_ipc_cleanup) and retires the handle: every later call
+   with it returns DAPPER_IPC_E_INVALID_HANDLE. Any thread, including the
+   reader thread inside a callback. Returns DAPPER_IPC_E_INVALID_HANDLE for a
+   zero, stale or never-issued handle. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_manager_destroy(dapper_ipc_manager manager);
+
+/* Sets the callbacks and the user_data passed to them. Either callback may
+   be NULL (messages or state changes are then dropped). Must be called
+   before dapper_ipc_start_reader; afterwards it returns
+   DAPPER_IPC_E_INVALID_STATE until cleanup. user_data is not touched by the
+   library; it must stay valid until cleanup or destroy returns. Any thread. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_set_callbacks(dapper_ipc_manager manager,
+                                                                dapper_ipc_message_cb on_message,
+                                                                dapper_ipc_state_cb on_state,
+                                                                void *user_data);
+
+/* Creates a listener (the adapter side) and binds it at once, so a launcher
+   started afterwards finds it; a client is accepted later by
+   dapper_ipc_wait_for_client or dapper_ipc_start_reader (a late client is
+   accepted: it waits in the backlog). config may be NULL for all defaults.
+   A unix listener falls back to tcp, with a warning through the log
+   callback, when unix sockets are unavailable or its setup fails for a
+   reason other than a bad caller-given path.
+   Returns DAPPER_IPC_E_INVALID_STATE if the manager already has a listener
+   or connection (cleanup first), DAPPER_IPC_E_INVALID_ARGUMENT for an
+   unknown transport or a bad field, DAPPER_IPC_E_UNSUPPORTED for pipe on
+   POSIX, DAPPER_IPC_E_ADDRESS_IN_USE for a taken port or a path with a live
+   listener, DAPPER_IPC_E_PATH_TOO_LONG, DAPPER_IPC_E_PATH_EXISTS,
+   DAPPER_IPC_E_IO. Any thread, but not concurrently with another call that
+   changes this manager's state (create_listener, connect, wait_for_client,
+   start_reader). */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_create_listener(dapper_ipc_manager manager,
+                                                                  const dapper_ipc_config *config);
+
+/* Copies the launcher arguments of the manager's listener into buf as
+   consecutive NUL-terminated strings, for example
+   "--ipc\0unix\0--ipc-path\0/tmp/dapper-ab12cd/ipc.sock\0", exactly the
+   arguments the Python launcher parses (tcp: --ipc tcp --ipc-host H
+   --ipc-port P with the resolved port). *length (if not NULL) receives the
+   total size in bytes, every terminator included; *argc (if not NULL) the
+   number of strings. The caller owns buf.
+   Returns DAPPER_IPC_E_BUFFER_TOO_SMALL (with *length set) when cap is too
+   small, DAPPER_IPC_E_INVALID_ARGUMENT when buf is NULL and cap > 0,
+   DAPPER_IPC_E_INVALID_STATE when the manager has no listener. Any thread. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_launcher_args(dapper_ipc_manager manager, char *buf,
+                                                                size_t cap, size_t *length,
+                                                                int32_t *argc);
+
+/* Connects to an existing listener (the launcher side), retrying while
+   nobody listens until config->connect_timeout_ms (default 3000 ms). Blocks
+   the calling thread. tcp needs port (and host, default 127.0.0.1); unix
+   needs path: a missing one is DAPPER_IPC_E_INVALID_ARGUMENT naming the
+   field. Returns DAPPER_IPC_E_CONNECTION_REFUSED when the time ran out,
+   DAPPER_IPC_E_INVALID_STATE if a listener or connection exists,
+   DAPPER_IPC_E_CANCELLED if cleanup ran meanwhile, DAPPER_IPC_E_UNSUPPORTED,
+   DAPPER_IPC_E_PATH_TOO_LONG, DAPPER_IPC_E_IO. Same threading rule as
+   create_listener. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_connect(dapper_ipc_manager manager,
+                                                          const dapper_ipc_config *config);
+
+/* Blocks until a client is connected to the manager's listener, or
+   timeout_ms passes (negative: no limit). If the reader thread is already
+   accepting, this waits for it; otherwise the calling thread accepts.
+   Returns DAPPER_IPC_OK at once if a client is already connected (or the
+   manager was made by connect), DAPPER_IPC_E_INVALID_STATE before
+   create_listener, DAPPER_IPC_E_TIMEOUT, DAPPER_IPC_E_CANCELLED when cleanup
+   ran meanwhile. Any thread other than the reader thread. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_wait_for_client(dapper_ipc_manager manager,
+                                                                  int32_t timeout_ms);
+
+/* Starts the manager's reader thread (one dedicated thread, not a pool
+   thread). For a listener with no client yet it first accepts one; then it
+   reads frames and calls the message callback for each, on that thread,
+   with no hand-off in between. Returns DAPPER_IPC_E_INVALID_STATE without a
+   listener or connection, or if the reader already runs. Any thread. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_start_reader(dapper_ipc_manager manager);
+
+/* Sends one frame: the 8-byte header and the payload in one gathered write,
+   so frames from concurrent senders never interleave. Returns when the whole
+   frame is handed to the kernel (it may block while the peer is not reading).
+   kind must be DAPPER_IPC_KIND_EVENT or DAPPER_IPC_KIND_COMMAND. payload may
+   be NULL only when length is 0. The library does not keep payload.
+   Returns DAPPER_IPC_E_NOT_CONNECTED with no connected peer (the listener,
+   if any, stays usable), DAPPER_IPC_E_CLOSED after the peer left or the
+   connection failed, DAPPER_IPC_E_FRAME_TOO_LARGE above max_frame_size,
+   DAPPER_IPC_E_INVALID_ARGUMENT. Never raises SIGPIPE, and never changes the
+   host's signal dispositions. Any thread, concurrently, including the
+   callbacks. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_send(dapper_ipc_manager manager, int32_t kind,
+                                                       const void *payload, size_t length);
+
+/* Closes the connection (the peer sees end-of-file) and the listener,
+   removes the unix socket file and the directory the library made for it,
+   stops the reader thread and waits for it to finish, then forgets the
+   connection: the manager can create a listener or connect again.
+   Idempotent: a second call returns DAPPER_IPC_OK. Any thread. Called from a
+   callback on the reader thread it closes everything but cannot wait for its
+   own thread: the reader ends when the callback returns, and no further
+   callback is made. Blocked calls on other threads (send, wait_for_client,
+   connect) return DAPPER_IPC_E_CLOSED or DAPPER_IPC_E_CANCELLED. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_cleanup(dapper_ipc_manager manager);
+
+/* *connected receives 1 while a peer is connected, else 0. Any thread. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_is_connected(dapper_ipc_manager manager,
+                                                               int32_t *connected);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DAPPER_IPC_H */

@@ -1,0 +1,94 @@
+using System;
+
+namespace DapperIpc.Diagnostics;
+
+/// <summary>Levels of the log callback; the values are dapper_ipc_log_level's.</summary>
+public enum LogLevel
+{
+    Debug = 0,
+    Info = 1,
+    Warning = 2,
+    Error = 3,
+}
+
+/// <summary>Where log messages go: the host's callback, or a test's collector.</summary>
+public interface ILogSink
+{
+    void Write(LogLevel level, string message);
+}
+
+/// <summary>
+/// Every message the library can log is a method here, so this file is the one list
+/// of them. Off until a sink is installed; a message below the sink's level is
+/// dropped before it is formatted.
+/// </summary>
+public static class Log
+{
+    private sealed record Target(ILogSink Sink, LogLevel MinLevel);
+
+    private static volatile Target? s_target;
+
+    /// <summary>Installs (or, with null, removes) the process-wide sink.</summary>
+    public static void SetSink(ILogSink? sink, LogLevel minLevel)
+        => s_target = sink is null ? null : new Target(sink, minLevel);
+
+    private static bool Enabled(LogLevel level, out ILogSink sink)
+    {
+        Target? target = s_target;
+        if (target is null || level < target.MinLevel)
+        {
+            sink = null!;
+            return false;
+        }
+
+        sink = target.Sink;
+        return true;
+    }
+
+    private static void Write(LogLevel level, Func<string> message)
+    {
+        if (!Enabled(level, out ILogSink sink))
+        {
+            return;
+        }
+
+        try
+        {
+            sink.Write(level, message());
+        }
+        catch (Exception)
+        {
+            // A failing log sink must not turn a working call into a failed one.
+        }
+    }
+
+    public static void NonLoopbackBind(string host)
+        => Write(LogLevel.Warning, () =>
+            $"security warning: the tcp listener is bound to the non-loopback address {host}; " +
+            "anyone who can reach it can drive the debug adapter, which can execute code in the debuggee");
+
+    public static void UnixFallbackToTcp(string reason)
+        => Write(LogLevel.Warning, () => $"unix socket listener unavailable ({reason}); falling back to tcp on loopback");
+
+    public static void StaleSocketRemoved(string path)
+        => Write(LogLevel.Info, () => $"removed stale unix socket {path} (nobody was listening on it)");
+
+    public static void Listening(string description)
+        => Write(LogLevel.Debug, () => $"listening on {description}");
+
+    public static void Connected(string description)
+        => Write(LogLevel.Debug, () => $"connected: {description}");
+
+    public static void ConnectRetry(string description, string reason)
+        => Write(LogLevel.Debug, () => $"connect to {description} failed ({reason}); retrying");
+
+    public static void ConnectionEnded(string description, IpcStatus status, string reason)
+        => Write(status == IpcStatus.Ok ? LogLevel.Debug : LogLevel.Warning,
+            () => $"connection {description} ended: {reason}");
+
+    public static void HandlerFailed(string description, Exception e)
+        => Write(LogLevel.Error, () => $"the message handler of {description} threw: {e.GetType().Name}: {e.Message}");
+
+    public static void CleanupFailed(string what, Exception e)
+        => Write(LogLevel.Warning, () => $"cleanup could not {what}: {e.Message}");
+}

@@ -1,0 +1,49 @@
+using DapperIpc.Framing;
+
+namespace DapperIpc.Factory;
+
+/// <summary>
+/// Transport settings (the design document's TransportConfig) plus the library's own:
+/// the frame size limit and the connect timeout.
+/// </summary>
+public sealed class TransportConfig
+{
+    /// <summary>The launcher retries for about 3 s (60 x 50 ms); a client of ours waits as long.</summary>
+    public const int DefaultConnectTimeoutMs = 3000;
+
+    /// <summary>"auto", "unix", "tcp" or "pipe", case-insensitive; null means auto.</summary>
+    public string? Transport { get; set; } = "auto";
+
+    /// <summary>tcp host; null means 127.0.0.1. A non-loopback bind logs a security warning.</summary>
+    public string? Host { get; set; }
+
+    /// <summary>tcp port; 0 for a listener means an ephemeral port chosen by the OS.</summary>
+    public int Port { get; set; }
+
+    /// <summary>unix socket path; null for a listener means a fresh private directory under the temp directory.</summary>
+    public string? Path { get; set; }
+
+    /// <summary>Windows pipe name.</summary>
+    public string? PipeName { get; set; }
+
+    /// <summary>Largest payload sent or accepted. Defaults to 64 MiB.</summary>
+    public uint MaxFrameSize { get; set; } = FrameHeader.DefaultMaxPayload;
+
+    /// <summary>How long connect keeps retrying while nobody listens; negative: one attempt.</summary>
+    public int ConnectTimeoutMs { get; set; } = DefaultConnectTimeoutMs;
+
+    internal void Validate()
+    {
+        // The reader indexes its buffer with int: keep header + payload below 2 GiB.
+        if (MaxFrameSize == 0 || MaxFrameSize > int.MaxValue - FrameHeader.Size)
+        {
+            throw new IpcException(IpcStatus.InvalidArgument,
+                $"max_frame_size must be between 1 and {int.MaxValue - FrameHeader.Size} bytes (got {MaxFrameSize})");
+        }
+
+        if (Port is < 0 or > 65535)
+        {
+            throw new IpcException(IpcStatus.InvalidArgument, $"port must be between 0 and 65535 (got {Port})");
+        }
+    }
+}

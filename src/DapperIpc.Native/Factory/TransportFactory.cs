@@ -1,0 +1,108 @@
+using System;
+using System.Threading;
+using DapperIpc.Diagnostics;
+using DapperIpc.Transports;
+
+namespace DapperIpc.Factory;
+
+/// <summary>
+/// Resolves the transport a config asks for and creates listeners and client
+/// connections for it (the design document's TransportFactory).
+/// </summary>
+public static class TransportFactory
+{
+    /// <summary>Named pipes on Windows, unix sockets elsewhere.</summary>
+    public static TransportKind GetDefaultTransport()
+        => OperatingSystem.IsWindows() ? TransportKind.Pipe : TransportKind.Unix;
+
+    /// <summary>"auto" (or null, or empty) means the platform default; names are case-insensitive.</summary>
+    public static TransportKind ResolveTransport(string? name)
+    {
+        string trimmed = (name ?? string.Empty).Trim();
+        if (trimmed.Length == 0 || trimmed.Equals("auto", StringComparison.OrdinalIgnoreCase))
+        {
+            return GetDefaultTransport();
+        }
+
+        if (trimmed.Equals("unix", StringComparison.OrdinalIgnoreCase))
+        {
+            return TransportKind.Unix;
+        }
+
+        if (trimmed.Equals("tcp", StringComparison.OrdinalIgnoreCase))
+        {
+            return TransportKind.Tcp;
+        }
+
+        if (trimmed.Equals("pipe", StringComparison.OrdinalIgnoreCase))
+        {
+            return TransportKind.Pipe;
+        }
+
+        throw new IpcException(IpcStatus.InvalidArgument,
+            $"unknown transport '{name}': expected auto, unix, tcp or pipe");
+    }
+
+    /// <summary>
+    /// Creates a bound listener. A unix listener that cannot be set up here falls back
+    /// to tcp on loopback and logs why; a bad caller-given unix path is an error instead.
+    /// </summary>
+    public static ListenerBase CreateListener(TransportConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        switch (ResolveTransport(config.Transport))
+        {
+            case TransportKind.Unix:
+                try
+                {
+                    return UnixSocketListener.Create(config.Path, config.MaxFrameSize);
+                }
+                catch (IpcException e) when (e.Status is IpcStatus.Io or IpcStatus.Unsupported)
+                {
+                    Log.UnixFallbackToTcp(e.Message);
+                    return TcpSocketListener.Create(config.Host, config.Port, config.MaxFrameSize);
+                }
+
+            case TransportKind.Tcp:
+                return TcpSocketListener.Create(config.Host, config.Port, config.MaxFrameSize);
+
+            default:
+                throw PipeUnsupported();
+        }
+    }
+
+    /// <summary>Connects to an existing listener, retrying for up to the config's connect timeout.</summary>
+    public static ConnectionBase CreateConnection(TransportConfig config, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        switch (ResolveTransport(config.Transport))
+        {
+            case TransportKind.Unix:
+                if (string.IsNullOrEmpty(config.Path))
+                {
+                    throw new IpcException(IpcStatus.InvalidArgument, "the unix transport needs a path to connect to");
+                }
+
+                return SocketConnector.ConnectUnix(config.Path, config.MaxFrameSize, config.ConnectTimeoutMs, cancel);
+
+            case TransportKind.Tcp:
+                if (config.Port <= 0)
+                {
+                    throw new IpcException(IpcStatus.InvalidArgument, "the tcp transport needs a port to connect to");
+                }
+
+                return SocketConnector.ConnectTcp(config.Host ?? "127.0.0.1", config.Port, config.MaxFrameSize,
+                    config.ConnectTimeoutMs, cancel);
+
+            default:
+                throw PipeUnsupported();
+        }
+    }
+
+    private static IpcException PipeUnsupported() => new(IpcStatus.Unsupported,
+        OperatingSystem.IsWindows()
+            ? "the pipe transport is not implemented yet; use tcp"
+            : "the pipe transport (Windows named pipes) is not supported on this platform; use unix or tcp");
+}

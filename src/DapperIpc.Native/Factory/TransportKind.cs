@@ -1,0 +1,8 @@
+namespace DapperIpc.Factory;
+
+public enum TransportKind
+{
+    Unix,
+    Tcp,
+    Pipe,
+}

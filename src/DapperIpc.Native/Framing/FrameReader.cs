@@ -1,0 +1,147 @@
+using System;
+using System.Runtime.InteropServices;
+using DapperIpc.Transports;
+
+namespace DapperIpc.Framing;
+
+/// <summary>
+/// Reads DP v1 frames from a connection into one reusable native buffer and hands
+/// each payload to the handler as a slice of that buffer: no allocation and no copy
+/// per frame. Several frames arriving in one read are dispatched from that read; a
+/// header or payload split over any number of reads is reassembled in place.
+/// </summary>
+public sealed unsafe class FrameReader : IDisposable
+{
+    // Big enough that a burst of small frames needs one recv; small enough to keep per connection.
+    internal const int InitialCapacity = 64 * 1024;
+
+    // A buffer grown for a large frame is kept up to this size (so a stream of 1 MiB
+    // frames does not realloc per frame) and shrunk back above it.
+    internal const int RetainedCapacity = 4 * 1024 * 1024;
+
+    private readonly uint _maxPayload;
+    private byte* _buffer;
+    private int _capacity;
+    private int _start; // first unconsumed byte
+    private int _end;   // one past the last received byte
+
+    public FrameReader(uint maxPayload)
+    {
+        _maxPayload = maxPayload;
+        _capacity = InitialCapacity;
+        _buffer = (byte*)NativeMemory.Alloc((nuint)_capacity);
+    }
+
+    /// <summary>Capacity of the receive buffer now; tests use it to show a hostile length allocates nothing.</summary>
+    public int Capacity => _capacity;
+
+    /// <summary>
+    /// Reads until the peer closes between frames (returns true), or the handler asks
+    /// to stop (returns false). Throws <see cref="IpcException"/>: Protocol or
+    /// FrameTooLarge for a bad header, Closed when the peer vanished mid-frame, Io for
+    /// socket errors.
+    /// </summary>
+    public bool Run(ConnectionBase connection, IFrameHandler handler)
+    {
+        ObjectDisposedException.ThrowIf(_buffer == null, this);
+        while (true)
+        {
+            // Dispatch every complete frame already buffered.
+            int needed = 0;
+            while (_end - _start >= FrameHeader.Size)
+            {
+                var (kind, length) = FrameHeader.Parse(new ReadOnlySpan<byte>(_buffer + _start, FrameHeader.Size), _maxPayload);
+                long frameSize = FrameHeader.Size + (long)length;
+                if (_end - _start < frameSize)
+                {
+                    needed = (int)frameSize;
+                    break;
+                }
+
+                var payload = new ReadOnlySpan<byte>(_buffer + _start + FrameHeader.Size, (int)length);
+                _start += (int)frameSize;
+                if (!handler.OnFrame(kind, payload))
+                {
+                    return false;
+                }
+            }
+
+            MakeRoom(needed);
+
+            int received = connection.Receive(new Span<byte>(_buffer + _end, _capacity - _end));
+            if (received == 0)
+            {
+                int pending = _end - _start;
+                if (pending == 0)
+                {
+                    return true;
+                }
+
+                throw new IpcException(IpcStatus.Closed, pending < FrameHeader.Size
+                    ? $"the peer closed the connection in the middle of a frame header ({pending} of {FrameHeader.Size} bytes received)"
+                    : $"the peer closed the connection in the middle of a frame ({pending} of {needed} bytes received)");
+            }
+
+            _end += received;
+        }
+    }
+
+    /// <summary>
+    /// Ensures there is free space after <see cref="_end"/> and, when a frame of
+    /// <paramref name="frameSize"/> bytes is pending, room for all of it.
+    /// </summary>
+    private void MakeRoom(int frameSize)
+    {
+        int pending = _end - _start;
+        if (pending == 0)
+        {
+            _start = _end = 0;
+            if (_capacity > RetainedCapacity)
+            {
+                Resize(InitialCapacity);
+            }
+        }
+
+        int wanted = Math.Max(frameSize, FrameHeader.Size);
+        if (wanted > _capacity)
+        {
+            Compact();
+            Resize(wanted);
+            return;
+        }
+
+        // Move a partial frame to the front only when what is left after it cannot hold
+        // the rest; a small frame's tail is a few bytes to move, a large one rarely moves.
+        if (_start > 0 && (_capacity - _start < wanted || _end == _capacity))
+        {
+            Compact();
+        }
+    }
+
+    private void Compact()
+    {
+        int pending = _end - _start;
+        if (_start > 0 && pending > 0)
+        {
+            Buffer.MemoryCopy(_buffer + _start, _buffer, _capacity, pending);
+        }
+
+        _start = 0;
+        _end = pending;
+    }
+
+    private void Resize(int capacity)
+    {
+        _buffer = (byte*)NativeMemory.Realloc(_buffer, (nuint)capacity);
+        _capacity = capacity;
+    }
+
+    public void Dispose()
+    {
+        if (_buffer != null)
+        {
+            NativeMemory.Free(_buffer);
+            _buffer = null;
+        }
+    }
+}

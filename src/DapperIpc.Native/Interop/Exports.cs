@@ -1,0 +1,330 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
+using System.Text;
+using DapperIpc.Diagnostics;
+using DapperIpc.Framing;
+using DapperIpc.Manager;
+
+namespace DapperIpc.Interop;
+
+/// <summary>
+/// The C ABI (include/dapper_ipc.h). An exception escaping an UnmanagedCallersOnly
+/// method kills the host, so every export catches everything and returns a status,
+/// leaving the message for dapper_ipc_last_error.
+/// </summary>
+internal static unsafe class Exports
+{
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_version")]
+    public static byte* Version() => StaticStrings.Version;
+
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_status_string")]
+    public static byte* StatusString(int status) => StaticStrings.ForStatus(status);
+
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_last_error")]
+    public static int GetLastError(byte* buf, nuint cap, nuint* needed)
+    {
+        try
+        {
+            // Reads the last error without touching it, so no LastError.Ok/Fail here.
+            if (buf == null && cap > 0)
+            {
+                return (int)IpcStatus.InvalidArgument;
+            }
+
+            string message = LastError.Message;
+            int length = Encoding.UTF8.GetByteCount(message);
+            if (needed != null)
+            {
+                *needed = (nuint)(length + 1);
+            }
+
+            if (cap == 0)
+            {
+                return (int)IpcStatus.BufferTooSmall;
+            }
+
+            var destination = new Span<byte>(buf, (int)Math.Min(cap, (nuint)int.MaxValue));
+            if ((nuint)length + 1 > cap)
+            {
+                // As much as fits, still terminated, so a careless caller prints a prefix.
+                byte[] all = Encoding.UTF8.GetBytes(message);
+                all.AsSpan(0, destination.Length - 1).CopyTo(destination);
+                destination[^1] = 0;
+                return (int)IpcStatus.BufferTooSmall;
+            }
+
+            Encoding.UTF8.GetBytes(message, destination);
+            destination[length] = 0;
+            return (int)IpcStatus.Ok;
+        }
+        catch (Exception)
+        {
+            return (int)IpcStatus.Internal;
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_set_log_callback")]
+    public static int SetLogCallback(delegate* unmanaged<void*, int, byte*, void> callback, void* userData, int minLevel)
+    {
+        try
+        {
+            if (minLevel is < (int)LogLevel.Debug or > (int)LogLevel.Error)
+            {
+                return LastError.Fail(IpcStatus.InvalidArgument, $"log level {minLevel} is not between DEBUG (0) and ERROR (3)");
+            }
+
+            Log.SetSink(callback == null ? null : new NativeLogSink(callback, userData), (LogLevel)minLevel);
+            return LastError.Ok();
+        }
+        catch (Exception e)
+        {
+            return LastError.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_config_init")]
+    public static int ConfigInit(NativeConfig* config)
+    {
+        try
+        {
+            if (config == null)
+            {
+                return LastError.Fail(IpcStatus.InvalidArgument, "config is NULL");
+            }
+
+            *config = default;
+            config->StructSize = (uint)sizeof(NativeConfig);
+            return LastError.Ok();
+        }
+        catch (Exception e)
+        {
+            return LastError.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_manager_create")]
+    public static int ManagerCreate(ManagerHandle* handle)
+    {
+        try
+        {
+            if (handle == null)
+            {
+                return LastError.Fail(IpcStatus.InvalidArgument, "out (the handle to fill) is NULL");
+            }
+
+            *handle = HandleTable.Add(new IPCManager());
+            return LastError.Ok();
+        }
+        catch (Exception e)
+        {
+            return LastError.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_manager_destroy")]
+    public static int ManagerDestroy(ManagerHandle handle)
+    {
+        try
+        {
+            HandleTable.Remove(handle).Cleanup();
+            return LastError.Ok();
+        }
+        catch (Exception e)
+        {
+            return LastError.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_set_callbacks")]
+    public static int SetCallbacks(ManagerHandle handle,
+        delegate* unmanaged<void*, int, byte*, nuint, void> onMessage,
+        delegate* unmanaged<void*, int, int, byte*, void> onState,
+        void* userData)
+    {
+        try
+        {
+            HandleTable.Get(handle).SetHandler(onMessage == null && onState == null
+                ? null
+                : new NativeCallbacks(onMessage, onState, userData));
+            return LastError.Ok();
+        }
+        catch (Exception e)
+        {
+            return LastError.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_create_listener")]
+    public static int CreateListener(ManagerHandle handle, NativeConfig* config)
+    {
+        try
+        {
+            IPCManager manager = HandleTable.Get(handle);
+            manager.CreateListener(NativeConfig.Read(config));
+            return LastError.Ok();
+        }
+        catch (Exception e)
+        {
+            return LastError.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_launcher_args")]
+    public static int LauncherArgs(ManagerHandle handle, byte* buf, nuint cap, nuint* length, int* argc)
+    {
+        try
+        {
+            IPCManager manager = HandleTable.Get(handle);
+            if (buf == null && cap > 0)
+            {
+                return LastError.Fail(IpcStatus.InvalidArgument, "buf is NULL but cap is not 0");
+            }
+
+            IReadOnlyList<string> args = manager.LauncherArgs;
+            int total = 0;
+            foreach (string a in args)
+            {
+                total += Encoding.UTF8.GetByteCount(a) + 1;
+            }
+
+            if (length != null)
+            {
+                *length = (nuint)total;
+            }
+
+            if (argc != null)
+            {
+                *argc = args.Count;
+            }
+
+            if (cap < (nuint)total)
+            {
+                return LastError.Fail(IpcStatus.BufferTooSmall,
+                    $"the launcher arguments need {total} bytes, the buffer has {cap}");
+            }
+
+            var destination = new Span<byte>(buf, total);
+            foreach (string a in args)
+            {
+                int n = Encoding.UTF8.GetBytes(a, destination);
+                destination[n] = 0;
+                destination = destination.Slice(n + 1);
+            }
+
+            return LastError.Ok();
+        }
+        catch (Exception e)
+        {
+            return LastError.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_connect")]
+    public static int Connect(ManagerHandle handle, NativeConfig* config)
+    {
+        try
+        {
+            IPCManager manager = HandleTable.Get(handle);
+            manager.Connect(NativeConfig.Read(config));
+            return LastError.Ok();
+        }
+        catch (Exception e)
+        {
+            return LastError.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_wait_for_client")]
+    public static int WaitForClient(ManagerHandle handle, int timeoutMs)
+    {
+        try
+        {
+            HandleTable.Get(handle).WaitForClient(timeoutMs);
+            return LastError.Ok();
+        }
+        catch (Exception e)
+        {
+            return LastError.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_start_reader")]
+    public static int StartReader(ManagerHandle handle)
+    {
+        try
+        {
+            HandleTable.Get(handle).StartReader();
+            return LastError.Ok();
+        }
+        catch (Exception e)
+        {
+            return LastError.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_send")]
+    public static int Send(ManagerHandle handle, int kind, byte* payload, nuint length)
+    {
+        try
+        {
+            IPCManager manager = HandleTable.Get(handle);
+            if (!FrameKind.IsDefined(kind))
+            {
+                return LastError.Fail(IpcStatus.InvalidArgument,
+                    $"kind {kind} is not a DP v1 frame kind (1 = event, 2 = command)");
+            }
+
+            if (payload == null && length != 0)
+            {
+                return LastError.Fail(IpcStatus.InvalidArgument, "payload is NULL but length is not 0");
+            }
+
+            if (length > int.MaxValue)
+            {
+                return LastError.Fail(IpcStatus.FrameTooLarge, $"a payload of {length} bytes is larger than any frame");
+            }
+
+            manager.Send((byte)kind, new ReadOnlySpan<byte>(payload, (int)length));
+            return LastError.Ok();
+        }
+        catch (Exception e)
+        {
+            return LastError.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_cleanup")]
+    public static int Cleanup(ManagerHandle handle)
+    {
+        try
+        {
+            HandleTable.Get(handle).Cleanup();
+            return LastError.Ok();
+        }
+        catch (Exception e)
+        {
+            return LastError.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_is_connected")]
+    public static int IsConnected(ManagerHandle handle, int* connected)
+    {
+        try
+        {
+            IPCManager manager = HandleTable.Get(handle);
+            if (connected == null)
+            {
+                return LastError.Fail(IpcStatus.InvalidArgument, "connected is NULL");
+            }
+
+            *connected = manager.IsConnected ? 1 : 0;
+            return LastError.Ok();
+        }
+        catch (Exception e)
+        {
+            return LastError.Fail(e);
+        }
+    }
+}

@@ -1,0 +1,17 @@
+using System;
+
+namespace DapperIpc;
+
+/// <summary>
+/// The one exception type the core throws on purpose. The interop layer turns it
+/// into its <see cref="Status"/> and last-error message; anything else reaching
+/// the boundary is reported as <see cref="IpcStatus.Internal"/>.
+/// </summary>
+public sealed class IpcException : Exception
+{
+    public IpcException(IpcStatus status, string message) : base(message) => Status = status;
+
+    public IpcException(IpcStatus status, string message, Exception inner) : base(message, inner) => Status = status;
+
+    public IpcStatus Status { get; }
+}

@@ -1,0 +1,20 @@
+using System;
+
+namespace DapperIpc.Manager;
+
+/// <summary>Values of dapper_ipc_event.</summary>
+public enum ConnectionEvent
+{
+    Connected = 1,
+    Disconnected = 2,
+}
+
+/// <summary>What the host gives the manager to hear from its reader thread.</summary>
+public interface IConnectionHandler
+{
+    /// <summary>One frame; <paramref name="payload"/> is valid only during the call. Runs on the reader thread.</summary>
+    void OnMessage(byte kind, ReadOnlySpan<byte> payload);
+
+    /// <summary>The connection started, or ended without the host asking. Runs on the reader thread.</summary>
+    void OnConnectionEvent(ConnectionEvent connectionEvent, IpcStatus status, string reason);
+}

@@ -1,0 +1,36 @@
+using System.Runtime.InteropServices;
+
+namespace DapperIpc.Transports.Platform;
+
+internal sealed unsafe class LinuxSocketIO : PosixSocketIO
+{
+    // Per call, so a send to a departed peer returns EPIPE instead of raising SIGPIPE,
+    // without touching the host's signal dispositions.
+    private const int MSG_NOSIGNAL = 0x4000;
+    private const int ECONNRESET = 104;
+    private const int ENOTCONN = 107;
+    private const int ESHUTDOWN = 108;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct MsgHdr
+    {
+        public void* Name;
+        public uint NameLength;
+        public LibC.IoVec* Iov;
+        public nuint IovLength;
+        public void* Control;
+        public nuint ControlLength;
+        public int Flags;
+    }
+
+    protected override nint SendMsg(nint handle, LibC.IoVec* iov, int count)
+    {
+        MsgHdr msg = default;
+        msg.Iov = iov;
+        msg.IovLength = (nuint)count;
+        return LibC.SendMsg(handle, &msg, MSG_NOSIGNAL);
+    }
+
+    protected override bool IsPeerGone(int errno)
+        => errno is LibC.EPIPE or ECONNRESET or ENOTCONN or ESHUTDOWN;
+}

@@ -1,0 +1,79 @@
+using System;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading;
+using DapperIpc.Diagnostics;
+
+namespace DapperIpc.Transports;
+
+/// <summary>
+/// The client side: connects to a listener, retrying every 50 ms (as the launcher does)
+/// while nobody listens yet, until the timeout.
+/// </summary>
+internal static class SocketConnector
+{
+    private const int RetryDelayMs = 50;
+
+    public static ConnectionBase ConnectUnix(string path, uint maxPayload, int timeoutMs, CancellationToken cancel)
+    {
+        UnixSocketPath.CheckLength(path);
+        return Connect(new UnixDomainSocketEndPoint(path), AddressFamily.Unix, ProtocolType.Unspecified,
+            "unix:" + path, maxPayload, timeoutMs, cancel);
+    }
+
+    public static ConnectionBase ConnectTcp(string host, int port, uint maxPayload, int timeoutMs, CancellationToken cancel)
+    {
+        IPAddress address = TcpAddress.Resolve(host);
+        return Connect(new IPEndPoint(address, port), address.AddressFamily, ProtocolType.Tcp,
+            $"tcp:{host}:{port}", maxPayload, timeoutMs, cancel);
+    }
+
+    private static ConnectionBase Connect(EndPoint endpoint, AddressFamily family, ProtocolType protocol,
+        string description, uint maxPayload, int timeoutMs, CancellationToken cancel)
+    {
+        long start = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            cancel.ThrowIfCancellationRequested();
+            var socket = new Socket(family, SocketType.Stream, protocol);
+            try
+            {
+                socket.Connect(endpoint);
+                if (protocol == ProtocolType.Tcp)
+                {
+                    socket.NoDelay = true;
+                }
+
+                Log.Connected(description);
+                return new SocketConnection(socket, maxPayload, description);
+            }
+            catch (SocketException e)
+            {
+                socket.Dispose();
+                if (!IsRetryable(e.SocketErrorCode))
+                {
+                    throw SocketErrors.ToIpc(e, $"connect to {description}");
+                }
+
+                TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
+                if (timeoutMs < 0 || elapsed.TotalMilliseconds + RetryDelayMs > timeoutMs)
+                {
+                    throw new IpcException(IpcStatus.ConnectionRefused,
+                        $"nobody is listening on {description} (gave up after {(int)elapsed.TotalMilliseconds} ms: {e.Message})", e);
+                }
+
+                Log.ConnectRetry(description, e.Message);
+                if (cancel.WaitHandle.WaitOne(RetryDelayMs))
+                {
+                    cancel.ThrowIfCancellationRequested();
+                }
+            }
+        }
+    }
+
+    // Not there yet (no socket file, nobody listening, backlog full): worth another try.
+    private static bool IsRetryable(SocketError error) => error is SocketError.ConnectionRefused
+        or SocketError.AddressNotAvailable or SocketError.TryAgain or SocketError.WouldBlock
+        or SocketError.TimedOut or SocketError.NoBufferSpaceAvailable or SocketError.SocketError;
+}
