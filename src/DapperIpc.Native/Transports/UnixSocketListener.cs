@@ -81,6 +81,7 @@ internal sealed class UnixSocketListener : SocketListener
             }
 
             var listener = new UnixSocketListener(socket, path, ownDirectory, maxPayload);
+            ExitCleanup.Track(path, ownDirectory);
             Log.Listening(listener.Description);
             return listener;
         }
@@ -143,6 +144,7 @@ internal sealed class UnixSocketListener : SocketListener
 
     protected override void RemoveFiles()
     {
+        ExitCleanup.Untrack(_path);
         TryDelete(_path);
         if (_ownDirectory is not null)
         {

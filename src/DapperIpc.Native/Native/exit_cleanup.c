@@ -1,0 +1,69 @@
+/*
+ * Removes the unix socket files (and the private directories made for them)
+ * of listeners still open when the host process exits without cleanup.
+ *
+ * Managed code cannot run safely while a process exits (other threads may hold
+ * runtime locks), so the paths are handed to this C registry when a listener
+ * binds and taken back when it is disposed; a destructor, run by exit() and by
+ * dlclose(), unlinks what is left. A SIGKILLed host still leaves its files:
+ * nothing runs then.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DAPPER_IPC_MAX_TRACKED 256
+
+struct tracked_path {
+    char *socket_path;
+    char *directory; /* NULL when the caller chose the path */
+};
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tracked_path registry[DAPPER_IPC_MAX_TRACKED];
+
+/* Returns 1 when tracked, 0 when the registry is full (the listener still works). */
+__attribute__((visibility("hidden"))) int dapper_ipc_track_socket(const char *socket_path, const char *directory)
+{
+    int tracked = 0;
+    pthread_mutex_lock(&registry_lock);
+    for (int i = 0; i < DAPPER_IPC_MAX_TRACKED; i++) {
+        if (registry[i].socket_path == NULL) {
+            registry[i].socket_path = strdup(socket_path);
+            registry[i].directory = directory != NULL ? strdup(directory) : NULL;
+            tracked = registry[i].socket_path != NULL;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return tracked;
+}
+
+__attribute__((visibility("hidden"))) void dapper_ipc_untrack_socket(const char *socket_path)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (int i = 0; i < DAPPER_IPC_MAX_TRACKED; i++) {
+        if (registry[i].socket_path != NULL && strcmp(registry[i].socket_path, socket_path) == 0) {
+            free(registry[i].socket_path);
+            free(registry[i].directory);
+            registry[i].socket_path = NULL;
+            registry[i].directory = NULL;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+__attribute__((destructor)) static void dapper_ipc_remove_tracked_sockets(void)
+{
+    /* No lock: a thread that exited while holding it would hang the exit. The
+       process is going away; a racing listener would only miss its own unlink. */
+    for (int i = 0; i < DAPPER_IPC_MAX_TRACKED; i++) {
+        if (registry[i].socket_path != NULL) {
+            unlink(registry[i].socket_path);
+            if (registry[i].directory != NULL)
+                rmdir(registry[i].directory);
+        }
+    }
+}
