@@ -73,6 +73,10 @@ public static class Log
     public static void StaleSocketRemoved(string path)
         => Write(LogLevel.Info, () => $"removed stale unix socket {path} (nobody was listening on it)");
 
+    public static void PeerRefused(string description, uint peerUid, uint ownUid)
+        => Write(LogLevel.Warning, () =>
+            $"refused a client on {description}: it runs as uid {peerUid}, this process as uid {ownUid}; only the same user may connect");
+
     public static void Listening(string description)
         => Write(LogLevel.Debug, () => $"listening on {description}");
 

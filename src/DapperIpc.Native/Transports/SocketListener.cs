@@ -30,27 +30,39 @@ internal abstract class SocketListener : ListenerBase
         try
         {
             // Poll first so the wait has a timeout; disposing the socket from another
-            // thread (cleanup) wakes it.
-            TimeSpan wait = timeoutMs < 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(timeoutMs);
-            if (!_socket.Poll(wait, SelectMode.SelectRead))
+            // thread (cleanup) wakes it. A refused client does not end the wait.
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            while (true)
             {
-                return null;
-            }
+                TimeSpan wait = timeoutMs < 0
+                    ? Timeout.InfiniteTimeSpan
+                    : TimeSpan.FromMilliseconds(Math.Max(0, timeoutMs - System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds));
+                if (!_socket.Poll(wait, SelectMode.SelectRead))
+                {
+                    return null;
+                }
 
-            if (IsDisposed)
-            {
-                throw Cancelled();
-            }
+                if (IsDisposed)
+                {
+                    throw Cancelled();
+                }
 
-            Socket client = _socket.Accept();
-            try
-            {
-                return OnAccepted(client);
-            }
-            catch
-            {
+                Socket client = _socket.Accept();
+                try
+                {
+                    ConnectionBase? connection = OnAccepted(client);
+                    if (connection is not null)
+                    {
+                        return connection;
+                    }
+                }
+                catch
+                {
+                    client.Dispose();
+                    throw;
+                }
+
                 client.Dispose();
-                throw;
             }
         }
         catch (SocketException) when (IsDisposed)
@@ -67,8 +79,8 @@ internal abstract class SocketListener : ListenerBase
         }
     }
 
-    /// <summary>Checks and wraps an accepted client.</summary>
-    protected abstract ConnectionBase OnAccepted(Socket client);
+    /// <summary>Checks and wraps an accepted client; null refuses it (the caller closes it and waits for the next).</summary>
+    protected abstract ConnectionBase? OnAccepted(Socket client);
 
     private IpcException Cancelled() => new(IpcStatus.Cancelled, $"the listener {Description} was closed while waiting for a client");
 

@@ -139,8 +139,23 @@ internal sealed class UnixSocketListener : SocketListener
         Log.StaleSocketRemoved(path);
     }
 
-    protected override ConnectionBase OnAccepted(Socket client)
-        => new SocketConnection(client, MaxPayload, Description);
+    /// <summary>
+    /// Only a process of the same user may drive the adapter: the directory's mode keeps
+    /// others out already, and the peer's credentials are checked again here, for a
+    /// caller-given path in a shared directory.
+    /// </summary>
+    protected override ConnectionBase? OnAccepted(Socket client)
+    {
+        uint? peer = PeerCredentials.PeerUserId(client.SafeHandle.DangerousGetHandle());
+        uint self = OperatingSystem.IsWindows() ? 0 : PeerCredentials.CurrentUserId;
+        if (peer is uint uid && uid != self)
+        {
+            Log.PeerRefused(Description, uid, self);
+            return null;
+        }
+
+        return new SocketConnection(client, MaxPayload, Description);
+    }
 
     protected override void RemoveFiles()
     {

@@ -1,0 +1,33 @@
+using System;
+using System.Runtime.InteropServices;
+
+namespace DapperIpc.Transports.Platform;
+
+/// <summary>
+/// The user id of the process at the other end of a unix socket, read with the
+/// platform's own call: SO_PEERCRED on Linux, getpeereid on macOS and the BSDs.
+/// </summary>
+internal static unsafe partial class PeerCredentials
+{
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    private static partial uint GetEffectiveUserId();
+
+    public static uint CurrentUserId => GetEffectiveUserId();
+
+    /// <summary>The peer's effective uid, or null when the platform cannot tell (Windows AF_UNIX).</summary>
+    public static uint? PeerUserId(nint handle)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return null;
+        }
+
+        return OperatingSystem.IsLinux() ? LinuxPeerCredentials.PeerUserId(handle) : BsdPeerCredentials.PeerUserId(handle);
+    }
+
+    internal static IpcException Error(string call)
+    {
+        int errno = Marshal.GetLastPInvokeError();
+        return new IpcException(IpcStatus.Io, $"{call} failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
+    }
+}
