@@ -1,0 +1,33 @@
+# Installs the build into WORK_DIR/prefix, then configures, builds and runs the consumer
+# against it with find_package, and compiles it once more with the flags from pkg-config.
+file(REMOVE_RECURSE "${WORK_DIR}")
+set(prefix "${WORK_DIR}/prefix")
+
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGN}")
+  endif()
+endfunction()
+
+run(${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${prefix}")
+run(${CMAKE_COMMAND} -S "${SOURCE_DIR}" -B "${WORK_DIR}/build" -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
+run(${CMAKE_COMMAND} --build "${WORK_DIR}/build")
+find_program(consumer consumer PATHS "${WORK_DIR}/build" "${WORK_DIR}/build/Release" NO_DEFAULT_PATH REQUIRED)
+run("${consumer}")
+
+find_program(PKG_CONFIG pkg-config)
+find_program(CC_BIN NAMES cc gcc clang)
+if(PKG_CONFIG AND CC_BIN AND NOT WIN32)
+  file(GLOB pcdir "${prefix}/lib*/pkgconfig")
+  set(ENV{PKG_CONFIG_PATH} "${pcdir}")
+  execute_process(COMMAND ${PKG_CONFIG} --cflags --libs dapper_ipc OUTPUT_VARIABLE flags OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "pkg-config does not know dapper_ipc")
+  endif()
+  separate_arguments(flags UNIX_COMMAND "${flags}")
+  file(GLOB libdir "${prefix}/lib*")
+  run(${CC_BIN} "${SOURCE_DIR}/consumer.c" ${flags} "-Wl,-rpath,${libdir}" -o "${WORK_DIR}/consumer_pc")
+  run("${WORK_DIR}/consumer_pc")
+endif()
+message(STATUS "installed package works with find_package and pkg-config")
