@@ -107,7 +107,8 @@ typedef enum dapper_ipc_event {
     DAPPER_IPC_EVENT_CONNECTED = 1,
     /* The connection ended without the host asking: status is
        DAPPER_IPC_OK when the peer closed cleanly between frames,
-       DAPPER_IPC_E_CLOSED when it vanished mid-frame, DAPPER_IPC_E_PROTOCOL
+       DAPPER_IPC_E_CLOSED when it vanished mid-frame or the connection was
+       reset (a peer that closes with frames of ours still unread resets it), DAPPER_IPC_E_PROTOCOL
        or DAPPER_IPC_E_FRAME_TOO_LARGE for a bad header, DAPPER_IPC_E_IO for a
        socket error. The reader has stopped; the manager's connection is closed.
        Closes that the host asked for (cleanup, destroy) are not reported. */

@@ -103,7 +103,17 @@ internal sealed class LogCapture : ILogSink, IDisposable
 
     public LogCapture() => Log.SetSink(this, LogLevel.Debug);
 
-    public void Write(LogLevel level, string message) => Entries.Enqueue((level, message));
+    /// <summary>Set when a client connect logs that it is retrying.</summary>
+    public ManualResetEventSlim Retried { get; } = new();
+
+    public void Write(LogLevel level, string message)
+    {
+        Entries.Enqueue((level, message));
+        if (message.Contains("retrying", StringComparison.Ordinal))
+        {
+            Retried.Set();
+        }
+    }
 
     public void Dispose() => Log.SetSink(null, LogLevel.Debug);
 }

@@ -140,4 +140,20 @@ public class ListenerLogTests
         Assert.Equal("tcp", listener.LauncherArgs[1]);
         Assert.Contains(capture.Entries, e => e.Level == Diagnostics.LogLevel.Warning && e.Message.Contains("falling back to tcp"));
     }
+
+    [Fact]
+    public void Cleanup_on_another_thread_cancels_a_connect_that_is_still_retrying()
+    {
+        using var capture = new LogCapture();
+        var client = new Manager.IPCManager();
+        string path = Path.Combine(Path.GetTempPath(), "dapper-nobody-" + Guid.NewGuid().ToString("N")[..8] + ".sock");
+        var connecting = Task.Run(() => Assert.Throws<IpcException>(
+            () => client.Connect(new TransportConfig { Transport = "unix", Path = path, ConnectTimeoutMs = 60_000 })));
+
+        // The connector logs each retry: once one is logged, the connect is under way.
+        Assert.True(capture.Retried.Wait(Wait.Long), "connect never retried");
+        client.Cleanup();
+        Assert.True(connecting.Wait(Wait.Long), "connect did not return after cleanup");
+        Assert.Equal(IpcStatus.Cancelled, connecting.Result.Status);
+    }
 }
