@@ -90,6 +90,11 @@ typedef enum dapper_ipc_status {
     /* Something exists at a caller-given path that is not a stale socket
        (a file, a directory, a symlink): it is never removed. */
     DAPPER_IPC_E_PATH_EXISTS = -16,
+    /* send() could not hand the frame to the kernel within send_timeout_ms:
+       the peer stopped reading. If part of the frame had already gone out,
+       the stream is cut and the connection is closed (the message says so);
+       otherwise the connection stays usable. */
+    DAPPER_IPC_E_SEND_TIMEOUT = -17,
     /* A bug in the library; the message says where. The host keeps running. */
     DAPPER_IPC_E_INTERNAL = -99
 } dapper_ipc_status;
@@ -122,6 +127,20 @@ typedef enum dapper_ipc_log_level {
     DAPPER_IPC_LOG_WARNING = 2,
     DAPPER_IPC_LOG_ERROR = 3
 } dapper_ipc_log_level;
+
+/* Bits of dapper_ipc_config.flags. */
+typedef enum dapper_ipc_flags {
+    /* Listener: require each client's first frame to carry a random token
+       (see dapper_ipc_auth_token); a client without it is refused and logged.
+       Off by default, so launchers that know nothing of it keep working. */
+    DAPPER_IPC_FLAG_REQUIRE_AUTH = 1
+} dapper_ipc_flags;
+
+/* The environment variable a launcher reads the auth token from when its
+   config->auth_token is NULL. Pass the token to the launcher this way (or in
+   an inherited file), never on its command line: other users can read a
+   process's arguments. */
+#define DAPPER_IPC_AUTH_TOKEN_ENV "DAPPER_IPC_AUTH_TOKEN"
 
 /* A manager handle: an integer id, never reused, so a stale handle is an
    error code rather than a use-after-free. The zero value is never valid. */
@@ -158,6 +177,17 @@ typedef struct dapper_ipc_config {
     /* connect: how long to keep retrying while nobody listens, in ms.
        0: 3000 (what the launcher allows). Negative: try once. */
     int32_t connect_timeout_ms;
+    /* ---- added in 0.1.0 after the fields above; a struct_size that stops
+       before them (48 bytes on 64-bit) means "defaults" for them ---- */
+    /* How long send() may wait for a peer that stopped reading, in ms.
+       0: 30000. Negative: no limit. */
+    int32_t send_timeout_ms;
+    /* dapper_ipc_flags. */
+    uint32_t flags;
+    /* connect: the token to present to a listener that requires one (the
+       client sends it as its first frame). NULL: the value of the environment
+       variable DAPPER_IPC_AUTH_TOKEN if set, else none. */
+    const char *auth_token;
 } dapper_ipc_config;
 
 /* Called on the manager's reader thread for every frame received, in order.
@@ -272,6 +302,16 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_launcher_args(dapper_ipc_manag
                                                                 size_t cap, size_t *length,
                                                                 int32_t *argc);
 
+/* Copies the listener's auth token (created with DAPPER_IPC_FLAG_REQUIRE_AUTH:
+   64 hex characters from the OS's random generator) into buf, NUL-terminated;
+   *length (if not NULL) receives the size needed, terminator included. Hand
+   it to the launcher through DAPPER_IPC_AUTH_TOKEN_ENV.
+   Returns DAPPER_IPC_E_BUFFER_TOO_SMALL, DAPPER_IPC_E_INVALID_ARGUMENT (buf
+   NULL with cap > 0), DAPPER_IPC_E_INVALID_STATE when the manager has no
+   listener or its listener does not require auth. Any thread. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_auth_token(dapper_ipc_manager manager, char *buf,
+                                                             size_t cap, size_t *length);
+
 /* Connects to an existing listener (the launcher side), retrying while
    nobody listens until config->connect_timeout_ms (default 3000 ms). Blocks
    the calling thread. tcp needs port (and host, default 127.0.0.1); unix
@@ -286,7 +326,9 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_connect(dapper_ipc_manager man
 
 /* Blocks until a client is connected to the manager's listener, or
    timeout_ms passes (negative: no limit). If the reader thread is already
-   accepting, this waits for it; otherwise the calling thread accepts.
+   accepting, this waits for it; otherwise the calling thread accepts. With
+   DAPPER_IPC_FLAG_REQUIRE_AUTH, a client counts once its token checked out;
+   others are refused, logged, and the wait goes on.
    Returns DAPPER_IPC_OK at once if a client is already connected (or the
    manager was made by connect), DAPPER_IPC_E_INVALID_STATE before
    create_listener, DAPPER_IPC_E_TIMEOUT, DAPPER_IPC_E_CANCELLED when cleanup
@@ -308,7 +350,8 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_start_reader(dapper_ipc_manage
    be NULL only when length is 0. The library does not keep payload.
    Returns DAPPER_IPC_E_NOT_CONNECTED with no connected peer (the listener,
    if any, stays usable), DAPPER_IPC_E_CLOSED after the peer left or the
-   connection failed, DAPPER_IPC_E_FRAME_TOO_LARGE above max_frame_size,
+   connection failed, DAPPER_IPC_E_SEND_TIMEOUT when the peer stopped reading
+   for send_timeout_ms, DAPPER_IPC_E_FRAME_TOO_LARGE above max_frame_size,
    DAPPER_IPC_E_INVALID_ARGUMENT. Never raises SIGPIPE, and never changes the
    host's signal dispositions. Any thread, concurrently, including the
    callbacks. */

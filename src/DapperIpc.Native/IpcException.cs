@@ -14,4 +14,7 @@ public sealed class IpcException : Exception
     public IpcException(IpcStatus status, string message, Exception inner) : base(message, inner) => Status = status;
 
     public IpcStatus Status { get; }
+
+    /// <summary>The failure left the stream unusable (part of a frame went out); the connection must close.</summary>
+    public bool StreamCut { get; init; }
 }

@@ -20,5 +20,6 @@ public enum IpcStatus
     PathTooLong = -14,
     Cancelled = -15,
     PathExists = -16,
+    SendTimeout = -17,
     Internal = -99,
 }

@@ -77,6 +77,9 @@ public static class Log
         => Write(LogLevel.Warning, () =>
             $"refused a client on {description}: it runs as uid {peerUid}, this process as uid {ownUid}; only the same user may connect");
 
+    public static void AuthRefused(string description, string reason)
+        => Write(LogLevel.Warning, () => $"refused a client on {description}: {reason} (the listener requires an auth token)");
+
     public static void Listening(string description)
         => Write(LogLevel.Debug, () => $"listening on {description}");
 

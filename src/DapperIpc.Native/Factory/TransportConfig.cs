@@ -32,6 +32,17 @@ public sealed class TransportConfig
     /// <summary>How long connect keeps retrying while nobody listens; negative: one attempt.</summary>
     public int ConnectTimeoutMs { get; set; } = DefaultConnectTimeoutMs;
 
+    /// <summary>A send waits this long for a peer that stopped reading; negative: no limit.</summary>
+    public int SendTimeoutMs { get; set; } = DefaultSendTimeoutMs;
+
+    public const int DefaultSendTimeoutMs = 30_000;
+
+    /// <summary>Listener: require each client's first frame to carry a random token. Off by default (the existing launcher knows nothing of it).</summary>
+    public bool RequireAuth { get; set; }
+
+    /// <summary>Client: the token to present; null falls back to the DAPPER_IPC_AUTH_TOKEN environment variable.</summary>
+    public string? AuthToken { get; set; }
+
     internal void Validate()
     {
         // The reader indexes its buffer with int: keep header + payload below 2 GiB.

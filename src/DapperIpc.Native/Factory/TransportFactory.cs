@@ -56,16 +56,16 @@ public static class TransportFactory
             case TransportKind.Unix:
                 try
                 {
-                    return UnixSocketListener.Create(config.Path, config.MaxFrameSize);
+                    return UnixSocketListener.Create(config.Path, ConnectionOptions.ForListener(config));
                 }
                 catch (IpcException e) when (e.Status is IpcStatus.Io or IpcStatus.Unsupported)
                 {
                     Log.UnixFallbackToTcp(e.Message);
-                    return TcpSocketListener.Create(config.Host, config.Port, config.MaxFrameSize);
+                    return TcpSocketListener.Create(config.Host, config.Port, ConnectionOptions.ForListener(config));
                 }
 
             case TransportKind.Tcp:
-                return TcpSocketListener.Create(config.Host, config.Port, config.MaxFrameSize);
+                return TcpSocketListener.Create(config.Host, config.Port, ConnectionOptions.ForListener(config));
 
             default:
                 throw PipeUnsupported();
@@ -85,7 +85,7 @@ public static class TransportFactory
                     throw new IpcException(IpcStatus.InvalidArgument, "the unix transport needs a path to connect to");
                 }
 
-                return SocketConnector.ConnectUnix(config.Path, config.MaxFrameSize, config.ConnectTimeoutMs, cancel);
+                return SocketConnector.ConnectUnix(config.Path, ConnectionOptions.ForClient(config), config.ConnectTimeoutMs, cancel);
 
             case TransportKind.Tcp:
                 if (config.Port <= 0)
@@ -93,7 +93,7 @@ public static class TransportFactory
                     throw new IpcException(IpcStatus.InvalidArgument, "the tcp transport needs a port to connect to");
                 }
 
-                return SocketConnector.ConnectTcp(config.Host ?? "127.0.0.1", config.Port, config.MaxFrameSize,
+                return SocketConnector.ConnectTcp(config.Host ?? "127.0.0.1", config.Port, ConnectionOptions.ForClient(config),
                     config.ConnectTimeoutMs, cancel);
 
             default:

@@ -220,6 +220,37 @@ internal static unsafe class Exports
         }
     }
 
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_auth_token")]
+    public static int AuthToken(ManagerHandle handle, byte* buf, nuint cap, nuint* length)
+    {
+        try
+        {
+            IPCManager manager = HandleTable.Get(handle);
+            if (buf == null && cap > 0)
+            {
+                return LastError.Fail(IpcStatus.InvalidArgument, "buf is NULL but cap is not 0");
+            }
+
+            byte[] token = NativeText.Utf8Z(manager.AuthToken);
+            if (length != null)
+            {
+                *length = (nuint)token.Length;
+            }
+
+            if (cap < (nuint)token.Length)
+            {
+                return LastError.Fail(IpcStatus.BufferTooSmall, $"the token needs {token.Length} bytes, the buffer has {cap}");
+            }
+
+            token.CopyTo(new Span<byte>(buf, token.Length));
+            return LastError.Ok();
+        }
+        catch (Exception e)
+        {
+            return LastError.Fail(e);
+        }
+    }
+
     [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_connect")]
     public static int Connect(ManagerHandle handle, NativeConfig* config)
     {

@@ -17,6 +17,23 @@ public unsafe struct NativeConfig
     public int Port;
     public int ConnectTimeoutMs;
 
+    // Added after the first layout: read only when struct_size covers them.
+    public int SendTimeoutMs;
+    public uint Flags;
+    public byte* AuthToken;
+
+    private const uint FlagRequireAuth = 1;
+
+    /// <summary>The size of the first layout (through connect_timeout_ms).</summary>
+    private static int BaseSize
+    {
+        get
+        {
+            NativeConfig c = default;
+            return (int)((byte*)&c.SendTimeoutMs - (byte*)&c);
+        }
+    }
+
     /// <summary>Reads a caller's config (NULL: every default) into a TransportConfig.</summary>
     public static TransportConfig Read(NativeConfig* config)
     {
@@ -26,11 +43,11 @@ public unsafe struct NativeConfig
             return result;
         }
 
-        if (config->StructSize < sizeof(NativeConfig))
+        if (config->StructSize < BaseSize)
         {
             throw new IpcException(IpcStatus.InvalidArgument, config->StructSize == 0
                 ? "config->struct_size is 0: initialise the config with dapper_ipc_config_init"
-                : $"config->struct_size is {config->StructSize}, smaller than this library's dapper_ipc_config ({sizeof(NativeConfig)})");
+                : $"config->struct_size is {config->StructSize}, smaller than any dapper_ipc_config ({BaseSize})");
         }
 
         result.Transport = Utf8(config->Transport) ?? "auto";
@@ -40,6 +57,13 @@ public unsafe struct NativeConfig
         result.Port = config->Port;
         result.MaxFrameSize = config->MaxFrameSize == 0 ? FrameHeader.DefaultMaxPayload : config->MaxFrameSize;
         result.ConnectTimeoutMs = config->ConnectTimeoutMs == 0 ? TransportConfig.DefaultConnectTimeoutMs : config->ConnectTimeoutMs;
+        if (config->StructSize >= sizeof(NativeConfig))
+        {
+            result.SendTimeoutMs = config->SendTimeoutMs == 0 ? TransportConfig.DefaultSendTimeoutMs : config->SendTimeoutMs;
+            result.RequireAuth = (config->Flags & FlagRequireAuth) != 0;
+            result.AuthToken = Utf8(config->AuthToken);
+        }
+
         return result;
     }
 

@@ -37,6 +37,7 @@ internal static unsafe class StaticStrings
         Add(IpcStatus.PathTooLong, "path too long");
         Add(IpcStatus.Cancelled, "cancelled by cleanup");
         Add(IpcStatus.PathExists, "path exists");
+        Add(IpcStatus.SendTimeout, "send timed out");
         Add(IpcStatus.Internal, "internal error");
         return map;
     }

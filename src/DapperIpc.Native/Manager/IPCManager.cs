@@ -114,6 +114,18 @@ public sealed class IPCManager : IDisposable
         }
     }
 
+    /// <summary>The token a launcher must present, for a listener created with RequireAuth.</summary>
+    public string AuthToken
+    {
+        get
+        {
+            ListenerBase? listener = Current()?.Listener;
+            return listener?.AuthToken ?? throw new IpcException(IpcStatus.InvalidState, listener is null
+                ? "the manager has no listener: call create_listener first"
+                : "the listener does not require auth: create it with DAPPER_IPC_FLAG_REQUIRE_AUTH");
+        }
+    }
+
     public bool IsConnected
     {
         get

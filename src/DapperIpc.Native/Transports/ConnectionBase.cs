@@ -52,7 +52,16 @@ public abstract class ConnectionBase : IDisposable
                 throw new IpcException(IpcStatus.Closed, $"the connection ({Description}) is closed");
             }
 
-            SendGathered(header, payload);
+            try
+            {
+                SendGathered(header, payload);
+            }
+            catch (IpcException e) when (e.StreamCut)
+            {
+                // Part of the frame is out: no later frame could be parsed by the peer.
+                Close();
+                throw;
+            }
         }
     }
 

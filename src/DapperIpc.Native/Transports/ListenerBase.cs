@@ -15,6 +15,9 @@ public abstract class ListenerBase : IDisposable
 
     public abstract string Description { get; }
 
+    /// <summary>The token clients must present first, when the listener requires one.</summary>
+    public virtual string? AuthToken => null;
+
     /// <summary>
     /// Waits up to <paramref name="timeoutMs"/> (negative: forever) for a client.
     /// Returns null on timeout; throws IpcException Cancelled when the listener is

@@ -16,11 +16,11 @@ internal sealed class SocketConnection : ConnectionBase
     private readonly SocketIO _io;
     private readonly nint _handle;
 
-    public SocketConnection(Socket socket, uint maxPayload, string description) : base(maxPayload)
+    public SocketConnection(Socket socket, ConnectionOptions options, string description) : base(options.MaxPayload)
     {
         _socket = socket;
         _io = SocketIO.Current;
-        _io.Configure(socket);
+        _io.Configure(socket, options.SendTimeoutMs);
         _handle = socket.SafeHandle.DangerousGetHandle();
         Description = description;
     }
@@ -31,6 +31,36 @@ internal sealed class SocketConnection : ConnectionBase
 
     protected override void SendGathered(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload)
         => _io.SendAll(_socket, _handle, header, payload);
+
+    /// <summary>Fills <paramref name="buffer"/> or returns false (end of stream, or nothing for <paramref name="timeoutMs"/>). For handshakes, before the reader starts.</summary>
+    public bool ReceiveExactly(Span<byte> buffer, int timeoutMs)
+    {
+        _socket.ReceiveTimeout = timeoutMs;
+        try
+        {
+            int got = 0;
+            while (got < buffer.Length)
+            {
+                int n = _socket.Receive(buffer.Slice(got));
+                if (n == 0)
+                {
+                    return false;
+                }
+
+                got += n;
+            }
+
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+        finally
+        {
+            _socket.ReceiveTimeout = 0;
+        }
+    }
 
     protected override void ShutdownCore()
     {

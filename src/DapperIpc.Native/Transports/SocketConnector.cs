@@ -15,22 +15,22 @@ internal static class SocketConnector
 {
     private const int RetryDelayMs = 50;
 
-    public static ConnectionBase ConnectUnix(string path, uint maxPayload, int timeoutMs, CancellationToken cancel)
+    public static ConnectionBase ConnectUnix(string path, ConnectionOptions options, int timeoutMs, CancellationToken cancel)
     {
         UnixSocketPath.CheckLength(path);
         return Connect(new UnixDomainSocketEndPoint(path), AddressFamily.Unix, ProtocolType.Unspecified,
-            "unix:" + path, maxPayload, timeoutMs, cancel);
+            "unix:" + path, options, timeoutMs, cancel);
     }
 
-    public static ConnectionBase ConnectTcp(string host, int port, uint maxPayload, int timeoutMs, CancellationToken cancel)
+    public static ConnectionBase ConnectTcp(string host, int port, ConnectionOptions options, int timeoutMs, CancellationToken cancel)
     {
         IPAddress address = TcpAddress.Resolve(host);
         return Connect(new IPEndPoint(address, port), address.AddressFamily, ProtocolType.Tcp,
-            $"tcp:{host}:{port}", maxPayload, timeoutMs, cancel);
+            $"tcp:{host}:{port}", options, timeoutMs, cancel);
     }
 
     private static ConnectionBase Connect(EndPoint endpoint, AddressFamily family, ProtocolType protocol,
-        string description, uint maxPayload, int timeoutMs, CancellationToken cancel)
+        string description, ConnectionOptions options, int timeoutMs, CancellationToken cancel)
     {
         long start = Stopwatch.GetTimestamp();
         while (true)
@@ -45,8 +45,15 @@ internal static class SocketConnector
                     socket.NoDelay = true;
                 }
 
+                var connection = new SocketConnection(socket, options, description);
+                if (options.AuthToken is not null)
+                {
+                    // The first frame, before anything the host sends.
+                    TokenHandshake.Present(connection, options.AuthToken);
+                }
+
                 Log.Connected(description);
-                return new SocketConnection(socket, maxPayload, description);
+                return connection;
             }
             catch (SocketException e)
             {

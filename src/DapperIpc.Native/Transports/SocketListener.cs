@@ -10,13 +10,15 @@ internal abstract class SocketListener : ListenerBase
     private readonly Socket _socket;
     private int _disposed;
 
-    protected SocketListener(Socket socket, uint maxPayload)
+    protected SocketListener(Socket socket, ConnectionOptions options)
     {
         _socket = socket;
-        MaxPayload = maxPayload;
+        Options = options;
     }
 
-    protected uint MaxPayload { get; }
+    protected ConnectionOptions Options { get; }
+
+    public override string? AuthToken => Options.AuthToken;
 
     protected bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
@@ -50,8 +52,8 @@ internal abstract class SocketListener : ListenerBase
                 Socket client = _socket.Accept();
                 try
                 {
-                    ConnectionBase? connection = OnAccepted(client);
-                    if (connection is not null)
+                    SocketConnection? connection = OnAccepted(client);
+                    if (connection is not null && Authenticated(connection))
                     {
                         return connection;
                     }
@@ -80,7 +82,34 @@ internal abstract class SocketListener : ListenerBase
     }
 
     /// <summary>Checks and wraps an accepted client; null refuses it (the caller closes it and waits for the next).</summary>
-    protected abstract ConnectionBase? OnAccepted(Socket client);
+    protected abstract SocketConnection? OnAccepted(Socket client);
+
+    private bool Authenticated(SocketConnection connection)
+    {
+        if (Options.AuthToken is null)
+        {
+            return true;
+        }
+
+        string? refusal;
+        try
+        {
+            refusal = TokenHandshake.Verify(connection, Options.AuthToken);
+        }
+        catch (IpcException e)
+        {
+            refusal = e.Message;
+        }
+
+        if (refusal is null)
+        {
+            return true;
+        }
+
+        Diagnostics.Log.AuthRefused(Description, refusal);
+        connection.Dispose();
+        return false;
+    }
 
     private IpcException Cancelled() => new(IpcStatus.Cancelled, $"the listener {Description} was closed while waiting for a client");
 

@@ -18,7 +18,7 @@ internal sealed class TcpSocketListener : SocketListener
     private readonly string _host;
     private readonly int _port;
 
-    private TcpSocketListener(Socket socket, string host, int port, uint maxPayload) : base(socket, maxPayload)
+    private TcpSocketListener(Socket socket, string host, int port, ConnectionOptions options) : base(socket, options)
     {
         _host = host;
         _port = port;
@@ -31,7 +31,7 @@ internal sealed class TcpSocketListener : SocketListener
 
     public int Port => _port;
 
-    public static TcpSocketListener Create(string? host, int port, uint maxPayload)
+    public static TcpSocketListener Create(string? host, int port, ConnectionOptions options)
     {
         host ??= "127.0.0.1";
         IPAddress address = TcpAddress.Resolve(host);
@@ -46,7 +46,7 @@ internal sealed class TcpSocketListener : SocketListener
             socket.Bind(new IPEndPoint(address, port));
             socket.Listen(Backlog);
             int bound = ((IPEndPoint)socket.LocalEndPoint!).Port;
-            var listener = new TcpSocketListener(socket, host, bound, maxPayload);
+            var listener = new TcpSocketListener(socket, host, bound, options);
             Log.Listening(listener.Description);
             return listener;
         }
@@ -62,10 +62,10 @@ internal sealed class TcpSocketListener : SocketListener
         }
     }
 
-    protected override ConnectionBase OnAccepted(Socket client)
+    protected override SocketConnection OnAccepted(Socket client)
     {
         // Frames are written whole; Nagle would only hold a small one back.
         client.NoDelay = true;
-        return new SocketConnection(client, MaxPayload, $"{Description} <- {client.RemoteEndPoint}");
+        return new SocketConnection(client, Options, $"{Description} <- {client.RemoteEndPoint}");
     }
 }

@@ -20,8 +20,8 @@ internal sealed class UnixSocketListener : SocketListener
     private readonly string _path;
     private readonly string? _ownDirectory;
 
-    private UnixSocketListener(Socket socket, string path, string? ownDirectory, uint maxPayload)
-        : base(socket, maxPayload)
+    private UnixSocketListener(Socket socket, string path, string? ownDirectory, ConnectionOptions options)
+        : base(socket, options)
     {
         _path = path;
         _ownDirectory = ownDirectory;
@@ -39,7 +39,7 @@ internal sealed class UnixSocketListener : SocketListener
     /// for a caller-given path that cannot be used (no fallback: the caller asked for
     /// it), Io or Unsupported when unix sockets cannot be set up here.
     /// </summary>
-    public static UnixSocketListener Create(string? path, uint maxPayload)
+    public static UnixSocketListener Create(string? path, ConnectionOptions options)
     {
         if (!Socket.OSSupportsUnixDomainSockets)
         {
@@ -80,7 +80,7 @@ internal sealed class UnixSocketListener : SocketListener
                 throw;
             }
 
-            var listener = new UnixSocketListener(socket, path, ownDirectory, maxPayload);
+            var listener = new UnixSocketListener(socket, path, ownDirectory, options);
             ExitCleanup.Track(path, ownDirectory);
             Log.Listening(listener.Description);
             return listener;
@@ -144,7 +144,7 @@ internal sealed class UnixSocketListener : SocketListener
     /// others out already, and the peer's credentials are checked again here, for a
     /// caller-given path in a shared directory.
     /// </summary>
-    protected override ConnectionBase? OnAccepted(Socket client)
+    protected override SocketConnection? OnAccepted(Socket client)
     {
         uint? peer = PeerCredentials.PeerUserId(client.SafeHandle.DangerousGetHandle());
         uint self = OperatingSystem.IsWindows() ? 0 : PeerCredentials.CurrentUserId;
@@ -154,7 +154,7 @@ internal sealed class UnixSocketListener : SocketListener
             return null;
         }
 
-        return new SocketConnection(client, MaxPayload, Description);
+        return new SocketConnection(client, Options, Description);
     }
 
     protected override void RemoveFiles()

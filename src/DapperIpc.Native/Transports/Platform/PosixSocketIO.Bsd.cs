@@ -24,8 +24,9 @@ internal sealed unsafe class BsdSocketIO : PosixSocketIO
         public int Flags;
     }
 
-    public override void Configure(Socket socket)
+    public override void Configure(Socket socket, int sendTimeoutMs)
     {
+        base.Configure(socket, sendTimeoutMs);
         int one = 1;
         LibC.SetSockOpt(socket.SafeHandle.DangerousGetHandle(), SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(int));
     }
@@ -40,4 +41,6 @@ internal sealed unsafe class BsdSocketIO : PosixSocketIO
 
     protected override bool IsPeerGone(int errno)
         => errno is LibC.EPIPE or ECONNRESET or ENOTCONN or ESHUTDOWN;
+
+    protected override bool IsTimeout(int errno) => errno == 35; // EAGAIN == EWOULDBLOCK
 }

@@ -33,4 +33,6 @@ internal sealed unsafe class LinuxSocketIO : PosixSocketIO
 
     protected override bool IsPeerGone(int errno)
         => errno is LibC.EPIPE or ECONNRESET or ENOTCONN or ESHUTDOWN;
+
+    protected override bool IsTimeout(int errno) => errno == 11; // EAGAIN == EWOULDBLOCK
 }

@@ -44,6 +44,7 @@ internal abstract unsafe class PosixSocketIO : SocketIO
             iov[1].Length = (nuint)payload.Length;
             int first = 0;
             int count = payload.Length == 0 ? 1 : 2;
+            long total = header.Length + (long)payload.Length, sent = 0;
             while (first < count)
             {
                 nint n = SendMsg(handle, iov + first, count - first);
@@ -55,21 +56,28 @@ internal abstract unsafe class PosixSocketIO : SocketIO
                         continue;
                     }
 
+                    if (IsTimeout(errno))
+                    {
+                        throw SendTimedOut(sent, total);
+                    }
+
                     throw Error(errno, "send");
                 }
 
+                sent += n;
+
                 // A partial write (large frame, full socket buffer): skip what went out.
-                nuint sent = (nuint)n;
-                while (first < count && sent >= iov[first].Length)
+                nuint advance = (nuint)n;
+                while (first < count && advance >= iov[first].Length)
                 {
-                    sent -= iov[first].Length;
+                    advance -= iov[first].Length;
                     first++;
                 }
 
                 if (first < count)
                 {
-                    iov[first].Base = (byte*)iov[first].Base + sent;
-                    iov[first].Length -= sent;
+                    iov[first].Base = (byte*)iov[first].Base + advance;
+                    iov[first].Length -= advance;
                 }
             }
         }
@@ -80,6 +88,13 @@ internal abstract unsafe class PosixSocketIO : SocketIO
 
     /// <summary>True for the errno values that mean the peer is gone.</summary>
     protected abstract bool IsPeerGone(int errno);
+
+    /// <summary>True for EAGAIN/EWOULDBLOCK: SO_SNDTIMEO ran out.</summary>
+    protected abstract bool IsTimeout(int errno);
+
+    internal static IpcException SendTimedOut(long sent, long total) => sent == 0
+        ? new IpcException(IpcStatus.SendTimeout, "send timed out: the peer has not read for the whole send timeout; nothing of the frame was sent and the connection is still usable")
+        : new IpcException(IpcStatus.SendTimeout, $"send timed out after {sent} of {total} bytes of the frame: the peer stopped reading; the stream is cut, so the connection is closed") { StreamCut = true };
 
     private IpcException Error(int errno, string call)
     {

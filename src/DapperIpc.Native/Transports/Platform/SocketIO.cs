@@ -26,9 +26,14 @@ internal abstract class SocketIO
         return new BsdSocketIO();
     }
 
-    /// <summary>Per-socket settings the platform needs (macOS: SO_NOSIGPIPE).</summary>
-    public virtual void Configure(Socket socket)
+    /// <summary>Per-socket settings: the send timeout, and what the platform needs (macOS: SO_NOSIGPIPE).</summary>
+    public virtual void Configure(Socket socket, int sendTimeoutMs)
     {
+        if (sendTimeoutMs > 0)
+        {
+            // SO_SNDTIMEO: a blocked send gives up with EAGAIN (WSAETIMEDOUT on Windows).
+            socket.SendTimeout = sendTimeoutMs;
+        }
     }
 
     /// <summary>Blocking receive into <paramref name="buffer"/>; 0 at end of stream. Throws IpcException.</summary>

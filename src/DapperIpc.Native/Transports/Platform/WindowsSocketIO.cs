@@ -53,6 +53,12 @@ internal sealed class WindowsSocketIO : SocketIO
                 SendSpan(socket, payload);
             }
         }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.TimedOut)
+        {
+            // Winsock does not say how much went out before the timeout: treat the stream as cut.
+            throw new IpcException(IpcStatus.SendTimeout,
+                "send timed out: the peer stopped reading; the stream may be cut, so the connection is closed") { StreamCut = true };
+        }
         catch (SocketException e)
         {
             throw SocketErrors.ToIpc(e, "send");

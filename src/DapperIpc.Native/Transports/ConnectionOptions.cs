@@ -1,0 +1,21 @@
+using System;
+
+namespace DapperIpc.Transports;
+
+/// <summary>What every connection of a listener or connector is created with.</summary>
+/// <param name="MaxPayload">Largest payload sent or accepted.</param>
+/// <param name="SendTimeoutMs">How long a send waits for a peer that stopped reading; negative: no limit.</param>
+/// <param name="AuthToken">Listener: the token each client must present first (null: none). Client: the token to present.</param>
+public sealed record ConnectionOptions(uint MaxPayload, int SendTimeoutMs, string? AuthToken)
+{
+    public const string AuthTokenVariable = "DAPPER_IPC_AUTH_TOKEN";
+
+    public static ConnectionOptions ForListener(Factory.TransportConfig config)
+        => new(config.MaxFrameSize, config.SendTimeoutMs, config.RequireAuth ? TokenHandshake.NewToken() : null);
+
+    public static ConnectionOptions ForClient(Factory.TransportConfig config)
+        => new(config.MaxFrameSize, config.SendTimeoutMs,
+            config.AuthToken ?? NullIfEmpty(Environment.GetEnvironmentVariable(AuthTokenVariable)));
+
+    private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
+}

@@ -1,0 +1,95 @@
+using System;
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using DapperIpc.Framing;
+
+namespace DapperIpc.Transports;
+
+/// <summary>
+/// Opt-in authentication: a client's first frame is a kind 1 event
+/// {"event": "dapper/auth", "token": "..."}; the listener compares the token in
+/// constant time before the connection counts. Anyone on the machine can reach a
+/// loopback port; only a process that was handed the token can pass.
+/// </summary>
+internal static class TokenHandshake
+{
+    public const string EventName = "dapper/auth";
+
+    // The auth frame is small; a longer one is refused unread.
+    private const int MaxAuthPayload = 1024;
+    private const int ReadTimeoutMs = 5000;
+
+    public static string NewToken() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+
+    public static void Present(ConnectionBase connection, string token)
+    {
+        byte[] payload = Encoding.UTF8.GetBytes($"{{\"event\": \"{EventName}\", \"token\": \"{token}\"}}");
+        connection.SendFrame(FrameKind.Event, payload);
+    }
+
+    /// <summary>Reads exactly the first frame (nothing after it) and checks its token. Returns the reason for a refusal, or null.</summary>
+    public static string? Verify(SocketConnection connection, string expected)
+    {
+        Span<byte> header = stackalloc byte[FrameHeader.Size];
+        if (!connection.ReceiveExactly(header, ReadTimeoutMs))
+        {
+            return "it sent no auth frame";
+        }
+
+        (byte kind, uint length) = FrameHeader.Parse(header, MaxAuthPayload);
+        byte[] payload = new byte[length];
+        if (kind != FrameKind.Event || !connection.ReceiveExactly(payload, ReadTimeoutMs))
+        {
+            return "its first frame is not an auth event";
+        }
+
+        byte[]? token = ReadToken(payload);
+        if (token is null)
+        {
+            return "its first frame carries no token";
+        }
+
+        return CryptographicOperations.FixedTimeEquals(token, Encoding.UTF8.GetBytes(expected)) ? null : "its token is wrong";
+    }
+
+    private static byte[]? ReadToken(byte[] payload)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(payload);
+            bool isAuth = false;
+            byte[]? token = null;
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return null;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                bool isEvent = reader.ValueTextEquals("event"u8);
+                bool isToken = reader.ValueTextEquals("token"u8);
+                reader.Read();
+                if (isEvent && reader.TokenType == JsonTokenType.String)
+                {
+                    isAuth = reader.ValueTextEquals(EventName);
+                }
+                else if (isToken && reader.TokenType == JsonTokenType.String)
+                {
+                    token = Encoding.UTF8.GetBytes(reader.GetString()!);
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
+
+            return isAuth ? token : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,65 @@
+using DapperIpc.Factory;
+using DapperIpc.Interop;
+
+namespace DapperIpc.Tests;
+
+public unsafe class NativeConfigTests
+{
+    private static int FirstLayoutSize
+    {
+        get
+        {
+            NativeConfig c = default;
+            return (int)((byte*)&c.SendTimeoutMs - (byte*)&c);
+        }
+    }
+
+    [Fact]
+    public void A_config_of_the_first_layout_is_read_with_defaults_for_the_newer_fields()
+    {
+        NativeConfig c = default;
+        c.StructSize = (uint)FirstLayoutSize;
+        c.SendTimeoutMs = 5; // past struct_size: must be ignored
+        c.Port = 1234;
+        TransportConfig read = NativeConfig.Read(&c);
+        Assert.Equal(1234, read.Port);
+        Assert.Equal(TransportConfig.DefaultSendTimeoutMs, read.SendTimeoutMs);
+        Assert.Equal(TransportConfig.DefaultConnectTimeoutMs, read.ConnectTimeoutMs);
+        Assert.False(read.RequireAuth);
+    }
+
+    [Fact]
+    public void A_full_config_carries_every_field()
+    {
+        NativeConfig c = default;
+        c.StructSize = (uint)sizeof(NativeConfig);
+        c.SendTimeoutMs = -1;
+        c.Flags = 1;
+        TransportConfig read = NativeConfig.Read(&c);
+        Assert.Equal(-1, read.SendTimeoutMs);
+        Assert.True(read.RequireAuth);
+    }
+
+    [Theory]
+    [InlineData(0u, "dapper_ipc_config_init")]
+    [InlineData(8u, "smaller")]
+    public void A_config_without_a_valid_struct_size_is_rejected(uint size, string hint)
+    {
+        NativeConfig* c = stackalloc NativeConfig[1];
+        *c = default;
+        c->StructSize = size;
+        IpcException? e = null;
+        try
+        {
+            NativeConfig.Read(c);
+        }
+        catch (IpcException caught)
+        {
+            e = caught;
+        }
+
+        Assert.NotNull(e);
+        Assert.Equal(IpcStatus.InvalidArgument, e.Status);
+        Assert.Contains(hint, e.Message);
+    }
+}
