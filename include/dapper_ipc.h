@@ -148,8 +148,8 @@ typedef struct dapper_ipc_manager {
     uint64_t id;
 } dapper_ipc_manager;
 
-/* Transport settings. Zero-initialise (or call dapper_ipc_config_init) and
-   set what you need: every zero field means "the default". The strings are
+/* Transport settings. Initialise with dapper_ipc_config_init and set what
+   you need: every zero field means "the default". The strings are
    read during the call that takes the config and not kept. */
 typedef struct dapper_ipc_config {
     /* sizeof(dapper_ipc_config); lets later versions grow the struct.
@@ -243,9 +243,14 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_last_error(char *buf, size_t c
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_set_log_callback(dapper_ipc_log_cb cb, void *user_data,
                                                                    int32_t min_level);
 
-/* Fills *config with zeros and sets struct_size. Returns
-   DAPPER_IPC_E_INVALID_ARGUMENT for NULL. Any thread. */
-DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_config_init(dapper_ipc_config *config);
+/* Zeroes the first `size` bytes of *config and sets struct_size to the size
+   both sides know. Pass sizeof(dapper_ipc_config) as the caller compiled it
+   (or dapper_ipc_config_init_default(&cfg)): the library never writes past
+   it, so a program built against an older, smaller struct stays safe.
+   Returns DAPPER_IPC_E_INVALID_ARGUMENT for NULL or a size smaller than the
+   first layout of the struct. Any thread. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_config_init(dapper_ipc_config *config, size_t size);
+#define dapper_ipc_config_init_default(config) dapper_ipc_config_init((config), sizeof *(config))
 
 /* ---- managers ----------------------------------------------------------- */
 

@@ -121,7 +121,7 @@ static void launcher_on_message(void *user_data, int32_t kind, const uint8_t *pa
 static int run_launcher(int argc, char **argv)
 {
     dapper_ipc_config config;
-    dapper_ipc_config_init(&config);
+    dapper_ipc_config_init(&config, sizeof config);
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--ipc") == 0)
             config.transport = argv[i + 1];
@@ -192,7 +192,7 @@ static int run_adapter(const char *argv0, const char *transport)
         return fail("adapter", "set_callbacks", rc);
 
     dapper_ipc_config config;
-    dapper_ipc_config_init(&config);
+    dapper_ipc_config_init(&config, sizeof config);
     config.transport = transport;
     if ((rc = dapper_ipc_create_listener(m, &config)) != DAPPER_IPC_OK)
         return fail("adapter", "create_listener", rc);

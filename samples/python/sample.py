@@ -58,6 +58,9 @@ class Config(ctypes.Structure):
         ("pipe_name", ctypes.c_char_p),
         ("port", ctypes.c_int32),
         ("connect_timeout_ms", ctypes.c_int32),
+        ("send_timeout_ms", ctypes.c_int32),
+        ("flags", ctypes.c_uint32),
+        ("auth_token", ctypes.c_char_p),
     ]
 
 
@@ -74,7 +77,7 @@ def load(path):
         "dapper_ipc_status_string": (ctypes.c_char_p, [i32]),
         "dapper_ipc_last_error": (i32, [ctypes.c_char_p, size_t, ptr(size_t)]),
         "dapper_ipc_set_log_callback": (i32, [LOG_CB, ctypes.c_void_p, i32]),
-        "dapper_ipc_config_init": (i32, [ptr(Config)]),
+        "dapper_ipc_config_init": (i32, [ptr(Config), size_t]),
         "dapper_ipc_manager_create": (i32, [ptr(Manager)]),
         "dapper_ipc_manager_destroy": (i32, [Manager]),
         "dapper_ipc_set_callbacks": (i32, [Manager, MESSAGE_CB, STATE_CB, ctypes.c_void_p]),
@@ -150,7 +153,7 @@ class Endpoint:
 
 def launcher(args):
     config = Config()
-    check(LIB.dapper_ipc_config_init(ctypes.byref(config)), "config_init")
+    check(LIB.dapper_ipc_config_init(ctypes.byref(config), ctypes.sizeof(config)), "config_init")
     config.transport = args.ipc.encode()
     if args.ipc_path:
         config.path = args.ipc_path.encode()
@@ -190,7 +193,7 @@ def adapter(transport):
 
     endpoint = Endpoint("adapter", lambda *_: None)
     config = Config()
-    check(LIB.dapper_ipc_config_init(ctypes.byref(config)), "config_init")
+    check(LIB.dapper_ipc_config_init(ctypes.byref(config), ctypes.sizeof(config)), "config_init")
     config.transport = transport.encode()
     check(LIB.dapper_ipc_create_listener(endpoint.manager, ctypes.byref(config)), "create_listener")
     args = launcher_args(endpoint.manager)

@@ -62,4 +62,21 @@ public unsafe class NativeConfigTests
         Assert.Equal(IpcStatus.InvalidArgument, e.Status);
         Assert.Contains(hint, e.Message);
     }
+
+    [Fact]
+    public void Config_init_never_writes_past_the_size_the_caller_passes()
+    {
+        // An older program's smaller struct, followed by bytes that are not the library's.
+        byte* memory = stackalloc byte[128];
+        new Span<byte>(memory, 128).Fill(0xAB);
+        delegate* unmanaged<NativeConfig*, nuint, int> init = &Exports.ConfigInit;
+
+        Assert.Equal(0, init((NativeConfig*)memory, (nuint)FirstLayoutSize));
+        Assert.Equal((uint)FirstLayoutSize, ((NativeConfig*)memory)->StructSize);
+        Assert.True(new Span<byte>(memory + FirstLayoutSize, 128 - FirstLayoutSize).IndexOfAnyExcept((byte)0xAB) < 0,
+            "config_init wrote past the caller's struct");
+
+        Assert.Equal((int)IpcStatus.InvalidArgument, init((NativeConfig*)memory, 4));
+        Assert.Equal((int)IpcStatus.InvalidArgument, init(null, (nuint)sizeof(NativeConfig)));
+    }
 }

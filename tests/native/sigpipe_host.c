@@ -27,7 +27,7 @@ int main(void)
     int failures = 0;
     dapper_ipc_manager_create(&server);
     dapper_ipc_manager_create(&client);
-    dapper_ipc_config_init(&config);
+    dapper_ipc_config_init(&config, sizeof config);
     config.transport = "unix";
     failures += check(dapper_ipc_create_listener(server, &config) == DAPPER_IPC_OK, "create_listener");
 

@@ -34,7 +34,7 @@ class PythonHostTests(unittest.TestCase):
         state_cb = sample.STATE_CB(lambda *_: None)
         sample.check(LIB.dapper_ipc_set_callbacks(manager, message_cb, state_cb, None), "set_callbacks")
         config = sample.Config()
-        LIB.dapper_ipc_config_init(ctypes.byref(config))
+        LIB.dapper_ipc_config_init(ctypes.byref(config), ctypes.sizeof(config))
         config.transport = transport.encode()
         sample.check(LIB.dapper_ipc_create_listener(manager, ctypes.byref(config)), "create_listener")
         args = sample.launcher_args(manager)
@@ -88,7 +88,7 @@ class PythonHostTests(unittest.TestCase):
         state_cb = sample.STATE_CB(lambda *_: None)
         sample.check(LIB.dapper_ipc_set_callbacks(manager, message_cb, state_cb, None), "set_callbacks")
         config = sample.Config()
-        LIB.dapper_ipc_config_init(ctypes.byref(config))
+        LIB.dapper_ipc_config_init(ctypes.byref(config), ctypes.sizeof(config))
         config.transport = b"unix"
         sample.check(LIB.dapper_ipc_create_listener(manager, ctypes.byref(config)), "create_listener")
         peer = subprocess.Popen([sys.executable, os.path.join(HERE, "flood_peer.py"), *sample.launcher_args(manager)])

@@ -84,7 +84,7 @@ internal static unsafe class Exports
     }
 
     [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_config_init")]
-    public static int ConfigInit(NativeConfig* config)
+    public static int ConfigInit(NativeConfig* config, nuint size)
     {
         try
         {
@@ -93,8 +93,16 @@ internal static unsafe class Exports
                 return LastError.Fail(IpcStatus.InvalidArgument, "config is NULL");
             }
 
-            *config = default;
-            config->StructSize = (uint)sizeof(NativeConfig);
+            if (size < (nuint)NativeConfig.BaseSize)
+            {
+                return LastError.Fail(IpcStatus.InvalidArgument,
+                    $"size {size} is smaller than any dapper_ipc_config ({NativeConfig.BaseSize}); pass sizeof(dapper_ipc_config)");
+            }
+
+            // Never past what the caller's struct holds: it may be an older, smaller layout.
+            uint known = (uint)Math.Min(size, (nuint)sizeof(NativeConfig));
+            new Span<byte>(config, (int)known).Clear();
+            config->StructSize = known;
             return LastError.Ok();
         }
         catch (Exception e)

@@ -25,7 +25,7 @@ public unsafe struct NativeConfig
     private const uint FlagRequireAuth = 1;
 
     /// <summary>The size of the first layout (through connect_timeout_ms).</summary>
-    private static int BaseSize
+    internal static int BaseSize
     {
         get
         {
