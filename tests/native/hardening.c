@@ -1,0 +1,867 @@
+/*
+ * The library's promises under bad input, faults, load and hostile peers,
+ * checked through the C ABI with real processes and real sockets.
+ *
+ *   hardening <test>        runs one test (CTest registers each one)
+ *   hardening peer-* ...    a peer process: raw sockets only, it never calls
+ *                           into the library, so its runtime never starts
+ *
+ * Exit 0: passed; 1: failed; 77: skipped (with the reason printed).
+ */
+#define _GNU_SOURCE
+#include <dapper_ipc.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sched.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define WAIT_SECONDS 20
+#define SKIP 77
+
+static int failures;
+
+static void check(int condition, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%s: ", condition ? "ok" : "FAILED");
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    fflush(stdout);
+    if (!condition)
+        failures++;
+}
+
+static const char *last_error(void)
+{
+    static __thread char message[512];
+    dapper_ipc_last_error(message, sizeof message, NULL);
+    return message;
+}
+
+/* ---- an event recorder the reader thread fills ---------------------------- */
+
+struct recorder {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int messages;
+    size_t bytes;
+    int empty_payloads;
+    int disconnected;
+    int32_t status;
+    char reason[512];
+    int bad_payloads; /* payloads that do not match what the peer was told to send */
+};
+
+static void recorder_init(struct recorder *r)
+{
+    memset(r, 0, sizeof *r);
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->changed, NULL);
+}
+
+static void on_message(void *user, int32_t kind, const uint8_t *payload, size_t length)
+{
+    struct recorder *r = user;
+    (void)kind;
+    pthread_mutex_lock(&r->lock);
+    r->messages++;
+    r->bytes += length;
+    if (length == 0)
+        r->empty_payloads++;
+    if (payload == NULL)
+        r->bad_payloads++;
+    pthread_cond_broadcast(&r->changed);
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void on_state(void *user, int32_t event, int32_t status, const char *reason)
+{
+    struct recorder *r = user;
+    if (event != DAPPER_IPC_EVENT_DISCONNECTED)
+        return;
+    pthread_mutex_lock(&r->lock);
+    r->disconnected = 1;
+    r->status = status;
+    snprintf(r->reason, sizeof r->reason, "%s", reason);
+    pthread_cond_broadcast(&r->changed);
+    pthread_mutex_unlock(&r->lock);
+}
+
+static int wait_until(struct recorder *r, int messages, int disconnected)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += WAIT_SECONDS;
+    int ok = 1;
+    pthread_mutex_lock(&r->lock);
+    while (r->messages < messages || (disconnected && !r->disconnected)) {
+        if (pthread_cond_timedwait(&r->changed, &r->lock, &deadline) == ETIMEDOUT) {
+            ok = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+    return ok;
+}
+
+/* ---- threads blocked in the kernel ------------------------------------------ */
+
+#include <sys/syscall.h>
+
+/* Waits until thread `tid` is inside system call `nr` (as /proc reports it), so a test
+   acts on a thread that is really blocked there rather than guessing with a sleep. */
+static int wait_in_syscall(pid_t tid, long nr, long nr2)
+{
+    char path[64], text[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+    for (int i = 0; i < WAIT_SECONDS * 1000; i++) {
+        FILE *f = fopen(path, "r");
+        long current = -2;
+        if (f != NULL && fgets(text, sizeof text, f) != NULL)
+            current = strtol(text, NULL, 10);
+        if (f != NULL)
+            fclose(f);
+        if (current == nr || current == nr2)
+            return 1;
+        usleep(1000); /* re-read the kernel's report; it changes only when the thread moves */
+    }
+    return 0;
+}
+
+#if defined(__x86_64__)
+#define NR_SENDMSG 46
+#define NR_POLL 7
+#define NR_PPOLL 271
+#elif defined(__aarch64__)
+#define NR_SENDMSG 211
+#define NR_POLL -100
+#define NR_PPOLL 73
+#endif
+
+/* ---- processes ------------------------------------------------------------ */
+
+static char self_exe[4096];
+
+static pid_t spawn_peer(const char *mode, const char *a1, const char *a2)
+{
+    char *argv[] = {self_exe, (char *)mode, (char *)a1, (char *)a2, NULL};
+    pid_t pid;
+    int rc = posix_spawn(&pid, self_exe, NULL, NULL, argv, environ);
+    if (rc != 0) {
+        fprintf(stderr, "posix_spawn: %s\n", strerror(rc));
+        exit(1);
+    }
+    return pid;
+}
+
+static int wait_child(pid_t pid)
+{
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return status;
+}
+
+/* A unix listener with a recorder, its reader running. Returns the socket path. */
+static const char *listen_unix(dapper_ipc_manager *m, struct recorder *r, uint32_t max_frame)
+{
+    static char path[256];
+    recorder_init(r);
+    dapper_ipc_manager_create(m);
+    dapper_ipc_set_callbacks(*m, on_message, on_state, r);
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = "unix";
+    config.max_frame_size = max_frame;
+    if (dapper_ipc_create_listener(*m, &config) != DAPPER_IPC_OK) {
+        fprintf(stderr, "create_listener: %s\n", last_error());
+        exit(1);
+    }
+    char args[512];
+    size_t length;
+    dapper_ipc_launcher_args(*m, args, sizeof args, &length, NULL);
+    const char *p = args;
+    for (int i = 0; i < 3; i++)
+        p += strlen(p) + 1;
+    snprintf(path, sizeof path, "%s", p);
+    dapper_ipc_start_reader(*m);
+    return path;
+}
+
+/* ---- peers (raw sockets, no library calls) --------------------------------- */
+
+static int raw_connect(const char *path)
+{
+    for (int attempt = 0; attempt < 60; attempt++) {
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        struct sockaddr_un addr = {.sun_family = AF_UNIX};
+        if (strlen(path) >= sizeof addr.sun_path)
+            _exit(3);
+        memcpy(addr.sun_path, path, strlen(path) + 1);
+        if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0)
+            return fd;
+        close(fd);
+        usleep(50 * 1000); /* the launcher's own retry policy */
+    }
+    _exit(2);
+}
+
+static void put_all(int fd, const void *data, size_t length)
+{
+    const char *p = data;
+    while (length > 0) {
+        ssize_t n = send(fd, p, length, MSG_NOSIGNAL);
+        if (n <= 0)
+            return;
+        p += n;
+        length -= (size_t)n;
+    }
+}
+
+static size_t frame(uint8_t *out, uint8_t kind, const void *payload, uint32_t length)
+{
+    out[0] = 'D';
+    out[1] = 'P';
+    out[2] = 1;
+    out[3] = kind;
+    out[4] = (uint8_t)(length >> 24);
+    out[5] = (uint8_t)(length >> 16);
+    out[6] = (uint8_t)(length >> 8);
+    out[7] = (uint8_t)length;
+    memcpy(out + 8, payload, length);
+    return 8 + (size_t)length;
+}
+
+static int peer_bad(const char *which, const char *path)
+{
+    int fd = raw_connect(path);
+    uint8_t buf[1 << 16];
+    static const char json[] = "{\"event\": \"output\"}";
+    size_t n = frame(buf, 1, json, sizeof json - 1);
+
+    if (strcmp(which, "random") == 0) {
+        srand(12345);
+        for (size_t i = 0; i < sizeof buf; i++)
+            buf[i] = (uint8_t)rand();
+        buf[0] = 'X'; /* never a valid magic by chance */
+        put_all(fd, buf, sizeof buf);
+    } else if (strcmp(which, "magic") == 0) {
+        buf[0] = 'Q';
+        put_all(fd, buf, n);
+    } else if (strcmp(which, "version") == 0) {
+        buf[2] = 2;
+        put_all(fd, buf, n);
+    } else if (strncmp(which, "header", 6) == 0) {
+        put_all(fd, buf, (size_t)atoi(which + 6));
+    } else if (strcmp(which, "payload-cut") == 0) {
+        put_all(fd, buf, n - 3);
+    } else if (strcmp(which, "oversized") == 0) {
+        memset(buf + 4, 0xff, 4);
+        put_all(fd, buf, 8);
+    } else if (strcmp(which, "zero") == 0) {
+        n = frame(buf, 1, "", 0);
+        put_all(fd, buf, n);
+    } else if (strcmp(which, "dribble") == 0) {
+        for (size_t i = 0; i < n; i++) {
+            put_all(fd, buf + i, 1);
+            usleep(2000);
+        }
+    } else if (strcmp(which, "burst") == 0) {
+        size_t one = n, total = 0;
+        for (int i = 0; i < 5000; i++) {
+            if (total + one > sizeof buf) {
+                put_all(fd, buf + one, total); /* frames from offset one on */
+                total = 0;
+            }
+            total += frame(buf + one + total, 1, json, sizeof json - 1);
+        }
+        put_all(fd, buf + one, total);
+    } else if (strcmp(which, "not-json") == 0) {
+        static const uint8_t garbage[] = {0xff, 0xfe, 0x00, '{', 0x80};
+        size_t m = frame(buf, 1, garbage, sizeof garbage);
+        m += frame(buf + m, 1, json, sizeof json - 1);
+        put_all(fd, buf, m);
+    } else if (strcmp(which, "hang-mid-frame") == 0) {
+        put_all(fd, buf, n - 5);
+        pause(); /* until SIGKILL */
+    } else if (strcmp(which, "never-read") == 0) {
+        pause();
+    }
+    close(fd);
+    return 0;
+}
+
+/* Random and mutated valid frames; prints how many inputs it sent. */
+static int peer_fuzz(const char *seed_text, const char *path)
+{
+    unsigned seed = (unsigned)strtoul(seed_text, NULL, 10);
+    srand(seed);
+    int fd = raw_connect(path);
+    uint8_t buf[4096];
+    int inputs = 0;
+    int frames = 1 + rand() % 64;
+    for (int i = 0; i < frames; i++) {
+        uint32_t length = (uint32_t)(rand() % 512);
+        uint8_t payload[512];
+        for (uint32_t j = 0; j < length; j++)
+            payload[j] = (uint8_t)(rand() % 4 == 0 ? rand() : "{\"event\": 1}"[j % 12]);
+        size_t n = frame(buf, (uint8_t)(1 + rand() % 2), payload, length);
+        switch (rand() % 10) {
+        case 0: buf[rand() % 8] ^= (uint8_t)(1 + rand() % 255); break; /* flip a header byte */
+        case 1: n = (size_t)(rand() % (int)n); break;                 /* cut the frame short */
+        case 2: for (size_t j = 0; j < n; j++) buf[j] = (uint8_t)rand(); break; /* noise */
+        default: break;                                               /* a valid frame */
+        }
+        /* Sometimes split the write, sometimes all at once. */
+        size_t first = rand() % 2 ? n : (size_t)(rand() % ((int)n + 1));
+        put_all(fd, buf, first);
+        put_all(fd, buf + first, n - first);
+        inputs++;
+    }
+    close(fd);
+    return inputs > 255 ? 255 : inputs;
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+struct expectation {
+    const char *peer;
+    int32_t status;
+    int messages;
+};
+
+static int test_bad_input(void)
+{
+    static const struct expectation cases[] = {
+        {"random", DAPPER_IPC_E_PROTOCOL, 0},    {"magic", DAPPER_IPC_E_PROTOCOL, 0},
+        {"version", DAPPER_IPC_E_PROTOCOL, 0},   {"header1", DAPPER_IPC_E_CLOSED, 0},
+        {"header2", DAPPER_IPC_E_CLOSED, 0},     {"header3", DAPPER_IPC_E_CLOSED, 0},
+        {"header4", DAPPER_IPC_E_CLOSED, 0},     {"header5", DAPPER_IPC_E_CLOSED, 0},
+        {"header6", DAPPER_IPC_E_CLOSED, 0},     {"header7", DAPPER_IPC_E_CLOSED, 0},
+        {"payload-cut", DAPPER_IPC_E_CLOSED, 0}, {"oversized", DAPPER_IPC_E_FRAME_TOO_LARGE, 0},
+        {"zero", DAPPER_IPC_OK, 1},              {"dribble", DAPPER_IPC_OK, 1},
+        {"burst", DAPPER_IPC_OK, 5000},          {"not-json", DAPPER_IPC_OK, 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        dapper_ipc_manager m;
+        struct recorder r;
+        const char *path = listen_unix(&m, &r, 0);
+        pid_t peer = spawn_peer("peer-bad", cases[i].peer, path);
+        int done = wait_until(&r, cases[i].messages, 1);
+        check(done && r.status == cases[i].status && r.messages == cases[i].messages && r.bad_payloads == 0,
+              "%-12s -> %s, %d messages (%s)", cases[i].peer, dapper_ipc_status_string(r.status), r.messages,
+              r.reason);
+        if (strcmp(cases[i].peer, "zero") == 0)
+            check(r.empty_payloads == 1, "a zero-length payload arrives as a zero-length message");
+        dapper_ipc_manager_destroy(m);
+        wait_child(peer);
+    }
+    return 0;
+}
+
+static int test_fuzz(void)
+{
+    const char *env = getenv("DAPPER_IPC_FUZZ_SECONDS");
+    int seconds = env != NULL ? atoi(env) : 3;
+    time_t end = time(NULL) + seconds;
+    long connections = 0, inputs = 0;
+    for (unsigned seed = 1; time(NULL) < end; seed++) {
+        dapper_ipc_manager m;
+        struct recorder r;
+        const char *path = listen_unix(&m, &r, 4096);
+        char seed_text[32];
+        snprintf(seed_text, sizeof seed_text, "%u", seed);
+        pid_t peer = spawn_peer("peer-fuzz", seed_text, path);
+        int status = wait_child(peer);
+        inputs += WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+        if (!wait_until(&r, 0, 1)) {
+            check(0, "seed %u: the connection never ended", seed);
+            return 0;
+        }
+        /* Every ending is one of the defined ones. */
+        if (r.status != DAPPER_IPC_OK && r.status != DAPPER_IPC_E_PROTOCOL && r.status != DAPPER_IPC_E_CLOSED &&
+            r.status != DAPPER_IPC_E_FRAME_TOO_LARGE) {
+            check(0, "seed %u ended with %s: %s", seed, dapper_ipc_status_string(r.status), r.reason);
+            return 0;
+        }
+        dapper_ipc_manager_destroy(m);
+        connections++;
+    }
+    check(connections > 0, "fuzz: %ld connections, %ld inputs in %d s, the host kept running", connections, inputs,
+          seconds);
+    return 0;
+}
+
+static int test_kill_mid_frame(void)
+{
+    dapper_ipc_manager m;
+    struct recorder r;
+    const char *path = listen_unix(&m, &r, 0);
+    pid_t peer = spawn_peer("peer-bad", "hang-mid-frame", path);
+    check(dapper_ipc_wait_for_client(m, WAIT_SECONDS * 1000) == DAPPER_IPC_OK, "the peer connected");
+    /* Frames are read as they come; the partial one sits in the buffer until the kill. */
+    kill(peer, SIGKILL);
+    wait_child(peer);
+    check(wait_until(&r, 0, 1) && r.status == DAPPER_IPC_E_CLOSED, "SIGKILL mid-frame -> %s (%s)",
+          dapper_ipc_status_string(r.status), r.reason);
+    dapper_ipc_manager_destroy(m);
+    return 0;
+}
+
+struct sender {
+    dapper_ipc_manager m;
+    int32_t status;
+    long sent;
+    volatile pid_t tid;
+};
+
+static void *send_forever(void *arg)
+{
+    struct sender *s = arg;
+    s->tid = (pid_t)syscall(SYS_gettid);
+    static uint8_t payload[1 << 20];
+    do {
+        s->status = dapper_ipc_send(s->m, DAPPER_IPC_KIND_COMMAND, payload, sizeof payload);
+        s->sent++;
+    } while (s->status == DAPPER_IPC_OK);
+    return NULL;
+}
+
+/* A peer that never reads: a sender blocks in send; then the peer is killed, or cleanup runs. */
+static int sender_blocked_then(int kill_peer)
+{
+    dapper_ipc_manager m;
+    struct recorder r;
+    recorder_init(&r);
+    dapper_ipc_manager_create(&m);
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = "unix";
+    config.send_timeout_ms = -1; /* block for as long as it takes */
+    dapper_ipc_create_listener(m, &config);
+    char args[512];
+    size_t length;
+    dapper_ipc_launcher_args(m, args, sizeof args, &length, NULL);
+    const char *path = args + strlen("--ipc") + 1 + strlen("unix") + 1 + strlen("--ipc-path") + 1;
+    pid_t peer = spawn_peer("peer-bad", "never-read", path);
+    check(dapper_ipc_wait_for_client(m, WAIT_SECONDS * 1000) == DAPPER_IPC_OK, "the peer connected");
+
+    struct sender s = {m, DAPPER_IPC_OK, 0, 0};
+    pthread_t thread;
+    pthread_create(&thread, NULL, send_forever, &s);
+    while (s.tid == 0)
+        sched_yield();
+    /* 1 MiB frames to a peer that never reads: the socket buffer fills and send blocks. */
+    check(wait_in_syscall(s.tid, NR_SENDMSG, NR_SENDMSG), "the sender is blocked inside sendmsg");
+    if (kill_peer) {
+        kill(peer, SIGKILL);
+        wait_child(peer);
+    } else {
+        check(dapper_ipc_cleanup(m) == DAPPER_IPC_OK, "cleanup while another thread is blocked in send");
+    }
+    pthread_join(thread, NULL);
+    check(s.status == DAPPER_IPC_E_CLOSED || (!kill_peer && s.status == DAPPER_IPC_E_NOT_CONNECTED),
+          "the blocked send returned %s after %ld frames", dapper_ipc_status_string(s.status), s.sent);
+    dapper_ipc_manager_destroy(m);
+    if (!kill_peer) {
+        kill(peer, SIGKILL);
+        wait_child(peer);
+    }
+    return 0;
+}
+
+static int test_kill_mid_send(void) { return sender_blocked_then(1); }
+static int test_cleanup_during_send(void) { return sender_blocked_then(0); }
+
+struct waiter {
+    dapper_ipc_manager m;
+    int32_t status;
+    volatile pid_t tid;
+};
+
+static void *wait_forever(void *arg)
+{
+    struct waiter *w = arg;
+    w->tid = (pid_t)syscall(SYS_gettid);
+    w->status = dapper_ipc_wait_for_client(w->m, -1);
+    return NULL;
+}
+
+static int test_wait_for_client(void)
+{
+    dapper_ipc_manager m;
+    const char *path;
+    dapper_ipc_manager_create(&m);
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = "unix";
+    dapper_ipc_create_listener(m, &config);
+
+    check(dapper_ipc_wait_for_client(m, 200) == DAPPER_IPC_E_TIMEOUT, "a launcher that never arrives: timeout");
+
+    struct waiter w = {m, 1, 0};
+    pthread_t thread;
+    pthread_create(&thread, NULL, wait_forever, &w);
+    while (w.tid == 0)
+        sched_yield();
+    check(wait_in_syscall(w.tid, NR_POLL, NR_PPOLL), "the waiter is blocked in poll");
+    check(dapper_ipc_cleanup(m) == DAPPER_IPC_OK, "cleanup while another thread waits for a client");
+    pthread_join(thread, NULL);
+    check(w.status == DAPPER_IPC_E_CANCELLED, "the waiting thread returned %s", dapper_ipc_status_string(w.status));
+    dapper_ipc_manager_destroy(m);
+
+    /* A launcher arriving after the wait began (no reader: this thread accepts). */
+    dapper_ipc_manager_create(&m);
+    dapper_ipc_create_listener(m, &config);
+    char args[512];
+    size_t length;
+    dapper_ipc_launcher_args(m, args, sizeof args, &length, NULL);
+    path = args + strlen("--ipc") + 1 + strlen("unix") + 1 + strlen("--ipc-path") + 1;
+    struct waiter late = {m, 1, 0};
+    pthread_create(&thread, NULL, wait_forever, &late);
+    while (late.tid == 0)
+        sched_yield();
+    check(wait_in_syscall(late.tid, NR_POLL, NR_PPOLL), "the wait has begun before the launcher starts");
+    pid_t peer = spawn_peer("peer-bad", "zero", path);
+    pthread_join(thread, NULL);
+    check(late.status == DAPPER_IPC_OK, "a late launcher is accepted (%s)", dapper_ipc_status_string(late.status));
+    wait_child(peer);
+    dapper_ipc_manager_destroy(m);
+    return 0;
+}
+
+/* ---- leaks ---------------------------------------------------------------- */
+
+static int count_dir(const char *path, const char *prefix)
+{
+    DIR *d = opendir(path);
+    int n = 0;
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.' && (prefix == NULL || strncmp(e->d_name, prefix, strlen(prefix)) == 0))
+            n++;
+    if (d != NULL)
+        closedir(d);
+    return n;
+}
+
+static long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    if (f != NULL)
+        fclose(f);
+    return kib;
+}
+
+static int one_cycle(void)
+{
+    dapper_ipc_manager server, client;
+    struct recorder rs, rc;
+    const char *path = listen_unix(&server, &rs, 0);
+    recorder_init(&rc);
+    dapper_ipc_manager_create(&client);
+    dapper_ipc_set_callbacks(client, on_message, on_state, &rc);
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = "unix";
+    config.path = path;
+    int ok = dapper_ipc_connect(client, &config) == DAPPER_IPC_OK && dapper_ipc_start_reader(client) == DAPPER_IPC_OK &&
+             dapper_ipc_wait_for_client(server, WAIT_SECONDS * 1000) == DAPPER_IPC_OK &&
+             dapper_ipc_send(server, DAPPER_IPC_KIND_COMMAND, "{\"seq\":1}", 9) == DAPPER_IPC_OK &&
+             dapper_ipc_send(client, DAPPER_IPC_KIND_EVENT, "{\"event\":1}", 11) == DAPPER_IPC_OK &&
+             wait_until(&rs, 1, 0) && wait_until(&rc, 1, 0);
+    dapper_ipc_manager_destroy(client);
+    dapper_ipc_manager_destroy(server);
+    pthread_mutex_destroy(&rs.lock);
+    pthread_cond_destroy(&rs.changed);
+    pthread_mutex_destroy(&rc.lock);
+    pthread_cond_destroy(&rc.changed);
+    return ok;
+}
+
+static int test_leaks(void)
+{
+    const char *env = getenv("DAPPER_IPC_LEAK_CYCLES");
+    int cycles = env != NULL ? atoi(env) : 10000;
+    const char *tmp = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
+    for (int i = 0; i < 200; i++) /* warm up: the runtime's own one-time allocations */
+        one_cycle();
+    int fds0 = count_dir("/proc/self/fd", NULL), threads0 = count_dir("/proc/self/task", NULL);
+    int files0 = count_dir(tmp, "dapper-");
+    long rss0 = rss_kib(), rss_mid = 0;
+    int ok = 1;
+    for (int i = 0; i < cycles && ok; i++) {
+        ok = one_cycle();
+        if (i == cycles / 2)
+            rss_mid = rss_kib();
+    }
+    check(ok, "%d cycles of listen, connect, one message each way, cleanup", cycles);
+    int fds1 = count_dir("/proc/self/fd", NULL), threads1 = count_dir("/proc/self/task", NULL);
+    int files1 = count_dir(tmp, "dapper-");
+    long rss1 = rss_kib();
+    check(fds1 == fds0, "open file descriptors: %d before, %d after", fds0, fds1);
+    check(threads1 == threads0, "threads: %d before, %d after", threads0, threads1);
+    check(files1 == files0, "dapper-* entries in %s: %d before, %d after", tmp, files0, files1);
+    /* Flat means the second half of the run did not keep growing like the first. */
+    check(rss1 - rss_mid <= 8 * 1024, "resident memory: %ld KiB after warm-up, %ld at half, %ld at the end", rss0,
+          rss_mid, rss1);
+    return 0;
+}
+
+/* ---- concurrency ---------------------------------------------------------- */
+
+#define SENDERS 16
+#define PER_SENDER 10000
+
+struct ordered {
+    pthread_mutex_t lock;
+    int next[SENDERS];
+    int total;
+    int errors;
+    pthread_cond_t done;
+};
+
+static void on_ordered(void *user, int32_t kind, const uint8_t *payload, size_t length)
+{
+    struct ordered *o = user;
+    (void)kind;
+    int thread = -1, index = -1;
+    if (length < 64 && sscanf((const char *)payload, "{\"t\":%d,\"i\":%d}", &thread, &index) == 2 && thread >= 0 &&
+        thread < SENDERS) {
+        if (o->next[thread] != index)
+            o->errors++;
+        o->next[thread] = index + 1;
+    } else {
+        o->errors++;
+    }
+    pthread_mutex_lock(&o->lock);
+    if (++o->total == SENDERS * PER_SENDER)
+        pthread_cond_broadcast(&o->done);
+    pthread_mutex_unlock(&o->lock);
+}
+
+struct blaster {
+    dapper_ipc_manager m;
+    int thread;
+    int failed;
+};
+
+static void *blast(void *arg)
+{
+    struct blaster *b = arg;
+    char text[64];
+    for (int i = 0; i < PER_SENDER; i++) {
+        int n = snprintf(text, sizeof text, "{\"t\":%d,\"i\":%d}", b->thread, i);
+        if (dapper_ipc_send(b->m, DAPPER_IPC_KIND_EVENT, text, (size_t)n) != DAPPER_IPC_OK)
+            b->failed++;
+    }
+    return NULL;
+}
+
+static int test_concurrency(void)
+{
+    static struct ordered o = {PTHREAD_MUTEX_INITIALIZER, {0}, 0, 0, PTHREAD_COND_INITIALIZER};
+    dapper_ipc_manager server, client;
+    dapper_ipc_manager_create(&server);
+    dapper_ipc_set_callbacks(server, on_ordered, NULL, &o);
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = "tcp";
+    dapper_ipc_create_listener(server, &config);
+    char args[512];
+    size_t length;
+    dapper_ipc_launcher_args(server, args, sizeof args, &length, NULL);
+    const char *port = args;
+    for (int i = 0; i < 5; i++)
+        port += strlen(port) + 1;
+    dapper_ipc_start_reader(server);
+    dapper_ipc_manager_create(&client);
+    config.port = atoi(port);
+    check(dapper_ipc_connect(client, &config) == DAPPER_IPC_OK, "connect over tcp");
+
+    pthread_t threads[SENDERS];
+    struct blaster b[SENDERS];
+    for (int t = 0; t < SENDERS; t++) {
+        b[t] = (struct blaster){client, t, 0};
+        pthread_create(&threads[t], NULL, blast, &b[t]);
+    }
+    int failed = 0;
+    for (int t = 0; t < SENDERS; t++) {
+        pthread_join(threads[t], NULL);
+        failed += b[t].failed;
+    }
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += WAIT_SECONDS;
+    pthread_mutex_lock(&o.lock);
+    while (o.total < SENDERS * PER_SENDER)
+        if (pthread_cond_timedwait(&o.done, &o.lock, &deadline) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&o.lock);
+    check(failed == 0 && o.total == SENDERS * PER_SENDER && o.errors == 0,
+          "%d threads x %d frames: %d arrived whole, %d out of order or torn, %d sends failed", SENDERS, PER_SENDER,
+          o.total, o.errors, failed);
+    dapper_ipc_manager_destroy(client);
+    dapper_ipc_manager_destroy(server);
+    return 0;
+}
+
+/* ---- security ------------------------------------------------------------- */
+
+static int logged_refusal;
+
+static void on_log(void *user, int32_t level, const char *message)
+{
+    (void)user;
+    if (level == DAPPER_IPC_LOG_WARNING && strstr(message, "only the same user may connect") != NULL)
+        logged_refusal = 1;
+}
+
+/* Runs as another user (nobody): listens at a path in a shared directory. */
+static int peer_uid_listener(const char *path)
+{
+    dapper_ipc_set_log_callback(on_log, NULL, DAPPER_IPC_LOG_WARNING);
+    dapper_ipc_manager m;
+    dapper_ipc_manager_create(&m);
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = "unix";
+    config.path = path;
+    if (dapper_ipc_create_listener(m, &config) != DAPPER_IPC_OK) {
+        fprintf(stderr, "listener as another user: %s\n", last_error());
+        return 3;
+    }
+    chmod(path, 0777); /* let the other user reach the socket: only the credential check is left */
+    int32_t rc = dapper_ipc_wait_for_client(m, 3000);
+    dapper_ipc_manager_destroy(m);
+    return rc == DAPPER_IPC_E_TIMEOUT && logged_refusal ? 0 : 4;
+}
+
+static int test_peer_of_another_user(void)
+{
+    if (geteuid() != 0 || access("/usr/bin/setpriv", X_OK) != 0) {
+        printf("skipped: needs root and setpriv to run a listener as another user\n");
+        return SKIP;
+    }
+    char dir[] = "/tmp/dapper-uidtest-XXXXXX";
+    if (mkdtemp(dir) == NULL || chmod(dir, 0777) != 0)
+        return 1;
+    char path[256];
+    snprintf(path, sizeof path, "%s/ipc.sock", dir);
+    char *argv[] = {"/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                    self_exe, "peer-uid-listener", path, NULL};
+    pid_t pid;
+    posix_spawn(&pid, argv[0], NULL, NULL, argv, environ);
+    int fd = raw_connect(path); /* as root: another user than the listener's */
+    char byte;
+    ssize_t n = recv(fd, &byte, 1, 0);
+    check(n == 0, "a client of another user is disconnected at once");
+    close(fd);
+    int status = wait_child(pid);
+    if (WIFEXITED(status) && (WEXITSTATUS(status) == 126 || WEXITSTATUS(status) == 127)) {
+        printf("skipped: user nobody cannot run %s (the build tree is not readable to it)\n", self_exe);
+        return SKIP;
+    }
+    check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+          "the listener refused it, logged the refusal, and kept waiting (exit %d)", WEXITSTATUS(status));
+    unlink(path);
+    rmdir(dir);
+    return 0;
+}
+
+/* fork + exec at once is the safe pattern; the parent's connection keeps working. */
+static int test_fork_exec(void)
+{
+    dapper_ipc_manager server, client;
+    struct recorder r, r2;
+    const char *path = listen_unix(&server, &r, 0);
+    recorder_init(&r2);
+    dapper_ipc_manager_create(&client);
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = "unix";
+    config.path = path;
+    dapper_ipc_connect(client, &config);
+    dapper_ipc_send(client, DAPPER_IPC_KIND_EVENT, "{}", 2);
+    check(wait_until(&r, 1, 0), "the parent's connection works before fork");
+
+    dapper_ipc_manager second;
+    const char *path2 = listen_unix(&second, &r2, 0);
+    pid_t child = fork();
+    if (child == 0) {
+        char *argv[] = {self_exe, "peer-bad", "zero", (char *)path2, NULL};
+        execv(self_exe, argv);
+        _exit(127);
+    }
+    check(wait_until(&r2, 1, 1) && r2.status == DAPPER_IPC_OK, "a forked-then-exec'd launcher connected and spoke");
+    dapper_ipc_send(client, DAPPER_IPC_KIND_EVENT, "{}", 2);
+    check(wait_until(&r, 2, 0), "the parent's connection still works after the fork");
+    wait_child(child);
+    dapper_ipc_manager_destroy(second);
+    dapper_ipc_manager_destroy(client);
+    dapper_ipc_manager_destroy(server);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
+    if (n <= 0)
+        snprintf(self_exe, sizeof self_exe, "%s", argv[0]);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc >= 4 && strcmp(argv[1], "peer-bad") == 0)
+        return peer_bad(argv[2], argv[3]);
+    if (argc >= 4 && strcmp(argv[1], "peer-fuzz") == 0)
+        return peer_fuzz(argv[2], argv[3]);
+    if (argc >= 3 && strcmp(argv[1], "peer-uid-listener") == 0)
+        return peer_uid_listener(argv[2]);
+
+    static const struct {
+        const char *name;
+        int (*run)(void);
+    } tests[] = {
+        {"bad-input", test_bad_input},
+        {"fuzz", test_fuzz},
+        {"kill-mid-frame", test_kill_mid_frame},
+        {"kill-mid-send", test_kill_mid_send},
+        {"cleanup-during-send", test_cleanup_during_send},
+        {"wait-for-client", test_wait_for_client},
+        {"leaks", test_leaks},
+        {"concurrency", test_concurrency},
+        {"peer-of-another-user", test_peer_of_another_user},
+        {"fork-exec", test_fork_exec},
+    };
+    for (size_t i = 0; argc == 2 && i < sizeof tests / sizeof tests[0]; i++) {
+        if (strcmp(argv[1], tests[i].name) == 0) {
+            int rc = tests[i].run();
+            if (rc == SKIP)
+                return SKIP;
+            printf("%s: %s\n", tests[i].name, failures == 0 ? "passed" : "FAILED");
+            return failures == 0 && rc == 0 ? 0 : 1;
+        }
+    }
+    fprintf(stderr, "usage: hardening <test>\n");
+    return 2;
+}
