@@ -1,0 +1,250 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using DapperIpc.AbiTests.Native;
+using static DapperIpc.AbiTests.Native.DapperIpcNative;
+
+namespace DapperIpc.AbiTests;
+
+public unsafe class AbiBehaviourTests
+{
+    private const int Ok = (int)dapper_ipc_status.DAPPER_IPC_OK;
+    private const int Event = (int)dapper_ipc_kind.DAPPER_IPC_KIND_EVENT;
+    private const int Command = (int)dapper_ipc_kind.DAPPER_IPC_KIND_COMMAND;
+
+    [Fact]
+    public void The_version_is_the_one_in_the_header()
+    {
+        string header = File.ReadAllText(NativeLibraryLoader.HeaderPath);
+        string expected = System.Text.RegularExpressions.Regex.Match(header, "DAPPER_IPC_VERSION_STRING \"([^\"]+)\"").Groups[1].Value;
+        Assert.Equal(expected, Abi.Text(dapper_ipc_version()));
+        Assert.Equal("invalid handle", Abi.Text(dapper_ipc_status_string((int)dapper_ipc_status.DAPPER_IPC_E_INVALID_HANDLE)));
+        Assert.Equal("unknown status", Abi.Text(dapper_ipc_status_string(12345)));
+    }
+
+    public static TheoryData<string> Transports => ["unix", "tcp"];
+
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public void Messages_flow_both_ways_with_callbacks_on_the_reader_thread(string transport)
+    {
+        using var serverEvents = new Recorder();
+        using var clientEvents = new Recorder();
+        var server = Abi.Create();
+        var client = Abi.Create();
+        serverEvents.Install(server);
+        clientEvents.Install(client);
+        Assert.Equal(Ok, Abi.Listen(server, transport));
+        string[] args = Abi.LauncherArgs(server);
+        Assert.Equal(["--ipc", transport], args[..2]);
+        Assert.Equal(Ok, dapper_ipc_start_reader(server));
+        Assert.Equal(Ok, Abi.Connect(client, args));
+        Assert.Equal(Ok, dapper_ipc_start_reader(client));
+        Assert.Equal(Ok, dapper_ipc_wait_for_client(server, 20_000));
+        Assert.True(serverEvents.Connected.Wait(Recorder.Wait));
+
+        Assert.Equal(Ok, Abi.Send(server, Command, "{\"seq\": 1, \"command\": \"threads\"}"));
+        var atClient = clientEvents.Next();
+        Assert.Equal((Command, "{\"seq\": 1, \"command\": \"threads\"}"), (atClient.Kind, atClient.Payload));
+        Assert.Equal(Ok, Abi.Send(client, Event, "{\"event\": \"a\"}"));
+        Assert.Equal(Ok, Abi.Send(client, Event, "{\"event\": \"b\"}"));
+        var a = serverEvents.Next();
+        var b = serverEvents.Next();
+        Assert.Equal("{\"event\": \"b\"}", b.Payload);
+        Assert.Equal(a.ThreadId, b.ThreadId);
+        Assert.NotEqual(Environment.CurrentManagedThreadId, a.ThreadId);
+
+        int connected;
+        Assert.Equal(Ok, dapper_ipc_is_connected(server, &connected));
+        Assert.Equal(1, connected);
+
+        // The peer leaves: a disconnect notification, then sends fail with E_CLOSED.
+        Assert.Equal(Ok, dapper_ipc_manager_destroy(client));
+        Assert.True(serverEvents.Disconnected.Task.Wait(Recorder.Wait));
+        Assert.Equal(Ok, serverEvents.Disconnected.Task.Result.Status);
+        Assert.Equal((int)dapper_ipc_status.DAPPER_IPC_E_CLOSED, Abi.Send(server, Command, "{}"));
+        Assert.NotEmpty(Abi.LastError());
+
+        Assert.Equal(Ok, dapper_ipc_cleanup(server));
+        Assert.Equal(Ok, dapper_ipc_cleanup(server));
+        Assert.Equal(Ok, dapper_ipc_manager_destroy(server));
+        if (transport == "unix")
+        {
+            Assert.False(File.Exists(args[3]));
+        }
+    }
+
+    private static dapper_ipc_manager s_cleanedFromCallback;
+
+    [Fact]
+    public void Cleanup_from_inside_the_callback_returns_and_ends_the_connection()
+    {
+        using var serverEvents = new Recorder();
+        using var clientEvents = new Recorder();
+        var server = Abi.Create();
+        var client = Abi.Create();
+        s_cleanedFromCallback = server;
+        int statusInCallback = 1;
+        using var cleaned = new ManualResetEventSlim();
+        serverEvents.OnEach = count =>
+        {
+            if (count == 2)
+            {
+                statusInCallback = dapper_ipc_cleanup(s_cleanedFromCallback);
+                cleaned.Set();
+            }
+        };
+        serverEvents.Install(server);
+        clientEvents.Install(client);
+        Assert.Equal(Ok, Abi.Listen(server, "unix"));
+        Assert.Equal(Ok, dapper_ipc_start_reader(server));
+        Assert.Equal(Ok, Abi.Connect(client, Abi.LauncherArgs(server)));
+        Assert.Equal(Ok, dapper_ipc_start_reader(client));
+        Assert.Equal(Ok, Abi.Send(client, Event, "{}"));
+        Assert.Equal(Ok, Abi.Send(client, Event, "{}"));
+
+        Assert.True(cleaned.Wait(Recorder.Wait), "cleanup inside the callback did not return");
+        Assert.Equal(Ok, statusInCallback);
+        Assert.True(clientEvents.Disconnected.Task.Wait(Recorder.Wait), "the peer did not see the connection end");
+        Assert.Equal(Ok, dapper_ipc_manager_destroy(server));
+        Assert.Equal(Ok, dapper_ipc_manager_destroy(client));
+    }
+
+    [Fact]
+    public void Every_export_rejects_a_zero_stale_or_destroyed_handle_with_a_message()
+    {
+        var destroyed = Abi.Create();
+        Assert.Equal(Ok, dapper_ipc_manager_destroy(destroyed));
+        dapper_ipc_manager zero = default;
+        dapper_ipc_manager neverIssued = new() { id = ulong.MaxValue };
+        // Pointers, not locals: the calls below are lambdas, which cannot take a local's address.
+        byte* buf = stackalloc byte[64];
+        nuint* length = stackalloc nuint[1];
+        int* argc = stackalloc int[1];
+        int* connected = stackalloc int[1];
+        dapper_ipc_config* config = stackalloc dapper_ipc_config[1];
+        dapper_ipc_config_init(config, (nuint)sizeof(dapper_ipc_config));
+
+        foreach (var handle in new[] { zero, destroyed, neverIssued })
+        {
+            var calls = new (string Name, Func<int> Call)[]
+            {
+                ("manager_destroy", () => dapper_ipc_manager_destroy(handle)),
+                ("set_callbacks", () => dapper_ipc_set_callbacks(handle, default, default, null)),
+                ("create_listener", () => dapper_ipc_create_listener(handle, config)),
+                ("launcher_args", () => dapper_ipc_launcher_args(handle, buf, 64, length, argc)),
+                ("auth_token", () => dapper_ipc_auth_token(handle, buf, 64, length)),
+                ("connect", () => dapper_ipc_connect(handle, config)),
+                ("wait_for_client", () => dapper_ipc_wait_for_client(handle, 0)),
+                ("start_reader", () => dapper_ipc_start_reader(handle)),
+                ("send", () => dapper_ipc_send(handle, Event, buf, 0)),
+                ("cleanup", () => dapper_ipc_cleanup(handle)),
+                ("is_connected", () => dapper_ipc_is_connected(handle, connected)),
+            };
+            foreach (var (name, call) in calls)
+            {
+                Assert.True(call() == (int)dapper_ipc_status.DAPPER_IPC_E_INVALID_HANDLE, $"{name} with handle {handle.id}");
+                Assert.Contains("invalid handle", Abi.LastError());
+            }
+        }
+    }
+
+    [Fact]
+    public void Null_pointers_and_small_buffers_are_errors_with_messages_never_crashes()
+    {
+        const int InvalidArgument = (int)dapper_ipc_status.DAPPER_IPC_E_INVALID_ARGUMENT;
+        const int TooSmall = (int)dapper_ipc_status.DAPPER_IPC_E_BUFFER_TOO_SMALL;
+        Assert.Equal(InvalidArgument, dapper_ipc_manager_create(null));
+        Assert.NotEmpty(Abi.LastError());
+        Assert.Equal(InvalidArgument, dapper_ipc_config_init(null, 64));
+
+        var m = Abi.Create();
+        Assert.Equal(InvalidArgument, dapper_ipc_is_connected(m, null));
+        Assert.Equal(InvalidArgument, dapper_ipc_send(m, Event, null, 5));
+        Assert.Contains("NULL", Abi.LastError());
+        Assert.Equal(InvalidArgument, dapper_ipc_send(m, 7, null, 0));
+        Assert.Contains("kind", Abi.LastError());
+        Assert.Equal(InvalidArgument, dapper_ipc_set_log_callback(default, null, 9));
+
+        Assert.Equal(Ok, Abi.Listen(m, "tcp"));
+        nuint length;
+        byte* small = stackalloc byte[4];
+        Assert.Equal(TooSmall, dapper_ipc_launcher_args(m, small, 4, &length, null));
+        Assert.True(length > 4);
+        Assert.Contains("bytes", Abi.LastError());
+        Assert.Equal(InvalidArgument, dapper_ipc_launcher_args(m, null, 16, &length, null));
+
+        // last_error itself: too small is reported, a prefix is written, the message stays.
+        Assert.Equal(TooSmall, dapper_ipc_launcher_args(m, small, 4, &length, null));
+        nuint needed;
+        Assert.Equal(TooSmall, dapper_ipc_last_error(small, 4, &needed));
+        Assert.True(needed > 4);
+        Assert.Equal(0, small[3]);
+        Assert.Equal(InvalidArgument, dapper_ipc_last_error(null, 8, null));
+
+        Assert.Equal((int)dapper_ipc_status.DAPPER_IPC_E_INVALID_STATE, dapper_ipc_auth_token(m, small, 4, &length));
+        Assert.Equal(Ok, dapper_ipc_manager_destroy(m));
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentQueue<(int Level, string Message)> s_log = new();
+
+    [UnmanagedCallersOnly]
+    private static void OnLog(void* user, int level, byte* message) => s_log.Enqueue((level, Abi.Text(message)));
+
+    [Fact]
+    public void The_log_callback_receives_the_non_loopback_security_warning()
+    {
+        Assert.Equal(Ok, dapper_ipc_set_log_callback(new dapper_ipc_log_cb(&OnLog), null, (int)dapper_ipc_log_level.DAPPER_IPC_LOG_WARNING));
+        try
+        {
+            var m = Abi.Create();
+            Assert.Equal(Ok, Abi.Listen(m, "tcp", host: "0.0.0.0"));
+            Assert.Contains(s_log, e => e.Level == (int)dapper_ipc_log_level.DAPPER_IPC_LOG_WARNING && e.Message.Contains("security warning"));
+            Assert.Equal(Ok, dapper_ipc_manager_destroy(m));
+        }
+        finally
+        {
+            Assert.Equal(Ok, dapper_ipc_set_log_callback(default, null, 0));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public void A_peer_in_another_process_with_its_own_copy_of_the_library_echoes_commands(string transport)
+    {
+        string peer = BuildPeer();
+        using var events = new Recorder();
+        var server = Abi.Create();
+        events.Install(server);
+        Assert.Equal(Ok, Abi.Listen(server, transport));
+        string[] args = Abi.LauncherArgs(server);
+        Assert.Equal(Ok, dapper_ipc_start_reader(server));
+        using var process = Process.Start(peer, args)!;
+        Assert.Equal(Ok, dapper_ipc_wait_for_client(server, 20_000));
+
+        for (int i = 1; i <= 3; i++)
+        {
+            Assert.Equal(Ok, Abi.Send(server, Command, $"{{\"seq\": {i}, \"command\": \"next\"}}"));
+        }
+
+        Assert.Equal(["{\"seq\": 1, \"command\": \"next\"}", "{\"seq\": 2, \"command\": \"next\"}", "{\"seq\": 3, \"command\": \"next\"}"],
+            Enumerable.Range(0, 3).Select(_ => events.Next()).Select(m => m.Payload));
+        Assert.Equal(Ok, dapper_ipc_manager_destroy(server));
+        Assert.True(process.WaitForExit(20_000), "the peer did not exit after the adapter closed");
+        Assert.Equal(0, process.ExitCode);
+    }
+
+    private static readonly Lazy<string> s_peer = new(() =>
+    {
+        string dir = Path.Combine(AppContext.BaseDirectory, "native-peer");
+        Directory.CreateDirectory(dir);
+        string exe = Path.Combine(dir, "peer");
+        string libDir = Path.GetDirectoryName(NativeLibraryLoader.LibraryPath)!;
+        StructLayoutTests.Run("cc", ["-std=c99", "-I", Path.Combine(NativeLibraryLoader.RepoRoot, "include"),
+            Path.Combine(AppContext.BaseDirectory, "native", "peer.c"), "-o", exe,
+            "-L" + libDir, "-ldapper_ipc", "-Wl,-rpath," + libDir, "-lpthread"]);
+        return exe;
+    });
+
+    private static string BuildPeer() => s_peer.Value;
+}
