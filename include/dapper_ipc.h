@@ -22,6 +22,12 @@
  * payload: it is handed to the host exactly as received, so a payload that is
  * not UTF-8 or not JSON is delivered as is and the stream stays in sync.
  *
+ * fork(): a child of a process that has used the library may only exec (or
+ * call async-signal-safe functions until it does): the library's threads and
+ * locks are not in the child. fork followed at once by exec, or posix_spawn,
+ * is safe, and the parent's connections go on undisturbed. Sockets are
+ * created close-on-exec, so a launcher started this way inherits none.
+ *
  * Linking: on Linux the library is libdapper_ipc.so, on macOS
  * libdapper_ipc.dylib, on Windows dapper_ipc.dll. The library is only built
  * shared; DAPPER_IPC_API and DAPPER_IPC_CALL are defined by this header and

@@ -490,6 +490,78 @@ static int sender_blocked_then(int kill_peer)
 static int test_kill_mid_send(void) { return sender_blocked_then(1); }
 static int test_cleanup_during_send(void) { return sender_blocked_then(0); }
 
+/* A peer that stops reading: send gives up after send_timeout_ms with its own status. */
+static int test_slow_peer(void)
+{
+    dapper_ipc_manager m;
+    dapper_ipc_manager_create(&m);
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = "unix";
+    config.send_timeout_ms = 300;
+    dapper_ipc_create_listener(m, &config);
+    char args[512];
+    size_t length;
+    dapper_ipc_launcher_args(m, args, sizeof args, &length, NULL);
+    const char *path = args + strlen("--ipc") + 1 + strlen("unix") + 1 + strlen("--ipc-path") + 1;
+    pid_t peer = spawn_peer("peer-bad", "never-read", path);
+    dapper_ipc_wait_for_client(m, WAIT_SECONDS * 1000);
+    static uint8_t payload[256 * 1024];
+    int32_t status = DAPPER_IPC_OK;
+    int frames = 0;
+    while (status == DAPPER_IPC_OK && frames < 10000) {
+        status = dapper_ipc_send(m, DAPPER_IPC_KIND_COMMAND, payload, sizeof payload);
+        frames++;
+    }
+    check(status == DAPPER_IPC_E_SEND_TIMEOUT, "send to a peer that stopped reading: %s after %d frames (%s)",
+          dapper_ipc_status_string(status), frames, last_error());
+    kill(peer, SIGKILL);
+    wait_child(peer);
+    dapper_ipc_manager_destroy(m);
+    return 0;
+}
+
+/* Sends racing with cleanup: each returns OK or an error status; none crashes or hangs. */
+static int test_send_vs_cleanup(void)
+{
+    for (int round = 0; round < 20; round++) {
+        dapper_ipc_manager server, client;
+        struct recorder r;
+        const char *path = listen_unix(&server, &r, 0);
+        dapper_ipc_manager_create(&client);
+        dapper_ipc_config config;
+        dapper_ipc_config_init(&config, sizeof config);
+        config.transport = "unix";
+        config.path = path;
+        dapper_ipc_connect(client, &config);
+        pthread_t threads[4];
+        struct sender senders[4];
+        for (int t = 0; t < 4; t++) {
+            senders[t] = (struct sender){client, DAPPER_IPC_OK, 0, 0};
+            pthread_create(&threads[t], NULL, send_forever, &senders[t]);
+        }
+        if (round % 2 == 0)
+            dapper_ipc_cleanup(client);
+        else
+            dapper_ipc_manager_destroy(client);
+        int bad = 0;
+        for (int t = 0; t < 4; t++) {
+            pthread_join(threads[t], NULL);
+            if (senders[t].status != DAPPER_IPC_E_CLOSED && senders[t].status != DAPPER_IPC_E_NOT_CONNECTED &&
+                senders[t].status != DAPPER_IPC_E_INVALID_HANDLE)
+                bad++;
+        }
+        if (bad) {
+            check(0, "round %d: a racing send returned something other than closed / not connected", round);
+            return 0;
+        }
+        dapper_ipc_manager_destroy(client);
+        dapper_ipc_manager_destroy(server);
+    }
+    check(1, "20 rounds of 4 senders racing cleanup/destroy: every send ended with a status");
+    return 0;
+}
+
 struct waiter {
     dapper_ipc_manager m;
     int32_t status;
@@ -848,6 +920,8 @@ int main(int argc, char **argv)
         {"kill-mid-send", test_kill_mid_send},
         {"cleanup-during-send", test_cleanup_during_send},
         {"wait-for-client", test_wait_for_client},
+        {"slow-peer", test_slow_peer},
+        {"send-vs-cleanup", test_send_vs_cleanup},
         {"leaks", test_leaks},
         {"concurrency", test_concurrency},
         {"peer-of-another-user", test_peer_of_another_user},
