@@ -863,6 +863,48 @@ static int test_peer_of_another_user(void)
     return 0;
 }
 
+/* A child that listens, writes its socket path to `report`, and exits without cleanup. */
+static int peer_exit_without_cleanup(const char *report)
+{
+    dapper_ipc_manager m;
+    dapper_ipc_manager_create(&m);
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = "unix";
+    if (dapper_ipc_create_listener(m, &config) != DAPPER_IPC_OK)
+        return 3;
+    char args[512];
+    size_t length;
+    dapper_ipc_launcher_args(m, args, sizeof args, &length, NULL);
+    FILE *f = fopen(report, "w");
+    fputs(args + strlen("--ipc") + 1 + strlen("unix") + 1 + strlen("--ipc-path") + 1, f);
+    fclose(f);
+    exit(0); /* no cleanup, no destroy */
+}
+
+static int test_exit_without_cleanup(void)
+{
+    char report[] = "/tmp/dapper-exit-report-XXXXXX";
+    int fd = mkstemp(report);
+    close(fd);
+    int status = wait_child(spawn_peer("peer-exit-without-cleanup", report, NULL));
+    char path[256] = {0};
+    FILE *f = fopen(report, "r");
+    if (f != NULL) {
+        if (fgets(path, sizeof path, f) == NULL)
+            path[0] = 0;
+        fclose(f);
+    }
+    unlink(report);
+    check(WIFEXITED(status) && WEXITSTATUS(status) == 0 && path[0] == '/', "the child listened on %s and exited", path);
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s", path);
+    *strrchr(dir, '/') = 0;
+    struct stat st;
+    check(stat(path, &st) != 0 && stat(dir, &st) != 0, "its socket file and private directory are gone");
+    return 0;
+}
+
 /* fork + exec at once is the safe pattern; the parent's connection keeps working. */
 static int test_fork_exec(void)
 {
@@ -907,6 +949,8 @@ int main(int argc, char **argv)
         return peer_bad(argv[2], argv[3]);
     if (argc >= 4 && strcmp(argv[1], "peer-fuzz") == 0)
         return peer_fuzz(argv[2], argv[3]);
+    if (argc >= 3 && strcmp(argv[1], "peer-exit-without-cleanup") == 0)
+        return peer_exit_without_cleanup(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "peer-uid-listener") == 0)
         return peer_uid_listener(argv[2]);
 
@@ -926,6 +970,7 @@ int main(int argc, char **argv)
         {"concurrency", test_concurrency},
         {"peer-of-another-user", test_peer_of_another_user},
         {"fork-exec", test_fork_exec},
+        {"exit-without-cleanup", test_exit_without_cleanup},
     };
     for (size_t i = 0; argc == 2 && i < sizeof tests / sizeof tests[0]; i++) {
         if (strcmp(argv[1], tests[i].name) == 0) {
