@@ -174,7 +174,11 @@ typedef struct dapper_ipc_config {
        (mode 0600); a caller-given path must fit sun_path. Required for
        connect. */
     const char *path;
-    /* pipe: the pipe name (Windows only). */
+    /* pipe (Windows only): the pipe, as a full path (\\.\pipe\name) or a
+       bare name. For a listener, NULL means a random name; the pipe is
+       created in message mode for the current user only, local clients
+       only, and fails with DAPPER_IPC_E_ADDRESS_IN_USE if the name exists.
+       Required for connect. send_timeout_ms does not apply to pipes. */
     const char *pipe_name;
     /* tcp: the port. For a listener, 0 means an ephemeral port chosen by the
        OS (the launcher arguments carry the resolved one). Required (> 0) for

@@ -2,6 +2,7 @@ using System;
 using System.Threading;
 using DapperIpc.Diagnostics;
 using DapperIpc.Transports;
+using DapperIpc.Transports.Pipe;
 
 namespace DapperIpc.Factory;
 
@@ -68,7 +69,9 @@ public static class TransportFactory
                 return TcpSocketListener.Create(config.Host, config.Port, ConnectionOptions.ForListener(config));
 
             default:
-                throw PipeUnsupported();
+                return OperatingSystem.IsWindows()
+                    ? PipeListener.Create(config.PipeName, ConnectionOptions.ForListener(config))
+                    : throw PipeUnsupported();
         }
     }
 
@@ -97,12 +100,20 @@ public static class TransportFactory
                     config.ConnectTimeoutMs, cancel);
 
             default:
-                throw PipeUnsupported();
+                if (!OperatingSystem.IsWindows())
+                {
+                    throw PipeUnsupported();
+                }
+
+                if (string.IsNullOrEmpty(config.PipeName))
+                {
+                    throw new IpcException(IpcStatus.InvalidArgument, "the pipe transport needs a pipe_name to connect to");
+                }
+
+                return PipeConnector.Connect(config.PipeName, ConnectionOptions.ForClient(config), config.ConnectTimeoutMs, cancel);
         }
     }
 
     private static IpcException PipeUnsupported() => new(IpcStatus.Unsupported,
-        OperatingSystem.IsWindows()
-            ? "the pipe transport is not implemented yet; use tcp"
-            : "the pipe transport (Windows named pipes) is not supported on this platform; use unix or tcp");
+        "the pipe transport (Windows named pipes) is not supported on this platform; use unix or tcp");
 }

@@ -1,0 +1,86 @@
+using System;
+using System.Buffers;
+using System.IO;
+using System.IO.Pipes;
+using System.Threading;
+
+namespace DapperIpc.Transports.Pipe;
+
+/// <summary>
+/// A connection over a named pipe. Every frame, header and payload, goes out in one Write,
+/// so on a message-mode pipe it is exactly one message, as the Python launcher's
+/// recv_bytes() expects. Reads treat the pipe as a byte stream: a message longer than the
+/// read (ERROR_MORE_DATA, which .NET reports as a partial read) continues in the next
+/// read and the frame reader reassembles it. The stream is asynchronous so that Close can
+/// cancel a blocked read; the reader waits for it on its own thread.
+/// </summary>
+internal sealed class PipeConnection : ConnectionBase
+{
+    private readonly PipeStream _stream;
+    private readonly CancellationTokenSource _closing = new();
+    private readonly byte[] _readBuffer = new byte[64 * 1024];
+
+    public PipeConnection(PipeStream stream, ConnectionOptions options, string description) : base(options.MaxPayload)
+    {
+        _stream = stream;
+        Description = description;
+    }
+
+    public override string Description { get; }
+
+    public override int Receive(Span<byte> buffer)
+    {
+        try
+        {
+            int want = Math.Min(buffer.Length, _readBuffer.Length);
+            var pending = _stream.ReadAsync(_readBuffer.AsMemory(0, want), _closing.Token);
+            int n = pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
+            _readBuffer.AsSpan(0, n).CopyTo(buffer);
+            return n;
+        }
+        catch (OperationCanceledException)
+        {
+            return 0;
+        }
+        catch (ObjectDisposedException)
+        {
+            return 0;
+        }
+        catch (IOException)
+        {
+            // A broken pipe: the peer is gone, which the reader reports like end-of-file.
+            return 0;
+        }
+    }
+
+    protected override void SendGathered(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload)
+    {
+        // One message per frame: the header and payload must leave in a single write.
+        int total = header.Length + payload.Length;
+        byte[] joined = ArrayPool<byte>.Shared.Rent(total);
+        try
+        {
+            header.CopyTo(joined);
+            payload.CopyTo(joined.AsSpan(header.Length));
+            _stream.Write(joined, 0, total);
+            _stream.Flush();
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            throw new IpcException(IpcStatus.Closed, $"the pipe {Description} is closed: {e.Message}");
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(joined);
+        }
+    }
+
+    protected override void ShutdownCore()
+    {
+        // Cancel a blocked read, and close the handle so the peer sees end-of-file now.
+        _closing.Cancel();
+        _stream.Dispose();
+    }
+
+    protected override void DisposeCore() => _closing.Dispose();
+}
