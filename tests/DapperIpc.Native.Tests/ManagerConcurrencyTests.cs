@@ -43,6 +43,8 @@ public class ManagerConcurrencyTests
 
         senders.ForEach(s => Assert.True(s.Join(Wait.Long)));
         Assert.All(next, count => Assert.Equal(perThread, count));
+        Assert.Empty(pair.ServerHandler.Messages);
+        Assert.True(pair.Server.IsConnected);
     }
 
     [Fact]

@@ -1,7 +1,11 @@
 using System.Collections.Concurrent;
+using System.Net.Sockets;
+using System.Reflection;
 using DapperIpc.Diagnostics;
 using DapperIpc.Factory;
+using DapperIpc.Framing;
 using DapperIpc.Manager;
+using DapperIpc.Transports.Platform;
 
 namespace DapperIpc.Tests;
 
@@ -126,4 +130,120 @@ internal static class Json
     public static byte[] Bytes(string s) => System.Text.Encoding.UTF8.GetBytes(s);
 
     public static string Text(byte[] b) => System.Text.Encoding.UTF8.GetString(b);
+}
+
+/// <summary>Peers that are not the library: plain sockets, for the bytes the library must cope with.</summary>
+internal static class RawPeer
+{
+    public static Socket Connect(IReadOnlyList<string> args)
+    {
+        if (args[1] == "unix")
+        {
+            var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            s.Connect(new UnixDomainSocketEndPoint(args[3]));
+            return s;
+        }
+
+        var t = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        t.Connect(args[3], int.Parse(args[5]));
+        return t;
+    }
+
+    /// <summary>Reads exactly <paramref name="count"/> bytes (fails on end of stream first).</summary>
+    public static byte[] ReceiveExactly(Socket socket, int count)
+    {
+        socket.ReceiveTimeout = (int)Wait.Long.TotalMilliseconds;
+        var buffer = new byte[count];
+        int got = 0;
+        while (got < count)
+        {
+            int n = socket.Receive(buffer.AsSpan(got));
+            Assert.True(n > 0, $"end of stream after {got} of {count} bytes");
+            got += n;
+        }
+
+        return buffer;
+    }
+
+    /// <summary>True when the peer has closed: a read returns end of stream (or a reset) rather than blocking.</summary>
+    public static bool SeesEndOfStream(Socket socket)
+    {
+        socket.ReceiveTimeout = (int)Wait.Long.TotalMilliseconds;
+        try
+        {
+            return socket.Receive(new byte[64]) == 0;
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            return true;
+        }
+    }
+}
+
+/// <summary>Sends on a manager until a send fails; the failure's status and message.</summary>
+internal static class SendLoop
+{
+    public static (IpcStatus Status, string Message) UntilFailure(IPCManager manager)
+    {
+        for (int i = 0; i < 1_000_000; i++)
+        {
+            try
+            {
+                manager.Send(FrameKind.Event, Json.Bytes("{\"event\": \"tick\"}"));
+            }
+            catch (IpcException e)
+            {
+                return (e.Status, e.Message);
+            }
+        }
+
+        throw new Xunit.Sdk.XunitException("the connection never closed");
+    }
+}
+
+/// <summary>Asserts that what a unix listener created on disk is gone.</summary>
+internal static class SocketFiles
+{
+    /// <summary>For unix launcher args: the socket file is gone, and so is its directory when the library made it.</summary>
+    public static void AssertGone(IReadOnlyList<string> args, bool ownDirectory = true)
+    {
+        if (args[1] != "unix")
+        {
+            return;
+        }
+
+        string path = args[3];
+        Assert.Equal(FileKind.Missing, PosixFileKind.Of(path));
+        string dir = Path.GetDirectoryName(path)!;
+        if (ownDirectory)
+        {
+            Assert.StartsWith("dapper-", Path.GetFileName(dir));
+            Assert.False(Directory.Exists(dir), $"{dir} was left behind");
+        }
+    }
+}
+
+/// <summary>Looks inside a manager, for tests that must know a wait has begun before they act.</summary>
+internal static class ManagerProbe
+{
+    private static readonly FieldInfo SessionField = typeof(IPCManager).GetField("_session", BindingFlags.NonPublic | BindingFlags.Instance)
+        ?? throw new InvalidOperationException("IPCManager._session not found: update ManagerProbe");
+
+    /// <summary>True once a thread of this manager is inside (or entering) the listener's accept.</summary>
+    public static bool IsAccepting(IPCManager manager)
+    {
+        if (SessionField.GetValue(manager) is not IpcSession s)
+        {
+            return false;
+        }
+
+        lock (s.Gate)
+        {
+            return s.Accepting;
+        }
+    }
+
+    /// <summary>Waits until some thread is accepting on the manager's listener.</summary>
+    public static void WaitUntilAccepting(IPCManager manager)
+        => Assert.True(SpinWait.SpinUntil(() => IsAccepting(manager), Wait.Long), "nobody started accepting");
 }

@@ -1,10 +1,17 @@
 using System.Net.Sockets;
+using System.Text;
 using DapperIpc.Factory;
+using DapperIpc.Transports;
+using DapperIpc.Transports.Platform;
 
 namespace DapperIpc.Tests;
 
+/// <summary>The unix listener: its private directory, the caller-given paths it takes, and those it refuses.</summary>
 public sealed class UnixListenerTests : IDisposable
 {
+    private const UnixFileMode Mode0700 = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+    private const UnixFileMode Mode0600 = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
     // A scratch directory per test for caller-given paths; removed afterwards.
     private readonly string _dir = Directory.CreateTempSubdirectory("dapper-test-").FullName;
 
@@ -12,21 +19,38 @@ public sealed class UnixListenerTests : IDisposable
 
     private static TransportConfig At(string path) => new() { Transport = "unix", Path = path };
 
+    /// <summary>A path in the scratch directory of exactly <paramref name="bytes"/> UTF-8 bytes.</summary>
+    private string PathOfBytes(int bytes, char fill = 's')
+    {
+        string prefix = _dir + "/";
+        int left = bytes - Encoding.UTF8.GetByteCount(prefix);
+        int perChar = Encoding.UTF8.GetByteCount(fill.ToString());
+        Assert.True(left > 0 && left % perChar == 0, "the scratch directory is too long for this test");
+        string path = prefix + new string(fill, left / perChar);
+        Assert.Equal(bytes, Encoding.UTF8.GetByteCount(path));
+        return path;
+    }
+
     [Fact]
-    public void The_default_socket_is_0600_inside_a_fresh_0700_directory_and_cleanup_removes_both()
+    public void The_default_socket_is_0600_inside_a_fresh_0700_directory_and_dispose_removes_both()
     {
         string path;
+        string dir;
         using (var listener = TransportFactory.CreateListener(new TransportConfig { Transport = "unix" }))
         {
             path = listener.LauncherArgs[3];
-            string dir = Path.GetDirectoryName(path)!;
-            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(dir));
-            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+            dir = Path.GetDirectoryName(path)!;
+            Assert.Equal(["--ipc", "unix", "--ipc-path", path], listener.LauncherArgs);
+            Assert.True(Path.IsPathFullyQualified(path));
+            Assert.Equal(FileKind.Socket, PosixFileKind.Of(path));
             Assert.StartsWith("dapper-", Path.GetFileName(dir));
+            Assert.Equal(Mode0700, File.GetUnixFileMode(dir));
+            Assert.Equal(Mode0600, File.GetUnixFileMode(path));
+            Assert.Equal([path], Directory.GetFileSystemEntries(dir));
         }
 
-        Assert.False(File.Exists(path));
-        Assert.False(Directory.Exists(Path.GetDirectoryName(path)));
+        Assert.Equal(FileKind.Missing, PosixFileKind.Of(path));
+        Assert.False(Directory.Exists(dir));
     }
 
     [Fact]
@@ -38,122 +62,158 @@ public sealed class UnixListenerTests : IDisposable
     }
 
     [Fact]
-    public void A_caller_path_too_long_for_sun_path_is_an_error_and_nothing_is_created()
+    public void A_caller_path_is_used_as_given_and_removed_on_dispose_leaving_its_directory()
     {
-        string path = Path.Combine(_dir, new string('s', 120) + ".sock");
-        var e = Assert.Throws<IpcException>(() => TransportFactory.CreateListener(At(path)));
-        Assert.Equal(IpcStatus.PathTooLong, e.Status);
-        Assert.False(File.Exists(path));
+        string path = Path.Combine(_dir, "given.sock");
+        using (var listener = TransportFactory.CreateListener(At(path)))
+        {
+            Assert.Equal(["--ipc", "unix", "--ipc-path", path], listener.LauncherArgs);
+            Assert.Equal(FileKind.Socket, PosixFileKind.Of(path));
+            Assert.Equal(Mode0600, File.GetUnixFileMode(path));
+        }
+
+        Assert.Equal(FileKind.Missing, PosixFileKind.Of(path));
+        Assert.True(Directory.Exists(_dir), "a directory the listener did not make is not removed");
     }
 
     [Fact]
-    public void A_regular_file_at_the_caller_path_is_left_alone()
+    public void A_caller_path_of_exactly_the_sun_path_limit_is_used_as_given()
+    {
+        // 107 bytes on Linux (108 with the terminator), 103 on macOS.
+        string path = PathOfBytes(UnixSocketPath.MaxBytes);
+        using var listener = TransportFactory.CreateListener(At(path));
+        Assert.Equal(path, listener.LauncherArgs[3]);
+        Assert.Equal(FileKind.Socket, PosixFileKind.Of(path));
+        using var client = TransportFactory.CreateConnection(At(path));
+        using var accepted = listener.Accept((int)Wait.Long.TotalMilliseconds);
+        Assert.NotNull(accepted);
+    }
+
+    [Fact]
+    public void A_caller_path_too_long_for_sun_path_is_refused_and_nothing_is_created()
+    {
+        int tooLong = UnixSocketPath.MaxBytes + 1;
+        string path = PathOfBytes(tooLong);
+        var e = Assert.Throws<IpcException>(() => TransportFactory.CreateListener(At(path)));
+        Assert.Equal(IpcStatus.PathTooLong, e.Status);
+        Assert.Contains($"{tooLong} bytes", e.Message);
+        Assert.Equal(FileKind.Missing, PosixFileKind.Of(path));
+        Assert.Empty(Directory.GetFileSystemEntries(_dir));
+
+        string longer = Path.Combine(_dir, new string('s', 120) + ".sock");
+        Assert.Equal(IpcStatus.PathTooLong, Assert.Throws<IpcException>(() => TransportFactory.CreateListener(At(longer))).Status);
+        Assert.Empty(Directory.GetFileSystemEntries(_dir));
+
+        // A client is refused the same way, before any attempt.
+        Assert.Equal(IpcStatus.PathTooLong, Assert.Throws<IpcException>(() => TransportFactory.CreateConnection(At(path))).Status);
+    }
+
+    [Fact]
+    public void Sun_path_is_counted_in_utf8_bytes_not_characters()
+    {
+        // Fewer characters than sun_path holds, but more bytes: 'é' is two bytes.
+        int bytes = UnixSocketPath.MaxBytes + 1;
+        if ((bytes - Encoding.UTF8.GetByteCount(_dir + "/")) % 2 != 0)
+        {
+            bytes++;
+        }
+
+        string path = PathOfBytes(bytes, 'é');
+        Assert.True(path.Length <= UnixSocketPath.MaxBytes);
+        Assert.Equal(IpcStatus.PathTooLong, Assert.Throws<IpcException>(() => TransportFactory.CreateListener(At(path))).Status);
+        Assert.Empty(Directory.GetFileSystemEntries(_dir));
+    }
+
+    [Fact]
+    public void A_regular_file_at_the_caller_path_is_refused_and_left_alone()
     {
         string path = Path.Combine(_dir, "file.sock");
         File.WriteAllText(path, "precious");
         var e = Assert.Throws<IpcException>(() => TransportFactory.CreateListener(At(path)));
         Assert.Equal(IpcStatus.PathExists, e.Status);
+        Assert.Contains(path, e.Message);
+        Assert.Equal(FileKind.Other, PosixFileKind.Of(path));
         Assert.Equal("precious", File.ReadAllText(path));
     }
 
     [Fact]
-    public void A_symlink_at_the_caller_path_is_never_followed_or_replaced()
+    public void A_directory_at_the_caller_path_is_refused_and_left_alone()
+    {
+        string path = Path.Combine(_dir, "dir.sock");
+        Directory.CreateDirectory(path);
+        File.WriteAllText(Path.Combine(path, "inside"), "precious");
+        Assert.Equal(IpcStatus.PathExists, Assert.Throws<IpcException>(() => TransportFactory.CreateListener(At(path))).Status);
+        Assert.Equal("precious", File.ReadAllText(Path.Combine(path, "inside")));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_symlink_at_the_caller_path_is_never_followed_or_replaced(bool targetExists)
     {
         string target = Path.Combine(_dir, "target");
-        File.WriteAllText(target, "precious");
+        if (targetExists)
+        {
+            File.WriteAllText(target, "precious");
+        }
+
         string path = Path.Combine(_dir, "link.sock");
         File.CreateSymbolicLink(path, target);
         var e = Assert.Throws<IpcException>(() => TransportFactory.CreateListener(At(path)));
         Assert.Equal(IpcStatus.PathExists, e.Status);
-        Assert.NotNull(new FileInfo(path).LinkTarget);
-        Assert.Equal("precious", File.ReadAllText(target));
+        Assert.Contains("symbolic link", e.Message);
+        Assert.Equal(FileKind.SymbolicLink, PosixFileKind.Of(path));
+        Assert.Equal(target, new FileInfo(path).LinkTarget);
+        if (targetExists)
+        {
+            Assert.Equal("precious", File.ReadAllText(target));
+        }
+        else
+        {
+            Assert.Equal(FileKind.Missing, PosixFileKind.Of(target));
+        }
     }
 
     [Fact]
-    public void A_stale_socket_at_the_caller_path_is_replaced()
+    public void A_stale_socket_at_the_caller_path_is_taken_over()
     {
-        // .NET unlinks the sockets it binds when they are disposed; a listener that died
-        // leaves its file, as a process that exits without closing does.
         string path = Path.Combine(_dir, "stale.sock");
-        using (var died = System.Diagnostics.Process.Start("python3",
-            ["-c", "import socket, sys; s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen()", path]))
+        StaleSocket.Create(path);
+        Assert.Equal(FileKind.Socket, PosixFileKind.Of(path));
+        using (var refused = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
         {
-            Assert.True(died.WaitForExit(Wait.Long));
-            Assert.Equal(0, died.ExitCode);
+            Assert.ThrowsAny<SocketException>(() => refused.Connect(new UnixDomainSocketEndPoint(path)));
         }
 
-        Assert.True(File.Exists(path));
         using var listener = TransportFactory.CreateListener(At(path));
-        using var client = TransportFactory.CreateConnection(At(path));
         Assert.Equal(path, listener.LauncherArgs[3]);
+        using var client = TransportFactory.CreateConnection(At(path));
+        using var accepted = listener.Accept((int)Wait.Long.TotalMilliseconds);
+        Assert.NotNull(accepted);
     }
 
     [Fact]
-    public void A_caller_path_with_a_live_listener_is_never_taken_over()
+    public void A_caller_path_with_a_live_listener_is_address_in_use_and_the_live_one_keeps_working()
     {
         string path = Path.Combine(_dir, "live.sock");
         using var first = TransportFactory.CreateListener(At(path));
         var e = Assert.Throws<IpcException>(() => TransportFactory.CreateListener(At(path)));
         Assert.Equal(IpcStatus.AddressInUse, e.Status);
+        Assert.Contains(path, e.Message);
+
+        Assert.Equal(FileKind.Socket, PosixFileKind.Of(path));
         using var client = TransportFactory.CreateConnection(At(path));
-        Assert.NotNull(first.Accept((int)Wait.Long.TotalMilliseconds));
+        using var accepted = first.Accept((int)Wait.Long.TotalMilliseconds);
+        Assert.NotNull(accepted);
     }
 
     [Fact]
-    public void A_client_that_starts_before_the_listener_connects_thanks_to_retries()
+    public void Connecting_to_a_unix_path_nobody_listens_on_is_refused_after_the_connect_timeout()
     {
-        string path = Path.Combine(_dir, "late.sock");
-        var connecting = Task.Run(() => TransportFactory.CreateConnection(At(path)));
-        using var listener = TransportFactory.CreateListener(At(path));
-        Assert.True(connecting.Wait(Wait.Long));
-        using var connection = connecting.Result;
-        Assert.False(connection.IsClosed);
-    }
-}
-
-[Collection("Log")]
-public class ListenerLogTests
-{
-    [Fact]
-    public void Binding_a_non_loopback_address_logs_a_security_warning()
-    {
-        using var capture = new LogCapture();
-        using var listener = TransportFactory.CreateListener(new TransportConfig { Transport = "tcp", Host = "0.0.0.0" });
-        Assert.Contains(capture.Entries, e => e.Level == Diagnostics.LogLevel.Warning
-            && e.Message.Contains("security warning") && e.Message.Contains("0.0.0.0"));
-    }
-
-    [Fact]
-    public void Loopback_binds_log_no_warning()
-    {
-        using var capture = new LogCapture();
-        using var listener = TransportFactory.CreateListener(new TransportConfig { Transport = "tcp" });
-        Assert.DoesNotContain(capture.Entries, e => e.Level >= Diagnostics.LogLevel.Warning);
-    }
-
-    [Fact]
-    public void A_unix_listener_that_cannot_be_set_up_falls_back_to_tcp_and_says_so()
-    {
-        using var capture = new LogCapture();
-        string path = Path.Combine(Path.GetTempPath(), "dapper-no-such-dir-" + Guid.NewGuid().ToString("N")[..8], "ipc.sock");
-        using var listener = TransportFactory.CreateListener(new TransportConfig { Transport = "unix", Path = path });
-        Assert.Equal("tcp", listener.LauncherArgs[1]);
-        Assert.Contains(capture.Entries, e => e.Level == Diagnostics.LogLevel.Warning && e.Message.Contains("falling back to tcp"));
-    }
-
-    [Fact]
-    public void Cleanup_on_another_thread_cancels_a_connect_that_is_still_retrying()
-    {
-        using var capture = new LogCapture();
-        var client = new Manager.IPCManager();
-        string path = Path.Combine(Path.GetTempPath(), "dapper-nobody-" + Guid.NewGuid().ToString("N")[..8] + ".sock");
-        var connecting = Task.Run(() => Assert.Throws<IpcException>(
-            () => client.Connect(new TransportConfig { Transport = "unix", Path = path, ConnectTimeoutMs = 60_000 })));
-
-        // The connector logs each retry: once one is logged, the connect is under way.
-        Assert.True(capture.Retried.Wait(Wait.Long), "connect never retried");
-        client.Cleanup();
-        Assert.True(connecting.Wait(Wait.Long), "connect did not return after cleanup");
-        Assert.Equal(IpcStatus.Cancelled, connecting.Result.Status);
+        string path = Path.Combine(_dir, "nobody.sock");
+        var e = Assert.Throws<IpcException>(() => TransportFactory.CreateConnection(
+            new TransportConfig { Transport = "unix", Path = path, ConnectTimeoutMs = 200 }));
+        Assert.Equal(IpcStatus.ConnectionRefused, e.Status);
+        Assert.Contains(path, e.Message);
     }
 }
