@@ -1,22 +1,28 @@
-"""A PEP 517 build backend in the standard library only.
+"""A PEP 517 / PEP 660 build backend in the standard library only.
 
-The machines this project targets may have no `wheel` package and no index to fetch
-one from, and setuptools cannot build a wheel without it. A pure-Python package needs
-little: this writes the wheel (a zip with METADATA, WHEEL and RECORD) itself, so
-`pip install ./python` works offline, with or without build isolation.
+This machine's setuptools cannot build a wheel without the `wheel` package, and there is
+no index to fetch it from. A pure-Python package needs little: this writes the wheel (a
+zip with METADATA, WHEEL and RECORD) itself, so `pip install ./python` works offline,
+with or without --no-build-isolation, and `pip install -e ./python` too.
+
+A libdapper_ipc.so / .dylib / dapper_ipc.dll copied into src/dapper_ipc/ before building
+is bundled (the package loads it from there), and the wheel is then tagged for this
+platform instead of py3-none-any.
 """
 
 import base64
 import hashlib
+import io
 import os
 import re
+import sysconfig
 import tarfile
 import zipfile
 
 NAME = "dapper_ipc"
-DIST = "dapper_ipc"
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOURCE = os.path.join(HERE, "src", NAME)
+NATIVE = (".so", ".dylib", ".dll")
 
 
 def _version():
@@ -29,7 +35,7 @@ def _metadata():
         readme = f.read()
     return (
         "Metadata-Version: 2.1\n"
-        f"Name: dapper-ipc\nVersion: {_version()}\n"
+        f"Name: {NAME}\nVersion: {_version()}\n"
         "Summary: Drop-in replacement for dapper.ipc backed by libdapper_ipc\n"
         "Requires-Python: >=3.9\n"
         "Description-Content-Type: text/markdown\n\n" + readme
@@ -37,16 +43,44 @@ def _metadata():
 
 
 def _files():
-    for root, _dirs, names in os.walk(SOURCE):
+    for root, dirs, names in os.walk(SOURCE):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         for name in sorted(names):
-            if name.endswith((".py", ".so", ".dylib", ".dll")):
+            if name.endswith((".py",) + NATIVE):
                 path = os.path.join(root, name)
                 yield path, os.path.relpath(path, os.path.dirname(SOURCE)).replace(os.sep, "/")
+
+
+def _tag(files):
+    if any(arcname.endswith(NATIVE) for _path, arcname in files):
+        return "py3-none-" + re.sub(r"[^A-Za-z0-9]", "_", sysconfig.get_platform()), False
+    return "py3-none-any", True
 
 
 def _record_line(arcname, data):
     digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
     return f"{arcname},sha256={digest},{len(data)}"
+
+
+def _write_wheel(wheel_directory, contents, tag, purelib):
+    version = _version()
+    info = f"{NAME}-{version}.dist-info"
+    wheel_name = f"{NAME}-{version}-{tag}.whl"
+    records = []
+    with zipfile.ZipFile(os.path.join(wheel_directory, wheel_name), "w", zipfile.ZIP_DEFLATED) as wheel:
+        def add(arcname, data):
+            wheel.writestr(arcname, data)
+            records.append(_record_line(arcname, data))
+
+        for arcname, data in contents:
+            add(arcname, data)
+        add(f"{info}/METADATA", _metadata().encode("utf-8"))
+        add(f"{info}/WHEEL", (
+            "Wheel-Version: 1.0\nGenerator: dapper_build\n"
+            f"Root-Is-Purelib: {'true' if purelib else 'false'}\nTag: {tag}\n").encode("ascii"))
+        records.append(f"{info}/RECORD,,")
+        wheel.writestr(f"{info}/RECORD", "\n".join(records) + "\n")
+    return wheel_name
 
 
 def get_requires_for_build_wheel(config_settings=None):
@@ -57,28 +91,28 @@ def get_requires_for_build_sdist(config_settings=None):
     return []
 
 
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    version = _version()
-    info = f"{DIST}-{version}.dist-info"
-    wheel_name = f"{DIST}-{version}-py3-none-any.whl"
-    records = []
-    with zipfile.ZipFile(os.path.join(wheel_directory, wheel_name), "w", zipfile.ZIP_DEFLATED) as wheel:
-        def add(arcname, data):
-            wheel.writestr(arcname, data)
-            records.append(_record_line(arcname, data))
+def get_requires_for_build_editable(config_settings=None):
+    return []
 
-        for path, arcname in _files():
-            with open(path, "rb") as f:
-                add(arcname, f.read())
-        add(f"{info}/METADATA", _metadata().encode("utf-8"))
-        add(f"{info}/WHEEL", b"Wheel-Version: 1.0\nGenerator: dapper_build\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
-        records.append(f"{info}/RECORD,,")
-        wheel.writestr(f"{info}/RECORD", "\n".join(records) + "\n")
-    return wheel_name
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    files = list(_files())
+    tag, purelib = _tag(files)
+    contents = []
+    for path, arcname in files:
+        with open(path, "rb") as f:
+            contents.append((arcname, f.read()))
+    return _write_wheel(wheel_directory, contents, tag, purelib)
+
+
+def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
+    # A .pth file that puts src/ on sys.path: edits to the checkout take effect at once.
+    return _write_wheel(wheel_directory, [(f"__editable__.{NAME}.pth", (os.path.join(HERE, "src") + "\n").encode())],
+                        "py3-none-any", True)
 
 
 def build_sdist(sdist_directory, config_settings=None):
-    base = f"{DIST}-{_version()}"
+    base = f"{NAME}-{_version()}"
     name = f"{base}.tar.gz"
     with tarfile.open(os.path.join(sdist_directory, name), "w:gz") as sdist:
         for entry in ("pyproject.toml", "README.md", "build_backend", "src"):
@@ -87,6 +121,5 @@ def build_sdist(sdist_directory, config_settings=None):
         pkg_info = _metadata().encode("utf-8")
         info = tarfile.TarInfo(f"{base}/PKG-INFO")
         info.size = len(pkg_info)
-        import io
         sdist.addfile(info, io.BytesIO(pkg_info))
     return name

@@ -1,8 +1,17 @@
-"""A launcher written from protocol.md alone (no dapper_ipc): parses the --ipc arguments,
-connects with the launcher's retry policy (60 x 50 ms), sends kind 1 events, answers each
-kind 2 command with a kind 1 response, ignores other kinds, and exits 0 at end-of-file.
+"""A launcher written from shared/protocol.md alone (it does not import dapper_ipc):
+it parses the --ipc arguments, connects with the launcher's retry policy (60 attempts,
+50 ms apart), sends kind 1 (event) frames, answers each kind 2 (command) frame with a
+kind 1 response, ignores frames of any other kind, and exits 0 at end-of-file.
 
-    python3 launcher_peer.py <mode> --ipc ...    mode: echo | flood | eof-report
+    python3 launcher_peer.py MODE --ipc unix --ipc-path P
+    python3 launcher_peer.py MODE --ipc tcp --ipc-host H --ipc-port N
+
+MODE
+  echo   send {"event": "stopped"}, answer commands until end-of-file, then print
+         "eof commands=N ignored=M" (M: frames whose kind was not 2)
+  flood  send small events as fast as the socket takes them until the connection fails
+  junk   send a frame whose payload is not UTF-8 JSON, then a good event, then wait for
+         one command, then a header with a wrong magic; print "eof" at end-of-file
 """
 import json
 import socket
@@ -10,20 +19,32 @@ import struct
 import sys
 import time
 
+HEADER = struct.Struct(">2sBBI")  # magic "DP", version 1, kind, payload length (big-endian)
+
 
 def connect(args):
     opts = dict(zip(args[::2], args[1::2]))
-    for _ in range(60):
+    for _attempt in range(60):
         try:
             if opts["--ipc"] == "unix":
                 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 s.connect(opts["--ipc-path"])
-            else:
+            elif opts["--ipc"] == "tcp":
                 s = socket.create_connection((opts["--ipc-host"], int(opts["--ipc-port"])))
+            else:
+                sys.exit(f"unknown transport {opts['--ipc']}")
             return s
         except OSError:
-            time.sleep(0.05)
+            time.sleep(0.05)  # the launcher's retry interval
     sys.exit("could not connect")
+
+
+def frame(kind, payload):
+    return HEADER.pack(b"DP", 1, kind, len(payload)) + payload
+
+
+def send(s, kind, message):
+    s.sendall(frame(kind, json.dumps(message).encode("utf-8")))
 
 
 def read_exactly(s, n):
@@ -36,34 +57,66 @@ def read_exactly(s, n):
     return data
 
 
-def send(s, kind, message):
-    payload = json.dumps(message).encode("utf-8")
-    s.sendall(b"DP" + struct.pack(">BBI", 1, kind, len(payload)) + payload)
+def read_frame(s):
+    """(kind, message) or None at end-of-file. Exits 3 on a bad header."""
+    header = read_exactly(s, HEADER.size)
+    if header is None:
+        return None
+    magic, version, kind, length = HEADER.unpack(header)
+    if magic != b"DP" or version != 1:
+        sys.exit(3)
+    payload = read_exactly(s, length)
+    if payload is None:
+        return None
+    return kind, json.loads(payload.decode("utf-8"))
+
+
+def echo(s):
+    send(s, 1, {"event": "stopped", "body": {"reason": "entry", "threadId": 1}})
+    commands = ignored = 0
+    while True:
+        got = read_frame(s)
+        if got is None:
+            print(f"eof commands={commands} ignored={ignored}", flush=True)
+            return 0
+        kind, message = got
+        if kind != 2:
+            ignored += 1  # the launcher ignores frames whose kind is not 2
+            continue
+        commands += 1
+        send(s, 1, {"event": "response", "id": message.get("seq"), "success": True,
+                    "body": {"command": message.get("command")}})
+
+
+def flood(s):
+    burst = frame(1, b'{"event": "output", "body": {"output": "x"}}') * 256
+    try:
+        while True:
+            s.sendall(burst)
+    except OSError:
+        return 0  # the adapter closed the connection
+
+
+def junk(s):
+    s.sendall(frame(1, b"\xff\xfe not json"))
+    send(s, 1, {"event": "after-junk"})
+    if read_frame(s) is None:
+        return 4
+    s.sendall(b"XX\x01\x01\x00\x00\x00\x00")
+    try:
+        while s.recv(4096):
+            pass
+    except ConnectionResetError:
+        pass
+    print("eof", flush=True)
+    return 0
 
 
 def main():
     mode, args = sys.argv[1], sys.argv[2:]
     s = connect(args)
-    if mode == "flood":
-        frame = b"DP" + struct.pack(">BBI", 1, 1, 2) + b"{}"
-        try:
-            while True:
-                s.sendall(frame * 256)
-        except OSError:
-            return 0
-    send(s, 1, {"event": "stopped", "body": {"reason": "entry"}})
-    while True:
-        header = read_exactly(s, 8)
-        if header is None:
-            print("eof", flush=True)
-            return 0
-        magic, version, kind, length = header[:2], header[2], header[3], struct.unpack(">I", header[4:])[0]
-        if magic != b"DP" or version != 1:
-            return 3
-        message = json.loads(read_exactly(s, length).decode("utf-8"))
-        if kind != 2:
-            continue  # the launcher ignores frames whose kind is not 2
-        send(s, 1, {"event": "response", "id": message.get("seq"), "success": True, "body": {"command": message.get("command")}})
+    with s:
+        return {"echo": echo, "flood": flood, "junk": junk}[mode](s)
 
 
 if __name__ == "__main__":

@@ -1,95 +1,140 @@
-"""Against a launcher written from protocol.md alone, in a separate process."""
+"""Against a launcher written from protocol.md alone (launcher_peer.py), in its own
+process, over unix and tcp; and hosts in child processes (host_script.py) for what
+could hang or crash: cleanup while messages flow, interpreter exit with managers open."""
 import os
+import signal
 import subprocess
 import sys
 import threading
 import unittest
 
-from dapper_ipc import IPCManager, TransportConfig
+from _support import HOST, PEER, WAIT, Inbox, child_env
+from dapper_ipc import KIND_EVENT, IPCManager, TransportConfig
 
-PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launcher_peer.py")
-WAIT = 20
+TRANSPORTS = ("unix", "tcp")
 
 
-class InteropTests(unittest.TestCase):
+def start_peer(mode, args):
+    return subprocess.Popen([sys.executable, PEER, mode, *args], stdout=subprocess.PIPE, text=True)
+
+
+class LauncherInteropTests(unittest.TestCase):
     def exchange(self, transport):
-        with IPCManager() as adapter:
-            args = adapter.create_listener(TransportConfig(transport=transport))
-            received, changed = [], threading.Condition()
+        adapter = IPCManager()
+        args = adapter.create_listener(TransportConfig(transport=transport))
+        self.assertEqual(args[:2], ["--ipc", transport])
+        inbox = Inbox()
+        adapter.start_reader(inbox.put, include_kind=True)
+        peer = start_peer("echo", args)
+        try:
+            adapter.wait_for_client(WAIT)
+            commands = ["initialize", "setBreakpoints", "configurationDone"]
+            for seq, command in enumerate(commands, 1):
+                adapter.send({"seq": seq, "type": "request", "command": command, "arguments": {}})
+            adapter.send({"event": "not-a-command"}, kind=KIND_EVENT)  # the launcher ignores it
+            received = inbox.wait(4)
+            self.assertTrue(all(kind == KIND_EVENT for kind, _ in received), received)
+            self.assertEqual(received[0][1]["event"], "stopped")
+            responses = [m for _, m in received[1:]]
+            self.assertEqual([r["event"] for r in responses], ["response"] * 3)
+            self.assertEqual([r["id"] for r in responses], [1, 2, 3])
+            self.assertEqual([r["body"]["command"] for r in responses], commands)
+        finally:
+            adapter.cleanup()
+            out, _ = peer.communicate(timeout=WAIT)
+        self.assertEqual(peer.returncode, 0)
+        # cleanup() from the main thread ends the connection: the launcher sees end-of-file.
+        self.assertEqual(out.strip(), "eof commands=3 ignored=1")
+        if transport == "unix":
+            self.assertFalse(os.path.exists(args[3]), "cleanup leaves no socket file")
 
-            def handler(message):
-                with changed:
-                    received.append(message)
-                    changed.notify_all()
-
-            adapter.start_reader(handler)
-            peer = subprocess.Popen([sys.executable, PEER, "echo", *args], stdout=subprocess.PIPE, text=True)
-            try:
-                adapter.wait_for_client(WAIT)
-                commands = ["initialize", "setBreakpoints", "configurationDone"]
-                for seq, command in enumerate(commands, 1):
-                    adapter.send({"seq": seq, "type": "request", "command": command, "arguments": {}})
-                with changed:
-                    self.assertTrue(changed.wait_for(lambda: len(received) >= 4, WAIT), received)
-                self.assertEqual(received[0]["event"], "stopped")
-                responses = [m for m in received if m["event"] == "response"]
-                self.assertEqual([r["body"]["command"] for r in responses], commands)
-                self.assertEqual([r["id"] for r in responses], [1, 2, 3])
-            finally:
-                adapter.cleanup()
-                out, _ = peer.communicate(timeout=WAIT)
-            self.assertEqual(peer.returncode, 0)
-            self.assertEqual(out.strip(), "eof", "the launcher must see end-of-file after cleanup")
-
-    def test_the_launcher_talks_to_the_library_over_unix(self):
+    def test_a_launcher_talks_to_the_adapter_over_unix(self):
         self.exchange("unix")
 
-    def test_the_launcher_talks_to_the_library_over_tcp(self):
+    def test_a_launcher_talks_to_the_adapter_over_tcp(self):
         self.exchange("tcp")
 
-    def test_cleanup_while_a_launcher_floods_returns(self):
-        for transport in ("unix", "tcp"):
+    def test_a_launcher_that_connects_before_anyone_accepts_is_accepted(self):
+        # The listener is bound by create_listener; the launcher may come before the reader.
+        for transport in TRANSPORTS:
             with self.subTest(transport=transport):
                 adapter = IPCManager()
                 args = adapter.create_listener(TransportConfig(transport=transport))
-                flowing, count = threading.Event(), [0]
+                peer = start_peer("echo", args)
+                adapter.wait_for_client(WAIT)  # the launcher is connected; nobody reads yet
+                inbox = Inbox()
+                adapter.start_reader(inbox.put)
+                self.assertEqual(inbox.wait(1)[0]["event"], "stopped")  # sent before the reader ran
+                adapter.send({"seq": 1, "type": "request", "command": "configurationDone", "arguments": {}})
+                self.assertEqual(inbox.wait(2)[1]["id"], 1)
+                adapter.cleanup()
+                out, _ = peer.communicate(timeout=WAIT)
+                self.assertEqual((peer.returncode, out.strip()), (0, "eof commands=1 ignored=0"))
 
-                def handler(_m):
-                    count[0] += 1
-                    if count[0] == 500:
-                        flowing.set()
+    def test_a_bad_payload_is_skipped_and_a_bad_header_ends_the_connection(self):
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport):
+                adapter = IPCManager()
+                args = adapter.create_listener(TransportConfig(transport=transport))
+                inbox, ended = Inbox(), Inbox()
+                with self.assertLogs("dapper.ipc", "WARNING") as logs:
+                    adapter.start_reader(inbox.put, on_disconnect=lambda status, reason: ended.put((status, reason)))
+                    peer = start_peer("junk", args)
+                    self.assertEqual(inbox.wait(1), [{"event": "after-junk"}])  # the stream stayed in sync
+                    adapter.send({"seq": 1, "command": "go"})
+                    status, reason = ended.wait(1)[0]
+                self.assertEqual(status, -11, reason)  # DAPPER_IPC_E_PROTOCOL
+                self.assertTrue(any("not UTF-8 JSON" in line for line in logs.output), logs.output)
+                out, _ = peer.communicate(timeout=WAIT)
+                self.assertEqual((peer.returncode, out.strip()), (0, "eof"))
+                self.assertTrue(adapter.is_enabled)  # until cleanup, as the original
+                self.assertFalse(adapter.is_connected)
+                adapter.cleanup()
 
-                adapter.start_reader(handler)
-                peer = subprocess.Popen([sys.executable, PEER, "flood", *args])
-                self.assertTrue(flowing.wait(WAIT))
-                done = threading.Event()
-                threading.Thread(target=lambda: (adapter.cleanup(), done.set()), daemon=True).start()
-                self.assertTrue(done.wait(WAIT), "cleanup deadlocked while the handler was being called")
-                self.assertEqual(peer.wait(WAIT), 0)
-                adapter.close()
 
+class ChildHostTests(unittest.TestCase):
+    """Each runs host_script.py in a child; run() returns once the child and any launcher
+    it started have closed stdout (the launcher inherits it)."""
 
-class ShutdownTests(unittest.TestCase):
-    def test_interpreter_exit_with_a_manager_still_open_neither_hangs_nor_crashes(self):
-        script = (
-            "import sys, threading\n"
-            "from dapper_ipc import IPCManager, TransportConfig\n"
-            "server = IPCManager()\n"
-            "args = server.create_listener(TransportConfig(transport='unix'))\n"
-            "got = threading.Event()\n"
-            "server.start_reader(lambda m: got.set())\n"
-            "client = IPCManager()\n"
-            "client.connect(TransportConfig.from_launcher_args(args))\n"
-            "client.start_reader(lambda m: None)\n"
-            "client.send({'event': 'x'})\n"
-            "assert got.wait(20)\n"
-            "print(args[3])\n"
-            "sys.exit(0)  # no cleanup\n"
-        )
-        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=WAIT,
-                                env=dict(os.environ))
-        self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertFalse(os.path.exists(result.stdout.strip()), "the socket file outlived the interpreter")
+    def host(self, mode, transport="unix"):
+        result = subprocess.run([sys.executable, HOST, mode, transport], capture_output=True, text=True,
+                                timeout=WAIT * 2, env=child_env(), stdin=subprocess.DEVNULL)
+        self.assertEqual(result.returncode, 0, f"stdout: {result.stdout}\nstderr: {result.stderr}")
+        self.assertNotIn("Traceback", result.stderr)
+        return result.stdout.split()
+
+    def test_cleanup_from_the_main_thread_while_a_launcher_floods_returns(self):
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport):
+                lines = self.host("cleanup-flooding", transport)
+                self.assertEqual(lines, ["cleaned", "late=0", "peer=0", "enabled=False"])
+
+    def test_exit_with_a_listener_and_a_client_open_neither_hangs_nor_crashes(self):
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport):
+                lines = self.host("exit-open", transport)
+                if transport == "unix":
+                    self.assertFalse(os.path.exists(lines[0]), "the socket file outlived the interpreter")
+
+    def test_exit_while_a_launcher_floods_neither_hangs_nor_crashes(self):
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport):
+                self.assertEqual(self.host("exit-flooding", transport), ["flowing"])
+
+    def test_exit_right_after_a_handler_ran_cleanup(self):
+        self.assertEqual(self.host("exit-after-handler-cleanup"), ["cleaned"])
+
+    @unittest.skipIf(sys.platform == "win32", "SIGINT")
+    def test_ctrl_c_ends_a_wait_for_client_without_a_time_limit(self):
+        child = subprocess.Popen([sys.executable, HOST, "interrupt-wait"], stdout=subprocess.PIPE, text=True,
+                                 env=child_env(), stdin=subprocess.DEVNULL)
+        try:
+            self.assertEqual(child.stdout.readline().strip(), "waiting")
+            child.send_signal(signal.SIGINT)
+            out, _ = child.communicate(timeout=WAIT)
+        finally:
+            child.kill()
+        self.assertEqual((child.returncode, out.strip()), (0, "interrupted"))
 
 
 if __name__ == "__main__":

@@ -1,35 +1,40 @@
+"""IPCManager in one process: a listener and a client manager, or a plain socket peer."""
 import asyncio
+import gc
+import json
+import logging
 import os
 import socket
 import struct
 import threading
 import unittest
+import weakref
 
-from dapper_ipc import (KIND_COMMAND, KIND_EVENT, IPCConnectionError, IPCManager, IPCStateError, IPCTimeoutError,
-                        TransportConfig)
+from _support import WAIT, Inbox, raw_client, recv_exactly
+from dapper_ipc import (KIND_COMMAND, KIND_EVENT, IPCConfigError, IPCConnectionError, IPCManager, IPCStateError,
+                        IPCTimeoutError, TransportConfig)
 
-WAIT = 20
+TRANSPORTS = ("unix", "tcp")
 
 
-def raw_client(args):
-    if args[1] == "unix":
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(args[3])
-    else:
-        s = socket.create_connection((args[3], int(args[5])))
-    return s
+def read_frame(sock):
+    header = recv_exactly(sock, 8)
+    if header is None:
+        return None
+    length = struct.unpack(">I", header[4:])[0]
+    return header[:4], recv_exactly(sock, length)
 
 
 class Pair:
     """A listener and a client manager, connected, both readers collecting messages."""
 
-    def __init__(self, transport):
+    def __init__(self, transport, **reader_options):
         self.server, self.client = IPCManager(), IPCManager()
         self.args = self.server.create_listener(TransportConfig(transport=transport))
         self.at_server, self.at_client = Inbox(), Inbox()
-        self.server.start_reader(self.at_server.put)
+        self.server.start_reader(self.at_server.put, **reader_options)
         self.client.connect(TransportConfig.from_launcher_args(self.args))
-        self.client.start_reader(self.at_client.put)
+        self.client.start_reader(self.at_client.put, **reader_options)
         self.server.wait_for_client(WAIT)
 
     def close(self):
@@ -37,89 +42,226 @@ class Pair:
         self.server.close()
 
 
-class Inbox:
-    def __init__(self):
-        self.items, self.changed = [], threading.Condition()
-
-    def put(self, item):
-        with self.changed:
-            self.items.append(item)
-            self.changed.notify_all()
-
-    def wait(self, count):
-        with self.changed:
-            if not self.changed.wait_for(lambda: len(self.items) >= count, WAIT):
-                raise AssertionError(f"{len(self.items)} of {count} messages arrived")
-            return self.items[:count]
-
-
-class ManagerTests(unittest.TestCase):
-    def test_dicts_flow_both_ways_over_unix_and_tcp(self):
-        for transport in ("unix", "tcp"):
+class RoundTripTests(unittest.TestCase):
+    def test_dicts_flow_both_ways_with_the_default_kinds(self):
+        for transport in TRANSPORTS:
             with self.subTest(transport=transport):
-                pair = Pair(transport)
+                pair = Pair(transport, include_kind=True)
                 try:
-                    pair.server.send({"seq": 1, "type": "request", "command": "configurationDone", "arguments": {}})
-                    self.assertEqual(pair.at_client.wait(1)[0]["command"], "configurationDone")
-                    pair.client.send({"event": "stopped"})
-                    self.assertEqual(pair.at_server.wait(1), [{"event": "stopped"}])
+                    request = {"seq": 1, "type": "request", "command": "configurationDone", "arguments": {}}
+                    pair.server.send(request)
+                    self.assertEqual(pair.at_client.wait(1), [(KIND_COMMAND, request)])
+                    pair.client.send({"event": "stopped", "body": {"text": "é✓"}})
+                    self.assertEqual(pair.at_server.wait(1), [(KIND_EVENT, {"event": "stopped", "body": {"text": "é✓"}})])
+                    pair.server.send({"seq": 2}, kind=KIND_EVENT)  # the kind is the caller's to choose
+                    self.assertEqual(pair.at_client.wait(2)[1], (KIND_EVENT, {"seq": 2}))
                 finally:
                     pair.close()
 
-    def test_the_raw_path_and_the_kind_are_available(self):
+    def test_the_raw_bytes_path(self):
+        pair = Pair("unix", raw=True)
+        try:
+            pair.client.send_bytes(b'{"raw": true}')
+            pair.client.send_bytes(bytearray(b"not json at all"))
+            pair.client.send_bytes(b"")
+            self.assertEqual(pair.at_server.wait(3), [b'{"raw": true}', b"not json at all", b""])
+        finally:
+            pair.close()
+
+    def test_many_messages_arrive_in_order(self):
+        pair = Pair("tcp")
+        try:
+            for i in range(2000):
+                pair.client.send({"i": i})
+            self.assertEqual([m["i"] for m in pair.at_server.wait(2000)], list(range(2000)))
+        finally:
+            pair.close()
+
+    def test_send_message_is_a_coroutine(self):
+        pair = Pair("unix")
+        try:
+            asyncio.run(pair.server.send_message({"seq": 7, "command": "threads"}))
+            self.assertEqual(pair.at_client.wait(1), [{"seq": 7, "command": "threads"}])
+        finally:
+            pair.close()
+
+    def test_a_frame_above_max_frame_size_is_refused_before_it_is_sent(self):
         server = IPCManager()
         args = server.create_listener(TransportConfig(transport="unix"))
         inbox = Inbox()
-        server.start_reader(inbox.put, raw=True, include_kind=True)
-        with IPCManager() as client:
-            client.connect(TransportConfig.from_launcher_args(args))
-            client.send_bytes(b'{"raw": true}')
-            self.assertEqual(inbox.wait(1), [(KIND_EVENT, b'{"raw": true}')])
+        server.start_reader(inbox.put)
+        client = IPCManager()
+        config = TransportConfig.from_launcher_args(args)
+        config.max_frame_size = 64
+        client.connect(config)
+        with self.assertRaises(ValueError) as caught:
+            client.send({"data": "x" * 100})
+        self.assertEqual(caught.exception.status, -12)
+        client.send({"small": 1})  # the connection is still good
+        self.assertEqual(inbox.wait(1), [{"small": 1}])
+        client.close()
         server.close()
 
+
+class SendBeforeAClientTests(unittest.TestCase):
+    """The original treated the listening socket as the connection here and closed it."""
+
     def test_send_before_a_client_fails_clearly_and_the_listener_stays_usable(self):
-        # The original treated the listening socket as the connection here and closed it.
-        with IPCManager() as server:
-            args = server.create_listener(TransportConfig(transport="unix"))
-            with self.assertRaises(IPCStateError) as caught:
-                server.send({"seq": 1})
-            self.assertIn("no client is connected yet", str(caught.exception))
-            peer = raw_client(args)
-            server.send({"seq": 2}, wait_for_client=WAIT)
-            header = peer.recv(8, socket.MSG_WAITALL)
-            self.assertEqual(header[:4], b"DP\x01\x02")
-            self.assertEqual(peer.recv(struct.unpack(">I", header[4:])[0], socket.MSG_WAITALL), b'{"seq": 2}')
-            peer.close()
-
-    def test_waiting_for_a_client_that_never_comes_times_out(self):
-        with IPCManager() as server:
-            server.create_listener(TransportConfig(transport="tcp"))
-            with self.assertRaises(IPCTimeoutError):
-                server.wait_for_client(0.1)
-            with self.assertRaises(TimeoutError):
-                server.send({}, wait_for_client=0.1)
-
-    def test_cleanup_from_the_main_thread_ends_the_connection_so_the_peer_sees_eof(self):
-        # The original's cleanup() from the main thread left the connection open.
-        for transport in ("unix", "tcp"):
+        for transport in TRANSPORTS:
             with self.subTest(transport=transport):
                 server = IPCManager()
                 args = server.create_listener(TransportConfig(transport=transport))
-                peer = raw_client(args)
-                server.wait_for_client(WAIT)
-                server.cleanup()
-                peer.settimeout(WAIT)
-                self.assertEqual(peer.recv(1), b"")
-                self.assertFalse(server.is_enabled)
-                if transport == "unix":
-                    self.assertFalse(os.path.exists(args[3]))
-                server.cleanup()  # idempotent
-                server.close()
+                with self.assertRaises(IPCStateError) as caught:
+                    server.send({"seq": 1})
+                self.assertIn("no client is connected yet", str(caught.exception))
+                self.assertIsInstance(caught.exception, RuntimeError)
+                self.assertEqual(caught.exception.status, -5)
+                peer = raw_client(args)  # the listener still accepts
+                server.send({"seq": 2}, wait_for_client=WAIT)
+                self.assertEqual(read_frame(peer), (b"DP\x01\x02", b'{"seq": 2}'))
                 peer.close()
+                server.cleanup()
 
-    def test_a_handler_exception_is_logged_and_the_reader_goes_on(self):
+    def test_send_before_a_client_with_the_reader_accepting(self):
         server = IPCManager()
         args = server.create_listener(TransportConfig(transport="unix"))
+        inbox = Inbox()
+        server.start_reader(inbox.put)
+        with self.assertRaises(IPCStateError):
+            server.send({"seq": 1})
+        client = IPCManager()
+        client.connect(TransportConfig.from_launcher_args(args))
+        client.send({"event": "hello"})
+        self.assertEqual(inbox.wait(1), [{"event": "hello"}])
+        server.send({"seq": 2}, wait_for_client=WAIT)
+        client.cleanup()
+        server.cleanup()
+
+    def test_waiting_for_a_client_that_never_comes_times_out(self):
+        server = IPCManager()
+        server.create_listener(TransportConfig(transport="tcp"))
+        with self.assertRaises(IPCTimeoutError):
+            server.wait_for_client(0.05)
+        with self.assertRaises(TimeoutError):
+            server.send({}, wait_for_client=0.05)
+        server.cleanup()
+
+    def test_wait_for_client_before_create_listener_is_a_runtime_error(self):
+        with self.assertRaises(RuntimeError):
+            IPCManager().wait_for_client(0.05)
+
+
+class CleanupTests(unittest.TestCase):
+    """The original's cleanup() from the main thread did not close the connection."""
+
+    def test_cleanup_from_the_main_thread_ends_the_connection_so_the_peer_sees_eof(self):
+        for transport in TRANSPORTS:
+            for reader in (False, True):
+                with self.subTest(transport=transport, reader=reader):
+                    server = IPCManager()
+                    args = server.create_listener(TransportConfig(transport=transport))
+                    peer = raw_client(args)
+                    server.wait_for_client(WAIT)
+                    if reader:
+                        server.start_reader(lambda m: None)
+                    server.cleanup()
+                    self.assertEqual(peer.recv(1), b"")
+                    self.assertFalse(server.is_enabled)
+                    if transport == "unix":
+                        self.assertFalse(os.path.exists(args[3]))
+                    server.cleanup()  # idempotent
+                    with self.assertRaises(IPCStateError):
+                        server.send({"seq": 1})
+                    peer.close()
+
+    def test_a_client_managers_cleanup_ends_the_connection_too(self):
+        server = IPCManager()
+        args = server.create_listener(TransportConfig(transport="tcp"))
+        ended = Inbox()
+        server.start_reader(lambda m: None, on_disconnect=lambda status, reason: ended.put(status))
+        with IPCManager() as client:  # __exit__ is cleanup(), as the original's
+            client.connect(TransportConfig.from_launcher_args(args))
+            client.start_reader(lambda m: None)
+        self.assertFalse(client.is_enabled)
+        self.assertEqual(ended.wait(1), [0])  # a clean end-of-file
+        with self.assertRaises(IPCConnectionError):
+            server.send({"seq": 9})
+        server.cleanup()
+
+    def test_a_manager_can_listen_again_after_cleanup(self):
+        manager = IPCManager()
+        for transport in TRANSPORTS:
+            args = manager.create_listener(TransportConfig(transport=transport))
+            inbox = Inbox()
+            manager.start_reader(inbox.put)
+            with IPCManager() as client:
+                client.connect(TransportConfig.from_launcher_args(args))
+                client.send({"transport": transport})
+                self.assertEqual(inbox.wait(1), [{"transport": transport}])
+            manager.cleanup()
+
+    def test_cleanup_from_inside_the_handler(self):
+        server = IPCManager()
+        args = server.create_listener(TransportConfig(transport="unix"))
+        cleaned, release, finished = threading.Event(), threading.Event(), threading.Event()
+
+        def handler(_message):
+            server.cleanup()
+            cleaned.set()
+            release.wait(WAIT)
+            finished.set()
+
+        server.start_reader(handler)
+        peer = raw_client(args)
+        payload = b'{"event": "x"}'
+        peer.sendall(b"DP\x01\x01" + struct.pack(">I", len(payload)) + payload)
+        self.assertTrue(cleaned.wait(WAIT))
+        self.assertFalse(server.is_enabled)
+        self.assertEqual(peer.recv(1), b"")  # closed while the handler still runs
+        # A cleanup on another thread returns only once that handler has returned.
+        result = {}
+        closer = threading.Thread(target=lambda: (server.close(), result.setdefault("finished", finished.is_set())))
+        closer.start()
+        release.set()
+        closer.join(WAIT)
+        self.assertEqual(result, {"finished": True})
+        peer.close()
+
+    def test_acleanup_and_async_with(self):
+        async def scenario():
+            async with IPCManager() as server:
+                args = server.create_listener(TransportConfig(transport="tcp"))
+                peer = raw_client(args)
+                server.wait_for_client(WAIT)
+            self.assertFalse(server.is_enabled)
+            with peer:
+                return await asyncio.get_running_loop().run_in_executor(None, peer.recv, 1)
+
+        self.assertEqual(asyncio.run(scenario()), b"")
+
+    def test_an_open_manager_is_kept_alive_while_its_reader_may_call_back(self):
+        got = Inbox()
+
+        def listen():
+            server = IPCManager()
+            args = server.create_listener(TransportConfig(transport="unix"))
+            server.start_reader(got.put)
+            return args, weakref.ref(server)
+
+        args, ref = listen()  # nothing refers to the manager any more
+        gc.collect()
+        self.assertIsNotNone(ref(), "an open manager was collected while its reader ran")
+        with IPCManager() as client:
+            client.connect(TransportConfig.from_launcher_args(args))
+            client.send({"still": "delivered"})
+            self.assertEqual(got.wait(1), [{"still": "delivered"}])
+        ref().cleanup()
+        gc.collect()
+        self.assertIsNone(ref(), "a manager cleaned up and dropped is freed")
+
+
+class HandlerTests(unittest.TestCase):
+    def test_a_handler_exception_is_logged_and_the_reader_goes_on(self):
         inbox = Inbox()
 
         def handler(message):
@@ -127,6 +269,8 @@ class ManagerTests(unittest.TestCase):
                 raise RuntimeError("handler bug")
             inbox.put(message)
 
+        server = IPCManager()
+        args = server.create_listener(TransportConfig(transport="unix"))
         with self.assertLogs("dapper.ipc", "ERROR") as logs:
             server.start_reader(handler)
             with IPCManager() as client:
@@ -134,97 +278,126 @@ class ManagerTests(unittest.TestCase):
                 client.send({"boom": True})
                 client.send({"after": 1})
                 self.assertEqual(inbox.wait(1), [{"after": 1}])
-        self.assertTrue(any("handler raised" in line for line in logs.output))
-        server.close()
+        self.assertTrue(any("handler raised" in line and "handler bug" in line for line in logs.output))
+        server.cleanup()
 
-    def test_cleanup_from_inside_the_handler_works(self):
+    def test_the_handler_can_send_from_the_reader_thread(self):
         server = IPCManager()
-        args = server.create_listener(TransportConfig(transport="unix"))
-        done = threading.Event()
-
-        def handler(_message):
-            server.cleanup()
-            done.set()
-
-        server.start_reader(handler)
-        with IPCManager() as client:
-            client.connect(TransportConfig.from_launcher_args(args))
-            client.send({"event": "x"})
-            self.assertTrue(done.wait(WAIT))
-            self.assertFalse(server.is_enabled)
-        server.close()
-
-    def test_the_disconnect_handler_hears_the_peer_leave_and_sends_then_fail(self):
-        server = IPCManager()
-        args = server.create_listener(TransportConfig(transport="unix"))
-        left = threading.Event()
-        server.start_reader(lambda _m: None, on_disconnect=lambda status, reason: left.set())
+        args = server.create_listener(TransportConfig(transport="tcp"))
+        server.start_reader(lambda m: server.send({"seq": m["n"], "command": "ack"}))
         client = IPCManager()
         client.connect(TransportConfig.from_launcher_args(args))
-        server.wait_for_client(WAIT)
-        client.close()
-        self.assertTrue(left.wait(WAIT))
-        with self.assertRaises(IPCConnectionError):
-            server.send({"seq": 9})
-        server.close()
+        inbox = Inbox()
+        client.start_reader(inbox.put)
+        for n in range(50):
+            client.send({"n": n})
+        self.assertEqual([m["seq"] for m in inbox.wait(50)], list(range(50)))
+        client.cleanup()
+        server.cleanup()
 
     def test_messages_can_be_iterated_in_an_event_loop(self):
         async def scenario():
-            async with IPCManager() as server:
-                args = server.create_listener(TransportConfig(transport="tcp"))
-                with IPCManager() as client:
-                    client.connect(TransportConfig.from_launcher_args(args))
-                    for i in range(3):
-                        client.send({"i": i})
-                    received = []
-                    async for message in server.messages():
-                        received.append(message)
-                        if len(received) == 3:
-                            break
-                    await server.send_message({"seq": 1})
-                return received
+            server = IPCManager()
+            args = server.create_listener(TransportConfig(transport="tcp"))
+            client = IPCManager()
+            await asyncio.get_running_loop().run_in_executor(None, client.connect, TransportConfig.from_launcher_args(args))
+            for i in range(3):
+                client.send({"i": i})
+            received = []
+            async for message in server.messages():
+                received.append(message)
+                if len(received) == 3:
+                    break
+            await server.send_message({"seq": 1})
+            # The iteration ends when the peer leaves.
+            client.cleanup()
+            rest = [message async for message in server.messages()]
+            await server.acleanup()
+            return received, rest
 
-        self.assertEqual(asyncio.run(asyncio.wait_for(scenario(), WAIT)), [{"i": 0}, {"i": 1}, {"i": 2}])
+        received, rest = asyncio.run(asyncio.wait_for(scenario(), WAIT))
+        self.assertEqual(received, [{"i": 0}, {"i": 1}, {"i": 2}])
+        self.assertEqual(rest, [])
 
-    def test_the_non_loopback_warning_reaches_python_logging(self):
-        with self.assertLogs("dapper.ipc.native", "WARNING") as logs, IPCManager() as server:
+    def test_messages_are_delivered_into_the_loop_thread(self):
+        async def scenario():
+            server = IPCManager()
+            args = server.create_listener(TransportConfig(transport="unix"))
+            loop_thread = threading.get_ident()
+            threads = []
+            client = IPCManager()
+            await asyncio.get_running_loop().run_in_executor(None, client.connect, TransportConfig.from_launcher_args(args))
+            client.send({"x": 1})
+            async for _message in server.messages():
+                threads.append(threading.get_ident())
+                break
+            await server.acleanup()
+            client.cleanup()
+            return threads == [loop_thread]
+
+        self.assertTrue(asyncio.run(asyncio.wait_for(scenario(), WAIT)))
+
+
+class LoggingAndErrorTests(unittest.TestCase):
+    def test_the_non_loopback_warning_is_a_logging_warning(self):
+        with self.assertLogs("dapper.ipc.native", "WARNING") as logs:
+            server = IPCManager()
             server.create_listener(TransportConfig(transport="tcp", host="0.0.0.0"))
-        self.assertTrue(any("security warning" in line for line in logs.output))
+            server.cleanup()
+        self.assertTrue(any(r.levelno == logging.WARNING and "security warning" in r.getMessage()
+                            for r in logs.records), logs.output)
+
+    def test_library_debug_messages_are_debug_records(self):
+        with self.assertLogs("dapper.ipc.native", "DEBUG") as logs:
+            server = IPCManager()
+            server.create_listener(TransportConfig(transport="tcp"))
+            server.cleanup()
+        self.assertTrue(any(r.levelno == logging.DEBUG and "listening on" in r.getMessage() for r in logs.records))
 
     def test_errors_carry_the_library_message_and_status(self):
-        with IPCManager() as server:
+        server = IPCManager()
+        server.create_listener(TransportConfig(transport="tcp"))
+        with self.assertRaises(IPCStateError) as caught:
             server.create_listener(TransportConfig(transport="tcp"))
-            with self.assertRaises(IPCStateError) as caught:
-                server.create_listener(TransportConfig(transport="tcp"))
-            self.assertIn("call cleanup first", str(caught.exception))
-            self.assertEqual(caught.exception.status, -3)
+        self.assertIn("call cleanup first", str(caught.exception))
+        self.assertEqual(caught.exception.status, -3)
+        port = int(server.launcher_args[-1])
+        other = IPCManager()
+        with self.assertRaises(IPCConnectionError) as caught:  # also an OSError, as the original's bind failure
+            other.create_listener(TransportConfig(transport="tcp", port=port))
+        self.assertIn(str(port), str(caught.exception))
+        server.cleanup()
+
+    def test_exceptions_survive_pickling(self):
+        import pickle
+        error = pickle.loads(pickle.dumps(IPCConfigError("bad", -1)))
+        self.assertEqual((type(error), str(error), error.status), (IPCConfigError, "bad", -1))
 
     def test_auth_token_reaches_a_client_through_the_environment_variable(self):
-        with IPCManager() as server:
-            args = server.create_listener(TransportConfig(transport="tcp", require_auth=True))
-            token = server.auth_token
-            self.assertEqual(len(token), 64)
-            self.assertNotIn(token, " ".join(args))
-            inbox = Inbox()
-            server.start_reader(inbox.put)
-            os.environ["DAPPER_IPC_AUTH_TOKEN"] = token
-            try:
-                with IPCManager() as client:
-                    client.connect(TransportConfig.from_launcher_args(args))
-                    client.send({"ok": True})
-                    self.assertEqual(inbox.wait(1), [{"ok": True}])
-            finally:
-                del os.environ["DAPPER_IPC_AUTH_TOKEN"]
+        server = IPCManager()
+        args = server.create_listener(TransportConfig(transport="tcp", require_auth=True))
+        token = server.auth_token
+        self.assertEqual(len(token), 64)
+        self.assertNotIn(token, " ".join(args))
+        inbox = Inbox()
+        server.start_reader(inbox.put)
+        client = IPCManager()
+        client.connect(TransportConfig(transport="tcp", port=int(args[-1]), auth_token=token))
+        client.send({"ok": True})
+        self.assertEqual(inbox.wait(1), [{"ok": True}])
+        client.cleanup()
+        server.cleanup()
 
-    def test_commands_are_the_default_kind_of_a_listener(self):
+    def test_json_goes_out_as_utf8(self):
         server = IPCManager()
         args = server.create_listener(TransportConfig(transport="unix"))
         peer = raw_client(args)
         server.wait_for_client(WAIT)
-        server.send({"seq": 1})
-        self.assertEqual(peer.recv(8, socket.MSG_WAITALL)[3], KIND_COMMAND)
+        server.send({"text": "é"})
+        header, payload = read_frame(peer)
+        self.assertEqual(json.loads(payload.decode("utf-8")), {"text": "é"})
         peer.close()
-        server.close()
+        server.cleanup()
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ E_PATH_TOO_LONG = -14
 E_CANCELLED = -15
 E_PATH_EXISTS = -16
 E_SEND_TIMEOUT = -17
+E_INTERNAL = -99
 
 KIND_EVENT = 1
 KIND_COMMAND = 2
@@ -46,8 +47,10 @@ _ERROR_TYPES = {
     E_INVALID_STATE: errors.IPCStateError,
     E_NOT_CONNECTED: errors.IPCStateError,
     E_CANCELLED: errors.IPCStateError,
+    E_INTERNAL: errors.IPCError,
     E_TIMEOUT: errors.IPCTimeoutError,
     E_SEND_TIMEOUT: errors.IPCTimeoutError,
+    # everything else (closed, refused, protocol, i/o, address in use): IPCConnectionError
 }
 
 
@@ -71,12 +74,15 @@ class Config(ctypes.Structure):
     ]
 
 
+# DAPPER_IPC_CALL is __cdecl on Windows and nothing elsewhere: CFUNCTYPE on every platform.
 MESSAGE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.POINTER(ctypes.c_char), ctypes.c_size_t)
 STATE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_char_p)
 LOG_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_char_p)
 
 
-def _library_names():
+# ---- finding and loading the library -------------------------------------------------
+
+def library_names():
     if sys.platform == "win32":
         return ["dapper_ipc.dll"]
     if sys.platform == "darwin":
@@ -84,37 +90,76 @@ def _library_names():
     return ["libdapper_ipc.so"]
 
 
-def find_library():
-    """DAPPER_IPC_LIBRARY, then the package's own folder, then a repository build."""
-    looked = []
-    explicit = os.environ.get(LIBRARY_ENV)
-    if explicit:
-        if os.path.exists(explicit):
-            return explicit
-        looked.append(f"{LIBRARY_ENV}={explicit} (no such file)")
-    here = os.path.dirname(os.path.abspath(__file__))
-    for name in _library_names():
-        candidate = os.path.join(here, name)
-        if os.path.exists(candidate):
-            return candidate
-        looked.append(candidate)
-    directory = here
-    for _ in range(6):  # python/src/dapper_ipc -> the repository root, whatever the depth
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _repository_of(directory):
+    """The checkout this package sits in (the folder holding include/dapper_ipc.h), if any.
+    Only the package's own location counts, never the working directory: a library is
+    never loaded from wherever the host happens to run."""
+    while True:
+        if os.path.isfile(os.path.join(directory, "include", "dapper_ipc.h")):
+            return directory
         parent = os.path.dirname(directory)
         if parent == directory:
-            break
+            return None
         directory = parent
-        for name in _library_names():
-            pattern = os.path.join(directory, "build", "**", name)
-            found = sorted(glob.glob(pattern, recursive=True))
-            if found:
-                return found[0]
-            looked.append(pattern)
+
+
+def _try_load(path):
+    loaded = ctypes.CDLL(path)
+    loaded.dapper_ipc_version  # noqa: B018 - an AttributeError here: not this library
+    return loaded
+
+
+def _load(package_dir=PACKAGE_DIR):
+    """(CDLL, path): DAPPER_IPC_LIBRARY, then the package's folder, then the repository's
+    build/ (newest first). Raises IPCError naming every place it looked."""
+    explicit = os.environ.get(LIBRARY_ENV)
+    if explicit:
+        # An explicit choice is not second-guessed: if it is wrong, say so, do not fall back.
+        if not os.path.isfile(explicit):
+            raise errors.IPCError(f"{LIBRARY_ENV}={explicit}: no such file")
+        try:
+            return _try_load(explicit), explicit
+        except (OSError, AttributeError) as error:
+            raise errors.IPCError(f"{LIBRARY_ENV}={explicit} cannot be loaded: {error}") from error
+    looked = [f"{LIBRARY_ENV} (not set)"]
+    for name in library_names():
+        candidate = os.path.join(package_dir, name)
+        looked.append(candidate)
+        if os.path.isfile(candidate):
+            try:
+                return _try_load(candidate), candidate
+            except (OSError, AttributeError) as error:
+                raise errors.IPCError(f"{candidate} cannot be loaded: {error}") from error
+    repository = _repository_of(package_dir)
+    if repository is None:
+        looked.append("a repository build (this package is not inside a dapper_ipc checkout)")
+    else:
+        for name in library_names():
+            pattern = os.path.join(repository, "build", "**", name)
+            found = sorted(glob.glob(pattern, recursive=True), key=os.path.getmtime, reverse=True)
+            looked.append(pattern + ("" if found else " (nothing)"))
+            for candidate in found:
+                try:
+                    return _try_load(candidate), candidate
+                except (OSError, AttributeError) as error:  # another platform's build, an IL assembly
+                    looked.append(f"{candidate} (skipped: {error})")
     raise errors.IPCError(
-        "libdapper_ipc not found; looked in: " + "; ".join(looked)
-        + ". Set DAPPER_IPC_LIBRARY, or build it: cmake --preset default && cmake --build --preset default"
+        "libdapper_ipc not found; looked at: " + "; ".join(looked)
+        + ". Set DAPPER_IPC_LIBRARY to the library's path, or build it (see python/README.md)."
     )
 
+
+def find_library():
+    """The path of the library this package loads (or would load)."""
+    if _lib is not None:
+        return _lib_path
+    return _load()[1]
+
+
+# ---- the log bridge ------------------------------------------------------------------
 
 _LEVELS = {0: logging.DEBUG, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR}
 native_logger = logging.getLogger("dapper.ipc.native")
@@ -124,8 +169,9 @@ def _on_log(_user, level, message):
     native_logger.log(_LEVELS.get(level, logging.ERROR), "%s", message.decode("utf-8", "replace"))
 
 
-_log_callback = LOG_CB(_on_log)  # module-level: alive as long as the library may call it
+_log_callback = LOG_CB(_on_log)  # module-level, never freed: the library may call it until exit
 _lib = None
+_lib_path = None
 _lib_lock = threading.Lock()
 
 
@@ -156,15 +202,31 @@ def _declare(lib):
 
 
 def lib():
-    """The loaded library (loaded once, with its log messages routed to logging)."""
-    global _lib
+    """The loaded library (loaded once, with its log messages routed to logging).
+
+    Every call through it is a plain ctypes.CDLL call, which releases the GIL for its
+    duration: a call that blocks (cleanup joining the reader, a send to a slow peer)
+    never keeps a callback into Python from running."""
+    global _lib, _lib_path
     with _lib_lock:
         if _lib is None:
-            loaded = ctypes.CDLL(find_library())
+            loaded, path = _load()
             _declare(loaded)
+            # DEBUG and up: the library logs per connection, never per frame; the logger
+            # filters further.
             loaded.dapper_ipc_set_log_callback(_log_callback, None, 0)
-            _lib = loaded
+            _lib, _lib_path = loaded, path
         return _lib
+
+
+def version():
+    return lib().dapper_ipc_version().decode("ascii")
+
+
+def stop_logging():
+    """Interpreter exit: no library thread may call into Python once it is torn down."""
+    if _lib is not None:
+        _lib.dapper_ipc_set_log_callback(LOG_CB(), None, 0)
 
 
 def last_error():
@@ -176,16 +238,47 @@ def last_error():
     return buf.value.decode("utf-8", "replace")
 
 
-def check(status):
-    """Raises the exception that fits a failing status, with the library's message."""
-    if status == OK:
-        return
+def error_for(status):
+    """The exception that fits a failing status, with the library's message for this thread."""
     message = last_error() or lib().dapper_ipc_status_string(status).decode()
-    raise _ERROR_TYPES.get(status, errors.IPCConnectionError)(message, status)
+    return _ERROR_TYPES.get(status, errors.IPCConnectionError)(message, status)
+
+
+def check(status):
+    """Raises the exception that fits a failing status. Call it right after the failing
+    call, on the same thread: the message is per thread."""
+    if status != OK:
+        raise error_for(status)
+
+
+# ---- configs ---------------------------------------------------------------------------
+
+_INT32_MAX = 2**31 - 1
+
+
+def _int_field(name, value, low, high):
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise errors.IPCConfigError(f"{name} must be an integer (got {value!r})") from None
+    if not low <= number <= high:
+        # ctypes would wrap it silently; the library would then see another number.
+        raise errors.IPCConfigError(f"{name} must be between {low} and {high} (got {value!r})")
+    return number
+
+
+def _ms(name, seconds):
+    """Seconds (None: the library's default; negative: no limit / one attempt) to ms."""
+    if seconds is None:
+        return 0
+    if seconds < 0:
+        return -1
+    return _int_field(name, max(1, round(seconds * 1000)), 1, _INT32_MAX)
 
 
 def new_config(config):
-    """A ctypes dapper_ipc_config for a TransportConfig, and the byte strings it points to."""
+    """A ctypes dapper_ipc_config for a TransportConfig, and the byte strings it points to
+    (keep them alive for the call)."""
     c = Config()
     check(lib().dapper_ipc_config_init(ctypes.byref(c), ctypes.sizeof(c)))
     keep = []
@@ -199,20 +292,12 @@ def new_config(config):
 
     c.transport = text(config.transport or "auto")
     c.host = text(config.host)
-    c.path = text(config.path)
+    c.path = text(os.fspath(config.path) if config.path is not None else None)
     c.pipe_name = text(config.pipe_name)
-    c.port = int(config.port or 0)
-    c.max_frame_size = int(config.max_frame_size or 0)
-    c.connect_timeout_ms = _ms(config.connect_timeout, 0)
-    c.send_timeout_ms = _ms(config.send_timeout, 0)
+    c.port = _int_field("port", config.port or 0, 0, 65535)
+    c.max_frame_size = _int_field("max_frame_size", config.max_frame_size or 0, 0, 2**32 - 1)
+    c.connect_timeout_ms = _ms("connect_timeout", config.connect_timeout)
+    c.send_timeout_ms = _ms("send_timeout", config.send_timeout)
     c.flags = FLAG_REQUIRE_AUTH if config.require_auth else 0
     c.auth_token = text(config.auth_token)
     return c, keep
-
-
-def _ms(seconds, default):
-    if seconds is None:
-        return default
-    if seconds < 0:
-        return -1
-    return max(1, int(seconds * 1000))

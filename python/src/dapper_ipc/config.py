@@ -1,11 +1,30 @@
 """TransportConfig: the design document's dataclass, plus the library's own settings."""
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
+
+# The launcher's flags and the TransportConfig field each one fills.
+_LAUNCHER_FLAGS = {
+    "--ipc": "transport",
+    "--ipc-host": "host",
+    "--ipc-port": "port",
+    "--ipc-path": "path",
+    "--ipc-pipe": "pipe_name",
+}
 
 
 @dataclass
 class TransportConfig:
+    """Where to listen or connect. Every None means the library's default.
+
+    transport: "auto" (unix on POSIX, pipe on Windows), "unix", "tcp" or "pipe"; any case.
+    host: tcp host (127.0.0.1). Binding a non-loopback address logs a security warning.
+    port: tcp port; 0 or None for a listener means an ephemeral port. Required to connect.
+    path: unix socket path; None for a listener means a fresh private directory.
+        Required to connect.
+    pipe_name: Windows named pipe.
+    """
+
     transport: str = "auto"
     host: Optional[str] = None
     port: Optional[int] = None
@@ -13,7 +32,8 @@ class TransportConfig:
     pipe_name: Optional[str] = None
     #: Largest payload sent or accepted, bytes (None: 64 MiB).
     max_frame_size: Optional[int] = None
-    #: connect(): seconds to keep retrying while nobody listens (None: 3 s, as the launcher).
+    #: connect(): seconds to keep retrying while nobody listens (None: 3 s, as the
+    #: launcher; negative: one attempt).
     connect_timeout: Optional[float] = None
     #: send(): seconds to wait for a peer that stopped reading (None: 30 s; negative: no limit).
     send_timeout: Optional[float] = None
@@ -23,16 +43,16 @@ class TransportConfig:
     auth_token: Optional[str] = None
 
     @classmethod
-    def from_launcher_args(cls, args) -> "TransportConfig":
-        """The config a launcher connects with, from the arguments create_listener returned."""
-        values = dict(zip(args[::2], args[1::2]))
-        if "--ipc" not in values:
-            raise ValueError(f"no --ipc in {list(args)!r}")
-        port = values.get("--ipc-port")
-        return cls(
-            transport=values["--ipc"],
-            host=values.get("--ipc-host"),
-            port=int(port) if port is not None else None,
-            path=values.get("--ipc-path"),
-            pipe_name=values.get("--ipc-pipe"),
-        )
+    def from_launcher_args(cls, args: Sequence[str]) -> "TransportConfig":
+        """The config a launcher connects with, from the arguments create_listener returned
+        (other arguments around them are ignored)."""
+        args = list(args)
+        values = {}
+        for i, arg in enumerate(args[:-1]):
+            if arg in _LAUNCHER_FLAGS:
+                values[_LAUNCHER_FLAGS[arg]] = args[i + 1]
+        if "transport" not in values:
+            raise ValueError(f"no --ipc in {args!r}")
+        if "port" in values:
+            values["port"] = int(values["port"])
+        return cls(**values)

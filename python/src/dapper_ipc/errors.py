@@ -2,20 +2,26 @@
 
 They subclass the built-in types the pure-Python dapper.ipc raised (ValueError for bad
 configuration, RuntimeError for state, ConnectionError / TimeoutError for the connection),
-so existing ``except`` clauses keep working.
+so existing ``except`` clauses keep working. Every one is also an ``IPCError`` and so a
+``RuntimeError``.
 """
 
 
 class IPCError(RuntimeError):
-    """Base class: ``status`` is the dapper_ipc_status code, the message is the library's."""
+    """Base class: ``status`` is the dapper_ipc_status code (None for errors found by the
+    wrapper itself), the message is the library's."""
 
     def __init__(self, message, status=None):
         super().__init__(message)
         self.status = status
 
+    def __reduce__(self):
+        return type(self), (str(self), self.status)
+
 
 class IPCConfigError(IPCError, ValueError):
-    """A bad transport name or config field, or a transport this platform lacks."""
+    """A bad transport name or config field, a transport this platform lacks, a frame
+    above max_frame_size."""
 
 
 class IPCStateError(IPCError):

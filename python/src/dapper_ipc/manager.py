@@ -1,70 +1,147 @@
 """IPCManager: the design document's API over one native manager handle.
 
-Threads: the message handler runs on the library's reader thread, straight from the
-socket read. Every ctypes call releases the GIL, so cleanup from any thread (the main
-thread, a handler, an event loop) cannot deadlock with a handler waiting for the GIL.
+Threads. The message handler runs on the library's reader thread, straight from the
+socket read. Every library call releases the GIL while it runs, so cleanup from any
+thread (the main thread, a handler, an event loop's executor) cannot deadlock with a
+callback that waits for the GIL.
+
+Lifetime. The library calls into Python through two ctypes callbacks made once for the
+whole process and never freed; they find their manager by a token (the user_data) in
+``_open``, which holds every manager from create_listener/connect until cleanup. So a
+manager whose reader runs is never garbage-collected under the library's feet, and a
+callback that arrives for a manager already cleaned up finds nothing and returns.
+At interpreter exit every open manager is cleaned up (atexit) before Python tears down.
 """
 
 import asyncio
 import atexit
 import ctypes
+import itertools
 import json
 import logging
+import sys
+import sysconfig
 import threading
-import weakref
+import time
 
 from . import _native as native
 from .config import TransportConfig
-from .errors import IPCStateError
+from .errors import IPCConfigError, IPCStateError, IPCTimeoutError
+from .factory import TransportFactory
 
 logger = logging.getLogger("dapper.ipc")
 
 _END = object()
-_live = weakref.WeakSet()
+_SLICE_MS = 250  # longest single blocking wait on the main thread (see wait_for_client)
+_tokens = itertools.count(1)
+_open = {}  # token -> IPCManager, from create_listener/connect until cleanup
 
-# ctypes gives a native thread a fresh Python thread state for every callback and throws it
-# away afterwards; for a reader thread calling back per frame that costs more than all else
-# (measured: 38k messages/s, against 424k with the state kept). The reader's state is kept
-# from its first callback and deleted by cleanup() once the native reader has been joined.
-_api = ctypes.pythonapi
-_api.PyGILState_Ensure.restype = ctypes.c_int
-_api.PyGILState_GetThisThreadState.restype = ctypes.c_void_p
-_api.PyThreadState_Clear.argtypes = [ctypes.c_void_p]
-_api.PyThreadState_Delete.argtypes = [ctypes.c_void_p]
+
+def _on_message_thunk(user, kind, payload, length):
+    # The per-frame path: one Python frame, no more work than needed.
+    manager = _open_get(user)
+    if manager is None:
+        return
+    ident = _get_ident()
+    inside = manager._in_callback
+    inside.add(ident)
+    try:
+        if _KEEP_THREAD_STATE and ident not in manager._kept:
+            manager._keep_thread_state(ident)
+        manager._deliver(kind, _string_at(payload, length))
+    finally:
+        if manager._retiring:
+            manager._retire(ident)
+        inside.discard(ident)  # last: cleanup() skips the states of threads in here
+
+
+def _on_state_thunk(user, event, status, reason):
+    manager = _open_get(user)
+    if manager is None:
+        return
+    ident = _get_ident()
+    manager._in_callback.add(ident)
+    try:
+        if _KEEP_THREAD_STATE and ident not in manager._kept:
+            manager._keep_thread_state(ident)
+        manager._on_state(event, status, reason)
+    finally:
+        # A disconnect is the reader's last callback.
+        manager._retire(ident, last=event == native.EVENT_DISCONNECTED)
+        manager._in_callback.discard(ident)
+
+
+_open_get = _open.get
+_get_ident = threading.get_ident
+_string_at = ctypes.string_at
+_MESSAGE_THUNK = native.MESSAGE_CB(_on_message_thunk)  # never freed
+_STATE_THUNK = native.STATE_CB(_on_state_thunk)
 
 
 @atexit.register
 def _cleanup_at_exit():
-    # Before the interpreter tears down: no native reader may call into Python after this.
-    for manager in list(_live):
-        manager.close()
+    # Before the interpreter tears down: no reader may call into Python after this.
+    for manager in list(_open.values()):
+        try:
+            manager.cleanup()
+        except Exception:  # pragma: no cover - exit must go on
+            logger.exception("cleanup at exit failed")
+    native.stop_logging()
+
+
+# ---- the reader's Python thread state ---------------------------------------------------
+# ctypes gives a foreign thread a new Python thread state for every callback and deletes
+# it afterwards; for a reader calling back per frame that costs more than all the rest
+# (measured: 38k messages/s, against 424k with the state kept). So the reader's state is
+# kept from its first callback (one more PyGILState_Ensure) and let go of on that thread
+# in its last callback (a disconnect, or a callback that ran cleanup), or deleted by the
+# cleanup that joined the reader. Only on CPython with a GIL, where this is how ctypes
+# callbacks work.
+_KEEP_THREAD_STATE = sys.implementation.name == "cpython" and not sysconfig.get_config_var("Py_GIL_DISABLED")
+if _KEEP_THREAD_STATE:
+    _py = ctypes.PyDLL(None, handle=ctypes.pythonapi._handle)  # own function objects, GIL held
+    _py.PyGILState_Ensure.restype = ctypes.c_int
+    _py.PyGILState_Ensure.argtypes = []
+    _py.PyGILState_Release.restype = None
+    _py.PyGILState_Release.argtypes = [ctypes.c_int]
+    _py.PyGILState_GetThisThreadState.restype = ctypes.c_void_p
+    _py.PyGILState_GetThisThreadState.argtypes = []
+    _py.PyThreadState_Clear.restype = None
+    _py.PyThreadState_Clear.argtypes = [ctypes.c_void_p]
+    _py.PyThreadState_Delete.restype = None
+    _py.PyThreadState_Delete.argtypes = [ctypes.c_void_p]
 
 
 class IPCManager:
-    """One connection: a listener (the adapter side) or a client (the launcher side)."""
+    """One connection: a listener (the adapter side) or a client (the launcher side).
+
+    A listener sends commands (kind 2) by default, a client made by connect sends
+    events (kind 1): the directions of protocol.md. Pass kind= to choose.
+    """
 
     def __init__(self):
         self._lib = native.lib()
         self._handle = native.Manager()
         native.check(self._lib.dapper_ipc_manager_create(ctypes.byref(self._handle)))
-        self._lock = threading.Lock()
+        self._destroyed = False
+        self._token = next(_tokens)
+        self._lock = threading.Lock()          # subscribers, the ended flag
+        self._cleanup_lock = threading.RLock()  # cleanups from threads other than a reader
         self._enabled = False
         self._is_listener = False
         self._reader_started = False
+        self._ended = False
         self._handler = None
         self._raw = False
         self._include_kind = False
         self._on_disconnect = None
         self._subscribers = []
         self.disconnect_reason = None
-        self._reader_state = None  # (thread ident, PyThreadState*) kept for the reader thread
-        # The library calls these from its reader thread: they live as long as the handle.
-        self._message_cb = native.MESSAGE_CB(self._on_message)
-        self._state_cb = native.STATE_CB(self._on_state)
-        self._closed = False
-        _live.add(self)
+        self._in_callback = set()  # idents of threads inside one of this manager's callbacks
+        self._kept = {}            # reader ident -> (PyThreadState*, what our Ensure returned)
+        self._retiring = {}        # reader ident -> Event set when its callback that ran cleanup returns
 
-    # ---- lifecycle ------------------------------------------------------------
+    # ---- lifecycle ----------------------------------------------------------------
 
     @property
     def is_enabled(self) -> bool:
@@ -73,17 +150,42 @@ class IPCManager:
 
     @property
     def is_connected(self) -> bool:
-        connected = ctypes.c_int32()
-        if self._closed:
+        """True while a peer is connected."""
+        if self._destroyed:
             return False
+        connected = ctypes.c_int32()
         native.check(self._lib.dapper_ipc_is_connected(self._handle, ctypes.byref(connected)))
         return bool(connected.value)
 
+    @property
+    def is_listener(self) -> bool:
+        return self._is_listener
+
+    def _prepare(self, config, connecting):
+        config = config if config is not None else TransportConfig()
+        # The original's messages for what it checked itself, so callers matching them still do.
+        transport = TransportFactory.resolve_transport(config.transport)
+        if not TransportFactory.is_supported(transport):
+            raise IPCConfigError(f"Unsupported transport: {config.transport}")
+        if connecting and transport == "tcp" and not config.port:
+            raise IPCConfigError("port is required for TCP connections")
+        if connecting and transport == "unix" and not config.path:
+            raise IPCConfigError("path is required for Unix socket connections")
+        return native.new_config(config)
+
+    def _opened(self, is_listener):
+        self._enabled, self._is_listener = True, is_listener
+        self._ended = False
+        self.disconnect_reason = None
+        _open[self._token] = self
+
     def create_listener(self, config: TransportConfig = None) -> list:
-        """Binds a listener now and returns the launcher arguments (--ipc ...)."""
-        c, _keep = native.new_config(config or TransportConfig())
+        """Binds a listener now (a launcher started afterwards finds it) and returns the
+        launcher arguments (--ipc ...). A client is accepted by wait_for_client or by the
+        reader (start_reader); a late one waits in the backlog."""
+        c, _keep = self._prepare(config, connecting=False)
         native.check(self._lib.dapper_ipc_create_listener(self._handle, ctypes.byref(c)))
-        self._enabled, self._is_listener = True, True
+        self._opened(is_listener=True)
         return self.launcher_args
 
     @property
@@ -106,69 +208,98 @@ class IPCManager:
         return buf.value.decode("ascii")
 
     def connect(self, config: TransportConfig) -> None:
-        """Connects to a listener, retrying while nobody listens (3 s by default)."""
-        c, _keep = native.new_config(config)
+        """Connects to a listener, retrying while nobody listens (connect_timeout, 3 s by
+        default). Blocks the calling thread; IPCConnectionError if nobody came."""
+        c, _keep = self._prepare(config, connecting=True)
         native.check(self._lib.dapper_ipc_connect(self._handle, ctypes.byref(c)))
-        self._enabled, self._is_listener = True, False
+        self._opened(is_listener=False)
 
     def wait_for_client(self, timeout: float = None) -> None:
-        """Blocks until a client is connected (None: no limit); IPCTimeoutError otherwise."""
-        ms = -1 if timeout is None else max(0, int(timeout * 1000))
-        native.check(self._lib.dapper_ipc_wait_for_client(self._handle, ms))
+        """Blocks until a client is connected (None: no limit). IPCTimeoutError when the
+        time runs out, IPCStateError before create_listener. Returns at once on a client."""
+        ms = -1 if timeout is None else native._int_field("timeout", max(0, round(timeout * 1000)), 0, 2**31 - 1)
+        if threading.current_thread() is not threading.main_thread():
+            native.check(self._lib.dapper_ipc_wait_for_client(self._handle, ms))
+            return
+        # On the main thread, wait in slices: Python runs signal handlers (Ctrl-C) only
+        # between calls, and one library call may block for as long as the caller allows.
+        deadline = None if ms < 0 else time.monotonic() + ms / 1000
+        while True:
+            left = _SLICE_MS if deadline is None else min(_SLICE_MS, max(0, round((deadline - time.monotonic()) * 1000)))
+            status = self._lib.dapper_ipc_wait_for_client(self._handle, left)
+            if status != native.E_TIMEOUT or (deadline is not None and time.monotonic() >= deadline):
+                if status == native.E_TIMEOUT:
+                    raise IPCTimeoutError(f"no client connected within {ms} ms", status)
+                native.check(status)
+                return
 
     def start_reader(self, message_handler=None, accept: bool = True, *, raw: bool = False,
                      include_kind: bool = False, on_disconnect=None) -> None:
-        """Starts the reader thread; it accepts first when this is a listener without a client.
+        """Starts the reader thread; a listener without a client accepts one first.
 
-        message_handler(message) gets each payload decoded from JSON (raw=True: the bytes);
-        include_kind=True passes (kind, message). It runs on the reader thread; an exception
-        in it is logged and the reader goes on. on_disconnect(status, reason) runs when the
-        peer leaves or the connection fails. accept=False with no client yet is an error,
-        as the reader would otherwise wait for one.
+        message_handler(message) gets each payload decoded from JSON (raw=True: the bytes,
+        for callers that decode themselves); include_kind=True passes (kind, message). It
+        runs on the reader thread, one frame at a time, in order; an exception in it is
+        logged (logger "dapper.ipc") and the reader goes on. A payload that is not UTF-8
+        JSON is logged and skipped (the stream stays in sync). on_disconnect(status,
+        reason) runs on the reader thread when the peer leaves or the connection fails
+        (not for cleanup). accept=False on a listener with no client yet is an error
+        rather than a reader that waits for one.
         """
+        if self._reader_started:
+            raise IPCStateError("the reader is already running (cleanup first)")
         if not accept and self._is_listener and not self.is_connected:
             raise IPCStateError("start_reader(accept=False) needs a connected client: call wait_for_client first")
         self._handler, self._raw, self._include_kind = message_handler, raw, include_kind
         self._on_disconnect = on_disconnect
-        native.check(self._lib.dapper_ipc_set_callbacks(self._handle, self._message_cb, self._state_cb, None))
+        native.check(self._lib.dapper_ipc_set_callbacks(self._handle, _MESSAGE_THUNK, _STATE_THUNK,
+                                                        ctypes.c_void_p(self._token)))
         native.check(self._lib.dapper_ipc_start_reader(self._handle))
         self._reader_started = True
 
-    # ---- sending ----------------------------------------------------------------
+    # ---- sending --------------------------------------------------------------------
 
     def _default_kind(self):
         return native.KIND_COMMAND if self._is_listener else native.KIND_EVENT
 
     def send_bytes(self, payload: bytes, kind: int = None, wait_for_client: float = None) -> None:
-        """Sends one frame with a payload the caller encoded. Returns once the kernel has it.
+        """Sends one frame with a payload the caller encoded; returns once the kernel has
+        it. Any thread, including the handler.
 
         Before a client is connected this raises IPCStateError and the listener stays
-        usable, unless wait_for_client gives a number of seconds to wait for one first.
-        """
+        usable, unless wait_for_client gives a number of seconds to wait for one first
+        (IPCTimeoutError if none came)."""
         if wait_for_client is not None and self._is_listener and not self.is_connected:
             self.wait_for_client(wait_for_client)
         data = bytes(payload)
-        native.check(self._lib.dapper_ipc_send(self._handle, kind or self._default_kind(), data, len(data)))
+        native.check(self._lib.dapper_ipc_send(self._handle, self._default_kind() if kind is None else kind,
+                                               data, len(data)))
 
     def send(self, message: dict, kind: int = None, wait_for_client: float = None) -> None:
-        """Sends a dict as JSON. Kind defaults to command (2) on a listener, event (1) on a client."""
+        """Sends a dict as JSON: the synchronous send, for threads without an event loop.
+        Kind defaults to command (2) on a listener, event (1) on a client."""
         self.send_bytes(json.dumps(message).encode("utf-8"), kind, wait_for_client)
 
     async def send_message(self, message: dict, kind: int = None) -> None:
-        """The original's coroutine. The write is a hand-off to the kernel, made inline."""
+        """The original's coroutine. The frame is handed to the kernel inline (it blocks
+        the loop only while the peer's receive buffer is full), so sends keep their order."""
         self.send(message, kind)
 
-    # ---- receiving into asyncio ----------------------------------------------------
+    # ---- receiving into asyncio -------------------------------------------------------
 
     async def messages(self):
-        """Async iterator over received messages, delivered into the running loop
-        (call_soon_threadsafe). Starts the reader if nobody has; ends at disconnect or cleanup."""
+        """Async iterator over received messages, delivered into the running loop with
+        call_soon_threadsafe. Starts the reader (without a handler) if nobody has; ends
+        when the peer leaves or at cleanup. Only messages received after it started."""
         loop = asyncio.get_running_loop()
         queue = asyncio.Queue()
         subscriber = (loop, queue)
         with self._lock:
             self._subscribers.append(subscriber)
+            ended = self._ended
         try:
+            if ended:
+                return
             if not self._reader_started:
                 self.start_reader(None)
             while True:
@@ -183,6 +314,8 @@ class IPCManager:
 
     def _publish(self, item):
         with self._lock:
+            if item is _END:
+                self._ended = True
             subscribers = list(self._subscribers)
         for loop, queue in subscribers:
             try:
@@ -190,48 +323,43 @@ class IPCManager:
             except RuntimeError:
                 pass  # that loop is closed
 
-    # ---- callbacks (reader thread) ----------------------------------------------------
+    # ---- callbacks (reader thread) ------------------------------------------------------
 
-    def _keep_thread_state(self):
-        if self._reader_state is None:
-            _api.PyGILState_Ensure()  # one more hold: the state now outlives each callback
-            self._reader_state = (threading.get_ident(), _api.PyGILState_GetThisThreadState())
+    def _keep_thread_state(self, ident):
+        held = _py.PyGILState_Ensure()  # one more hold: the state now outlives each callback
+        self._kept[ident] = (_py.PyGILState_GetThisThreadState(), held)
 
-    def _release_thread_state(self):
-        """After the native reader has been joined: its kept thread state can go."""
-        kept, self._reader_state = self._reader_state, None
-        if kept is None:
-            return
-        ident, state = kept
-        if ident == threading.get_ident():
-            self._reader_state = kept  # cleanup from inside a callback: the thread still runs
-            return
-        _api.PyThreadState_Clear(state)
-        _api.PyThreadState_Delete(state)
+    def _retire(self, ident, last=False):
+        retiring = self._retiring.pop(ident, None)
+        if last or retiring is not None:
+            # This thread calls this manager no more: let go of the kept state here, on its
+            # own thread (ctypes deletes it as this callback returns).
+            kept = self._kept.pop(ident, None)
+            if kept is not None:
+                _py.PyGILState_Release(kept[1])
+        if retiring is not None:
+            retiring.set()
 
-    def _on_message(self, _user, kind, payload, length):
-        if self._reader_state is None:
-            self._keep_thread_state()
-        data = ctypes.string_at(payload, length)
+    def _deliver(self, kind, data):
         if self._raw:
             message = data
         else:
             try:
                 message = json.loads(data.decode("utf-8"))
             except (UnicodeDecodeError, ValueError) as error:
-                logger.warning("dropped a frame whose payload is not UTF-8 JSON (%s): %r", error, data[:80])
+                logger.warning("skipped a frame whose payload is not UTF-8 JSON (%s): %r", error, data[:80])
                 return
-        if self._handler is not None:
+        item = (kind, message) if self._include_kind else message
+        handler = self._handler
+        if handler is not None:
             try:
-                self._handler((kind, message) if self._include_kind else message)
+                handler(item)
             except Exception:  # the handler's bug must not stop the reader
                 logger.exception("the message handler raised")
         if self._subscribers:
-            self._publish((kind, message) if self._include_kind else message)
+            self._publish(item)
 
-    def _on_state(self, _user, event, status, reason):
-        if self._reader_state is None:
-            self._keep_thread_state()
+    def _on_state(self, event, status, reason):
         if event != native.EVENT_DISCONNECTED:
             return
         self.disconnect_reason = (status, reason.decode("utf-8", "replace"))
@@ -246,37 +374,80 @@ class IPCManager:
 
     def cleanup(self) -> None:
         """Closes the connection (the peer sees end-of-file) and the listener, removes the
-        socket file, stops the reader. Idempotent; safe from inside the handler."""
-        if self._closed:
+        socket file, stops the reader and waits for it (unless called from the handler,
+        where the reader ends when the handler returns). After it returns on another
+        thread, no handler of this manager is running or will run. Idempotent; the
+        manager can create a listener or connect again afterwards."""
+        if self._destroyed:
             return
-        native.check(self._lib.dapper_ipc_cleanup(self._handle))
-        self._release_thread_state()
+        ident = threading.get_ident()
+        if ident in self._in_callback:
+            # The reader ends when this callback returns; marked before the library call so
+            # a cleanup on another thread meanwhile waits for it.
+            self._retiring.setdefault(ident, threading.Event())
+            status = self._lib.dapper_ipc_cleanup(self._handle)
+            error = native.error_for(status) if status else None
+            self._closed_down()
+        else:
+            with self._cleanup_lock:
+                # A reader that ran cleanup in its callback is not joined by the library once
+                # it has forgotten the session (see python/README.md): wait for it here, and
+                # first, so a session it opened again is the one the library cleans up.
+                self._wait_for_retiring()
+                status = self._lib.dapper_ipc_cleanup(self._handle)
+                error = native.error_for(status) if status else None
+                self._wait_for_retiring()
+                # Every other reader of this manager has been joined: its kept state can go.
+                for reader in list(self._kept):
+                    if reader not in self._in_callback and reader not in self._retiring:
+                        state, _held = self._kept.pop(reader)
+                        _py.PyThreadState_Clear(state)
+                        _py.PyThreadState_Delete(state)
+                self._closed_down()
+        if error is not None:
+            raise error
+
+    def _wait_for_retiring(self):
+        for event in list(self._retiring.values()):
+            event.wait()
+
+    def _closed_down(self):
         self._enabled = False
         self._reader_started = False
+        _open.pop(self._token, None)
         self._publish(_END)
 
     async def acleanup(self) -> None:
-        # cleanup waits for the reader to finish its callback; do not hold the loop meanwhile.
+        """cleanup() off the event loop (it waits for the reader, which may be delivering
+        into this very loop)."""
         await asyncio.get_running_loop().run_in_executor(None, self.cleanup)
 
     def close(self) -> None:
-        """cleanup, then release the native handle. Idempotent."""
-        if self._closed:
+        """cleanup(), then release the native handle: the manager is unusable afterwards.
+        Idempotent. (Dropping the last reference to a cleaned-up manager does this too.)"""
+        if self._destroyed:
             return
         self.cleanup()
-        self._closed = True
+        self._destroyed = True
         self._lib.dapper_ipc_manager_destroy(self._handle)
-        _live.discard(self)
+
+    def __del__(self):
+        # Only managers that are not open get here (_open holds the open ones).
+        try:
+            if not getattr(self, "_destroyed", True):
+                self._destroyed = True
+                self._lib.dapper_ipc_manager_destroy(self._handle)
+        except Exception:
+            pass
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self.close()
+        self.cleanup()
 
     async def __aenter__(self):
         return self
 
     async def __aexit__(self, *exc):
         await self.acleanup()
-        self.close()
