@@ -13,7 +13,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "samples", "python"))
 import sample  # noqa: E402  (the sample's ctypes bindings; it finds the library)
 
-LIB = sample.LIB
+# The sample loads the library in main(); its helpers (check, launcher_args) use sample.LIB.
+sample.LIB = LIB = sample.load()
 
 
 class PythonHostTests(unittest.TestCase):
