@@ -1,32 +1,53 @@
 /*
- * Library against raw sockets, same framing, same machine, one run.
+ * The library against raw sockets: same framing, same payloads, same machine.
  *
- *   bench rtt  <lib|raw> <unix|tcp> <iterations>        round trips of 128-byte frames: p50 p99 (µs)
- *   bench tput <lib|raw> <unix|tcp> <payload> <count>   one direction, back to back: MB/s frames/s
+ *   bench rtt  <lib|lib-wait|raw> <unix|tcp> <iterations> <max-seconds> [samples-file]
+ *       round trips of 128-byte DP v1 frames with a child process that echoes them;
+ *       prints n= p50_us= p90_us= p99_us= and, with samples-file, appends every sample
+ *       (µs, native doubles) to it so several runs can be pooled.
+ *   bench tput <lib|raw|raw-bufread> <unix|tcp> <payload-bytes> <count>
+ *       one direction, frames back to back to a child that acknowledges the last one;
+ *       prints MBps= frames_per_s=. raw-bufread: the raw sender, and a raw receiver that
+ *       reads up to 64 KiB per recv as the library does (a diagnostic baseline).
+ *   bench recv <lib|raw> <unix|tcp> <count>
+ *       receive rate: a raw C child floods 128-byte frames (large batched writes); this
+ *       side takes them one by one: lib through the message callback, raw with read(8) +
+ *       read(n). prints msgs_per_s=. The ceiling under the Python figures.
  *
- * The measuring process listens; the peer is this program started again (echo or sink
- * role), so both sides of each pair use the same implementation. Library round trips are
- * driven from the message callback (the reply to a reply is sent from the callback), so
- * no thread hop is measured that a host would not have: the documented fastest pattern.
- * Raw: blocking read(8) + read(n) + one write per frame, like the launcher.
+ * The measuring process listens; the peer is this program started again (child-lib or
+ * child-raw), so both ends of a pair use the same implementation.
+ *   lib:      the reply is sent from the message callback, on the library's reader thread,
+ *             on both ends (the fastest documented pattern: no thread hop).
+ *   lib-wait: the callback hands the frame to a waiting thread (condition variable),
+ *             which sends the reply, on both ends (for comparison).
+ *   raw:      blocking read(8), read(n), one write per frame, TCP_NODELAY on tcp.
+ *
+ * Every process arms alarm() (a stuck run dies instead of hanging), children die with
+ * their parent (PR_SET_PDEATHSIG), every loop is bounded in count and time.
  */
 #define _GNU_SOURCE
 #include <dapper_ipc.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#define WATCHDOG_SECONDS 90 /* any single bench process */
+#define WAIT_SECONDS 60     /* any single wait for the peer */
 
 extern char **environ;
 static char self_exe[4096];
@@ -38,23 +59,41 @@ static double now_us(void)
     return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
 }
 
+static void fail(const char *what)
+{
+    fprintf(stderr, "bench: %s failed\n", what);
+    exit(1);
+}
+
 static void die(const char *what)
 {
     char message[256] = "";
     dapper_ipc_last_error(message, sizeof message, NULL);
-    fprintf(stderr, "bench: %s failed %s\n", what, message);
+    fprintf(stderr, "bench: %s failed: %s\n", what, message);
     exit(1);
 }
 
+/* A DP v1 frame whose payload is a JSON object of exactly `length` bytes, shaped like a
+   DAP request: {"seq":1,"type":"request","command":"evaluate","arguments":{"expression":"xx..."}} */
 static size_t make_frame(uint8_t *out, uint8_t kind, size_t length)
 {
+    static const char head[] = "{\"seq\":1,\"type\":\"request\",\"command\":\"evaluate\",\"arguments\":{\"expression\":\"";
+    static const char tail[] = "\"}}";
     out[0] = 'D', out[1] = 'P', out[2] = 1, out[3] = kind;
     out[4] = (uint8_t)(length >> 24), out[5] = (uint8_t)(length >> 16), out[6] = (uint8_t)(length >> 8),
     out[7] = (uint8_t)length;
-    /* 128 bytes of JSON-looking payload */
-    memset(out + 8, ' ', length);
-    if (length >= 2)
-        out[8] = '{', out[8 + length - 1] = '}';
+    uint8_t *p = out + 8;
+    size_t h = sizeof head - 1, t = sizeof tail - 1;
+    if (length >= h + t) {
+        memcpy(p, head, h);
+        memset(p + h, 'x', length - h - t);
+        memcpy(p + length - t, tail, t);
+    } else if (length >= 2) {
+        memset(p, ' ', length);
+        p[0] = '{', p[length - 1] = '}';
+    } else {
+        memset(p, ' ', length);
+    }
     return 8 + length;
 }
 
@@ -65,6 +104,8 @@ static int read_full(int fd, void *buf, size_t n)
     char *p = buf;
     while (n > 0) {
         ssize_t r = read(fd, p, n);
+        if (r < 0 && errno == EINTR)
+            continue;
         if (r <= 0)
             return 0;
         p += r, n -= (size_t)r;
@@ -72,15 +113,18 @@ static int read_full(int fd, void *buf, size_t n)
     return 1;
 }
 
-static void write_full(int fd, const void *buf, size_t n)
+static int write_full(int fd, const void *buf, size_t n)
 {
     const char *p = buf;
     while (n > 0) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
         if (w <= 0)
-            exit(2);
+            return 0;
         p += w, n -= (size_t)w;
     }
+    return 1;
 }
 
 static int raw_listen(const char *transport, char *endpoint, size_t cap)
@@ -88,38 +132,53 @@ static int raw_listen(const char *transport, char *endpoint, size_t cap)
     int fd;
     if (strcmp(transport, "unix") == 0) {
         char dir[] = "/tmp/dapper-bench-XXXXXX";
-        mkdtemp(dir);
+        if (!mkdtemp(dir))
+            fail("mkdtemp");
         struct sockaddr_un a = {.sun_family = AF_UNIX};
         snprintf(endpoint, cap, "%s/raw.sock", dir);
         memcpy(a.sun_path, endpoint, strlen(endpoint) + 1);
-        fd = socket(AF_UNIX, SOCK_STREAM, 0);
-        bind(fd, (struct sockaddr *)&a, sizeof a);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0)
+            fail("bind");
     } else {
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         socklen_t len = sizeof a;
-        fd = socket(AF_INET, SOCK_STREAM, 0);
-        bind(fd, (struct sockaddr *)&a, sizeof a);
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0)
+            fail("bind");
         getsockname(fd, (struct sockaddr *)&a, &len);
         snprintf(endpoint, cap, "%d", ntohs(a.sin_port));
     }
-    listen(fd, 1);
+    if (listen(fd, 1) != 0)
+        fail("listen");
     return fd;
+}
+
+static void raw_unlisten(int listener, const char *transport, char *endpoint)
+{
+    close(listener);
+    if (strcmp(transport, "unix") == 0) {
+        unlink(endpoint);
+        *strrchr(endpoint, '/') = 0;
+        rmdir(endpoint);
+    }
 }
 
 static int raw_connect(const char *transport, const char *endpoint)
 {
     for (int attempt = 0; attempt < 100; attempt++) {
-        int fd;
-        int rc;
+        int fd, rc;
         if (strcmp(transport, "unix") == 0) {
             struct sockaddr_un a = {.sun_family = AF_UNIX};
+            if (strlen(endpoint) >= sizeof a.sun_path)
+                fail("unix path length");
             memcpy(a.sun_path, endpoint, strlen(endpoint) + 1);
-            fd = socket(AF_UNIX, SOCK_STREAM, 0);
+            fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
             rc = connect(fd, (struct sockaddr *)&a, sizeof a);
         } else {
             struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(endpoint)),
                                     .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-            fd = socket(AF_INET, SOCK_STREAM, 0);
+            fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
             rc = connect(fd, (struct sockaddr *)&a, sizeof a);
             int one = 1;
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -129,12 +188,15 @@ static int raw_connect(const char *transport, const char *endpoint)
         close(fd);
         usleep(20000);
     }
-    exit(3);
+    fail("connect");
+    return -1;
 }
 
 static int raw_accept(int listener, const char *transport)
 {
-    int fd = accept(listener, NULL, NULL);
+    int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0)
+        fail("accept");
     if (strcmp(transport, "tcp") == 0) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -147,33 +209,77 @@ static int raw_accept(int listener, const char *transport)
 struct lib_state {
     dapper_ipc_manager m;
     pthread_mutex_t lock;
-    pthread_cond_t done_cond;
+    pthread_cond_t cond;
     int done;
     /* rtt */
     double *samples;
     long iterations, i;
-    double t0;
+    double t0, deadline;
     uint8_t payload[128];
+    /* lib-wait: frames handed from the callback to a waiting thread */
+    long arrived, taken;
+    uint8_t slot[128];
+    size_t slot_length;
     /* tput */
     long expected, received;
 };
 
-static struct lib_state st = {.lock = PTHREAD_MUTEX_INITIALIZER, .done_cond = PTHREAD_COND_INITIALIZER};
+static struct lib_state st = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+static struct timespec deadline_in(int seconds)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += seconds;
+    return t;
+}
 
 static void finish(void)
 {
     pthread_mutex_lock(&st.lock);
     st.done = 1;
-    pthread_cond_signal(&st.done_cond);
+    pthread_cond_broadcast(&st.cond);
     pthread_mutex_unlock(&st.lock);
 }
 
 static void wait_done(void)
 {
+    struct timespec until = deadline_in(WAIT_SECONDS);
     pthread_mutex_lock(&st.lock);
     while (!st.done)
-        pthread_cond_wait(&st.done_cond, &st.lock);
+        if (pthread_cond_timedwait(&st.cond, &st.lock, &until) == ETIMEDOUT)
+            fail("waiting for the peer (timed out)");
     pthread_mutex_unlock(&st.lock);
+}
+
+/* lib-wait: the callback copies the frame and wakes the waiting thread. */
+static void on_handoff(void *u, int32_t kind, const uint8_t *p, size_t n)
+{
+    (void)u, (void)kind;
+    pthread_mutex_lock(&st.lock);
+    st.slot_length = n < sizeof st.slot ? n : sizeof st.slot;
+    memcpy(st.slot, p, st.slot_length);
+    st.arrived++;
+    pthread_cond_broadcast(&st.cond);
+    pthread_mutex_unlock(&st.lock);
+}
+
+/* lib-wait: waits for the next handed-off frame; 0 when the connection ended. */
+static int take_handoff(uint8_t *out, size_t *n)
+{
+    struct timespec until = deadline_in(WAIT_SECONDS);
+    pthread_mutex_lock(&st.lock);
+    while (st.arrived == st.taken && !st.done)
+        if (pthread_cond_timedwait(&st.cond, &st.lock, &until) == ETIMEDOUT)
+            fail("waiting for a frame (timed out)");
+    int got = st.arrived > st.taken;
+    if (got) {
+        st.taken++;
+        memcpy(out, st.slot, st.slot_length);
+        *n = st.slot_length;
+    }
+    pthread_mutex_unlock(&st.lock);
+    return got;
 }
 
 static void on_rtt_reply(void *u, int32_t kind, const uint8_t *p, size_t n)
@@ -181,12 +287,13 @@ static void on_rtt_reply(void *u, int32_t kind, const uint8_t *p, size_t n)
     (void)u, (void)kind, (void)p, (void)n;
     double t = now_us();
     st.samples[st.i++] = t - st.t0;
-    if (st.i == st.iterations) {
+    if (st.i == st.iterations || t > st.deadline) {
         finish();
         return;
     }
     st.t0 = now_us();
-    dapper_ipc_send(st.m, DAPPER_IPC_KIND_COMMAND, st.payload, sizeof st.payload);
+    if (dapper_ipc_send(st.m, DAPPER_IPC_KIND_COMMAND, st.payload, sizeof st.payload) != DAPPER_IPC_OK)
+        die("send");
 }
 
 static void on_echo(void *u, int32_t kind, const uint8_t *p, size_t n)
@@ -198,8 +305,11 @@ static void on_echo(void *u, int32_t kind, const uint8_t *p, size_t n)
 static void on_sink(void *u, int32_t kind, const uint8_t *p, size_t n)
 {
     (void)u, (void)kind, (void)p, (void)n;
-    if (++st.received == st.expected)
-        dapper_ipc_send(st.m, DAPPER_IPC_KIND_EVENT, "{}", 2);
+    if (++st.received == st.expected) {
+        uint8_t ack[8 + 2];
+        make_frame(ack, 1, 2);
+        dapper_ipc_send(st.m, DAPPER_IPC_KIND_EVENT, ack + 8, 2);
+    }
 }
 
 static void on_ack(void *u, int32_t kind, const uint8_t *p, size_t n)
@@ -217,26 +327,47 @@ static void on_state(void *u, int32_t event, int32_t status, const char *reason)
 
 static void lib_listen(const char *transport, dapper_ipc_message_cb cb, char *args, size_t cap, size_t *len)
 {
-    dapper_ipc_manager_create(&st.m);
+    if (dapper_ipc_manager_create(&st.m) != DAPPER_IPC_OK)
+        die("manager_create");
     dapper_ipc_set_callbacks(st.m, cb, on_state, NULL);
     dapper_ipc_config c;
     dapper_ipc_config_init(&c, sizeof c);
     c.transport = transport;
     if (dapper_ipc_create_listener(st.m, &c) != DAPPER_IPC_OK)
         die("create_listener");
-    dapper_ipc_launcher_args(st.m, args, cap, len, NULL);
-    dapper_ipc_start_reader(st.m);
+    if (dapper_ipc_launcher_args(st.m, args, cap, len, NULL) != DAPPER_IPC_OK)
+        die("launcher_args");
+    if (dapper_ipc_start_reader(st.m) != DAPPER_IPC_OK)
+        die("start_reader");
 }
 
 static pid_t spawn(char *const argv[])
 {
     pid_t pid;
     if (posix_spawn(&pid, self_exe, NULL, NULL, argv, environ) != 0)
-        exit(4);
+        fail("posix_spawn");
     return pid;
 }
 
-/* The child for the library: role echo|sink, then the launcher arguments. */
+/* Starts `self child-lib <role> <expected> <launcher args...>` for the library listener. */
+static pid_t spawn_lib_child(const char *role, const char *expected, char *args, size_t len)
+{
+    char *argv[16] = {self_exe, "child-lib", (char *)role, (char *)expected};
+    int n = 4;
+    for (char *a = args; a < args + len && n < 15; a += strlen(a) + 1)
+        argv[n++] = a;
+    argv[n] = NULL;
+    return spawn(argv);
+}
+
+static void reap(pid_t child)
+{
+    int status;
+    if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fprintf(stderr, "bench: the child did not exit cleanly (status %d)\n", status);
+}
+
+/* The child for the library: role echo|echo-wait|sink, then the launcher arguments. */
 static int lib_child(const char *role, long expected, int argc, char **argv)
 {
     dapper_ipc_config c;
@@ -248,12 +379,22 @@ static int lib_child(const char *role, long expected, int argc, char **argv)
         if (!strcmp(argv[i], "--ipc-port")) c.port = atoi(argv[i + 1]);
     }
     st.expected = expected;
+    int wait_mode = strcmp(role, "echo-wait") == 0;
+    dapper_ipc_message_cb cb = wait_mode ? on_handoff : strcmp(role, "echo") == 0 ? on_echo : on_sink;
     dapper_ipc_manager_create(&st.m);
-    dapper_ipc_set_callbacks(st.m, strcmp(role, "echo") == 0 ? on_echo : on_sink, on_state, NULL);
+    dapper_ipc_set_callbacks(st.m, cb, on_state, NULL);
     if (dapper_ipc_connect(st.m, &c) != DAPPER_IPC_OK)
         die("connect");
-    dapper_ipc_start_reader(st.m);
-    wait_done(); /* until the measuring side closes */
+    if (dapper_ipc_start_reader(st.m) != DAPPER_IPC_OK)
+        die("start_reader");
+    if (wait_mode) {
+        uint8_t frame[128];
+        size_t n;
+        while (take_handoff(frame, &n))
+            dapper_ipc_send(st.m, DAPPER_IPC_KIND_EVENT, frame, n);
+    } else {
+        wait_done(); /* until the measuring side closes */
+    }
     dapper_ipc_manager_destroy(st.m);
     return 0;
 }
@@ -268,36 +409,68 @@ static int raw_child(const char *role, long expected, const char *transport, con
         if (!read_full(fd, buf, 8))
             break;
         size_t n = (size_t)buf[4] << 24 | (size_t)buf[5] << 16 | (size_t)buf[6] << 8 | buf[7];
-        if (!read_full(fd, buf + 8, n))
+        if (n + 8 > cap || !read_full(fd, buf + 8, n))
             break;
         if (strcmp(role, "flood") == 0) {
-            /* a start signal arrived: send `expected` 128-byte events back to back, batched */
-            size_t one = make_frame(buf, 1, 128), filled = 0;
-            for (long i = 0; i < expected; i++) {
-                if (filled + one > cap) {
-                    write_full(fd, buf + cap / 2, filled);
-                    filled = 0;
-                }
-                if (filled == 0)
-                    memcpy(buf + cap / 2, buf, one);
-                else
-                    memcpy(buf + cap / 2 + filled, buf, one);
-                filled += one;
-                if (filled + one > cap / 2) {
-                    write_full(fd, buf + cap / 2, filled);
-                    filled = 0;
-                }
+            /* A start signal arrived: send `expected` 128-byte events as fast as the
+               reader takes them (batched, so the sender is never what is measured). */
+            uint8_t *batch = buf + cap / 2;
+            size_t one = make_frame(buf, 1, 128), per = (cap / 2) / one;
+            for (size_t k = 0; k < per; k++)
+                memcpy(batch + k * one, buf, one);
+            for (long left = expected; left > 0;) {
+                long now = left < (long)per ? left : (long)per;
+                if (!write_full(fd, batch, (size_t)now * one))
+                    break;
+                left -= now;
             }
-            if (filled)
-                write_full(fd, buf + cap / 2, filled);
         } else if (strcmp(role, "echo") == 0) {
             buf[3] = 1;
-            write_full(fd, buf, 8 + n);
+            if (!write_full(fd, buf, 8 + n))
+                break;
         } else if (++received == expected) {
             size_t m = make_frame(buf, 1, 2);
             write_full(fd, buf, m);
         }
     }
+    free(buf);
+    close(fd);
+    return 0;
+}
+
+/* The sink with the library's reading strategy in plain C: one recv of up to 64 KiB,
+   every complete frame in it parsed in place (a diagnostic baseline for the receive side). */
+static int raw_buffered_sink(long expected, const char *transport, const char *endpoint)
+{
+    int fd = raw_connect(transport, endpoint);
+    size_t cap = 2 * 1024 * 1024 + 64 * 1024, start = 0, end = 0;
+    uint8_t *buf = malloc(cap);
+    long received = 0;
+    while (received < expected) {
+        size_t want = end + 64 * 1024 <= cap ? 64 * 1024 : cap - end;
+        ssize_t r = recv(fd, buf + end, want, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        end += (size_t)r;
+        while (end - start >= 8) {
+            size_t n = (size_t)buf[start + 4] << 24 | (size_t)buf[start + 5] << 16 | (size_t)buf[start + 6] << 8 |
+                       buf[start + 7];
+            if (end - start < 8 + n)
+                break;
+            start += 8 + n;
+            received++;
+        }
+        memmove(buf, buf + start, end - start);
+        end -= start, start = 0;
+    }
+    size_t m = make_frame(buf, 1, 2);
+    write_full(fd, buf, m);
+    while (read_full(fd, buf, 8)) /* until the measuring side closes */
+        ;
+    free(buf);
+    close(fd);
     return 0;
 }
 
@@ -309,37 +482,61 @@ static int cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void report_rtt(double *s, long n)
+static void report_rtt(double *s, long n, const char *file)
 {
+    if (n <= 0)
+        fail("rtt: no samples");
+    if (file) {
+        FILE *f = fopen(file, "ab");
+        if (!f || fwrite(s, sizeof *s, (size_t)n, f) != (size_t)n)
+            fail("writing samples");
+        fclose(f);
+    }
     qsort(s, (size_t)n, sizeof *s, cmp);
-    printf("p50_us=%.2f p99_us=%.2f\n", s[n / 2], s[(long)(n * 0.99)]);
+    printf("n=%ld p50_us=%.2f p90_us=%.2f p99_us=%.2f\n", n, s[n / 2], s[(long)(n * 0.90)], s[(long)(n * 0.99)]);
 }
 
-static int rtt(const char *impl, const char *transport, long iterations)
+static int rtt(const char *impl, const char *transport, long iterations, double seconds, const char *file)
 {
-    double *samples = calloc((size_t)iterations, sizeof *samples);
-    long warmup = iterations / 10 + 10;
-    if (strcmp(impl, "lib") == 0) {
+    long warmup = iterations / 10 + 10, total = iterations + warmup, got = 0;
+    double *samples = calloc((size_t)total, sizeof *samples);
+    double deadline = now_us() + seconds * 1e6;
+    if (strncmp(impl, "lib", 3) == 0) {
+        int wait_mode = strcmp(impl, "lib-wait") == 0;
         char args[512];
         size_t len;
-        st.samples = calloc((size_t)(iterations + warmup), sizeof *samples);
-        st.iterations = iterations + warmup;
-        memset(st.payload, ' ', sizeof st.payload);
-        st.payload[0] = '{', st.payload[127] = '}';
-        lib_listen(transport, on_rtt_reply, args, sizeof args, &len);
-        char *argv[16] = {self_exe, "child-lib", "echo", "0"};
-        int n = 4;
-        for (char *a = args; a < args + len; a += strlen(a) + 1)
-            argv[n++] = a;
-        argv[n] = NULL;
-        pid_t child = spawn(argv);
-        dapper_ipc_wait_for_client(st.m, 10000);
-        st.t0 = now_us();
-        dapper_ipc_send(st.m, DAPPER_IPC_KIND_COMMAND, st.payload, sizeof st.payload);
-        wait_done();
+        st.samples = samples;
+        st.iterations = total;
+        st.deadline = deadline;
+        uint8_t frame[8 + 128];
+        make_frame(frame, 2, 128); /* the library writes its own header: keep the payload */
+        memcpy(st.payload, frame + 8, 128);
+        lib_listen(transport, wait_mode ? on_handoff : on_rtt_reply, args, sizeof args, &len);
+        pid_t child = spawn_lib_child(wait_mode ? "echo-wait" : "echo", "0", args, len);
+        if (dapper_ipc_wait_for_client(st.m, WAIT_SECONDS * 1000) != DAPPER_IPC_OK)
+            die("wait_for_client");
+        if (wait_mode) {
+            uint8_t reply[128];
+            size_t n;
+            for (got = 0; got < total; got++) {
+                double t0 = now_us();
+                if (t0 > deadline)
+                    break;
+                if (dapper_ipc_send(st.m, DAPPER_IPC_KIND_COMMAND, st.payload, sizeof st.payload) != DAPPER_IPC_OK)
+                    die("send");
+                if (!take_handoff(reply, &n))
+                    fail("rtt: the peer left");
+                samples[got] = now_us() - t0;
+            }
+        } else {
+            st.t0 = now_us();
+            if (dapper_ipc_send(st.m, DAPPER_IPC_KIND_COMMAND, st.payload, sizeof st.payload) != DAPPER_IPC_OK)
+                die("send");
+            wait_done();
+            got = st.i;
+        }
         dapper_ipc_manager_destroy(st.m);
-        waitpid(child, NULL, 0);
-        memcpy(samples, st.samples + warmup, (size_t)iterations * sizeof *samples);
+        reap(child);
     } else {
         char endpoint[256];
         int listener = raw_listen(transport, endpoint, sizeof endpoint);
@@ -348,24 +545,23 @@ static int rtt(const char *impl, const char *transport, long iterations)
         int fd = raw_accept(listener, transport);
         uint8_t frame[8 + 128], reply[8 + 128];
         size_t n = make_frame(frame, 2, 128);
-        for (long i = 0; i < iterations + warmup; i++) {
+        for (got = 0; got < total; got++) {
             double t0 = now_us();
-            write_full(fd, frame, n);
-            read_full(fd, reply, 8);
-            read_full(fd, reply + 8, 128);
-            if (i >= warmup)
-                samples[i - warmup] = now_us() - t0;
+            if (t0 > deadline)
+                break;
+            if (!write_full(fd, frame, n) || !read_full(fd, reply, 8) || !read_full(fd, reply + 8, 128))
+                fail("rtt: the peer left");
+            samples[got] = now_us() - t0;
         }
         close(fd);
-        close(listener);
-        waitpid(child, NULL, 0);
-        if (strcmp(transport, "unix") == 0) {
-            unlink(endpoint);
-            *strrchr(endpoint, '/') = 0;
-            rmdir(endpoint);
-        }
+        raw_unlisten(listener, transport, endpoint);
+        reap(child);
     }
-    report_rtt(samples, iterations);
+    long kept = got - warmup;
+    if (kept < 1) /* ran out of time during warm-up: keep what there is */
+        warmup = 0, kept = got;
+    report_rtt(samples + warmup, kept, file);
+    free(samples);
     return 0;
 }
 
@@ -380,13 +576,9 @@ static int tput(const char *impl, const char *transport, size_t payload, long co
         char args[512];
         size_t len;
         lib_listen(transport, on_ack, args, sizeof args, &len);
-        char *argv[16] = {self_exe, "child-lib", "sink", count_text};
-        int k = 4;
-        for (char *a = args; a < args + len; a += strlen(a) + 1)
-            argv[k++] = a;
-        argv[k] = NULL;
-        pid_t child = spawn(argv);
-        dapper_ipc_wait_for_client(st.m, 10000);
+        pid_t child = spawn_lib_child("sink", count_text, args, len);
+        if (dapper_ipc_wait_for_client(st.m, WAIT_SECONDS * 1000) != DAPPER_IPC_OK)
+            die("wait_for_client");
         double t0 = now_us();
         for (long i = 0; i < count; i++)
             if (dapper_ipc_send(st.m, DAPPER_IPC_KIND_COMMAND, frame + 8, payload) != DAPPER_IPC_OK)
@@ -394,30 +586,91 @@ static int tput(const char *impl, const char *transport, size_t payload, long co
         wait_done();
         elapsed = now_us() - t0;
         dapper_ipc_manager_destroy(st.m);
-        waitpid(child, NULL, 0);
+        reap(child);
     } else {
         char endpoint[256];
         int listener = raw_listen(transport, endpoint, sizeof endpoint);
-        char *argv[] = {self_exe, "child-raw", "sink", count_text, (char *)transport, endpoint, NULL};
+        char *role = strcmp(impl, "raw-bufread") == 0 ? "sink-buffered" : "sink";
+        char *argv[] = {self_exe, "child-raw", role, count_text, (char *)transport, endpoint, NULL};
         pid_t child = spawn(argv);
         int fd = raw_accept(listener, transport);
         double t0 = now_us();
         for (long i = 0; i < count; i++)
-            write_full(fd, frame, n); /* one write per frame */
+            if (!write_full(fd, frame, n)) /* one write per frame */
+                fail("tput: the peer left");
         uint8_t ack[16];
-        read_full(fd, ack, 10);
+        if (!read_full(fd, ack, 10))
+            fail("tput: no acknowledgement");
         elapsed = now_us() - t0;
         close(fd);
-        close(listener);
-        waitpid(child, NULL, 0);
-        if (strcmp(transport, "unix") == 0) {
-            unlink(endpoint);
-            *strrchr(endpoint, '/') = 0;
-            rmdir(endpoint);
-        }
+        raw_unlisten(listener, transport, endpoint);
+        reap(child);
     }
+    free(frame);
     double seconds = elapsed / 1e6;
     printf("MBps=%.1f frames_per_s=%.0f\n", (double)payload * (double)count / seconds / 1e6, (double)count / seconds);
+    return 0;
+}
+
+/* Receive rate: the raw C flood child writes `count` 128-byte frames in large batches; this
+   side takes them one by one (lib: the message callback; raw: read(8) + read(n)). */
+static void on_count(void *u, int32_t kind, const uint8_t *p, size_t n)
+{
+    (void)u, (void)kind, (void)p, (void)n;
+    if (++st.received == st.expected)
+        finish();
+}
+
+static int recv_rate(const char *impl, const char *transport, long count)
+{
+    char count_text[32];
+    snprintf(count_text, sizeof count_text, "%ld", count);
+    uint8_t go[8 + 2];
+    make_frame(go, 2, 2);
+    double elapsed;
+    if (strcmp(impl, "lib") == 0) {
+        char args[512];
+        size_t len;
+        st.expected = count;
+        lib_listen(transport, on_count, args, sizeof args, &len);
+        /* the flood child is raw C: hand it the path or port, the last launcher argument */
+        char *endpoint = args;
+        for (char *a = args; a < args + len; a += strlen(a) + 1)
+            endpoint = a;
+        char *argv[] = {self_exe, "child-raw", "flood", count_text, (char *)transport, endpoint, NULL};
+        pid_t child = spawn(argv);
+        if (dapper_ipc_wait_for_client(st.m, WAIT_SECONDS * 1000) != DAPPER_IPC_OK)
+            die("wait_for_client");
+        double t0 = now_us();
+        if (dapper_ipc_send(st.m, DAPPER_IPC_KIND_COMMAND, go + 8, 2) != DAPPER_IPC_OK)
+            die("send");
+        wait_done();
+        elapsed = now_us() - t0;
+        dapper_ipc_manager_destroy(st.m);
+        reap(child);
+    } else {
+        char endpoint[256];
+        int listener = raw_listen(transport, endpoint, sizeof endpoint);
+        char *argv[] = {self_exe, "child-raw", "flood", count_text, (char *)transport, endpoint, NULL};
+        pid_t child = spawn(argv);
+        int fd = raw_accept(listener, transport);
+        uint8_t buf[8 + 65536];
+        double t0 = now_us();
+        if (!write_full(fd, go, sizeof go))
+            fail("recv: the peer left");
+        for (long i = 0; i < count; i++) {
+            if (!read_full(fd, buf, 8))
+                fail("recv: the peer left");
+            size_t n = (size_t)buf[6] << 8 | buf[7];
+            if (!read_full(fd, buf + 8, n))
+                fail("recv: the peer left");
+        }
+        elapsed = now_us() - t0;
+        close(fd);
+        raw_unlisten(listener, transport, endpoint);
+        reap(child);
+    }
+    printf("msgs_per_s=%.0f\n", (double)count / (elapsed / 1e6));
     return 0;
 }
 
@@ -426,14 +679,23 @@ int main(int argc, char **argv)
     ssize_t r = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
     if (r > 0)
         self_exe[r] = 0;
+    alarm(WATCHDOG_SECONDS);
+    if (argc >= 2 && strncmp(argv[1], "child-", 6) == 0)
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (argc >= 4 && strcmp(argv[1], "child-lib") == 0)
         return lib_child(argv[2], atol(argv[3]), argc - 4, argv + 4);
+    if (argc >= 6 && strcmp(argv[1], "child-raw") == 0 && strcmp(argv[2], "sink-buffered") == 0)
+        return raw_buffered_sink(atol(argv[3]), argv[4], argv[5]);
     if (argc >= 6 && strcmp(argv[1], "child-raw") == 0)
         return raw_child(argv[2], atol(argv[3]), argv[4], argv[5]);
-    if (argc == 5 && strcmp(argv[1], "rtt") == 0)
-        return rtt(argv[2], argv[3], atol(argv[4]));
+    if ((argc == 6 || argc == 7) && strcmp(argv[1], "rtt") == 0)
+        return rtt(argv[2], argv[3], atol(argv[4]), atof(argv[5]), argc == 7 ? argv[6] : NULL);
+    if (argc == 5 && strcmp(argv[1], "recv") == 0)
+        return recv_rate(argv[2], argv[3], atol(argv[4]));
     if (argc == 6 && strcmp(argv[1], "tput") == 0)
         return tput(argv[2], argv[3], (size_t)atol(argv[4]), atol(argv[5]));
-    fprintf(stderr, "usage: bench rtt <lib|raw> <unix|tcp> <n> | bench tput <lib|raw> <unix|tcp> <payload> <count>\n");
+    fprintf(stderr, "usage: bench rtt <lib|lib-wait|raw> <unix|tcp> <n> <max-seconds> [samples-file]\n"
+                    "       bench tput <lib|raw|raw-bufread> <unix|tcp> <payload-bytes> <count>\n"
+                    "       bench recv <lib|raw> <unix|tcp> <count>\n");
     return 2;
 }
