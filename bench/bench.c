@@ -5,10 +5,12 @@
  *       round trips of 128-byte DP v1 frames with a child process that echoes them;
  *       prints n= p50_us= p90_us= p99_us= and, with samples-file, appends every sample
  *       (µs, native doubles) to it so several runs can be pooled.
- *   bench tput <lib|raw|raw-bufread> <unix|tcp> <payload-bytes> <count>
+ *   bench tput <lib|lib-batch|raw|raw-bufread> <unix|tcp> <payload-bytes> <count>
  *       one direction, frames back to back to a child that acknowledges the last one;
- *       prints MBps= frames_per_s=. raw-bufread: the raw sender, and a raw receiver that
- *       reads up to 64 KiB per recv as the library does (a diagnostic baseline).
+ *       prints MBps= frames_per_s=. lib-batch: dapper_ipc_send_batch with 64 frames per
+ *       call (the same library child receives). raw-bufread: the raw sender, and a raw
+ *       receiver that reads up to 64 KiB per recv as the library does (a diagnostic
+ *       baseline).
  *   bench recv <lib|raw> <unix|tcp> <count>
  *       receive rate: a raw C child floods 128-byte frames (large batched writes); this
  *       side takes them one by one: lib through the message callback, raw with read(8) +
@@ -572,17 +574,31 @@ static int tput(const char *impl, const char *transport, size_t payload, long co
     char count_text[32];
     snprintf(count_text, sizeof count_text, "%ld", count);
     double elapsed;
-    if (strcmp(impl, "lib") == 0) {
+    if (strncmp(impl, "lib", 3) == 0) {
         char args[512];
         size_t len;
         lib_listen(transport, on_ack, args, sizeof args, &len);
         pid_t child = spawn_lib_child("sink", count_text, args, len);
         if (dapper_ipc_wait_for_client(st.m, WAIT_SECONDS * 1000) != DAPPER_IPC_OK)
             die("wait_for_client");
+        enum { PER_BATCH = 64 };
+        dapper_ipc_frame batch[PER_BATCH];
+        for (int i = 0; i < PER_BATCH; i++)
+            batch[i] = (dapper_ipc_frame){.payload = frame + 8, .length = payload, .kind = DAPPER_IPC_KIND_COMMAND};
+        int batched = strcmp(impl, "lib-batch") == 0;
         double t0 = now_us();
-        for (long i = 0; i < count; i++)
-            if (dapper_ipc_send(st.m, DAPPER_IPC_KIND_COMMAND, frame + 8, payload) != DAPPER_IPC_OK)
-                die("send");
+        for (long i = 0; i < count;) {
+            if (batched) {
+                size_t k = count - i < PER_BATCH ? (size_t)(count - i) : PER_BATCH;
+                if (dapper_ipc_send_batch(st.m, batch, k, NULL) != DAPPER_IPC_OK)
+                    die("send_batch");
+                i += (long)k;
+            } else {
+                if (dapper_ipc_send(st.m, DAPPER_IPC_KIND_COMMAND, frame + 8, payload) != DAPPER_IPC_OK)
+                    die("send");
+                i++;
+            }
+        }
         wait_done();
         elapsed = now_us() - t0;
         dapper_ipc_manager_destroy(st.m);
@@ -695,7 +711,7 @@ int main(int argc, char **argv)
     if (argc == 6 && strcmp(argv[1], "tput") == 0)
         return tput(argv[2], argv[3], (size_t)atol(argv[4]), atol(argv[5]));
     fprintf(stderr, "usage: bench rtt <lib|lib-wait|raw> <unix|tcp> <n> <max-seconds> [samples-file]\n"
-                    "       bench tput <lib|raw|raw-bufread> <unix|tcp> <payload-bytes> <count>\n"
+                    "       bench tput <lib|lib-batch|raw|raw-bufread> <unix|tcp> <payload-bytes> <count>\n"
                     "       bench recv <lib|raw> <unix|tcp> <count>\n");
     return 2;
 }

@@ -74,6 +74,69 @@ public unsafe class AbiBehaviourTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public void A_batch_arrives_whole_and_in_order_and_a_bad_frame_in_it_sends_nothing(string transport)
+    {
+        using var serverEvents = new Recorder();
+        var server = Abi.Create();
+        var client = Abi.Create();
+        serverEvents.Install(server);
+        Assert.Equal(Ok, Abi.Listen(server, transport));
+        Assert.Equal(Ok, dapper_ipc_start_reader(server));
+        Assert.Equal(Ok, Abi.Connect(client, Abi.LauncherArgs(server)));
+
+        // 600 frames: more than one write's worth (256), sizes from empty to 64 KiB.
+        const int Count = 600;
+        byte[][] payloads = Enumerable.Range(0, Count)
+            .Select(i => System.Text.Encoding.UTF8.GetBytes($"{{\"seq\": {i}, \"pad\": \"{new string('x', i % 7 == 0 ? 65536 : i)}\"}}"))
+            .ToArray();
+        payloads[5] = [];
+        var handles = payloads.Select(p => GCHandle.Alloc(p, GCHandleType.Pinned)).ToArray();
+        try
+        {
+            var frames = new dapper_ipc_frame[Count];
+            for (int i = 0; i < Count; i++)
+            {
+                frames[i] = new dapper_ipc_frame { payload = (void*)handles[i].AddrOfPinnedObject(), length = (nuint)payloads[i].Length, kind = Event };
+            }
+
+            nuint sent;
+            fixed (dapper_ipc_frame* f = frames)
+            {
+                // A bad kind in the middle: refused before anything is written.
+                f[300].kind = 9;
+                Assert.Equal((int)dapper_ipc_status.DAPPER_IPC_E_INVALID_ARGUMENT, dapper_ipc_send_batch(client, f, Count, &sent));
+                Assert.Equal(0u, sent);
+                Assert.Contains("frame 300", Abi.LastError());
+                f[300].kind = Event;
+
+                Assert.Equal(Ok, dapper_ipc_send_batch(client, f, 0, null));
+                Assert.Equal(Ok, dapper_ipc_send_batch(client, f, Count, &sent));
+                Assert.Equal((nuint)Count, sent);
+            }
+
+            // Nothing of the refused batch arrived: the first frame is the good batch's first.
+            for (int i = 0; i < Count; i++)
+            {
+                var m = serverEvents.Next();
+                Assert.Equal(Event, m.Kind);
+                Assert.Equal(System.Text.Encoding.UTF8.GetString(payloads[i]), m.Payload);
+            }
+        }
+        finally
+        {
+            foreach (var h in handles)
+            {
+                h.Free();
+            }
+        }
+
+        Assert.Equal(Ok, dapper_ipc_manager_destroy(client));
+        Assert.True(serverEvents.Disconnected.Task.Wait(Recorder.Wait));
+        Assert.Equal(Ok, dapper_ipc_manager_destroy(server));
+    }
+
     private static dapper_ipc_manager s_cleanedFromCallback;
 
     [Fact]
@@ -138,6 +201,7 @@ public unsafe class AbiBehaviourTests
                 ("wait_for_client", () => dapper_ipc_wait_for_client(handle, 0)),
                 ("start_reader", () => dapper_ipc_start_reader(handle)),
                 ("send", () => dapper_ipc_send(handle, Event, buf, 0)),
+                ("send_batch", () => dapper_ipc_send_batch(handle, null, 0, length)),
                 ("cleanup", () => dapper_ipc_cleanup(handle)),
                 ("is_connected", () => dapper_ipc_is_connected(handle, connected)),
             };
@@ -165,6 +229,10 @@ public unsafe class AbiBehaviourTests
         Assert.Equal(InvalidArgument, dapper_ipc_send(m, 7, null, 0));
         Assert.Contains("kind", Abi.LastError());
         Assert.Equal(InvalidArgument, dapper_ipc_set_log_callback(default, null, 9));
+        nuint batchSent = 99;
+        Assert.Equal(InvalidArgument, dapper_ipc_send_batch(m, null, 3, &batchSent));
+        Assert.Contains("NULL", Abi.LastError());
+        Assert.Equal(0u, batchSent);
 
         Assert.Equal(Ok, Abi.Listen(m, "tcp"));
         nuint length;

@@ -5,6 +5,7 @@ using System.Text;
 using DapperIpc.Diagnostics;
 using DapperIpc.Framing;
 using DapperIpc.Manager;
+using DapperIpc.Transports;
 
 namespace DapperIpc.Interop;
 
@@ -330,6 +331,44 @@ internal static unsafe class Exports
         catch (Exception e)
         {
             return LastError.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_send_batch")]
+    public static int SendBatch(ManagerHandle handle, OutgoingFrame* frames, nuint count, nuint* framesSent)
+    {
+        int sent = 0;
+        try
+        {
+            if (framesSent != null)
+            {
+                *framesSent = 0;
+            }
+
+            IPCManager manager = HandleTable.Get(handle);
+            if (frames == null && count != 0)
+            {
+                return LastError.Fail(IpcStatus.InvalidArgument, "frames is NULL but count is not 0");
+            }
+
+            if (count > int.MaxValue)
+            {
+                return LastError.Fail(IpcStatus.InvalidArgument, $"count {count} is more frames than one call can send");
+            }
+
+            manager.SendFrames(new ReadOnlySpan<OutgoingFrame>(frames, (int)count), ref sent);
+            return LastError.Ok();
+        }
+        catch (Exception e)
+        {
+            return LastError.Fail(e);
+        }
+        finally
+        {
+            if (framesSent != null)
+            {
+                *framesSent = (nuint)sent;
+            }
         }
     }
 

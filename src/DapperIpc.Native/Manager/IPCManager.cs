@@ -183,18 +183,22 @@ public sealed class IPCManager : IDisposable
     }
 
     /// <summary>Sends one frame; any thread. Throws NotConnected with no peer, Closed once it is gone.</summary>
-    public void Send(byte kind, ReadOnlySpan<byte> payload)
+    public void Send(byte kind, ReadOnlySpan<byte> payload) => ConnectionForSend().SendFrame(kind, payload);
+
+    /// <summary>Sends a batch in order and in as few writes as possible; see <see cref="ConnectionBase.SendFrames"/>.</summary>
+    public void SendFrames(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
+    {
+        framesSent = 0;
+        ConnectionForSend().SendFrames(frames, ref framesSent);
+    }
+
+    private ConnectionBase ConnectionForSend()
     {
         IpcSession? s = Volatile.Read(ref _session);
         ConnectionBase? c = s is null ? null : Volatile.Read(ref s.Connection);
-        if (c is null)
-        {
-            throw new IpcException(IpcStatus.NotConnected, s?.Listener is not null
-                ? "no client is connected yet: the listener is still waiting for one (wait_for_client first)"
-                : "not connected: call create_listener or connect first");
-        }
-
-        c.SendFrame(kind, payload);
+        return c ?? throw new IpcException(IpcStatus.NotConnected, s?.Listener is not null
+            ? "no client is connected yet: the listener is still waiting for one (wait_for_client first)"
+            : "not connected: call create_listener or connect first");
     }
 
     /// <summary>

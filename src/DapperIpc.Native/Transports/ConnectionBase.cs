@@ -65,6 +65,73 @@ public abstract class ConnectionBase : IDisposable
         }
     }
 
+    /// <summary>
+    /// Sends frames in order, holding the send lock for the whole batch so no other
+    /// sender's frame lands between them, in as few writes as the transport allows (a
+    /// socket: one sendmsg per 256 frames). Every frame is checked before anything is
+    /// sent, so a bad one fails the batch with nothing sent. <paramref name="framesSent"/>
+    /// is the number of frames fully handed to the kernel, also when it throws: a send
+    /// timeout between two frames leaves the connection usable and the caller knows
+    /// where to resume; a frame cut in two closes it, as for one frame.
+    /// </summary>
+    public void SendFrames(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
+    {
+        framesSent = 0;
+        for (int i = 0; i < frames.Length; i++)
+        {
+            if (!FrameKind.IsDefined(frames[i].Kind))
+            {
+                throw new IpcException(IpcStatus.InvalidArgument,
+                    $"frame {i}: kind {frames[i].Kind} is not a DP v1 frame kind (1 = event, 2 = command)");
+            }
+
+            unsafe
+            {
+                if (frames[i].Payload == null && frames[i].Length != 0)
+                {
+                    throw new IpcException(IpcStatus.InvalidArgument, $"frame {i}: payload is NULL but length is not 0");
+                }
+            }
+
+            if (frames[i].Length > MaxPayload)
+            {
+                throw new IpcException(IpcStatus.FrameTooLarge,
+                    $"frame {i} too large: {frames[i].Length} bytes, the maximum is {MaxPayload}; nothing was sent");
+            }
+        }
+
+        lock (_sendLock)
+        {
+            if (_closed)
+            {
+                throw new IpcException(IpcStatus.Closed, $"the connection ({Description}) is closed");
+            }
+
+            try
+            {
+                SendFramesCore(frames, ref framesSent);
+            }
+            catch (IpcException e) when (e.StreamCut)
+            {
+                Close();
+                throw;
+            }
+        }
+    }
+
+    /// <summary>Writes a checked batch; by default one frame at a time (pipes need one message per frame).</summary>
+    protected virtual void SendFramesCore(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
+    {
+        Span<byte> header = stackalloc byte[FrameHeader.Size];
+        for (int i = 0; i < frames.Length; i++)
+        {
+            FrameHeader.Write(header, (byte)frames[i].Kind, (uint)frames[i].Length);
+            SendGathered(header, frames[i].PayloadSpan);
+
+            framesSent = i + 1;
+        }
+    }
+
     /// <summary>Writes both spans completely, as if concatenated, without concatenating them.</summary>
     protected abstract void SendGathered(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload);
 

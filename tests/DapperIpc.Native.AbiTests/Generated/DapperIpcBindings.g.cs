@@ -77,6 +77,14 @@ public unsafe partial struct dapper_ipc_config
     public byte* auth_token;
 }
 
+[StructLayout(LayoutKind.Sequential)]
+public unsafe partial struct dapper_ipc_frame
+{
+    public void* payload;
+    public nuint length;
+    public int kind;
+}
+
 /// <summary>dapper_ipc_message_cb: a C function pointer; the struct keeps the header's name for it.</summary>
 [StructLayout(LayoutKind.Sequential)]
 public unsafe partial struct dapper_ipc_message_cb
@@ -152,6 +160,9 @@ public static unsafe partial class DapperIpcNative
 
     [LibraryImport(Library, EntryPoint = "dapper_ipc_send")]
     public static partial int dapper_ipc_send(dapper_ipc_manager manager, int kind, void* payload, nuint length);
+
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_send_batch")]
+    public static partial int dapper_ipc_send_batch(dapper_ipc_manager manager, dapper_ipc_frame* frames, nuint count, nuint* frames_sent);
 
     [LibraryImport(Library, EntryPoint = "dapper_ipc_cleanup")]
     public static partial int dapper_ipc_cleanup(dapper_ipc_manager manager);

@@ -1,6 +1,7 @@
 using System;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using DapperIpc.Framing;
 
 namespace DapperIpc.Transports.Platform;
 
@@ -42,45 +43,100 @@ internal abstract unsafe class PosixSocketIO : SocketIO
             iov[0].Length = (nuint)header.Length;
             iov[1].Base = p;
             iov[1].Length = (nuint)payload.Length;
-            int first = 0;
-            int count = payload.Length == 0 ? 1 : 2;
-            long total = header.Length + (long)payload.Length, sent = 0;
-            while (first < count)
+            long sent = 0;
+            int errno = WriteAll(handle, iov, payload.Length == 0 ? 1 : 2, ref sent);
+            if (errno != 0)
             {
-                nint n = SendMsg(handle, iov + first, count - first);
-                if (n < 0)
-                {
-                    int errno = Marshal.GetLastPInvokeError();
-                    if (errno == LibC.EINTR)
-                    {
-                        continue;
-                    }
-
-                    if (IsTimeout(errno))
-                    {
-                        throw SendTimedOut(sent, total);
-                    }
-
-                    throw Error(errno, "send");
-                }
-
-                sent += n;
-
-                // A partial write (large frame, full socket buffer): skip what went out.
-                nuint advance = (nuint)n;
-                while (first < count && advance >= iov[first].Length)
-                {
-                    advance -= iov[first].Length;
-                    first++;
-                }
-
-                if (first < count)
-                {
-                    iov[first].Base = (byte*)iov[first].Base + advance;
-                    iov[first].Length -= advance;
-                }
+                throw IsTimeout(errno) ? SendTimedOut(sent, header.Length + (long)payload.Length) : Error(errno, "send");
             }
         }
+    }
+
+    /// <summary>Most frames one sendmsg carries: two iovecs each, well under IOV_MAX (1024 on Linux and macOS).</summary>
+    private const int FramesPerWrite = 256;
+
+    public override void SendFrames(Socket socket, nint handle, ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
+    {
+        byte* headers = stackalloc byte[FramesPerWrite * FrameHeader.Size];
+        LibC.IoVec* iov = stackalloc LibC.IoVec[FramesPerWrite * 2];
+        for (int first = 0; first < frames.Length; first += FramesPerWrite)
+        {
+            ReadOnlySpan<OutgoingFrame> chunk = frames.Slice(first, Math.Min(FramesPerWrite, frames.Length - first));
+            int count = 0;
+            for (int i = 0; i < chunk.Length; i++)
+            {
+                byte* header = headers + i * FrameHeader.Size;
+                FrameHeader.Write(new Span<byte>(header, FrameHeader.Size), (byte)chunk[i].Kind, (uint)chunk[i].Length);
+                iov[count].Base = header;
+                iov[count++].Length = FrameHeader.Size;
+                if (chunk[i].Length != 0)
+                {
+                    iov[count].Base = chunk[i].Payload;
+                    iov[count++].Length = chunk[i].Length;
+                }
+            }
+
+            long sent = 0;
+            int errno = WriteAll(handle, iov, count, ref sent);
+            if (errno != 0)
+            {
+                // Report the frames that went out whole; a frame cut in two ends the stream.
+                int whole = 0;
+                long end = 0;
+                while (whole < chunk.Length && end + FrameHeader.Size + (long)chunk[whole].Length <= sent)
+                {
+                    end += FrameHeader.Size + (long)chunk[whole].Length;
+                    whole++;
+                }
+
+                framesSent = first + whole;
+                throw IsTimeout(errno)
+                    ? SendTimedOut(sent - end, FrameHeader.Size + (long)chunk[whole].Length)
+                    : Error(errno, "send");
+            }
+
+            framesSent = first + chunk.Length;
+        }
+    }
+
+    /// <summary>
+    /// Writes every byte the iovecs describe, resuming after partial writes (a large frame,
+    /// a full socket buffer). Returns 0, or the errno that stopped it with <paramref name="sent"/>
+    /// bytes out. The iovecs are consumed.
+    /// </summary>
+    private int WriteAll(nint handle, LibC.IoVec* iov, int count, ref long sent)
+    {
+        int first = 0;
+        while (first < count)
+        {
+            nint n = SendMsg(handle, iov + first, count - first);
+            if (n < 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == LibC.EINTR)
+                {
+                    continue;
+                }
+
+                return errno;
+            }
+
+            sent += n;
+            nuint advance = (nuint)n;
+            while (first < count && advance >= iov[first].Length)
+            {
+                advance -= iov[first].Length;
+                first++;
+            }
+
+            if (first < count)
+            {
+                iov[first].Base = (byte*)iov[first].Base + advance;
+                iov[first].Length -= advance;
+            }
+        }
+
+        return 0;
     }
 
     /// <summary>sendmsg with this platform's msghdr layout and no-SIGPIPE mechanism.</summary>
