@@ -20,7 +20,7 @@ ROOT = os.path.dirname(HERE)
 QUICK = "--quick" in sys.argv
 STARTED = time.monotonic()
 
-# Sizes of the run. A full run takes about a minute and a half on 2 cores.
+# Sizes of the run. A full run takes about 75 seconds on 2 cores.
 if QUICK:
     ROUNDS, RTT_N, RTT_SECONDS = 1, 200, 5
     BIG_COUNT, SMALL_COUNT, RECV_COUNT = 20, 2000, 2000
