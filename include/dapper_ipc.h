@@ -114,7 +114,9 @@ typedef enum dapper_ipc_kind {
 /* What the state callback reports. */
 typedef enum dapper_ipc_event {
     /* A peer is connected (a client was accepted, or connect succeeded and
-       the reader started). status is DAPPER_IPC_OK. */
+       the reader started). status is DAPPER_IPC_OK. It runs on the reader
+       thread, so it may come before or after dapper_ipc_wait_for_client
+       returns on another thread. */
     DAPPER_IPC_EVENT_CONNECTED = 1,
     /* The connection ended without the host asking: status is
        DAPPER_IPC_OK when the peer closed cleanly between frames,
@@ -202,7 +204,8 @@ typedef struct dapper_ipc_config {
 
 /* Called on the manager's reader thread for every frame received, in order.
    payload points into the library's receive buffer and is valid only until
-   the callback returns; copy what you keep. length may be 0. kind is the
+   the callback returns; copy what you keep. length may be 0 (payload is
+   then still a valid, non-NULL pointer, with nothing to read). kind is the
    frame's kind byte as received (1 and 2 are defined).
    The callback may call any function of this library, including send,
    cleanup and destroy on its own manager (cleanup then does not wait for the
@@ -247,7 +250,10 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_last_error(char *buf, size_t c
 
 /* Routes the library's log messages to cb (NULL: silence, the default).
    Messages below min_level are dropped before formatting. Process-wide; any
-   thread; takes effect for messages raised after it returns. Returns
+   thread; takes effect for messages raised after it returns. A message
+   being delivered on another thread at that moment may still reach the
+   previous callback after this returns: keep the previous user_data valid
+   until every manager is cleaned up, or for the life of the process. Returns
    DAPPER_IPC_OK, or DAPPER_IPC_E_INVALID_ARGUMENT for a level outside
    DEBUG..ERROR. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_set_log_callback(dapper_ipc_log_cb cb, void *user_data,
@@ -345,7 +351,10 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_connect(dapper_ipc_manager man
    DAPPER_IPC_FLAG_REQUIRE_AUTH, a client counts once its token checked out;
    others are refused, logged, and the wait goes on.
    Returns DAPPER_IPC_OK at once if a client is already connected (or the
-   manager was made by connect), DAPPER_IPC_E_INVALID_STATE before
+   manager was made by connect). A listener serves one client: once it has
+   been accepted this keeps returning DAPPER_IPC_OK, even after that client
+   left (dapper_ipc_is_connected tells; cleanup and create_listener again
+   for another). DAPPER_IPC_E_INVALID_STATE before
    create_listener, DAPPER_IPC_E_TIMEOUT, DAPPER_IPC_E_CANCELLED when cleanup
    ran meanwhile. Any thread other than the reader thread. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_wait_for_client(dapper_ipc_manager manager,

@@ -37,6 +37,17 @@ public sealed class ConnectRetryTests : IDisposable
             new TransportConfig { Transport = "tcp", Port = port, ConnectTimeoutMs = (int)Wait.Long.TotalMilliseconds });
     }
 
+    [Fact]
+    public void Giving_up_on_a_missing_socket_file_says_so()
+    {
+        string path = Path.Combine(_dir, "nobody.sock");
+        var e = Assert.Throws<IpcException>(() => TransportFactory.CreateConnection(
+            new TransportConfig { Transport = "unix", Path = path, ConnectTimeoutMs = 100 }));
+        Assert.Equal(IpcStatus.ConnectionRefused, e.Status);
+        Assert.Contains(path, e.Message);
+        Assert.Contains("no socket file at that path", e.Message);
+    }
+
     [Theory]
     [InlineData("unix")]
     [InlineData("tcp")]

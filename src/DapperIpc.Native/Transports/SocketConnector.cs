@@ -67,7 +67,7 @@ internal static class SocketConnector
                 if (timeoutMs < 0 || elapsed.TotalMilliseconds + RetryDelayMs > timeoutMs)
                 {
                     throw new IpcException(IpcStatus.ConnectionRefused,
-                        $"nobody is listening on {description} (gave up after {(int)elapsed.TotalMilliseconds} ms: {e.Message})", e);
+                        $"nobody is listening on {description} (gave up after {(int)elapsed.TotalMilliseconds} ms: {Reason(e, endpoint)})", e);
                 }
 
                 Log.ConnectRetry(description, e.Message);
@@ -78,6 +78,12 @@ internal static class SocketConnector
             }
         }
     }
+
+    // .NET reports a missing unix socket file (ENOENT) as "Cannot assign requested address".
+    private static string Reason(SocketException e, EndPoint endpoint)
+        => endpoint is UnixDomainSocketEndPoint && e.SocketErrorCode == SocketError.AddressNotAvailable
+            ? "no socket file at that path"
+            : e.Message;
 
     // Not there yet (no socket file, nobody listening, backlog full): worth another try.
     private static bool IsRetryable(SocketError error) => error is SocketError.ConnectionRefused
