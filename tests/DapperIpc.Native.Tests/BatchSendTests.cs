@@ -130,15 +130,8 @@ public unsafe class BatchSendTests
     public void A_send_timeout_mid_batch_reports_how_many_frames_went_out(string transport)
     {
         // The server accepts but does not read until the batch has timed out.
-        var server = new IPCManager();
-        var handler = new RecordingHandler();
-        server.SetHandler(handler);
-        var args = server.CreateListener(new TransportConfig { Transport = transport });
-        var client = new IPCManager();
-        var config = ConnectedPair.ClientConfig(args);
-        config.SendTimeoutMs = 200;
-        client.Connect(config);
-        server.WaitForClient((int)Wait.Long.TotalMilliseconds);
+        using var pair = new ConnectedPair(transport, startReaders: false, clientSendTimeoutMs: 200);
+        var (server, client, handler) = (pair.Server, pair.Client, pair.ServerHandler);
 
         const int Count = 200_000; // ~24 MB: far more than the socket buffers hold
         var batch = new Batch(Enumerable.Range(0, Count).Select(i => $"{{\"n\": {i,9}, \"pad\": \"{new string('p', 80)}\"}}"));
@@ -168,8 +161,5 @@ public unsafe class BatchSendTests
             var doc = System.Text.Json.JsonDocument.Parse(handler.Next().Payload).RootElement;
             Assert.Equal(i, doc.GetProperty("n").GetInt32());
         }
-
-        client.Cleanup();
-        server.Cleanup();
     }
 }

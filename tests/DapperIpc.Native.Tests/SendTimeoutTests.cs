@@ -12,13 +12,8 @@ public class SendTimeoutTests
     public void A_peer_that_stops_reading_makes_send_fail_with_its_own_status_instead_of_blocking(string transport)
     {
         // The server accepts but never starts a reader: nobody drains the socket.
-        var server = new IPCManager();
-        var args = server.CreateListener(new TransportConfig { Transport = transport });
-        var client = new IPCManager();
-        var config = ConnectedPair.ClientConfig(args);
-        config.SendTimeoutMs = 200;
-        client.Connect(config);
-        server.WaitForClient((int)Wait.Long.TotalMilliseconds);
+        using var pair = new ConnectedPair(transport, startReaders: false, clientSendTimeoutMs: 200);
+        var client = pair.Client;
 
         byte[] chunk = new byte[256 * 1024];
         IpcException? failure = null;
@@ -41,8 +36,5 @@ public class SendTimeoutTests
             // Part of a frame went out: the connection cannot carry another frame.
             Assert.Equal(IpcStatus.Closed, Assert.Throws<IpcException>(() => client.Send(FrameKind.Event, [])).Status);
         }
-
-        client.Cleanup();
-        server.Cleanup();
     }
 }

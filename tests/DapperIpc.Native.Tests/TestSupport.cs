@@ -70,7 +70,7 @@ internal sealed class ConnectedPair : IDisposable
     public IReadOnlyList<string> Args { get; }
 
     public ConnectedPair(string transport, uint serverMax = Framing.FrameHeader.DefaultMaxPayload,
-        uint clientMax = Framing.FrameHeader.DefaultMaxPayload, bool startReaders = true)
+        uint clientMax = Framing.FrameHeader.DefaultMaxPayload, bool startReaders = true, int clientSendTimeoutMs = 0)
     {
         Server.SetHandler(ServerHandler);
         Client.SetHandler(ClientHandler);
@@ -80,7 +80,9 @@ internal sealed class ConnectedPair : IDisposable
             Server.StartReader();
         }
 
-        Client.Connect(ClientConfig(Args, clientMax));
+        var clientConfig = ClientConfig(Args, clientMax);
+        clientConfig.SendTimeoutMs = clientSendTimeoutMs;
+        Client.Connect(clientConfig);
         Server.WaitForClient((int)Wait.Long.TotalMilliseconds);
         if (startReaders)
         {
