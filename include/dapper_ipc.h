@@ -404,8 +404,9 @@ typedef struct dapper_ipc_frame {
    NULL) receives the number of frames handed whole to the kernel, also on
    failure: after DAPPER_IPC_E_SEND_TIMEOUT between two frames the
    connection stays usable and the caller may resume from there; a frame
-   cut in two closes the connection (the message says so). Other statuses
-   as dapper_ipc_send. The library does not keep frames or payloads. Any
+   cut in two closes the connection (the message says so). Returns
+   DAPPER_IPC_OK when every frame went out; otherwise the statuses of
+   dapper_ipc_send. The library does not keep frames or payloads. Any
    thread, concurrently, including the callbacks. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_send_batch(dapper_ipc_manager manager,
                                                              const dapper_ipc_frame *frames,
@@ -422,7 +423,10 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_send_batch(dapper_ipc_manager 
    connect) return DAPPER_IPC_E_CLOSED or DAPPER_IPC_E_CANCELLED. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_cleanup(dapper_ipc_manager manager);
 
-/* *connected receives 1 while a peer is connected, else 0. Any thread. */
+/* *connected receives 1 while a peer is connected, else 0 (no listener or
+   connection yet, a listener still waiting, or the peer left). Returns
+   DAPPER_IPC_OK, DAPPER_IPC_E_INVALID_ARGUMENT for a NULL connected,
+   DAPPER_IPC_E_INVALID_HANDLE. Any thread, including the callbacks. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_is_connected(dapper_ipc_manager manager,
                                                                int32_t *connected);
 
