@@ -319,6 +319,33 @@ class HandlerTests(unittest.TestCase):
         self.assertEqual(received, [{"i": 0}, {"i": 1}, {"i": 2}])
         self.assertEqual(rest, [])
 
+    def test_a_burst_through_messages_arrives_whole_and_in_order_then_ends(self):
+        # The loop is woken once per burst, not per message: none may be stranded.
+        count = 3000
+
+        async def scenario():
+            server = IPCManager()
+            args = server.create_listener(TransportConfig(transport="unix"))
+            client = IPCManager()
+            await asyncio.get_running_loop().run_in_executor(None, client.connect, TransportConfig.from_launcher_args(args))
+
+            def flood():
+                for n in range(count):
+                    client.send({"n": n})
+                client.cleanup()  # the iteration then ends
+
+            sender = threading.Thread(target=flood)
+            received = []
+            iterator = server.messages()
+            sender.start()
+            async for message in iterator:
+                received.append(message["n"])
+            sender.join()
+            await server.acleanup()
+            return received
+
+        self.assertEqual(asyncio.run(asyncio.wait_for(scenario(), WAIT)), list(range(count)))
+
     def test_messages_are_delivered_into_the_loop_thread(self):
         async def scenario():
             server = IPCManager()
