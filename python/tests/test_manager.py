@@ -77,6 +77,21 @@ class RoundTripTests(unittest.TestCase):
         finally:
             pair.close()
 
+    def test_send_many_sends_a_batch_in_order_and_reports_what_went_out(self):
+        pair = Pair("unix", include_kind=True)
+        try:
+            pair.client.send_many([{"i": i} for i in range(700)])  # more than one write's worth
+            pair.client.send_many_bytes([b'{"raw": 1}', bytearray(b'{}')], kind=KIND_COMMAND)
+            pair.client.send_many([])
+            got = pair.at_server.wait(702)
+            self.assertEqual(got[:700], [(KIND_EVENT, {"i": i}) for i in range(700)])
+            self.assertEqual(got[700:], [(KIND_COMMAND, {"raw": 1}), (KIND_COMMAND, {})])
+            with self.assertRaises(ValueError) as caught:  # a bad kind: nothing is sent
+                pair.client.send_many([{"a": 1}], kind=9)
+            self.assertEqual(caught.exception.sent, 0)
+        finally:
+            pair.close()
+
     def test_send_message_is_a_coroutine(self):
         pair = Pair("unix")
         try:

@@ -58,6 +58,11 @@ class Manager(ctypes.Structure):
     _fields_ = [("id", ctypes.c_uint64)]
 
 
+class Frame(ctypes.Structure):
+    """dapper_ipc_frame: one frame of dapper_ipc_send_batch."""
+    _fields_ = [("payload", ctypes.c_void_p), ("length", ctypes.c_size_t), ("kind", ctypes.c_int32)]
+
+
 class Config(ctypes.Structure):
     _fields_ = [
         ("struct_size", ctypes.c_uint32),
@@ -193,6 +198,7 @@ def _declare(lib):
         "dapper_ipc_wait_for_client": (i32, [Manager, i32]),
         "dapper_ipc_start_reader": (i32, [Manager]),
         "dapper_ipc_send": (i32, [Manager, i32, ctypes.c_char_p, size_t]),
+        "dapper_ipc_send_batch": (i32, [Manager, ptr(Frame), size_t, ptr(size_t)]),
         "dapper_ipc_cleanup": (i32, [Manager]),
         "dapper_ipc_is_connected": (i32, [Manager, ptr(i32)]),
     }

@@ -315,6 +315,29 @@ class IPCManager:
         Kind defaults to command (2) on a listener, event (1) on a client."""
         self.send_bytes(json.dumps(message).encode("utf-8"), kind, wait_for_client)
 
+    def send_many(self, messages, kind: int = None) -> None:
+        """Sends several dicts, in order, in one call (dapper_ipc_send_batch): frames that
+        are ready together leave in one write, several times faster than send() each, and
+        no other sender's frame lands between them. On failure the exception's ``sent``
+        says how many went out whole (after a send timeout, resume from there)."""
+        self.send_many_bytes([json.dumps(m).encode("utf-8") for m in messages], kind)
+
+    def send_many_bytes(self, payloads, kind: int = None) -> None:
+        """send_many for payloads the caller encoded."""
+        payloads = [bytes(p) for p in payloads]  # held here: the frames point into them
+        kind = self._default_kind() if kind is None else kind
+        frames = (native.Frame * len(payloads))()
+        for frame, payload in zip(frames, payloads):
+            frame.payload = ctypes.cast(payload, ctypes.c_void_p)
+            frame.length = len(payload)
+            frame.kind = kind
+        sent = ctypes.c_size_t()
+        status = self._lib.dapper_ipc_send_batch(self._handle, frames, len(payloads), ctypes.byref(sent))
+        if status != native.OK:
+            error = native.error_for(status)
+            error.sent = sent.value
+            raise error
+
     async def send_message(self, message: dict, kind: int = None) -> None:
         """The original's coroutine. The frame is handed to the kernel inline (it blocks
         the loop only while the peer's receive buffer is full), so sends keep their order."""
