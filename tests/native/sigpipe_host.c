@@ -52,6 +52,13 @@ int main(void)
     for (int i = 0; i < 1000 && status == DAPPER_IPC_OK; i++)
         status = dapper_ipc_send(client, DAPPER_IPC_KIND_EVENT, payload, sizeof payload);
     failures += check(status == DAPPER_IPC_E_CLOSED, "send to a departed peer returns DAPPER_IPC_E_CLOSED");
+    dapper_ipc_frame frames[3];
+    for (int i = 0; i < 3; i++)
+        frames[i] = (dapper_ipc_frame){.payload = payload, .length = sizeof payload, .kind = DAPPER_IPC_KIND_EVENT};
+    size_t sent = 99;
+    status = dapper_ipc_send_batch(client, frames, 3, &sent);
+    failures += check(status == DAPPER_IPC_E_CLOSED && sent == 0,
+                      "send_batch to a departed peer returns DAPPER_IPC_E_CLOSED with nothing sent");
 
     dapper_ipc_manager_destroy(client);
     dapper_ipc_manager_destroy(server);
