@@ -27,11 +27,7 @@ public sealed class ConnectRetryTests : IDisposable
                 new TransportConfig { Transport = "unix", Path = path, ConnectTimeoutMs = (int)Wait.Long.TotalMilliseconds });
         }
 
-        int port;
-        using (var probe = TransportFactory.CreateListener(new TransportConfig { Transport = "tcp" }))
-        {
-            port = int.Parse(probe.LauncherArgs[5]);
-        }
+        int port = ClosedPort.Take();
 
         return (new TransportConfig { Transport = "tcp", Port = port },
             new TransportConfig { Transport = "tcp", Port = port, ConnectTimeoutMs = (int)Wait.Long.TotalMilliseconds });

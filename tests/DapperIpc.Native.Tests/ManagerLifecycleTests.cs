@@ -281,11 +281,7 @@ public class ManagerLifecycleTests
         }
         else
         {
-            int port;
-            using (var probe = TransportFactory.CreateListener(Config("tcp")))
-            {
-                port = int.Parse(probe.LauncherArgs[5]);
-            }
+            int port = ClosedPort.Take();
 
             config = new TransportConfig { Transport = "tcp", Port = port };
         }

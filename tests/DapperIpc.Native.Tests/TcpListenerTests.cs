@@ -44,11 +44,7 @@ public class TcpListenerTests
     [Fact]
     public void Connecting_to_a_port_nobody_listens_on_is_refused_after_the_connect_timeout()
     {
-        int port;
-        using (var probe = TransportFactory.CreateListener(new TransportConfig { Transport = "tcp" }))
-        {
-            port = int.Parse(probe.LauncherArgs[5]);
-        }
+        int port = ClosedPort.Take();
 
         var e = Assert.Throws<IpcException>(() => TransportFactory.CreateConnection(
             new TransportConfig { Transport = "tcp", Port = port, ConnectTimeoutMs = 200 }));
@@ -59,11 +55,7 @@ public class TcpListenerTests
     [Fact]
     public void A_negative_connect_timeout_tries_once_and_is_refused()
     {
-        int port;
-        using (var probe = TransportFactory.CreateListener(new TransportConfig { Transport = "tcp" }))
-        {
-            port = int.Parse(probe.LauncherArgs[5]);
-        }
+        int port = ClosedPort.Take();
 
         var e = Assert.Throws<IpcException>(() => TransportFactory.CreateConnection(
             new TransportConfig { Transport = "tcp", Port = port, ConnectTimeoutMs = -1 }));

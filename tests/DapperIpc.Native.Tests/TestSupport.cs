@@ -249,3 +249,13 @@ internal static class ManagerProbe
     public static void WaitUntilAccepting(IPCManager manager)
         => Assert.True(SpinWait.SpinUntil(() => IsAccepting(manager), Wait.Long), "nobody started accepting");
 }
+
+/// <summary>A loopback tcp port nobody listens on: bound by a listener that is then closed.</summary>
+internal static class ClosedPort
+{
+    public static int Take()
+    {
+        using var probe = Factory.TransportFactory.CreateListener(new Factory.TransportConfig { Transport = "tcp" });
+        return int.Parse(probe.LauncherArgs[5]);
+    }
+}
