@@ -32,8 +32,18 @@ internal sealed class SocketConnection : ConnectionBase
     protected override void SendGathered(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload)
         => _io.SendAll(_socket, _handle, header, payload);
 
+    // POSIX gathers a batch into few sendmsg calls; Windows sends frame by frame (the base).
     protected override void SendFramesCore(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
-        => _io.SendFrames(_socket, _handle, frames, ref framesSent);
+    {
+        if (_io is PosixSocketIO posix)
+        {
+            posix.SendFrames(_handle, frames, ref framesSent);
+        }
+        else
+        {
+            base.SendFramesCore(frames, ref framesSent);
+        }
+    }
 
     /// <summary>Fills <paramref name="buffer"/> or returns false (end of stream, or nothing for <paramref name="timeoutMs"/>). For handshakes, before the reader starts.</summary>
     public bool ReceiveExactly(Span<byte> buffer, int timeoutMs)

@@ -55,7 +55,12 @@ internal abstract unsafe class PosixSocketIO : SocketIO
     /// <summary>Most frames one sendmsg carries: two iovecs each, well under IOV_MAX (1024 on Linux and macOS).</summary>
     private const int FramesPerWrite = 256;
 
-    public override void SendFrames(Socket socket, nint handle, ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
+    /// <summary>
+    /// Blocking write of a batch of frames in order, one sendmsg per <see cref="FramesPerWrite"/>.
+    /// <paramref name="framesSent"/> is kept at the number of frames fully written, also
+    /// when it throws. Throws IpcException (StreamCut when a frame went out in part).
+    /// </summary>
+    public void SendFrames(nint handle, ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
     {
         byte* headers = stackalloc byte[FramesPerWrite * FrameHeader.Size];
         LibC.IoVec* iov = stackalloc LibC.IoVec[FramesPerWrite * 2];

@@ -41,21 +41,4 @@ internal abstract class SocketIO
 
     /// <summary>Blocking write of header then payload, as one gathered write where the platform has one. Throws IpcException.</summary>
     public abstract void SendAll(Socket socket, nint handle, ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload);
-
-    /// <summary>
-    /// Blocking write of a batch of frames in order, as few writes as the platform allows.
-    /// <paramref name="framesSent"/> is kept at the number of frames fully written, also
-    /// when it throws. Throws IpcException (StreamCut when a frame went out in part).
-    /// This default writes frame by frame (Windows).
-    /// </summary>
-    public virtual void SendFrames(Socket socket, nint handle, ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
-    {
-        Span<byte> header = stackalloc byte[Framing.FrameHeader.Size];
-        for (int i = 0; i < frames.Length; i++)
-        {
-            Framing.FrameHeader.Write(header, (byte)frames[i].Kind, (uint)frames[i].Length);
-            SendAll(socket, handle, header, frames[i].PayloadSpan);
-            framesSent = i + 1;
-        }
-    }
 }
