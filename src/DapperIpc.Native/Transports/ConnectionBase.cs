@@ -8,15 +8,27 @@ namespace DapperIpc.Transports;
 /// One established byte stream to the peer (the design document's ConnectionBase).
 /// Reading is done by one thread (the manager's reader); sending may come from any
 /// number of threads at once and is serialised here so that frames never interleave.
-/// <see cref="Close"/> is quick and never blocks on the peer: it wakes a blocked
-/// reader and blocked senders. <see cref="Dispose"/> releases the handle once nobody
-/// can be inside a system call on it.
+/// <see cref="Close"/> is quick and never blocks on the peer: it ends the sending side
+/// (blocked senders wake; the peer reads everything already sent, then end-of-file).
+/// <see cref="Abort"/> also wakes a blocked reader. <see cref="Dispose"/> lingers until
+/// the peer closes its side (at most <see cref="LingerMs"/>), then releases the handle
+/// once nobody can be inside a system call on it.
 /// </summary>
 public abstract class ConnectionBase : IDisposable
 {
     private readonly Lock _sendLock = new();
     private volatile bool _closed;
-    private bool _disposed;
+    private int _disposeStarted;
+    private long _lingerDeadline;
+
+    /// <summary>
+    /// How long closing waits for the peer to close its side. A TCP socket closed with
+    /// unread incoming data is reset, and a reset throws away what the kernel had not yet
+    /// sent: frames that send had already reported as sent. Draining the incoming side
+    /// until the peer's end-of-file first keeps them; the bound keeps a peer that never
+    /// closes from holding cleanup.
+    /// </summary>
+    public const int LingerMs = 2000;
 
     protected ConnectionBase(uint maxPayload) => MaxPayload = maxPayload;
 
@@ -138,10 +150,38 @@ public abstract class ConnectionBase : IDisposable
     /// <summary>Shuts the stream down both ways: the peer sees end-of-file, a blocked receive returns 0, blocked sends fail. Never blocks.</summary>
     protected abstract void ShutdownCore();
 
+    /// <summary>Ends the sending side only: the peer reads what was sent, then end-of-file; blocked sends fail. Never blocks. Transports without a half-close shut down both ways.</summary>
+    protected virtual void ShutdownSendCore() => ShutdownCore();
+
+    /// <summary>Reads and discards incoming data until the peer's end-of-file or <paramref name="deadline"/> (a Stopwatch timestamp). Transports without a half-close have nothing to drain.</summary>
+    protected virtual void DrainCore(long deadline)
+    {
+    }
+
+    /// <summary>Milliseconds left of the linger that <see cref="Close"/> started (0 when not closed or over).</summary>
+    public int LingerRemainingMs
+    {
+        get
+        {
+            long deadline = Interlocked.Read(ref _lingerDeadline);
+            if (!_closed || deadline == 0)
+            {
+                return 0;
+            }
+
+            long left = deadline - System.Diagnostics.Stopwatch.GetTimestamp();
+            return left <= 0 ? 0 : (int)Math.Min(int.MaxValue, left * 1000 / System.Diagnostics.Stopwatch.Frequency);
+        }
+    }
+
     /// <summary>Releases the handle; called once, when no thread can be inside a call on it.</summary>
     protected abstract void DisposeCore();
 
-    /// <summary>Quick, idempotent, callable from any thread including the reader.</summary>
+    /// <summary>
+    /// Ends the sending side: later sends fail with Closed, blocked ones wake, and the peer
+    /// receives every frame already sent, then end-of-file. Starts the linger. Quick,
+    /// idempotent, callable from any thread including the reader.
+    /// </summary>
     public void Close()
     {
         if (_closed)
@@ -149,30 +189,52 @@ public abstract class ConnectionBase : IDisposable
             return;
         }
 
+        Interlocked.Exchange(ref _lingerDeadline,
+            System.Diagnostics.Stopwatch.GetTimestamp() + LingerMs * System.Diagnostics.Stopwatch.Frequency / 1000);
         _closed = true;
+        ShutdownSendCore();
+    }
+
+    /// <summary>Closes both ways at once: also wakes a blocked receive (which returns 0). Quick, idempotent, any thread.</summary>
+    public void Abort()
+    {
+        Close();
         ShutdownCore();
     }
 
     /// <summary>
-    /// Closes, then waits for any sender still inside a system call (Close has already
-    /// woken it) before releasing the handle, so a file descriptor is never closed under
-    /// a thread that is using it. Must not be called while the reader thread may still
-    /// be receiving on this connection.
+    /// Closes, discards what the peer still sends until it closes its side (at most until
+    /// the linger ends), then waits for any sender still inside a system call (Close has
+    /// already woken it) before releasing the handle, so a file descriptor is never
+    /// closed under a thread that is using it. Must not be called while another thread
+    /// may be receiving on this connection.
     /// </summary>
     public void Dispose()
     {
-        Close();
-        lock (_sendLock)
-        {
-            if (_disposed)
-            {
-                return;
-            }
+        Release(linger: true);
+        GC.SuppressFinalize(this);
+    }
 
-            _disposed = true;
-            DisposeCore();
+    /// <summary>Releases the handle without waiting for the peer: for a connection nothing was sent on (a refused or unwanted client).</summary>
+    public void DisposeNow() => Release(linger: false);
+
+    private void Release(bool linger)
+    {
+        Close();
+        if (Interlocked.Exchange(ref _disposeStarted, 1) != 0)
+        {
+            return;
         }
 
-        GC.SuppressFinalize(this);
+        if (linger)
+        {
+            DrainCore(Interlocked.Read(ref _lingerDeadline));
+        }
+
+        ShutdownCore();
+        lock (_sendLock)
+        {
+            DisposeCore();
+        }
     }
 }

@@ -90,5 +90,49 @@ internal sealed class SocketConnection : ConnectionBase
         }
     }
 
+    protected override void ShutdownSendCore()
+    {
+        try
+        {
+            // FIN after everything queued: the peer reads all we sent, then end-of-file.
+            _socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (SocketException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    protected override void DrainCore(long deadline)
+    {
+        // Nothing read here is delivered: the host closed. Reading until the peer's
+        // end-of-file empties the receive queue, so the close that follows is a FIN, not
+        // a reset that would drop frames still in our send queue.
+        Span<byte> scratch = stackalloc byte[16 * 1024];
+        try
+        {
+            while (true)
+            {
+                long left = deadline - System.Diagnostics.Stopwatch.GetTimestamp();
+                if (left <= 0)
+                {
+                    return;
+                }
+
+                int micros = (int)Math.Min(int.MaxValue, left * 1_000_000 / System.Diagnostics.Stopwatch.Frequency);
+                if (!_socket.Poll(micros, SelectMode.SelectRead) || _io.Receive(_socket, _handle, scratch) <= 0)
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception e) when (e is IpcException or SocketException or ObjectDisposedException)
+        {
+            // Reset or gone: nothing left to keep.
+        }
+    }
+
     protected override void DisposeCore() => _socket.Dispose();
 }

@@ -107,7 +107,7 @@ internal abstract class SocketListener : ListenerBase
         }
 
         Diagnostics.Log.AuthRefused(Description, refusal);
-        connection.Dispose();
+        connection.DisposeNow();
         return false;
     }
 
