@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
-using System.Reflection;
 using DapperIpc.Diagnostics;
 using DapperIpc.Factory;
 using DapperIpc.Framing;
@@ -228,26 +227,9 @@ internal static class SocketFiles
 /// <summary>Looks inside a manager, for tests that must know a wait has begun before they act.</summary>
 internal static class ManagerProbe
 {
-    private static readonly FieldInfo SessionField = typeof(IPCManager).GetField("_session", BindingFlags.NonPublic | BindingFlags.Instance)
-        ?? throw new InvalidOperationException("IPCManager._session not found: update ManagerProbe");
-
-    /// <summary>True once a thread of this manager is inside (or entering) the listener's accept.</summary>
-    public static bool IsAccepting(IPCManager manager)
-    {
-        if (SessionField.GetValue(manager) is not IpcSession s)
-        {
-            return false;
-        }
-
-        lock (s.Gate)
-        {
-            return s.Accepting;
-        }
-    }
-
     /// <summary>Waits until some thread is accepting on the manager's listener.</summary>
     public static void WaitUntilAccepting(IPCManager manager)
-        => Assert.True(SpinWait.SpinUntil(() => IsAccepting(manager), Wait.Long), "nobody started accepting");
+        => Assert.True(SpinWait.SpinUntil(() => manager.IsAccepting, Wait.Long), "nobody started accepting");
 }
 
 /// <summary>A loopback tcp port nobody listens on: bound by a listener that is then closed.</summary>

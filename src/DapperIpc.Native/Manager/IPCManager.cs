@@ -1,10 +1,7 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.Threading;
-using DapperIpc.Diagnostics;
 using DapperIpc.Factory;
-using DapperIpc.Framing;
 using DapperIpc.Transports;
 
 namespace DapperIpc.Manager;
@@ -16,26 +13,25 @@ namespace DapperIpc.Manager;
 /// </summary>
 public sealed class IPCManager : IDisposable
 {
+    // Guards the fields below. Sessions own their own state behind their own lock.
     private readonly object _gate = new();
     private IpcSession? _session;
     private IConnectionHandler? _handler;
+    // Sessions that cleanup closed but could not wait for (it ran on their reader, inside
+    // a callback, or waiting would have deadlocked): the next cleanup waits for them.
+    private readonly List<IpcSession> _stopping = [];
+    // The session whose reader started last: a new reader waits for its last callback.
+    private IpcSession? _lastReaderSession;
 
     /// <summary>Sets the handler the next reader will call. Not once a reader runs.</summary>
     public void SetHandler(IConnectionHandler? handler)
     {
         lock (_gate)
         {
-            IpcSession? s = _session;
-            if (s is not null)
+            if (_session is { HasReader: true })
             {
-                lock (s.Gate)
-                {
-                    if (s.Reader is not null)
-                    {
-                        throw new IpcException(IpcStatus.InvalidState,
-                            "callbacks cannot change while the reader runs; set them before start_reader, or after cleanup");
-                    }
-                }
+                throw new IpcException(IpcStatus.InvalidState,
+                    "callbacks cannot change while the reader runs; set them before start_reader, or after cleanup");
             }
 
             _handler = handler;
@@ -57,13 +53,9 @@ public sealed class IPCManager : IDisposable
             throw;
         }
 
-        lock (s.Gate)
+        if (s.Attach(listener))
         {
-            if (!s.Closed)
-            {
-                s.Listener = listener;
-                return listener.LauncherArgs;
-            }
+            return listener.LauncherArgs;
         }
 
         listener.Dispose();
@@ -77,7 +69,7 @@ public sealed class IPCManager : IDisposable
         ConnectionBase connection;
         try
         {
-            connection = TransportFactory.CreateConnection(config, s.Cancel.Token);
+            connection = TransportFactory.CreateConnection(config, s.CancelToken);
         }
         catch (OperationCanceledException)
         {
@@ -90,29 +82,17 @@ public sealed class IPCManager : IDisposable
             throw;
         }
 
-        lock (s.Gate)
+        if (!s.Attach(connection))
         {
-            if (!s.Closed)
-            {
-                s.Connection = connection;
-                return;
-            }
+            connection.DisposeNow();
+            throw Cancelled("connecting");
         }
-
-        connection.Dispose();
-        throw Cancelled("connecting");
     }
 
     /// <summary>The listener's launcher arguments.</summary>
     public IReadOnlyList<string> LauncherArgs
-    {
-        get
-        {
-            ListenerBase? listener = Current()?.Listener;
-            return listener?.LauncherArgs
-                ?? throw new IpcException(IpcStatus.InvalidState, "the manager has no listener: call create_listener first");
-        }
-    }
+        => Current()?.Listener?.LauncherArgs
+            ?? throw new IpcException(IpcStatus.InvalidState, "the manager has no listener: call create_listener first");
 
     /// <summary>The token a launcher must present, for a listener created with RequireAuth.</summary>
     public string AuthToken
@@ -126,59 +106,33 @@ public sealed class IPCManager : IDisposable
         }
     }
 
-    public bool IsConnected
-    {
-        get
-        {
-            ConnectionBase? c = Current()?.Connection;
-            return c is not null && !c.IsClosed;
-        }
-    }
+    /// <summary>A thread is accepting on this manager's listener (for tests that must act while one is).</summary>
+    internal bool IsAccepting => Current()?.IsAccepting ?? false;
+
+    public bool IsConnected => Current()?.Connection is { IsClosed: false };
 
     /// <summary>Waits until a client is connected; accepts on this thread unless another thread is accepting.</summary>
     public void WaitForClient(int timeoutMs)
     {
         IpcSession s = Current() ?? throw new IpcException(IpcStatus.InvalidState,
             "wait_for_client needs a listener: call create_listener first");
-        if (s.Reader == Thread.CurrentThread)
+        if (s.IsReaderThread)
         {
             throw new IpcException(IpcStatus.InvalidState, "wait_for_client cannot be called on the reader thread");
         }
 
-        AcceptOrWait(s, timeoutMs);
+        s.AcceptOrWait(timeoutMs);
     }
 
     /// <summary>Starts the dedicated reader thread (which accepts first, for a listener).</summary>
     public void StartReader()
     {
-        IpcSession s;
         lock (_gate)
         {
-            s = _session ?? throw new IpcException(IpcStatus.InvalidState,
+            IpcSession s = _session ?? throw new IpcException(IpcStatus.InvalidState,
                 "start_reader needs a listener or a connection: call create_listener or connect first");
-            lock (s.Gate)
-            {
-                if (s.Closed || (s.Listener is null && s.Connection is null))
-                {
-                    throw new IpcException(IpcStatus.InvalidState,
-                        "start_reader needs a listener or a connection: call create_listener or connect first");
-                }
-
-                if (s.Reader is not null)
-                {
-                    throw new IpcException(IpcStatus.InvalidState, "the reader is already running");
-                }
-
-                s.Handler = _handler;
-                // A dedicated thread, not the pool: it blocks in recv and runs the host's
-                // callbacks, and the host must know which thread that is.
-                s.Reader = new Thread(() => ReaderMain(s))
-                {
-                    IsBackground = true,
-                    Name = "dapper-ipc-reader",
-                };
-                s.Reader.Start();
-            }
+            s.StartReader(_handler, _lastReaderSession);
+            _lastReaderSession = s;
         }
     }
 
@@ -195,49 +149,58 @@ public sealed class IPCManager : IDisposable
     private ConnectionBase ConnectionForSend()
     {
         IpcSession? s = Volatile.Read(ref _session);
-        ConnectionBase? c = s is null ? null : Volatile.Read(ref s.Connection);
-        return c ?? throw new IpcException(IpcStatus.NotConnected, s?.Listener is not null
+        return s?.Connection ?? throw new IpcException(IpcStatus.NotConnected, s?.Listener is not null
             ? "no client is connected yet: the listener is still waiting for one (wait_for_client first)"
             : "not connected: call create_listener or connect first");
     }
 
     /// <summary>
-    /// Closes everything, waits for the reader unless called on it, then forgets the
-    /// connection. Idempotent. On the reader thread (inside a callback) it cannot wait
-    /// for itself: the reader ends when the callback returns.
+    /// Closes everything and waits until no callback of this manager runs, including the
+    /// readers of earlier sessions that a callback cleaned up; then the manager can listen
+    /// or connect again. Idempotent. Waiting is skipped for the calling thread's own reader
+    /// (inside a callback: it ends when the callback returns) and where it would deadlock
+    /// (two callbacks cleaning up each other's managers); a later cleanup on another
+    /// thread waits for those.
     /// </summary>
     public void Cleanup()
     {
-        IpcSession? s = Current();
-        if (s is null)
+        while (true)
         {
-            return;
-        }
-
-        s.Close();
-        Thread? reader;
-        lock (s.Gate)
-        {
-            reader = s.Reader;
-        }
-
-        if (reader != Thread.CurrentThread)
-        {
-            reader?.Join();
-            ConnectionBase? connection;
-            lock (s.Gate)
+            IpcSession[] stopping;
+            IpcSession? s;
+            lock (_gate)
             {
-                connection = s.Connection;
+                s = _session;
+                _session = null;
+                if (s is not null)
+                {
+                    _stopping.Add(s);
+                }
+
+                stopping = [.. _stopping];
             }
 
-            connection?.Dispose();
-        }
-
-        lock (_gate)
-        {
-            if (_session == s)
+            s?.Close();
+            foreach (IpcSession stopped in stopping)
             {
-                _session = null;
+                stopped.Close();
+                if (stopped.Stop())
+                {
+                    lock (_gate)
+                    {
+                        _stopping.Remove(stopped);
+                    }
+                }
+            }
+
+            lock (_gate)
+            {
+                // A callback that was still running may have listened or connected again
+                // before it returned: that session is cleaned up too.
+                if (_session is null || _session.IsReaderThread)
+                {
+                    return;
+                }
             }
         }
     }
@@ -280,188 +243,4 @@ public sealed class IPCManager : IDisposable
 
     private static IpcException Cancelled(string what)
         => new(IpcStatus.Cancelled, $"cleanup ran while {what}");
-
-    /// <summary>
-    /// Returns the session's connection once a client is accepted. One thread accepts at a
-    /// time; the others wait on the session for its result (or their turn).
-    /// </summary>
-    private static ConnectionBase AcceptOrWait(IpcSession s, int timeoutMs)
-    {
-        long start = Stopwatch.GetTimestamp();
-        int Remaining() => timeoutMs < 0
-            ? Timeout.Infinite
-            : Math.Max(0, timeoutMs - (int)Stopwatch.GetElapsedTime(start).TotalMilliseconds);
-
-        ListenerBase listener;
-        lock (s.Gate)
-        {
-            while (true)
-            {
-                if (s.Closed)
-                {
-                    throw Cancelled("waiting for a client");
-                }
-
-                if (s.Connection is not null)
-                {
-                    return s.Connection;
-                }
-
-                if (s.Listener is null)
-                {
-                    throw new IpcException(IpcStatus.InvalidState, "wait_for_client needs a listener: call create_listener first");
-                }
-
-                if (!s.Accepting)
-                {
-                    s.Accepting = true;
-                    listener = s.Listener;
-                    break;
-                }
-
-                int wait = Remaining();
-                if (wait == 0)
-                {
-                    throw TimedOut(timeoutMs);
-                }
-
-                Monitor.Wait(s.Gate, wait);
-            }
-        }
-
-        ConnectionBase? accepted = null;
-        try
-        {
-            accepted = listener.Accept(Remaining());
-        }
-        finally
-        {
-            lock (s.Gate)
-            {
-                s.Accepting = false;
-                if (accepted is not null && !s.Closed)
-                {
-                    s.Connection = accepted;
-                }
-
-                Monitor.PulseAll(s.Gate);
-            }
-        }
-
-        if (accepted is null)
-        {
-            throw TimedOut(timeoutMs);
-        }
-
-        if (s.Closed)
-        {
-            accepted.Dispose();
-            throw Cancelled("waiting for a client");
-        }
-
-        Log.Connected(accepted.Description);
-        return accepted;
-    }
-
-    private static IpcException TimedOut(int timeoutMs)
-        => new(IpcStatus.Timeout, $"no client connected within {timeoutMs} ms");
-
-    private static void ReaderMain(IpcSession s)
-    {
-        ConnectionBase connection;
-        try
-        {
-            connection = AcceptOrWait(s, Timeout.Infinite);
-        }
-        catch (IpcException e)
-        {
-            // Cancelled is the host's own cleanup; anything else it must hear about.
-            if (!s.Closed)
-            {
-                Notify(s, ConnectionEvent.Disconnected, e.Status, e.Message);
-            }
-
-            return;
-        }
-
-        Notify(s, ConnectionEvent.Connected, IpcStatus.Ok, $"connected: {connection.Description}");
-
-        IpcStatus status = IpcStatus.Ok;
-        string reason = "the peer closed the connection";
-        using (var reader = new FrameReader(connection.MaxPayload))
-        {
-            try
-            {
-                reader.Run(connection, new Dispatcher(s, connection.Description));
-            }
-            catch (IpcException e)
-            {
-                status = e.Status;
-                reason = e.Message;
-            }
-            catch (Exception e)
-            {
-                status = IpcStatus.Internal;
-                reason = $"internal error in the reader: {e.GetType().Name}: {e.Message}";
-            }
-        }
-
-        // However the reading ended, the connection is finished: the peer sees end-of-file
-        // (after a protocol error the stream cannot be resynchronised) and sends fail.
-        connection.Close();
-        if (!s.Closed)
-        {
-            Log.ConnectionEnded(connection.Description, status, reason);
-            Notify(s, ConnectionEvent.Disconnected, status, reason);
-        }
-
-        connection.Dispose();
-    }
-
-    private static void Notify(IpcSession s, ConnectionEvent e, IpcStatus status, string reason)
-    {
-        IConnectionHandler? handler = s.Handler;
-        if (handler is null || s.Closed)
-        {
-            return;
-        }
-
-        try
-        {
-            handler.OnConnectionEvent(e, status, reason);
-        }
-        catch (Exception ex)
-        {
-            Log.HandlerFailed(reason, ex);
-        }
-    }
-
-    /// <summary>Hands each frame to the host's handler and stops as soon as cleanup ran.</summary>
-    private sealed class Dispatcher(IpcSession session, string description) : IFrameHandler
-    {
-        private readonly IConnectionHandler? _handler = session.Handler;
-
-        public bool OnFrame(byte kind, ReadOnlySpan<byte> payload)
-        {
-            if (session.Closed)
-            {
-                return false;
-            }
-
-            if (_handler is not null)
-            {
-                try
-                {
-                    _handler.OnMessage(kind, payload);
-                }
-                catch (Exception e)
-                {
-                    // The handler's bug must not end the connection.
-                    Log.HandlerFailed(description, e);
-                }
-            }
-
-            return !session.Closed;
-        }
-    }
 }

@@ -1,41 +1,245 @@
+using System;
+using System.Diagnostics;
 using System.Threading;
+using DapperIpc.Diagnostics;
+using DapperIpc.Framing;
 using DapperIpc.Transports;
 
 namespace DapperIpc.Manager;
 
 /// <summary>
-/// One lifetime of a manager's endpoint: from create_listener or connect to cleanup.
-/// Threads that wait on it (accept, connect, the reader) hold this object, not the
-/// manager, so a cleanup followed by a new listener can never hand them the new one.
-/// All fields but <see cref="Closed"/> are guarded by <see cref="Gate"/>.
+/// One lifetime of a manager's endpoint, from create_listener or connect to cleanup,
+/// and everything that happens in it: accepting, the reader thread, dispatching to the
+/// host, closing. Threads that wait (accept, connect, the reader) hold this object, not
+/// the manager, so a cleanup followed by a new listener can never hand them the new one.
 /// </summary>
 internal sealed class IpcSession
 {
+    // Guards every field below. Two are also read without it, and are volatile for that:
+    // _closed (checked before each callback) and _connection (the send path's one read).
     // A plain object, not System.Threading.Lock: waiters use Monitor.Wait on it.
-    public readonly object Gate = new();
-    public readonly CancellationTokenSource Cancel = new();
-
-    public ListenerBase? Listener;
-    public ConnectionBase? Connection;
-    public Thread? Reader;
-    public IConnectionHandler? Handler;
-
-    /// <summary>A thread is inside Listener.Accept; others wait for it rather than accept in parallel.</summary>
-    public bool Accepting;
-
+    private readonly object _gate = new();
+    private readonly CancellationTokenSource _cancel = new();
+    private ListenerBase? _listener;
+    private volatile ConnectionBase? _connection;
+    private Thread? _reader;
+    private bool _accepting; // a thread is inside Listener.Accept; others wait for its result
     private volatile bool _closed;
+
+    // Set once this session's reader will make no more callbacks (or never had one).
+    private readonly ManualResetEventSlim _callbacksDone = new(true);
+
+    public CancellationToken CancelToken => _cancel.Token;
 
     public bool Closed => _closed;
 
+    /// <summary>The connection, once a client is accepted or connect succeeded; read lock-free by senders.</summary>
+    public ConnectionBase? Connection => _connection;
+
+    public ListenerBase? Listener
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _listener;
+            }
+        }
+    }
+
+    public bool IsReaderThread
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _reader == Thread.CurrentThread;
+            }
+        }
+    }
+
+    /// <summary>A thread is inside (or entering) the listener's accept; tests act on that instead of guessing.</summary>
+    internal bool IsAccepting
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _accepting;
+            }
+        }
+    }
+
+    public bool HasReader
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _reader is not null;
+            }
+        }
+    }
+
+    /// <summary>Attaches the bound listener; false (and the caller disposes it) when cleanup ran meanwhile.</summary>
+    public bool Attach(ListenerBase listener)
+    {
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                return false;
+            }
+
+            _listener = listener;
+            return true;
+        }
+    }
+
+    /// <summary>Attaches the connected client connection; false when cleanup ran meanwhile.</summary>
+    public bool Attach(ConnectionBase connection)
+    {
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                return false;
+            }
+
+            _connection = connection;
+            return true;
+        }
+    }
+
     /// <summary>
-    /// Quick and idempotent, from any thread: wakes every waiter (accept, connect, the
-    /// reader's receive, blocked sends) and removes the listener's files. Never waits.
+    /// Returns the connection once a client is accepted. One thread accepts at a time; the
+    /// others wait for its result (or their turn). Throws IpcException: Timeout, Cancelled
+    /// when cleanup ran, InvalidState without a listener.
+    /// </summary>
+    public ConnectionBase AcceptOrWait(int timeoutMs)
+    {
+        long start = Stopwatch.GetTimestamp();
+        int Remaining() => timeoutMs < 0
+            ? Timeout.Infinite
+            : Math.Max(0, timeoutMs - (int)Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+
+        ListenerBase listener;
+        lock (_gate)
+        {
+            while (true)
+            {
+                if (_closed)
+                {
+                    throw Cancelled("waiting for a client");
+                }
+
+                if (_connection is not null)
+                {
+                    return _connection;
+                }
+
+                if (_listener is null)
+                {
+                    throw new IpcException(IpcStatus.InvalidState, "wait_for_client needs a listener: call create_listener first");
+                }
+
+                if (!_accepting)
+                {
+                    _accepting = true;
+                    listener = _listener;
+                    break;
+                }
+
+                int wait = Remaining();
+                if (wait == 0)
+                {
+                    throw TimedOut(timeoutMs);
+                }
+
+                Monitor.Wait(_gate, wait);
+            }
+        }
+
+        ConnectionBase? accepted = null;
+        bool kept = false;
+        try
+        {
+            accepted = listener.Accept(Remaining());
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _accepting = false;
+                if (accepted is not null && !_closed)
+                {
+                    _connection = accepted;
+                    kept = true;
+                }
+
+                Monitor.PulseAll(_gate);
+            }
+        }
+
+        if (accepted is null)
+        {
+            throw TimedOut(timeoutMs);
+        }
+
+        if (!kept)
+        {
+            // Cleanup won the race: nothing was sent on it, so no linger.
+            accepted.DisposeNow();
+            throw Cancelled("waiting for a client");
+        }
+
+        Log.Connected(accepted.Description);
+        return accepted;
+    }
+
+    /// <summary>
+    /// Starts the reader thread. It first waits until <paramref name="previous"/> (an
+    /// earlier session's reader of the same manager, still inside a callback) has made
+    /// its last callback, so one manager never has two readers calling the host at once.
+    /// </summary>
+    public Thread StartReader(IConnectionHandler? handler, IpcSession? previous)
+    {
+        lock (_gate)
+        {
+            if (_closed || (_listener is null && _connection is null))
+            {
+                throw new IpcException(IpcStatus.InvalidState,
+                    "start_reader needs a listener or a connection: call create_listener or connect first");
+            }
+
+            if (_reader is not null)
+            {
+                throw new IpcException(IpcStatus.InvalidState, "the reader is already running");
+            }
+
+            _callbacksDone.Reset();
+            // A dedicated thread, not the pool: it blocks in recv and runs the host's
+            // callbacks, and the host must know which thread that is.
+            _reader = new Thread(() => ReaderMain(handler, previous))
+            {
+                IsBackground = true,
+                Name = "dapper-ipc-reader",
+            };
+            _reader.Start();
+            return _reader;
+        }
+    }
+
+    /// <summary>
+    /// Quick and idempotent, from any thread: wakes every waiter (accept, connect, blocked
+    /// sends), removes the listener's files and ends the connection's sending side (the
+    /// peer gets every frame already sent, then end-of-file). Never waits.
     /// </summary>
     public void Close()
     {
         ListenerBase? listener;
         ConnectionBase? connection;
-        lock (Gate)
+        lock (_gate)
         {
             if (_closed)
             {
@@ -43,13 +247,189 @@ internal sealed class IpcSession
             }
 
             _closed = true;
-            listener = Listener;
-            connection = Connection;
-            Monitor.PulseAll(Gate);
+            listener = _listener;
+            connection = _connection;
+            Monitor.PulseAll(_gate);
         }
 
-        Cancel.Cancel();
+        _cancel.Cancel();
         listener?.Dispose();
         connection?.Close();
+    }
+
+    /// <summary>
+    /// After <see cref="Close"/>: waits for the reader to finish (its callbacks and its
+    /// linger; a reader still blocked on a silent peer when the linger ends is woken),
+    /// then releases the connection. Returns false without waiting when called on the
+    /// reader itself, or when waiting would deadlock (see <see cref="ThreadWaits"/>): the
+    /// reader then releases everything itself when its callback returns.
+    /// </summary>
+    public bool Stop()
+    {
+        Thread? reader;
+        lock (_gate)
+        {
+            reader = _reader;
+        }
+
+        if (reader is not null)
+        {
+            if (reader == Thread.CurrentThread || !ThreadWaits.Enter(reader))
+            {
+                return false;
+            }
+
+            try
+            {
+                if (!reader.Join(_connection?.LingerRemainingMs ?? 0))
+                {
+                    _connection?.Abort();
+                    reader.Join();
+                }
+            }
+            finally
+            {
+                ThreadWaits.Exit();
+            }
+        }
+
+        _connection?.Dispose();
+        return true;
+    }
+
+    private static IpcException Cancelled(string what) => new(IpcStatus.Cancelled, $"cleanup ran while {what}");
+
+    private static IpcException TimedOut(int timeoutMs) => new(IpcStatus.Timeout, $"no client connected within {timeoutMs} ms");
+
+    private void ReaderMain(IConnectionHandler? handler, IpcSession? previous)
+    {
+        try
+        {
+            previous?.WaitForLastCallback();
+            Read(handler);
+        }
+        finally
+        {
+            _callbacksDone.Set();
+            // Whoever stops this session may not have waited (the reader's own cleanup, a
+            // cycle): the reader releases what it used. Idempotent with Stop's release.
+            _connection?.Dispose();
+        }
+    }
+
+    private void WaitForLastCallback()
+    {
+        Thread? reader;
+        lock (_gate)
+        {
+            reader = _reader;
+        }
+
+        // The previous reader may be this thread's creator, still in the callback that
+        // called start_reader: that is what we wait for. A cycle (it waits for us) means
+        // it is stopping this session, which is closed then, so nothing runs.
+        if (reader is null || !ThreadWaits.Enter(reader))
+        {
+            return;
+        }
+
+        try
+        {
+            _callbacksDone.Wait();
+        }
+        finally
+        {
+            ThreadWaits.Exit();
+        }
+    }
+
+    private void Read(IConnectionHandler? handler)
+    {
+        ConnectionBase connection;
+        try
+        {
+            connection = AcceptOrWait(Timeout.Infinite);
+        }
+        catch (IpcException e)
+        {
+            // Cancelled is the host's own cleanup; anything else it must hear about.
+            Notify(handler, ConnectionEvent.Disconnected, e.Status, e.Message);
+            return;
+        }
+
+        Notify(handler, ConnectionEvent.Connected, IpcStatus.Ok, $"connected: {connection.Description}");
+
+        IpcStatus status = IpcStatus.Ok;
+        string reason = "the peer closed the connection";
+        using (var reader = new FrameReader(connection.MaxPayload))
+        {
+            try
+            {
+                reader.Run(connection, new Dispatcher(this, handler, connection.Description));
+            }
+            catch (IpcException e)
+            {
+                status = e.Status;
+                reason = e.Message;
+            }
+            catch (Exception e)
+            {
+                status = IpcStatus.Internal;
+                reason = $"internal error in the reader: {e.Message}";
+            }
+        }
+
+        // However the reading ended, the connection is finished: the peer sees end-of-file
+        // (after a protocol error the stream cannot be resynchronised) and sends fail.
+        connection.Close();
+        if (!_closed)
+        {
+            Log.ConnectionEnded(connection.Description, status, reason);
+            Notify(handler, ConnectionEvent.Disconnected, status, reason);
+        }
+    }
+
+    private void Notify(IConnectionHandler? handler, ConnectionEvent e, IpcStatus status, string reason)
+    {
+        if (handler is null || _closed)
+        {
+            return;
+        }
+
+        try
+        {
+            handler.OnConnectionEvent(e, status, reason);
+        }
+        catch (Exception ex)
+        {
+            Log.HandlerFailed(reason, ex);
+        }
+    }
+
+    /// <summary>Hands each frame to the host's handler and stops as soon as cleanup ran.</summary>
+    private sealed class Dispatcher(IpcSession session, IConnectionHandler? handler, string description) : IFrameHandler
+    {
+        public bool OnFrame(byte kind, ReadOnlySpan<byte> payload)
+        {
+            if (session._closed)
+            {
+                return false;
+            }
+
+            if (handler is not null)
+            {
+                try
+                {
+                    handler.OnMessage(kind, payload);
+                }
+                catch (Exception e)
+                {
+                    // The handler's bug must not end the connection.
+                    Log.HandlerFailed(description, e);
+                }
+            }
+
+            return !session._closed;
+        }
     }
 }

@@ -1,0 +1,489 @@
+/*
+ * The session lifecycle under hostile use, through the C ABI: what cleanup and
+ * destroy promise about callbacks still running, readers of one manager, managers
+ * destroying each other from their callbacks, and frames sent before a close.
+ *
+ *   lifecycle <test>               runs one test (CTest registers each one of the
+ *                                  table in main; CMake reads the names from there)
+ *   lifecycle peer-drain T ADDR    a peer process: raw sockets only, never the library
+ *
+ * Exit 0: passed; 1: failed.
+ */
+#define _GNU_SOURCE
+#include <dapper_ipc.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define WAIT_SECONDS 20
+
+static int failures;
+
+static void check(int condition, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%s: ", condition ? "ok" : "FAILED");
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    fflush(stdout);
+    if (!condition)
+        failures++;
+}
+
+static const char *last_error(void)
+{
+    static __thread char message[512];
+    dapper_ipc_last_error(message, sizeof message, NULL);
+    return message;
+}
+
+static void must(int32_t status, const char *what)
+{
+    if (status != DAPPER_IPC_OK) {
+        printf("FAILED: %s: %d %s\n", what, status, last_error());
+        exit(1);
+    }
+}
+
+/* A latch: one side sets it, the other waits for it (bounded, so a broken promise
+   fails the test instead of hanging it). */
+struct latch {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int value;
+};
+#define LATCH_INIT {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0}
+
+static void latch_add(struct latch *l, int n)
+{
+    pthread_mutex_lock(&l->lock);
+    l->value += n;
+    pthread_cond_broadcast(&l->cond);
+    pthread_mutex_unlock(&l->lock);
+}
+
+static int latch_wait(struct latch *l, int at_least, int seconds)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += seconds;
+    int ok = 1;
+    pthread_mutex_lock(&l->lock);
+    while (l->value < at_least && ok)
+        ok = pthread_cond_timedwait(&l->cond, &l->lock, &deadline) != ETIMEDOUT;
+    pthread_mutex_unlock(&l->lock);
+    return ok;
+}
+
+/* A listener (unix unless told) and a library client connected to it. */
+static void connected_pair(dapper_ipc_manager *server, dapper_ipc_manager *client, const char *transport)
+{
+    must(dapper_ipc_manager_create(server), "create server");
+    must(dapper_ipc_manager_create(client), "create client");
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = transport;
+    must(dapper_ipc_create_listener(*server, &config), "create_listener");
+    char args[512];
+    size_t length;
+    must(dapper_ipc_launcher_args(*server, args, sizeof args, &length, NULL), "launcher_args");
+    const char *value[4];
+    const char *p = args;
+    for (int i = 0; i < 4 && p < args + length; i++, p += strlen(p) + 1)
+        value[i] = p;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = transport;
+    if (strcmp(transport, "tcp") == 0) {
+        config.host = "127.0.0.1";
+        config.port = atoi(p + strlen(p) + 1); /* --ipc-host H --ipc-port P: P follows "--ipc-port" */
+    } else {
+        config.path = value[3];
+    }
+    must(dapper_ipc_connect(*client, &config), "connect");
+    must(dapper_ipc_wait_for_client(*server, WAIT_SECONDS * 1000), "wait_for_client");
+}
+
+/* ---- cleanup from a callback, then cleanup/destroy elsewhere ------------------ */
+
+struct long_callback {
+    dapper_ipc_manager self;
+    struct latch entered;
+    volatile int returned;
+    int use_destroy_inside;
+};
+
+/* Cleans up its own manager, then keeps working for a while: the host's cleanup or
+   destroy on another thread must not return before this does. */
+static void on_message_cleanup_then_work(void *user, int32_t kind, const uint8_t *payload, size_t length)
+{
+    struct long_callback *c = user;
+    (void)kind, (void)payload, (void)length;
+    if (c->use_destroy_inside)
+        dapper_ipc_manager_destroy(c->self);
+    else
+        dapper_ipc_cleanup(c->self);
+    latch_add(&c->entered, 1);
+    usleep(1000 * 1000); /* the work a real callback does after its cleanup */
+    c->returned = 1;
+}
+
+static int callback_cleanup_then(int destroy)
+{
+    static struct long_callback c = {.entered = LATCH_INIT};
+    c.returned = 0;
+    c.entered.value = 0;
+    dapper_ipc_manager server, client;
+    connected_pair(&server, &client, "unix");
+    c.self = server;
+    must(dapper_ipc_set_callbacks(server, on_message_cleanup_then_work, NULL, &c), "set_callbacks");
+    must(dapper_ipc_start_reader(server), "start_reader");
+    must(dapper_ipc_send(client, DAPPER_IPC_KIND_EVENT, "{}", 2), "send");
+    check(latch_wait(&c.entered, 1, WAIT_SECONDS), "the callback ran and cleaned up its own manager");
+    int32_t status = destroy ? dapper_ipc_manager_destroy(server) : dapper_ipc_cleanup(server);
+    check(status == DAPPER_IPC_OK, "%s on the main thread: %d", destroy ? "destroy" : "cleanup", status);
+    check(c.returned, "%s returned only after the callback that ran cleanup had returned", destroy ? "destroy" : "cleanup");
+    if (!destroy)
+        dapper_ipc_manager_destroy(server);
+    dapper_ipc_manager_destroy(client);
+    return 0;
+}
+
+static int test_callback_cleanup_then_destroy(void) { return callback_cleanup_then(1); }
+static int test_callback_cleanup_then_cleanup(void) { return callback_cleanup_then(0); }
+
+/* ---- a callback that cleans up and listens again: never two readers at once ---- */
+
+struct relisten {
+    dapper_ipc_manager self;
+    pthread_mutex_t lock;
+    int active;  /* callbacks of this manager running now */
+    int overlap; /* times two ran at once */
+    int relistened;
+    struct latch connected_again;
+};
+
+static void enter(struct relisten *r)
+{
+    pthread_mutex_lock(&r->lock);
+    if (++r->active > 1)
+        r->overlap++;
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void leave(struct relisten *r)
+{
+    pthread_mutex_lock(&r->lock);
+    r->active--;
+    pthread_mutex_unlock(&r->lock);
+}
+
+static int raw_connect_unix(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int relisten_client = -1;
+
+static void on_message_relisten(void *user, int32_t kind, const uint8_t *payload, size_t length)
+{
+    struct relisten *r = user;
+    (void)kind, (void)payload, (void)length;
+    enter(r);
+    if (!r->relistened) {
+        r->relistened = 1;
+        dapper_ipc_cleanup(r->self);
+        dapper_ipc_config config;
+        dapper_ipc_config_init(&config, sizeof config);
+        config.transport = "unix";
+        char args[512];
+        size_t n;
+        if (dapper_ipc_create_listener(r->self, &config) == DAPPER_IPC_OK &&
+            dapper_ipc_launcher_args(r->self, args, sizeof args, &n, NULL) == DAPPER_IPC_OK &&
+            dapper_ipc_start_reader(r->self) == DAPPER_IPC_OK) {
+            const char *path = args;
+            for (int i = 0; i < 3; i++)
+                path += strlen(path) + 1;
+            /* A client arrives at once: the new reader accepts it and would report it
+               while this callback is still running. */
+            relisten_client = raw_connect_unix(path);
+        }
+        usleep(300 * 1000); /* the rest of this callback's work */
+    }
+    leave(r);
+}
+
+static void on_state_relisten(void *user, int32_t event, int32_t status, const char *reason)
+{
+    struct relisten *r = user;
+    (void)status, (void)reason;
+    enter(r);
+    if (event == DAPPER_IPC_EVENT_CONNECTED && r->relistened)
+        latch_add(&r->connected_again, 1);
+    leave(r);
+}
+
+static int test_callback_relisten_one_reader_at_a_time(void)
+{
+    static struct relisten r = {.lock = PTHREAD_MUTEX_INITIALIZER, .connected_again = LATCH_INIT};
+    dapper_ipc_manager server, client;
+    connected_pair(&server, &client, "unix");
+    r.self = server;
+    must(dapper_ipc_set_callbacks(server, on_message_relisten, on_state_relisten, &r), "set_callbacks");
+    must(dapper_ipc_start_reader(server), "start_reader");
+    must(dapper_ipc_send(client, DAPPER_IPC_KIND_EVENT, "{}", 2), "send");
+    check(latch_wait(&r.connected_again, 1, WAIT_SECONDS), "the listener made in the callback accepted its client");
+    must(dapper_ipc_manager_destroy(server), "destroy");
+    pthread_mutex_lock(&r.lock);
+    int overlap = r.overlap, active = r.active;
+    pthread_mutex_unlock(&r.lock);
+    check(overlap == 0, "no two callbacks of the manager ran at once (%d overlaps)", overlap);
+    check(active == 0, "no callback runs after destroy returned (%d running)", active);
+    if (relisten_client >= 0)
+        close(relisten_client);
+    dapper_ipc_manager_destroy(client);
+    return 0;
+}
+
+/* ---- two callbacks destroying each other's managers --------------------------- */
+
+struct crossed {
+    dapper_ipc_manager other;
+    pthread_barrier_t *both_inside;
+    struct latch *returned;
+    int32_t status;
+};
+
+static void on_message_destroy_other(void *user, int32_t kind, const uint8_t *payload, size_t length)
+{
+    struct crossed *c = user;
+    (void)kind, (void)payload, (void)length;
+    pthread_barrier_wait(c->both_inside); /* both readers are in a callback now */
+    c->status = dapper_ipc_manager_destroy(c->other);
+    latch_add(c->returned, 1);
+}
+
+static int test_callbacks_destroying_each_other(void)
+{
+    static pthread_barrier_t barrier;
+    static struct latch returned = LATCH_INIT;
+    pthread_barrier_init(&barrier, NULL, 2);
+    static struct crossed a, b;
+    dapper_ipc_manager sa, ca, sb, cb;
+    connected_pair(&sa, &ca, "unix");
+    connected_pair(&sb, &cb, "unix");
+    a = (struct crossed){.other = sb, .both_inside = &barrier, .returned = &returned};
+    b = (struct crossed){.other = sa, .both_inside = &barrier, .returned = &returned};
+    must(dapper_ipc_set_callbacks(sa, on_message_destroy_other, NULL, &a), "set_callbacks a");
+    must(dapper_ipc_set_callbacks(sb, on_message_destroy_other, NULL, &b), "set_callbacks b");
+    must(dapper_ipc_start_reader(sa), "start_reader a");
+    must(dapper_ipc_start_reader(sb), "start_reader b");
+    must(dapper_ipc_send(ca, DAPPER_IPC_KIND_EVENT, "{}", 2), "send a");
+    must(dapper_ipc_send(cb, DAPPER_IPC_KIND_EVENT, "{}", 2), "send b");
+    int ok = latch_wait(&returned, 2, WAIT_SECONDS);
+    check(ok, "both destroys called from the two callbacks returned (no deadlock)");
+    if (!ok) {
+        fflush(stdout);
+        _exit(1); /* deadlocked threads cannot be cleaned up */
+    }
+    check(a.status == DAPPER_IPC_OK && b.status == DAPPER_IPC_OK, "both destroys succeeded: %d, %d", a.status, b.status);
+    int connected = 1;
+    check(dapper_ipc_is_connected(sa, &connected) == DAPPER_IPC_E_INVALID_HANDLE &&
+              dapper_ipc_is_connected(sb, &connected) == DAPPER_IPC_E_INVALID_HANDLE,
+          "both handles are retired");
+    dapper_ipc_manager_destroy(ca);
+    dapper_ipc_manager_destroy(cb);
+    return 0;
+}
+
+/* ---- every frame sent before cleanup reaches the peer, then end-of-file -------- */
+
+#define FRAMES 10000
+#define PAYLOAD 1024
+
+static char self_exe[4096];
+
+static int recv_all(int fd, uint8_t *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = recv(fd, buf + got, n - got, 0);
+        if (r <= 0)
+            return r == 0 && got == 0 ? 0 : -1;
+        got += (size_t)r;
+    }
+    return 1;
+}
+
+/* Connects, sends one frame the host never reads, then reads frame by frame (header,
+   then payload, as the launcher does) until end-of-file. Prints the count and how the
+   stream ended. */
+static int peer_drain(const char *transport, const char *address)
+{
+    int fd = -1;
+    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
+        if (strcmp(transport, "tcp") == 0) {
+            fd = socket(AF_INET, SOCK_STREAM, 0);
+            struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(address))};
+            inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+            if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+                close(fd);
+                fd = -1;
+            }
+        } else {
+            fd = raw_connect_unix(address);
+        }
+        if (fd < 0)
+            usleep(50 * 1000);
+    }
+    if (fd < 0)
+        return 2;
+    static const uint8_t unread[] = {'D', 'P', 1, 1, 0, 0, 0, 2, '{', '}'};
+    if (send(fd, unread, sizeof unread, MSG_NOSIGNAL) != (ssize_t)sizeof unread)
+        return 3;
+    static uint8_t payload[PAYLOAD];
+    int frames = 0;
+    const char *end = "eof";
+    while (1) {
+        uint8_t header[8];
+        int r = recv_all(fd, header, sizeof header);
+        if (r == 0)
+            break;
+        uint32_t length = (uint32_t)header[4] << 24 | (uint32_t)header[5] << 16 | (uint32_t)header[6] << 8 | header[7];
+        if (r < 0 || length > sizeof payload || recv_all(fd, payload, length) != 1) {
+            end = errno == ECONNRESET ? "reset" : "cut";
+            break;
+        }
+        frames++;
+    }
+    printf("frames=%d end=%s\n", frames, end);
+    return 0;
+}
+
+static int frames_before(const char *transport, int destroy)
+{
+    dapper_ipc_manager server;
+    must(dapper_ipc_manager_create(&server), "create");
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = transport;
+    must(dapper_ipc_create_listener(server, &config), "create_listener");
+    char args[512];
+    size_t length;
+    int32_t argc;
+    must(dapper_ipc_launcher_args(server, args, sizeof args, &length, &argc), "launcher_args");
+    const char *last = args;
+    for (int i = 0; i < argc - 1; i++)
+        last += strlen(last) + 1; /* the path, or the port */
+
+    int out[2];
+    if (pipe(out) != 0)
+        return 1;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    char *argv[] = {self_exe, "peer-drain", (char *)transport, (char *)last, NULL};
+    pid_t pid;
+    if (posix_spawn(&pid, self_exe, &actions, NULL, argv, environ) != 0)
+        return 1;
+    close(out[1]);
+    must(dapper_ipc_wait_for_client(server, WAIT_SECONDS * 1000), "wait_for_client");
+
+    /* No reader: the peer's frame stays unread. Batches keep the host ahead of the peer,
+       so frames are still queued in the kernel when cleanup runs. */
+    static uint8_t payload[PAYLOAD];
+    memset(payload, 'x', sizeof payload);
+    dapper_ipc_frame batch[100];
+    for (int i = 0; i < 100; i++)
+        batch[i] = (dapper_ipc_frame){.payload = payload, .length = sizeof payload, .kind = DAPPER_IPC_KIND_COMMAND};
+    int sent = 0;
+    for (int i = 0; i < FRAMES / 100; i++) {
+        size_t n = 0;
+        if (dapper_ipc_send_batch(server, batch, 100, &n) != DAPPER_IPC_OK) {
+            printf("send_batch: %s\n", last_error());
+            break;
+        }
+        sent += (int)n;
+    }
+    check(sent == FRAMES, "%s: every send returned OK (%d frames)", transport, sent);
+    int32_t status = destroy ? dapper_ipc_manager_destroy(server) : dapper_ipc_cleanup(server);
+    check(status == DAPPER_IPC_OK, "%s returned OK", destroy ? "destroy" : "cleanup");
+    if (!destroy)
+        dapper_ipc_manager_destroy(server);
+
+    char report[128] = {0};
+    FILE *f = fdopen(out[0], "r");
+    if (f == NULL || fgets(report, sizeof report, f) == NULL)
+        snprintf(report, sizeof report, "(no report)");
+    if (f != NULL)
+        fclose(f);
+    int wstatus = 0;
+    waitpid(pid, &wstatus, 0);
+    int frames = -1;
+    char end[16] = "";
+    sscanf(report, "frames=%d end=%15s", &frames, end);
+    check(frames == FRAMES && strcmp(end, "eof") == 0,
+          "%s over %s: the peer read every frame sent, then end-of-file (%d frames, then %s)",
+          destroy ? "destroy" : "cleanup", transport, frames, end);
+    return 0;
+}
+
+static int test_no_frame_lost_at_cleanup_tcp(void) { return frames_before("tcp", 0); }
+static int test_no_frame_lost_at_destroy_tcp(void) { return frames_before("tcp", 1); }
+static int test_no_frame_lost_at_cleanup_unix(void) { return frames_before("unix", 0); }
+static int test_no_frame_lost_at_destroy_unix(void) { return frames_before("unix", 1); }
+
+int main(int argc, char **argv)
+{
+    ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
+    if (n <= 0)
+        snprintf(self_exe, sizeof self_exe, "%s", argv[0]);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc >= 4 && strcmp(argv[1], "peer-drain") == 0)
+        return peer_drain(argv[2], argv[3]);
+
+    static const struct {
+        const char *name;
+        int (*run)(void);
+    } tests[] = {
+        {"callback-cleanup-then-destroy", test_callback_cleanup_then_destroy},
+        {"callback-cleanup-then-cleanup", test_callback_cleanup_then_cleanup},
+        {"callback-relisten-one-reader-at-a-time", test_callback_relisten_one_reader_at_a_time},
+        {"callbacks-destroying-each-other", test_callbacks_destroying_each_other},
+        {"no-frame-lost-at-cleanup-tcp", test_no_frame_lost_at_cleanup_tcp},
+        {"no-frame-lost-at-destroy-tcp", test_no_frame_lost_at_destroy_tcp},
+        {"no-frame-lost-at-cleanup-unix", test_no_frame_lost_at_cleanup_unix},
+        {"no-frame-lost-at-destroy-unix", test_no_frame_lost_at_destroy_unix},
+    };
+    for (size_t i = 0; argc == 2 && i < sizeof tests / sizeof tests[0]; i++) {
+        if (strcmp(argv[1], tests[i].name) == 0) {
+            tests[i].run();
+            printf("%s: %s\n", tests[i].name, failures == 0 ? "passed" : "FAILED");
+            return failures == 0 ? 0 : 1;
+        }
+    }
+    fprintf(stderr, "usage: lifecycle <test>\n");
+    return 2;
+}
