@@ -14,8 +14,17 @@
  * Callback contract (as in libuv): when a function that would lead to a
  * callback returns an error, that callback is never called for that call.
  * After dapper_ipc_cleanup() or dapper_ipc_manager_destroy() returns on a
- * thread other than the reader thread, no callback of that manager is running
- * or will run again.
+ * thread that is not one of that manager's reader threads, no callback of that
+ * manager is running or will run again, whatever happened before: a callback
+ * that already ran cleanup on its own manager and is still running is waited
+ * for, and so is the reader of a listener that callback created again. One
+ * manager never has two callbacks running at once: a reader started from
+ * inside a callback makes its first callback after that callback returned.
+ * Called on a reader thread (inside a callback), cleanup and destroy of another
+ * manager wait for that manager's reader too, except where the wait would
+ * close a cycle (two callbacks destroying each other's managers): the second
+ * one closes without waiting, returns, and the other reader ends when its
+ * callback returns. No wait inside the library ever deadlocks on another.
  *
  * Wire format: every message is one DP v1 frame (magic "DP", version 1, kind,
  * 32-bit big-endian payload length, payload). The library does not parse the
@@ -210,7 +219,9 @@ typedef struct dapper_ipc_config {
    The callback may call any function of this library, including send,
    cleanup and destroy on its own manager (cleanup then does not wait for the
    reader: it closes the connection, and the reader thread ends when the
-   callback returns). */
+   callback returns; a cleanup or destroy on another thread waits for that),
+   and create_listener/connect and start_reader again (the new reader's first
+   callback comes after this one returned). */
 typedef void(DAPPER_IPC_CALL *dapper_ipc_message_cb)(void *user_data, int32_t kind,
                                                      const uint8_t *payload, size_t length);
 
@@ -275,10 +286,12 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_config_init(dapper_ipc_config 
    Any thread. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_manager_create(dapper_ipc_manager *out);
 
-/* Cleans up (as dapper_ipc_cleanup) and retires the handle: every later call
-   with it returns DAPPER_IPC_E_INVALID_HANDLE. Any thread, including the
-   reader thread inside a callback. Returns DAPPER_IPC_E_INVALID_HANDLE for a
-   zero, stale or never-issued handle. */
+/* Cleans up (as dapper_ipc_cleanup, with the same waits and linger) and
+   retires the handle: every later call with it returns
+   DAPPER_IPC_E_INVALID_HANDLE. Any thread, including a reader thread inside a
+   callback (its own manager's, or another's: see the callback contract at the
+   top for when it waits). Returns DAPPER_IPC_E_INVALID_HANDLE for a zero,
+   stale or never-issued handle. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_manager_destroy(dapper_ipc_manager manager);
 
 /* Sets the callbacks and the user_data passed to them. Either callback may
@@ -412,15 +425,22 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_send_batch(dapper_ipc_manager 
                                                              const dapper_ipc_frame *frames,
                                                              size_t count, size_t *frames_sent);
 
-/* Closes the connection (the peer sees end-of-file) and the listener,
-   removes the unix socket file and the directory the library made for it,
-   stops the reader thread and waits for it to finish, then forgets the
-   connection: the manager can create a listener or connect again.
-   Idempotent: a second call returns DAPPER_IPC_OK. Any thread. Called from a
-   callback on the reader thread it closes everything but cannot wait for its
-   own thread: the reader ends when the callback returns, and no further
-   callback is made. Blocked calls on other threads (send, wait_for_client,
-   connect) return DAPPER_IPC_E_CLOSED or DAPPER_IPC_E_CANCELLED. */
+/* Closes the listener (removing the unix socket file and the directory the
+   library made for it) and the connection, stops the reader thread and waits
+   for it, then forgets the connection: the manager can create a listener or
+   connect again. Idempotent: a second call returns DAPPER_IPC_OK. Any thread.
+   Every frame a send already reported as sent reaches the peer, then
+   end-of-file: the connection's sending side is shut down first, and what
+   the peer still sends is read and discarded until it closes its side, for
+   at most 2 seconds (the linger: a tcp socket closed with unread data would
+   be reset, and the reset drops frames still queued in the kernel). So
+   cleanup returns once the peer has closed, or after the linger.
+   Called from a callback on the reader thread it closes everything but
+   cannot wait for its own thread: the reader lingers and ends when the
+   callback returns, no further callback is made, and a later cleanup or
+   destroy on another thread waits for it (see the callback contract at the
+   top). Blocked calls on other threads (send, wait_for_client, connect)
+   return DAPPER_IPC_E_CLOSED or DAPPER_IPC_E_CANCELLED at once. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_cleanup(dapper_ipc_manager manager);
 
 /* *connected receives 1 while a peer is connected, else 0 (no listener or
