@@ -20,12 +20,11 @@ import ctypes
 import itertools
 import json
 import logging
-import sys
-import sysconfig
 import threading
 import time
 
 from . import _native as native
+from ._thread_state import KEEP as _KEEP_THREAD_STATE, ReaderStates
 from .config import TransportConfig
 from .errors import IPCConfigError, IPCStateError, IPCTimeoutError
 from .factory import TransportFactory
@@ -48,11 +47,11 @@ def _on_message_thunk(user, kind, payload, length):
     inside.add(ident)
     try:
         if _KEEP_THREAD_STATE and ident not in manager._kept:
-            manager._keep_thread_state(ident)
+            manager._states.keep(ident)
         manager._deliver(kind, _string_at(payload, length))
     finally:
         if manager._retiring:
-            manager._retire(ident)
+            manager._states.retire(ident)
         inside.discard(ident)  # last: cleanup() skips the states of threads in here
 
 
@@ -64,11 +63,11 @@ def _on_state_thunk(user, event, status, reason):
     manager._in_callback.add(ident)
     try:
         if _KEEP_THREAD_STATE and ident not in manager._kept:
-            manager._keep_thread_state(ident)
+            manager._states.keep(ident)
         manager._on_state(event, status, reason)
     finally:
         # A disconnect is the reader's last callback.
-        manager._retire(ident, last=event == native.EVENT_DISCONNECTED)
+        manager._states.retire(ident, last=event == native.EVENT_DISCONNECTED)
         manager._in_callback.discard(ident)
 
 
@@ -90,27 +89,7 @@ def _cleanup_at_exit():
     native.stop_logging()
 
 
-# ---- the reader's Python thread state ---------------------------------------------------
-# ctypes gives a foreign thread a new Python thread state for every callback and deletes
-# it afterwards; for a reader calling back per frame that costs more than all the rest
-# (measured: 38k messages/s, against 424k with the state kept). So the reader's state is
-# kept from its first callback (one more PyGILState_Ensure) and let go of on that thread
-# in its last callback (a disconnect, or a callback that ran cleanup), or deleted by the
-# cleanup that joined the reader. Only on CPython with a GIL, where this is how ctypes
-# callbacks work.
-_KEEP_THREAD_STATE = sys.implementation.name == "cpython" and not sysconfig.get_config_var("Py_GIL_DISABLED")
-if _KEEP_THREAD_STATE:
-    _py = ctypes.PyDLL(None, handle=ctypes.pythonapi._handle)  # own function objects, GIL held
-    _py.PyGILState_Ensure.restype = ctypes.c_int
-    _py.PyGILState_Ensure.argtypes = []
-    _py.PyGILState_Release.restype = None
-    _py.PyGILState_Release.argtypes = [ctypes.c_int]
-    _py.PyGILState_GetThisThreadState.restype = ctypes.c_void_p
-    _py.PyGILState_GetThisThreadState.argtypes = []
-    _py.PyThreadState_Clear.restype = None
-    _py.PyThreadState_Clear.argtypes = [ctypes.c_void_p]
-    _py.PyThreadState_Delete.restype = None
-    _py.PyThreadState_Delete.argtypes = [ctypes.c_void_p]
+# The reader's Python thread state is kept across callbacks: see _thread_state.py.
 
 
 class _Subscriber:
@@ -173,8 +152,9 @@ class IPCManager:
         self._subscribers = []
         self.disconnect_reason = None
         self._in_callback = set()  # idents of threads inside one of this manager's callbacks
-        self._kept = {}            # reader ident -> (PyThreadState*, what our Ensure returned)
-        self._retiring = {}        # reader ident -> Event set when its callback that ran cleanup returns
+        self._states = ReaderStates()
+        self._kept = self._states.kept          # read on the per-frame path
+        self._retiring = self._states.retiring
 
     # ---- lifecycle ----------------------------------------------------------------
 
@@ -383,21 +363,6 @@ class IPCManager:
 
     # ---- callbacks (reader thread) ------------------------------------------------------
 
-    def _keep_thread_state(self, ident):
-        held = _py.PyGILState_Ensure()  # one more hold: the state now outlives each callback
-        self._kept[ident] = (_py.PyGILState_GetThisThreadState(), held)
-
-    def _retire(self, ident, last=False):
-        retiring = self._retiring.pop(ident, None)
-        if last or retiring is not None:
-            # This thread calls this manager no more: let go of the kept state here, on its
-            # own thread (ctypes deletes it as this callback returns).
-            kept = self._kept.pop(ident, None)
-            if kept is not None:
-                _py.PyGILState_Release(kept[1])
-        if retiring is not None:
-            retiring.set()
-
     def _deliver(self, kind, data):
         if self._raw:
             message = data
@@ -442,7 +407,7 @@ class IPCManager:
         if ident in self._in_callback:
             # The reader ends when this callback returns; marked before the library call so
             # a cleanup on another thread meanwhile waits for it.
-            self._retiring.setdefault(ident, threading.Event())
+            self._states.mark_retiring(ident)
             status = self._lib.dapper_ipc_cleanup(self._handle)
             error = native.error_for(status) if status else None
             self._closed_down()
@@ -451,23 +416,15 @@ class IPCManager:
                 # A reader that ran cleanup in its callback is not joined by the library once
                 # it has forgotten the session (see python/README.md): wait for it here, and
                 # first, so a session it opened again is the one the library cleans up.
-                self._wait_for_retiring()
+                self._states.wait_for_retiring()
                 status = self._lib.dapper_ipc_cleanup(self._handle)
                 error = native.error_for(status) if status else None
-                self._wait_for_retiring()
+                self._states.wait_for_retiring()
                 # Every other reader of this manager has been joined: its kept state can go.
-                for reader in list(self._kept):
-                    if reader not in self._in_callback and reader not in self._retiring:
-                        state, _held = self._kept.pop(reader)
-                        _py.PyThreadState_Clear(state)
-                        _py.PyThreadState_Delete(state)
+                self._states.delete_joined(self._in_callback)
                 self._closed_down()
         if error is not None:
             raise error
-
-    def _wait_for_retiring(self):
-        for event in list(self._retiring.values()):
-            event.wait()
 
     def _closed_down(self):
         self._enabled = False
