@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import struct
+import sys
 import threading
 import unittest
 import weakref
@@ -395,6 +396,34 @@ class LoggingAndErrorTests(unittest.TestCase):
             server.create_listener(TransportConfig(transport="tcp"))
             server.cleanup()
         self.assertTrue(any(r.levelno == logging.DEBUG and "listening on" in r.getMessage() for r in logs.records))
+
+    @unittest.skipUnless(threading.current_thread() is threading.main_thread(), "needs the main thread")
+    def test_ctrl_c_inside_the_log_callback_reaches_the_caller(self):
+        # The library calls the log callback on the thread of the call that logs; Ctrl-C
+        # arriving there must not end as ctypes' "Exception ignored".
+        from dapper_ipc import _native
+
+        class Interrupting(logging.Handler):
+            def emit(self, record):
+                raise KeyboardInterrupt
+
+        native_logger = logging.getLogger("dapper.ipc.native")
+        handler = Interrupting()
+        native_logger.addHandler(handler)
+        unraisable, hook = [], sys.unraisablehook
+        sys.unraisablehook = unraisable.append
+        interrupted = False
+        try:
+            try:
+                _native._log_callback(None, 2, b"a library warning")  # through ctypes, as the library calls it
+                IPCManager().is_connected  # the package's next library call on this thread raises it
+            except KeyboardInterrupt:
+                interrupted = True
+        finally:
+            sys.unraisablehook = hook
+            native_logger.removeHandler(handler)
+        self.assertEqual([u.exc_type for u in unraisable], [])
+        self.assertTrue(interrupted, "the KeyboardInterrupt never reached the caller")
 
     def test_errors_carry_the_library_message_and_status(self):
         server = IPCManager()

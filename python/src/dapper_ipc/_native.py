@@ -1,5 +1,6 @@
 """ctypes bindings of include/dapper_ipc.h, the library search, and the log bridge."""
 
+import _thread
 import ctypes
 import glob
 import logging
@@ -171,7 +172,29 @@ native_logger = logging.getLogger("dapper.ipc.native")
 
 
 def _on_log(_user, level, message):
-    native_logger.log(_LEVELS.get(level, logging.ERROR), "%s", message.decode("utf-8", "replace"))
+    try:
+        native_logger.log(_LEVELS.get(level, logging.ERROR), "%s", message.decode("utf-8", "replace"))
+    except KeyboardInterrupt:
+        # Ctrl-C landed in this callback (it runs on the thread of the library call, the
+        # main thread for calls made there). ctypes would print it as "Exception ignored"
+        # and drop it: keep it, to be raised by check() once the library call returned.
+        # (Re-delivering it as a signal would raise it here again, at the next call.)
+        global _interrupt_pending
+        if _thread.get_ident() != _MAIN_THREAD:
+            raise
+        _interrupt_pending = True
+
+
+_MAIN_THREAD = threading.main_thread().ident
+_interrupt_pending = False
+
+
+def raise_pending_interrupt():
+    """Raises the KeyboardInterrupt that reached the log callback, if one did."""
+    global _interrupt_pending
+    if _interrupt_pending and _thread.get_ident() == _MAIN_THREAD:
+        _interrupt_pending = False
+        raise KeyboardInterrupt
 
 
 _log_callback = LOG_CB(_on_log)  # module-level, never freed: the library may call it until exit
@@ -252,7 +275,10 @@ def error_for(status):
 
 def check(status):
     """Raises the exception that fits a failing status. Call it right after the failing
-    call, on the same thread: the message is per thread."""
+    call, on the same thread: the message is per thread. First, a Ctrl-C that reached
+    the log callback during the call."""
+    if _interrupt_pending:
+        raise_pending_interrupt()
     if status != OK:
         raise error_for(status)
 
@@ -280,6 +306,15 @@ def _ms(name, seconds):
     if seconds < 0:
         return -1
     return _int_field(name, max(1, round(seconds * 1000)), 1, _INT32_MAX)
+
+
+def timeout_ms(seconds):
+    """A wait in seconds (None: no limit) as the library's int32 milliseconds (-1: no limit);
+    a wait longer than int32 milliseconds (24.8 days) is waited without limit."""
+    if seconds is None:
+        return -1
+    ms = max(0, round(seconds * 1000))
+    return -1 if ms > _INT32_MAX else ms
 
 
 def new_config(config):

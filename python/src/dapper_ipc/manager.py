@@ -5,6 +5,17 @@ socket read. Every library call releases the GIL while it runs, so cleanup from 
 thread (the main thread, a handler, an event loop's executor) cannot deadlock with a
 callback that waits for the GIL.
 
+Ctrl-C. Python runs signal handlers on the main thread only, between bytecodes: a
+library call that blocks there (connect retrying, wait_for_client, cleanup joining a
+busy reader) would keep KeyboardInterrupt back until it returns, and the library's log
+callback, run on that thread during connect, would receive it instead ("Exception
+ignored"). So on the main thread those calls run on a short-lived worker thread while
+the main thread waits for it interruptibly (_blocking). On KeyboardInterrupt the main
+thread cleans the manager up (cleanup from another thread cancels connect and
+wait_for_client with E_CANCELLED), joins the worker and re-raises; an interrupted
+cleanup goes on in its worker until the reader has been joined. On other threads the
+calls are made directly.
+
 Lifetime. The library calls into Python through two ctypes callbacks made once for the
 whole process and never freed; they find their manager by a token (the user_data) in
 ``_open``, which holds every manager from create_listener/connect until cleanup. So a
@@ -21,7 +32,6 @@ import itertools
 import json
 import logging
 import threading
-import time
 
 from . import _native as native
 from ._thread_state import KEEP as _KEEP_THREAD_STATE, ReaderStates
@@ -32,7 +42,8 @@ from .factory import TransportFactory
 logger = logging.getLogger("dapper.ipc")
 
 _END = object()
-_SLICE_MS = 250  # longest single blocking wait on the main thread (see wait_for_client)
+_WAIT_SLICE = 0.05  # the main thread's longest uninterruptible wait for a worker
+_CANCEL_RETRY = 0.01  # after Ctrl-C: cleanup again until the worker's call has returned
 _tokens = itertools.count(1)
 _open = {}  # token -> IPCManager, from create_listener/connect until cleanup
 
@@ -126,6 +137,13 @@ class _Subscriber:
         self.wakeup.set()
 
 
+def _status_and_error(fn, *args):
+    """Calls fn and returns (status, the exception for it or None); the exception is made
+    on the calling thread, where the library keeps the message."""
+    status = fn(*args)
+    return status, (native.error_for(status) if status else None)
+
+
 class IPCManager:
     """One connection: a listener (the adapter side) or a client (the launcher side).
 
@@ -176,6 +194,51 @@ class IPCManager:
     def is_listener(self) -> bool:
         return self._is_listener
 
+    def _blocking(self, fn, on_interrupt):
+        """fn() (library calls that may block), so that Ctrl-C interrupts it: see the
+        module's docstring. on_interrupt(done) runs after KeyboardInterrupt on the main
+        thread; done is the Event set when fn has returned."""
+        if threading.current_thread() is not threading.main_thread():
+            return fn()
+        outcome, done = [], threading.Event()
+
+        def run():
+            try:
+                outcome.append((fn(), None))
+            except BaseException as error:  # handed to the caller
+                outcome.append((None, error))
+            finally:
+                done.set()
+
+        worker = threading.Thread(target=run, name="dapper-ipc-call", daemon=True)
+        try:
+            worker.start()
+        except RuntimeError:  # no new threads (interpreter shutdown): block here
+            return fn()
+        try:
+            # A lock acquire: on POSIX a signal handler runs at once and may raise; the
+            # slices bound the delay where an acquire is not interrupted.
+            while not done.wait(_WAIT_SLICE):
+                pass
+        except KeyboardInterrupt:
+            on_interrupt(done)
+            raise
+        worker.join()
+        result, error = outcome[0]
+        if error is not None:
+            raise error
+        return result
+
+    def _cancel(self, done):
+        """After Ctrl-C during connect, create_listener or wait_for_client: cleanup ends the
+        call (again until it has returned, in case it had not started yet), then the
+        manager is cleaned up as by cleanup(), on this thread."""
+        while True:
+            self._lib.dapper_ipc_cleanup(self._handle)
+            if done.wait(_CANCEL_RETRY):
+                break
+        self._cleanup_locked()
+
     def _prepare(self, config, connecting):
         config = config if config is not None else TransportConfig()
         # The original's messages for what it checked itself, so callers matching them still do.
@@ -199,7 +262,11 @@ class IPCManager:
         launcher arguments (--ipc ...). A client is accepted by wait_for_client or by the
         reader (start_reader); a late one waits in the backlog."""
         c, _keep = self._prepare(config, connecting=False)
-        native.check(self._lib.dapper_ipc_create_listener(self._handle, ctypes.byref(c)))
+        _status, error = self._blocking(
+            lambda: _status_and_error(self._lib.dapper_ipc_create_listener, self._handle, ctypes.byref(c)),
+            self._cancel)
+        if error is not None:
+            raise error
         self._opened(is_listener=True)
         return self.launcher_args
 
@@ -226,27 +293,21 @@ class IPCManager:
         """Connects to a listener, retrying while nobody listens (connect_timeout, 3 s by
         default). Blocks the calling thread; IPCConnectionError if nobody came."""
         c, _keep = self._prepare(config, connecting=True)
-        native.check(self._lib.dapper_ipc_connect(self._handle, ctypes.byref(c)))
+        _status, error = self._blocking(
+            lambda: _status_and_error(self._lib.dapper_ipc_connect, self._handle, ctypes.byref(c)), self._cancel)
+        if error is not None:
+            raise error
         self._opened(is_listener=False)
 
     def wait_for_client(self, timeout: float = None) -> None:
         """Blocks until a client is connected (None: no limit). IPCTimeoutError when the
-        time runs out, IPCStateError before create_listener. Returns at once on a client."""
-        ms = -1 if timeout is None else native._int_field("timeout", max(0, round(timeout * 1000)), 0, 2**31 - 1)
-        if threading.current_thread() is not threading.main_thread():
-            native.check(self._lib.dapper_ipc_wait_for_client(self._handle, ms))
-            return
-        # On the main thread, wait in slices: Python runs signal handlers (Ctrl-C) only
-        # between calls, and one library call may block for as long as the caller allows.
-        deadline = None if ms < 0 else time.monotonic() + ms / 1000
-        while True:
-            left = _SLICE_MS if deadline is None else min(_SLICE_MS, max(0, round((deadline - time.monotonic()) * 1000)))
-            status = self._lib.dapper_ipc_wait_for_client(self._handle, left)
-            if status != native.E_TIMEOUT or (deadline is not None and time.monotonic() >= deadline):
-                if status == native.E_TIMEOUT:
-                    raise IPCTimeoutError(f"no client connected within {ms} ms", status)
-                native.check(status)
-                return
+        time runs out, IPCStateError before create_listener. Returns at once on a client.
+        Ctrl-C interrupts it (the manager is cleaned up)."""
+        ms = native.timeout_ms(timeout)
+        _status, error = self._blocking(
+            lambda: _status_and_error(self._lib.dapper_ipc_wait_for_client, self._handle, ms), self._cancel)
+        if error is not None:
+            raise error
 
     def start_reader(self, message_handler=None, accept: bool = True, *, raw: bool = False,
                      include_kind: bool = False, on_disconnect=None) -> None:
@@ -313,6 +374,8 @@ class IPCManager:
             frame.kind = kind
         sent = ctypes.c_size_t()
         status = self._lib.dapper_ipc_send_batch(self._handle, frames, len(payloads), ctypes.byref(sent))
+        if native._interrupt_pending:
+            native.raise_pending_interrupt()
         if status != native.OK:
             error = native.error_for(status)
             error.sent = sent.value
@@ -412,19 +475,27 @@ class IPCManager:
             error = native.error_for(status) if status else None
             self._closed_down()
         else:
-            with self._cleanup_lock:
-                # A reader that ran cleanup in its callback is not joined by the library once
-                # it has forgotten the session (see python/README.md): wait for it here, and
-                # first, so a session it opened again is the one the library cleans up.
-                self._states.wait_for_retiring()
-                status = self._lib.dapper_ipc_cleanup(self._handle)
-                error = native.error_for(status) if status else None
-                self._states.wait_for_retiring()
-                # Every other reader of this manager has been joined: its kept state can go.
-                self._states.delete_joined(self._in_callback)
-                self._closed_down()
+            # Ctrl-C leaves it running in its worker until the reader has been joined (the
+            # connection is closed and the socket file removed before that).
+            self._enabled = False
+            error = self._blocking(self._cleanup_locked, lambda done: None)
         if error is not None:
             raise error
+
+    def _cleanup_locked(self):
+        """cleanup() off the reader thread; returns the exception to raise, or None."""
+        with self._cleanup_lock:
+            # A reader that ran cleanup in its callback is not joined by the library once
+            # it has forgotten the session (see python/README.md): wait for it here, and
+            # first, so a session it opened again is the one the library cleans up.
+            self._states.wait_for_retiring()
+            status = self._lib.dapper_ipc_cleanup(self._handle)
+            error = native.error_for(status) if status else None
+            self._states.wait_for_retiring()
+            # Every other reader of this manager has been joined: its kept state can go.
+            self._states.delete_joined(self._in_callback)
+            self._closed_down()
+            return error
 
     def _closed_down(self):
         self._enabled = False
