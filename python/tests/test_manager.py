@@ -4,6 +4,7 @@ import gc
 import json
 import logging
 import os
+import signal
 import socket
 import struct
 import sys
@@ -165,6 +166,73 @@ class SendBeforeAClientTests(unittest.TestCase):
     def test_wait_for_client_before_create_listener_is_a_runtime_error(self):
         with self.assertRaises(RuntimeError):
             IPCManager().wait_for_client(0.05)
+
+
+def when_main_thread_is_inside(function_name, action):
+    """Runs action() on a helper thread once the main thread's stack holds the package
+    function named function_name (the call under test has begun). Returns the thread."""
+    import dapper_ipc.manager
+    main, path = threading.main_thread().ident, dapper_ipc.manager.__file__
+
+    def watch():
+        deadline = threading.Event()
+        for _ in range(WAIT * 500):
+            frame = sys._current_frames().get(main)
+            while frame is not None:
+                if frame.f_code.co_name == function_name and frame.f_code.co_filename == path:
+                    action()
+                    return
+                frame = frame.f_back
+            deadline.wait(0.002)
+
+    helper = threading.Thread(target=watch)
+    helper.start()
+    return helper
+
+
+@unittest.skipUnless(threading.current_thread() is threading.main_thread(), "needs the main thread")
+class CleanupCancelsAWaitTests(unittest.TestCase):
+    """wait_for_client on the main thread, ended by cleanup() elsewhere: the error says
+    cleanup cancelled it (E_CANCELLED), not that the manager has no listener."""
+
+    def assert_cancelled_by_cleanup(self, caught):
+        error = caught.exception
+        self.assertIsInstance(error, IPCStateError)
+        self.assertEqual(error.status, -15, str(error))
+        self.assertRegex(str(error), "(cleanup ran|was closed) while waiting for a client")
+
+    def test_cleanup_from_another_thread_cancels_wait_for_client(self):
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport):
+                server = IPCManager()
+                server.create_listener(TransportConfig(transport=transport))
+                helper = when_main_thread_is_inside("wait_for_client", server.cleanup)
+                with self.assertRaises(IPCStateError) as caught:
+                    server.wait_for_client(WAIT)
+                helper.join(WAIT)
+                self.assert_cancelled_by_cleanup(caught)
+                self.assertFalse(server.is_enabled)
+                server.close()
+
+    @unittest.skipIf(sys.platform == "win32", "pthread_kill")
+    def test_cleanup_from_a_signal_handler_cancels_wait_for_client(self):
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport):
+                server = IPCManager()
+                server.create_listener(TransportConfig(transport=transport))
+                previous = signal.signal(signal.SIGUSR1, lambda *_: server.cleanup())
+                try:
+                    main = threading.main_thread().ident
+                    helper = when_main_thread_is_inside("wait_for_client",
+                                                        lambda: signal.pthread_kill(main, signal.SIGUSR1))
+                    with self.assertRaises(IPCStateError) as caught:
+                        server.wait_for_client(WAIT)
+                    helper.join(WAIT)
+                finally:
+                    signal.signal(signal.SIGUSR1, previous)
+                self.assert_cancelled_by_cleanup(caught)
+                self.assertFalse(server.is_enabled)
+                server.close()
 
 
 class CleanupTests(unittest.TestCase):

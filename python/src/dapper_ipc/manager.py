@@ -170,6 +170,7 @@ class IPCManager:
         self._subscribers = []
         self.disconnect_reason = None
         self._in_callback = set()  # idents of threads inside one of this manager's callbacks
+        self._generation = 0  # counts cleanups: a wait that outlives one was cancelled by it
         self._states = ReaderStates()
         self._kept = self._states.kept          # read on the per-frame path
         self._retiring = self._states.retiring
@@ -301,11 +302,17 @@ class IPCManager:
 
     def wait_for_client(self, timeout: float = None) -> None:
         """Blocks until a client is connected (None: no limit). IPCTimeoutError when the
-        time runs out, IPCStateError before create_listener. Returns at once on a client.
-        Ctrl-C interrupts it (the manager is cleaned up)."""
+        time runs out, IPCStateError before create_listener, and IPCStateError with status
+        E_CANCELLED (-15) when cleanup() ran meanwhile (another thread, a signal handler).
+        Returns at once on a client. Ctrl-C interrupts it (the manager is cleaned up)."""
         ms = native.timeout_ms(timeout)
-        _status, error = self._blocking(
+        generation = self._generation
+        status, error = self._blocking(
             lambda: _status_and_error(self._lib.dapper_ipc_wait_for_client, self._handle, ms), self._cancel)
+        if status == native.E_INVALID_STATE and self._generation != generation:
+            # cleanup() ran before the library call began: it found no listener, but the
+            # caller's listener was there until cleanup took it away.
+            raise IPCStateError("cleanup ran while waiting for a client", native.E_CANCELLED)
         if error is not None:
             raise error
 
@@ -466,6 +473,7 @@ class IPCManager:
         manager can create a listener or connect again afterwards."""
         if self._destroyed:
             return
+        self._generation += 1
         ident = threading.get_ident()
         if ident in self._in_callback:
             # The reader ends when this callback returns; marked before the library call so
