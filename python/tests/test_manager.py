@@ -507,6 +507,18 @@ class LoggingAndErrorTests(unittest.TestCase):
         self.assertIn(str(port), str(caught.exception))
         server.cleanup()
 
+    def test_state_errors_the_package_finds_carry_the_librarys_status(self):
+        server = IPCManager()
+        server.create_listener(TransportConfig(transport="unix"))
+        with self.assertRaises(IPCStateError) as caught:
+            server.start_reader(accept=False)  # no client yet
+        self.assertEqual(caught.exception.status, -3)
+        server.start_reader(None)
+        with self.assertRaises(IPCStateError) as caught:
+            server.start_reader(None)
+        self.assertEqual((caught.exception.status, str(caught.exception)), (-3, "the reader is already running"))
+        server.cleanup()
+
     def test_exceptions_survive_pickling(self):
         import pickle
         error = pickle.loads(pickle.dumps(IPCConfigError("bad", -1)))

@@ -36,8 +36,7 @@ import threading
 from . import _native as native
 from ._thread_state import KEEP as _KEEP_THREAD_STATE, ReaderStates
 from .config import TransportConfig
-from .errors import IPCConfigError, IPCStateError, IPCTimeoutError
-from .factory import TransportFactory
+from .errors import IPCStateError
 
 logger = logging.getLogger("dapper.ipc")
 
@@ -240,17 +239,10 @@ class IPCManager:
                 break
         self._cleanup_locked()
 
-    def _prepare(self, config, connecting):
-        config = config if config is not None else TransportConfig()
-        # The original's messages for what it checked itself, so callers matching them still do.
-        transport = TransportFactory.resolve_transport(config.transport)
-        if not TransportFactory.is_supported(transport):
-            raise IPCConfigError(f"Unsupported transport: {config.transport}")
-        if connecting and transport == "tcp" and not config.port:
-            raise IPCConfigError("port is required for TCP connections")
-        if connecting and transport == "unix" and not config.path:
-            raise IPCConfigError("path is required for Unix socket connections")
-        return native.new_config(config)
+    @staticmethod
+    def _prepare(config):
+        # Every check is the library's: its status and message reach the caller.
+        return native.new_config(config if config is not None else TransportConfig())
 
     def _opened(self, is_listener):
         self._enabled, self._is_listener = True, is_listener
@@ -262,7 +254,7 @@ class IPCManager:
         """Binds a listener now (a launcher started afterwards finds it) and returns the
         launcher arguments (--ipc ...). A client is accepted by wait_for_client or by the
         reader (start_reader); a late one waits in the backlog."""
-        c, _keep = self._prepare(config, connecting=False)
+        c, _keep = self._prepare(config)
         _status, error = self._blocking(
             lambda: _status_and_error(self._lib.dapper_ipc_create_listener, self._handle, ctypes.byref(c)),
             self._cancel)
@@ -293,7 +285,7 @@ class IPCManager:
     def connect(self, config: TransportConfig) -> None:
         """Connects to a listener, retrying while nobody listens (connect_timeout, 3 s by
         default). Blocks the calling thread; IPCConnectionError if nobody came."""
-        c, _keep = self._prepare(config, connecting=True)
+        c, _keep = self._prepare(config)
         _status, error = self._blocking(
             lambda: _status_and_error(self._lib.dapper_ipc_connect, self._handle, ctypes.byref(c)), self._cancel)
         if error is not None:
@@ -330,9 +322,10 @@ class IPCManager:
         rather than a reader that waits for one.
         """
         if self._reader_started:
-            raise IPCStateError("the reader is already running (cleanup first)")
+            raise IPCStateError("the reader is already running", native.E_INVALID_STATE)  # the library's words
         if not accept and self._is_listener and not self.is_connected:
-            raise IPCStateError("start_reader(accept=False) needs a connected client: call wait_for_client first")
+            raise IPCStateError("start_reader(accept=False) needs a connected client: call wait_for_client first",
+                                native.E_INVALID_STATE)
         self._handler, self._raw, self._include_kind = message_handler, raw, include_kind
         self._on_disconnect = on_disconnect
         native.check(self._lib.dapper_ipc_set_callbacks(self._handle, _MESSAGE_THUNK, _STATE_THUNK,
