@@ -95,6 +95,47 @@ class LauncherInteropTests(unittest.TestCase):
                 adapter.cleanup()
 
 
+class NoFrameLostAtCleanupTests(unittest.TestCase):
+    """Frames handed to the kernel before cleanup() or close() reach the peer, then
+    end-of-file, even when the host leaves a frame of the peer's unread (closing a socket
+    with unread data resets the connection, and a reset discards what the peer had not
+    read yet). The peer (launcher_peer.py drain) sends one frame the host never reads,
+    then reads everything; the host sends COUNT frames, each send returning OK."""
+
+    COUNT = 10_000
+
+    def host_sends_then(self, transport, end):
+        host = IPCManager()
+        args = host.create_listener(TransportConfig(transport=transport))
+        peer = start_peer("drain", args)
+        try:
+            host.wait_for_client(WAIT)
+            self.assertEqual(peer.stdout.readline().strip(), "sent")  # in the host's receive buffer now
+            payload = b'{"event": "output", "body": {"category": "stdout", "output": "' + b"x" * 64 + b'"}}'
+            for _ in range(self.COUNT):
+                host.send_bytes(payload)  # raises unless OK
+            end(host)
+            out, _ = peer.communicate(timeout=WAIT)
+        finally:
+            host.close()
+            if peer.poll() is None:
+                peer.kill()
+                peer.communicate()
+        self.assertEqual((peer.returncode, out.strip()), (0, f"frames={self.COUNT} end=eof"))
+
+    def test_every_frame_then_eof_at_cleanup_over_tcp(self):
+        self.host_sends_then("tcp", IPCManager.cleanup)
+
+    def test_every_frame_then_eof_at_cleanup_over_unix(self):
+        self.host_sends_then("unix", IPCManager.cleanup)
+
+    def test_every_frame_then_eof_at_close_over_tcp(self):
+        self.host_sends_then("tcp", IPCManager.close)
+
+    def test_every_frame_then_eof_at_close_over_unix(self):
+        self.host_sends_then("unix", IPCManager.close)
+
+
 class ChildHostTests(unittest.TestCase):
     """Each runs host_script.py in a child; run() returns once the child and any launcher
     it started have closed stdout (the launcher inherits it)."""
