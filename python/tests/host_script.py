@@ -16,7 +16,9 @@ MODE
                          a blocking call on the main thread that only Ctrl-C ends: CALL is
                          connect (nobody listens; connect_timeout 10 s), wait (wait_for_client
                          on a listener nobody connects to), send-wait (send with
-                         wait_for_client=60) or cleanup (the handler is busy for 10 s).
+                         wait_for_client=60), send (a 16 MiB frame to a client that
+                         does not read; send_timeout 10 s) or cleanup (the handler is
+                         busy for 10 s).
                          Prints "log" for each library log line on the way, "inside" once
                          the main thread is inside the call, then, after the SIGINT,
                          "interrupted <monotonic seconds>" and what was left: "enabled=",
@@ -24,6 +26,7 @@ MODE
                          manager listens again), "peer=" (what a connected peer read)
 """
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -115,14 +118,15 @@ def cleanup_flooding(transport):
     return 0
 
 
-def _announce_when_inside(main_ident, names, stop):
+def _announce_when_inside(main_ident, names, stop, ready):
     """Prints "inside" once the main thread's stack holds one of the package's functions
-    named in names: the state the test waits for before it sends SIGINT."""
+    named in names and ready() is true: the state the test waits for before it sends
+    SIGINT."""
     manager_file = sys.modules["dapper_ipc.manager"].__file__
     while not stop.is_set():
         frame = sys._current_frames().get(main_ident)
         while frame is not None:
-            if frame.f_code.co_name in names and frame.f_code.co_filename == manager_file:
+            if frame.f_code.co_name in names and frame.f_code.co_filename == manager_file and ready():
                 print("inside", flush=True)
                 return
             frame = frame.f_back
@@ -145,8 +149,9 @@ def ctrl_c(call, transport):
     native_log.setLevel(logging.DEBUG)
 
     manager = IPCManager()
-    peer = None
+    peer = stalled = None
     release = threading.Event()
+    ready = lambda: True  # noqa: E731
     if call == "connect":
         if transport == "unix":
             config = TransportConfig(transport="unix", path=os.path.join(os.environ["TMPDIR"], "nobody.sock"))
@@ -164,6 +169,17 @@ def ctrl_c(call, transport):
             blocking, names = manager.wait_for_client, {"wait_for_client"}
         else:
             blocking, names = (lambda: manager.send({"seq": 1}, wait_for_client=60)), {"wait_for_client"}
+    elif call == "send":
+        args = manager.create_listener(TransportConfig(transport=transport, send_timeout=10))
+        if transport == "tcp":
+            stalled = socket.create_connection(("127.0.0.1", int(args[-1])))
+        else:
+            stalled = socket.socket(socket.AF_UNIX)
+            stalled.connect(args[3])
+        manager.wait_for_client(WAIT)
+        frame = b"x" * (16 << 20)  # far more than the socket buffers hold
+        blocking, names = (lambda: manager.send_bytes(frame)), {"send_bytes"}
+        ready = lambda: bool(select.select([stalled], [], [], 0)[0])  # noqa: E731 - the send has begun
     elif call == "cleanup":
         args = manager.create_listener(TransportConfig(transport=transport))
         busy = threading.Event()
@@ -184,7 +200,7 @@ def ctrl_c(call, transport):
         sys.exit(f"unknown call {call}")
     before = _python_threads()
     stop = threading.Event()
-    watcher = threading.Thread(target=_announce_when_inside, args=(threading.get_ident(), names, stop))
+    watcher = threading.Thread(target=_announce_when_inside, args=(threading.get_ident(), names, stop, ready))
     watcher.start()
     try:
         blocking()
@@ -204,6 +220,8 @@ def ctrl_c(call, transport):
         except OSError as error:
             print(f"peer={error!r}", flush=True)
         peer.close()
+    if stalled is not None:
+        stalled.close()
     if call == "cleanup":
         release.set()  # the handler ends: the cleanup that was interrupted completes
         for thread in _python_threads() - before:

@@ -267,6 +267,11 @@ class CtrlCTests(unittest.TestCase):
     def test_ctrl_c_interrupts_a_send_waiting_for_a_client(self):
         self.interrupt("send-wait")
 
+    def test_ctrl_c_interrupts_a_send_blocked_by_a_peer_that_does_not_read(self):
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport):
+                self.interrupt("send", transport)
+
     def test_ctrl_c_interrupts_cleanup_waiting_for_a_busy_handler(self):
         for transport in TRANSPORTS:
             with self.subTest(transport=transport):

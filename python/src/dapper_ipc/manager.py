@@ -14,7 +14,8 @@ the main thread waits for it interruptibly (_blocking). On KeyboardInterrupt the
 thread cleans the manager up (cleanup from another thread cancels connect and
 wait_for_client with E_CANCELLED), joins the worker and re-raises; an interrupted
 cleanup goes on in its worker until the reader has been joined. On other threads the
-calls are made directly.
+calls are made directly. Sends are too frequent for a hand-off each: a send from the
+main thread stays on it, watched by a SendWatch (_send_watch.py) that cleans up on SIGINT.
 
 Lifetime. The library calls into Python through two ctypes callbacks made once for the
 whole process and never freed; they find their manager by a token (the user_data) in
@@ -31,9 +32,11 @@ import ctypes
 import itertools
 import json
 import logging
+import os
 import threading
 
 from . import _native as native
+from ._send_watch import SendWatch
 from ._thread_state import KEEP as _KEEP_THREAD_STATE, ReaderStates
 from .config import TransportConfig
 from .errors import IPCStateError
@@ -83,6 +86,8 @@ def _on_state_thunk(user, event, status, reason):
 
 _open_get = _open.get
 _get_ident = threading.get_ident
+_MAIN_THREAD = threading.main_thread().ident
+_WATCH_SENDS = os.name == "posix"
 _string_at = ctypes.string_at
 _MESSAGE_THUNK = native.MESSAGE_CB(_on_message_thunk)  # never freed
 _STATE_THUNK = native.STATE_CB(_on_state_thunk)
@@ -169,6 +174,7 @@ class IPCManager:
         self._subscribers = []
         self.disconnect_reason = None
         self._in_callback = set()  # idents of threads inside one of this manager's callbacks
+        self._watch = None  # the SendWatch of sends from the main thread
         self._generation = 0  # counts cleanups: a wait that outlives one was cancelled by it
         self._states = ReaderStates()
         self._kept = self._states.kept          # read on the per-frame path
@@ -348,8 +354,12 @@ class IPCManager:
         if wait_for_client is not None and self._is_listener and not self.is_connected:
             self.wait_for_client(wait_for_client)
         data = bytes(payload)
-        native.check(self._lib.dapper_ipc_send(self._handle, self._default_kind() if kind is None else kind,
-                                               data, len(data)))
+        kind = self._default_kind() if kind is None else kind
+        if _get_ident() == _MAIN_THREAD and _WATCH_SENDS:
+            status = self._watched(self._lib.dapper_ipc_send, self._handle, kind, data, len(data))
+        else:
+            status = self._lib.dapper_ipc_send(self._handle, kind, data, len(data))
+        native.check(status)
 
     def send(self, message: dict, kind: int = None, wait_for_client: float = None) -> None:
         """Sends a dict as JSON: the synchronous send, for threads without an event loop.
@@ -373,13 +383,32 @@ class IPCManager:
             frame.length = len(payload)
             frame.kind = kind
         sent = ctypes.c_size_t()
-        status = self._lib.dapper_ipc_send_batch(self._handle, frames, len(payloads), ctypes.byref(sent))
+        if _get_ident() == _MAIN_THREAD and _WATCH_SENDS:
+            status = self._watched(self._lib.dapper_ipc_send_batch, self._handle, frames, len(payloads),
+                                   ctypes.byref(sent))
+        else:
+            status = self._lib.dapper_ipc_send_batch(self._handle, frames, len(payloads), ctypes.byref(sent))
         if native._interrupt_pending:
             native.raise_pending_interrupt()
         if status != native.OK:
             error = native.error_for(status)
             error.sent = sent.value
             raise error
+
+    def _watched(self, send, *args):
+        """send(*args) on the main thread, ended by Ctrl-C if it blocks: see _send_watch.py."""
+        watch = self._watch
+        if watch is None:
+            watch = self._watch = SendWatch(lambda: self._lib.dapper_ipc_cleanup(self._handle))
+        try:
+            watch.enter()
+            return send(*args)
+        except KeyboardInterrupt:
+            if watch.cancelled:  # the watch closed the connection: finish the cleanup
+                self._cleanup_locked()
+            raise
+        finally:
+            watch.exit()
 
     async def send_message(self, message: dict, kind: int = None) -> None:
         """The original's coroutine. The frame is handed to the kernel inline (it blocks
@@ -502,6 +531,9 @@ class IPCManager:
         self._enabled = False
         self._reader_started = False
         _open.pop(self._token, None)
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.close()
         self._publish(_END)
 
     async def acleanup(self) -> None:
