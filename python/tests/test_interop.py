@@ -100,7 +100,8 @@ class NoFrameLostAtCleanupTests(unittest.TestCase):
     end-of-file, even when the host leaves a frame of the peer's unread (closing a socket
     with unread data resets the connection, and a reset discards what the peer had not
     read yet). The peer (launcher_peer.py drain) sends one frame the host never reads,
-    then reads everything; the host sends COUNT frames, each send returning OK."""
+    then reads everything, frame by frame; the host sends COUNT frames, in batches of
+    100 (fast enough to be ahead of the peer when it cleans up), each send returning OK."""
 
     COUNT = 10_000
 
@@ -112,8 +113,9 @@ class NoFrameLostAtCleanupTests(unittest.TestCase):
             host.wait_for_client(WAIT)
             self.assertEqual(peer.stdout.readline().strip(), "sent")  # in the host's receive buffer now
             payload = b'{"event": "output", "body": {"category": "stdout", "output": "' + b"x" * 64 + b'"}}'
-            for _ in range(self.COUNT):
-                host.send_bytes(payload)  # raises unless OK
+            batch = [payload] * 100
+            for _ in range(self.COUNT // len(batch)):
+                host.send_many_bytes(batch)  # raises unless every frame went out
             end(host)
             out, _ = peer.communicate(timeout=WAIT)
         finally:
