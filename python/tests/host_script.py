@@ -12,13 +12,26 @@ MODE
                          the handler calls cleanup(); exit at once, without waiting
   cleanup-flooding       a launcher floods the listener; the main thread calls cleanup()
                          and reports whether any handler ran after it returned
-  interrupt-wait         wait_for_client() with no time limit on the main thread; prints
-                         "waiting", then "interrupted" once a SIGINT (Ctrl-C) ends the wait
+  ctrl-c CALL [TRANSPORT]
+                         a blocking call on the main thread that only Ctrl-C ends: CALL is
+                         connect (nobody listens; connect_timeout 10 s), wait (wait_for_client
+                         on a listener nobody connects to), send-wait (send with
+                         wait_for_client=60), send (a 16 MiB frame to a client that
+                         does not read; send_timeout 10 s) or cleanup (the handler is
+                         busy for 10 s).
+                         Prints "log" for each library log line on the way, "inside" once
+                         the main thread is inside the call, then, after the SIGINT,
+                         "interrupted <monotonic seconds>" and what was left: "enabled=",
+                         "extra-threads=" (threads that outlived the call), "usable=" (the
+                         manager listens again), "peer=" (what a connected peer read)
 """
 import os
+import select
+import socket
 import subprocess
 import sys
 import threading
+import time
 
 from _support import PEER, WAIT  # noqa: E402  (also makes dapper_ipc importable)
 from dapper_ipc import IPCManager, TransportConfig  # noqa: E402
@@ -105,26 +118,129 @@ def cleanup_flooding(transport):
     return 0
 
 
-def interrupt_wait(transport):
-    server = IPCManager()
-    server.create_listener(TransportConfig(transport=transport))
-    print("waiting", flush=True)
+def _announce_when_inside(main_ident, names, stop, ready):
+    """Prints "inside" once the main thread's stack holds one of the package's functions
+    named in names and ready() is true: the state the test waits for before it sends
+    SIGINT."""
+    manager_file = sys.modules["dapper_ipc.manager"].__file__
+    while not stop.is_set():
+        frame = sys._current_frames().get(main_ident)
+        while frame is not None:
+            if frame.f_code.co_name in names and frame.f_code.co_filename == manager_file and ready():
+                print("inside", flush=True)
+                return
+            frame = frame.f_back
+        stop.wait(0.002)
+
+
+def _python_threads():
+    return {t for t in threading.enumerate() if not isinstance(t, threading._DummyThread)}
+
+
+def ctrl_c(call, transport):
+    import logging
+
+    class Lines(logging.Handler):
+        def emit(self, record):
+            print("log", record.getMessage(), flush=True)
+
+    native_log = logging.getLogger("dapper.ipc.native")
+    native_log.addHandler(Lines())
+    native_log.setLevel(logging.DEBUG)
+
+    manager = IPCManager()
+    peer = stalled = None
+    release = threading.Event()
+    ready = lambda: True  # noqa: E731
+    if call == "connect":
+        if transport == "unix":
+            config = TransportConfig(transport="unix", path=os.path.join(os.environ["TMPDIR"], "nobody.sock"))
+        else:
+            probe = socket.socket()
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+            probe.close()  # nobody listens there now
+            config = TransportConfig(transport="tcp", port=port)
+        config.connect_timeout = 10
+        blocking, names = (lambda: manager.connect(config)), {"connect"}
+    elif call in ("wait", "send-wait"):
+        manager.create_listener(TransportConfig(transport=transport))
+        if call == "wait":
+            blocking, names = manager.wait_for_client, {"wait_for_client"}
+        else:
+            blocking, names = (lambda: manager.send({"seq": 1}, wait_for_client=60)), {"wait_for_client"}
+    elif call == "send":
+        args = manager.create_listener(TransportConfig(transport=transport, send_timeout=10))
+        if transport == "tcp":
+            stalled = socket.create_connection(("127.0.0.1", int(args[-1])))
+        else:
+            stalled = socket.socket(socket.AF_UNIX)
+            stalled.connect(args[3])
+        manager.wait_for_client(WAIT)
+        frame = b"x" * (16 << 20)  # far more than the socket buffers hold
+        blocking, names = (lambda: manager.send_bytes(frame)), {"send_bytes"}
+        ready = lambda: bool(select.select([stalled], [], [], 0)[0])  # noqa: E731 - the send has begun
+    elif call == "cleanup":
+        args = manager.create_listener(TransportConfig(transport=transport))
+        busy = threading.Event()
+
+        def handler(_message):
+            busy.set()
+            release.wait(10)  # a handler that takes its time: cleanup waits for it
+
+        manager.start_reader(handler)
+        peer = socket.create_connection(("127.0.0.1", int(args[-1]))) if transport == "tcp" else socket.socket(socket.AF_UNIX)
+        if transport == "unix":
+            peer.connect(args[3])
+        peer.sendall(b"DP\x01\x01\x00\x00\x00\x02{}")
+        if not busy.wait(WAIT):
+            sys.exit("the handler never ran")
+        blocking, names = manager.cleanup, {"cleanup"}
+    else:
+        sys.exit(f"unknown call {call}")
+    before = _python_threads()
+    stop = threading.Event()
+    watcher = threading.Thread(target=_announce_when_inside, args=(threading.get_ident(), names, stop, ready))
+    watcher.start()
     try:
-        server.wait_for_client()
+        blocking()
     except KeyboardInterrupt:
-        print("interrupted", flush=True)
-        server.cleanup()
-        return 0
-    return 1
+        print(f"interrupted {time.monotonic()!r}", flush=True)
+    else:
+        print("returned", flush=True)
+        return 1
+    finally:
+        stop.set()
+        watcher.join()
+    print(f"enabled={manager.is_enabled}", flush=True)
+    if peer is not None:
+        peer.settimeout(WAIT)
+        try:
+            print(f"peer={peer.recv(1)!r}", flush=True)
+        except OSError as error:
+            print(f"peer={error!r}", flush=True)
+        peer.close()
+    if stalled is not None:
+        stalled.close()
+    if call == "cleanup":
+        release.set()  # the handler ends: the cleanup that was interrupted completes
+        for thread in _python_threads() - before:
+            thread.join(WAIT)
+    print(f"extra-threads={sorted(t.name for t in _python_threads() - before if t.is_alive())}", flush=True)
+    manager.create_listener(TransportConfig(transport="unix"))
+    manager.cleanup()
+    print("usable=True", flush=True)
+    return 0
 
 
 if __name__ == "__main__":
     mode = sys.argv[1]
+    if mode == "ctrl-c":
+        sys.exit(ctrl_c(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "unix"))
     transport = sys.argv[2] if len(sys.argv) > 2 else "unix"
     sys.exit({
         "exit-open": exit_open,
         "exit-flooding": exit_flooding,
         "exit-after-handler-cleanup": exit_after_handler_cleanup,
         "cleanup-flooding": cleanup_flooding,
-        "interrupt-wait": interrupt_wait,
     }[mode](transport))

@@ -12,6 +12,9 @@ MODE
   flood  send small events as fast as the socket takes them until the connection fails
   junk   send a frame whose payload is not UTF-8 JSON, then a good event, then wait for
          one command, then a header with a wrong magic; print "eof" at end-of-file
+  drain  send one event (which the adapter may never read), print "sent", then read
+         every frame until the connection ends; print "frames=N end=eof" (or end=reset,
+         end=eof-mid-frame, end=<error>)
 """
 import json
 import socket
@@ -112,11 +115,35 @@ def junk(s):
     return 0
 
 
+def drain(s):
+    send(s, 1, {"event": "unread"})
+    print("sent", flush=True)
+    frames, end = 0, "eof"
+    try:
+        while True:  # frame by frame, as the launcher reads
+            header = read_exactly(s, HEADER.size)
+            if header is None:
+                break
+            magic, version, _kind, length = HEADER.unpack(header)
+            if magic != b"DP" or version != 1:
+                sys.exit(3)
+            if read_exactly(s, length) is None:
+                end = "eof-mid-frame"
+                break
+            frames += 1
+    except ConnectionResetError:
+        end = "reset"
+    except OSError as error:
+        end = type(error).__name__
+    print(f"frames={frames} end={end}", flush=True)
+    return 0
+
+
 def main():
     mode, args = sys.argv[1], sys.argv[2:]
     s = connect(args)
     with s:
-        return {"echo": echo, "flood": flood, "junk": junk}[mode](s)
+        return {"echo": echo, "flood": flood, "junk": junk, "drain": drain}[mode](s)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@ import gc
 import json
 import logging
 import os
+import signal
 import socket
 import struct
+import sys
 import threading
 import unittest
 import weakref
@@ -164,6 +166,73 @@ class SendBeforeAClientTests(unittest.TestCase):
     def test_wait_for_client_before_create_listener_is_a_runtime_error(self):
         with self.assertRaises(RuntimeError):
             IPCManager().wait_for_client(0.05)
+
+
+def when_main_thread_is_inside(function_name, action):
+    """Runs action() on a helper thread once the main thread's stack holds the package
+    function named function_name (the call under test has begun). Returns the thread."""
+    import dapper_ipc.manager
+    main, path = threading.main_thread().ident, dapper_ipc.manager.__file__
+
+    def watch():
+        deadline = threading.Event()
+        for _ in range(WAIT * 500):
+            frame = sys._current_frames().get(main)
+            while frame is not None:
+                if frame.f_code.co_name == function_name and frame.f_code.co_filename == path:
+                    action()
+                    return
+                frame = frame.f_back
+            deadline.wait(0.002)
+
+    helper = threading.Thread(target=watch)
+    helper.start()
+    return helper
+
+
+@unittest.skipUnless(threading.current_thread() is threading.main_thread(), "needs the main thread")
+class CleanupCancelsAWaitTests(unittest.TestCase):
+    """wait_for_client on the main thread, ended by cleanup() elsewhere: the error says
+    cleanup cancelled it (E_CANCELLED), not that the manager has no listener."""
+
+    def assert_cancelled_by_cleanup(self, caught):
+        error = caught.exception
+        self.assertIsInstance(error, IPCStateError)
+        self.assertEqual(error.status, -15, str(error))
+        self.assertRegex(str(error), "(cleanup ran|was closed) while waiting for a client")
+
+    def test_cleanup_from_another_thread_cancels_wait_for_client(self):
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport):
+                server = IPCManager()
+                server.create_listener(TransportConfig(transport=transport))
+                helper = when_main_thread_is_inside("wait_for_client", server.cleanup)
+                with self.assertRaises(IPCStateError) as caught:
+                    server.wait_for_client(WAIT)
+                helper.join(WAIT)
+                self.assert_cancelled_by_cleanup(caught)
+                self.assertFalse(server.is_enabled)
+                server.close()
+
+    @unittest.skipIf(sys.platform == "win32", "pthread_kill")
+    def test_cleanup_from_a_signal_handler_cancels_wait_for_client(self):
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport):
+                server = IPCManager()
+                server.create_listener(TransportConfig(transport=transport))
+                previous = signal.signal(signal.SIGUSR1, lambda *_: server.cleanup())
+                try:
+                    main = threading.main_thread().ident
+                    helper = when_main_thread_is_inside("wait_for_client",
+                                                        lambda: signal.pthread_kill(main, signal.SIGUSR1))
+                    with self.assertRaises(IPCStateError) as caught:
+                        server.wait_for_client(WAIT)
+                    helper.join(WAIT)
+                finally:
+                    signal.signal(signal.SIGUSR1, previous)
+                self.assert_cancelled_by_cleanup(caught)
+                self.assertFalse(server.is_enabled)
+                server.close()
 
 
 class CleanupTests(unittest.TestCase):
@@ -396,6 +465,34 @@ class LoggingAndErrorTests(unittest.TestCase):
             server.cleanup()
         self.assertTrue(any(r.levelno == logging.DEBUG and "listening on" in r.getMessage() for r in logs.records))
 
+    @unittest.skipUnless(threading.current_thread() is threading.main_thread(), "needs the main thread")
+    def test_ctrl_c_inside_the_log_callback_reaches_the_caller(self):
+        # The library calls the log callback on the thread of the call that logs; Ctrl-C
+        # arriving there must not end as ctypes' "Exception ignored".
+        from dapper_ipc import _native
+
+        class Interrupting(logging.Handler):
+            def emit(self, record):
+                raise KeyboardInterrupt
+
+        native_logger = logging.getLogger("dapper.ipc.native")
+        handler = Interrupting()
+        native_logger.addHandler(handler)
+        unraisable, hook = [], sys.unraisablehook
+        sys.unraisablehook = unraisable.append
+        interrupted = False
+        try:
+            try:
+                _native._log_callback(None, 2, b"a library warning")  # through ctypes, as the library calls it
+                IPCManager().is_connected  # the package's next library call on this thread raises it
+            except KeyboardInterrupt:
+                interrupted = True
+        finally:
+            sys.unraisablehook = hook
+            native_logger.removeHandler(handler)
+        self.assertEqual([u.exc_type for u in unraisable], [])
+        self.assertTrue(interrupted, "the KeyboardInterrupt never reached the caller")
+
     def test_errors_carry_the_library_message_and_status(self):
         server = IPCManager()
         server.create_listener(TransportConfig(transport="tcp"))
@@ -408,6 +505,18 @@ class LoggingAndErrorTests(unittest.TestCase):
         with self.assertRaises(IPCConnectionError) as caught:  # also an OSError, as the original's bind failure
             other.create_listener(TransportConfig(transport="tcp", port=port))
         self.assertIn(str(port), str(caught.exception))
+        server.cleanup()
+
+    def test_state_errors_the_package_finds_carry_the_librarys_status(self):
+        server = IPCManager()
+        server.create_listener(TransportConfig(transport="unix"))
+        with self.assertRaises(IPCStateError) as caught:
+            server.start_reader(accept=False)  # no client yet
+        self.assertEqual(caught.exception.status, -3)
+        server.start_reader(None)
+        with self.assertRaises(IPCStateError) as caught:
+            server.start_reader(None)
+        self.assertEqual((caught.exception.status, str(caught.exception)), (-3, "the reader is already running"))
         server.cleanup()
 
     def test_exceptions_survive_pickling(self):

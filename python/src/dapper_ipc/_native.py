@@ -1,5 +1,6 @@
 """ctypes bindings of include/dapper_ipc.h, the library search, and the log bridge."""
 
+import _thread
 import ctypes
 import glob
 import logging
@@ -171,7 +172,29 @@ native_logger = logging.getLogger("dapper.ipc.native")
 
 
 def _on_log(_user, level, message):
-    native_logger.log(_LEVELS.get(level, logging.ERROR), "%s", message.decode("utf-8", "replace"))
+    try:
+        native_logger.log(_LEVELS.get(level, logging.ERROR), "%s", message.decode("utf-8", "replace"))
+    except KeyboardInterrupt:
+        # Ctrl-C landed in this callback (it runs on the thread of the library call, the
+        # main thread for calls made there). ctypes would print it as "Exception ignored"
+        # and drop it: keep it, to be raised by check() once the library call returned.
+        # (Re-delivering it as a signal would raise it here again, at the next call.)
+        global _interrupt_pending
+        if _thread.get_ident() != _MAIN_THREAD:
+            raise
+        _interrupt_pending = True
+
+
+_MAIN_THREAD = threading.main_thread().ident
+_interrupt_pending = False
+
+
+def raise_pending_interrupt():
+    """Raises the KeyboardInterrupt that reached the log callback, if one did."""
+    global _interrupt_pending
+    if _interrupt_pending and _thread.get_ident() == _MAIN_THREAD:
+        _interrupt_pending = False
+        raise KeyboardInterrupt
 
 
 _log_callback = LOG_CB(_on_log)  # module-level, never freed: the library may call it until exit
@@ -252,7 +275,10 @@ def error_for(status):
 
 def check(status):
     """Raises the exception that fits a failing status. Call it right after the failing
-    call, on the same thread: the message is per thread."""
+    call, on the same thread: the message is per thread. First, a Ctrl-C that reached
+    the log callback during the call."""
+    if _interrupt_pending:
+        raise_pending_interrupt()
     if status != OK:
         raise error_for(status)
 
@@ -260,26 +286,56 @@ def check(status):
 # ---- configs ---------------------------------------------------------------------------
 
 _INT32_MAX = 2**31 - 1
+_UINT32_MAX = 2**32 - 1
+# The library's limit for max_frame_size (header + payload stay below 2 GiB) and its words
+# for a field out of range: a value the C field cannot even hold (ctypes would wrap it
+# silently, and the library would see another number) is refused here in those words.
+_MAX_FRAME_LIMIT = _INT32_MAX - 8
+_RANGE_MESSAGES = {
+    "port": "port must be between 0 and 65535 (got {})",
+    "max_frame_size": "max_frame_size must be between 1 and %d bytes (got {})" % _MAX_FRAME_LIMIT,
+}
+
+
+def _invalid(message):
+    return errors.IPCConfigError(message, E_INVALID_ARGUMENT)
 
 
 def _int_field(name, value, low, high):
+    """value as the C field (low..high) holds it. The library checks the range it accepts;
+    this only refuses what the field cannot carry, with the library's status and words."""
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise errors.IPCConfigError(f"{name} must be an integer (got {value!r})") from None
+        raise _invalid(f"{name} must be an integer (got {value!r})") from None
     if not low <= number <= high:
-        # ctypes would wrap it silently; the library would then see another number.
-        raise errors.IPCConfigError(f"{name} must be between {low} and {high} (got {value!r})")
+        raise _invalid(_RANGE_MESSAGES[name].format(number))
     return number
+
+
+def _seconds_to_ms(name, seconds, low):
+    """Seconds as int32 ms, at least low; a time longer than int32 ms (24.8 days, or
+    infinite) is that long."""
+    try:
+        return min(_INT32_MAX, max(low, round(seconds * 1000)))
+    except OverflowError:
+        return _INT32_MAX
+    except (TypeError, ValueError):
+        raise _invalid(f"{name} must be a number of seconds (got {seconds!r})") from None
 
 
 def _ms(name, seconds):
     """Seconds (None: the library's default; negative: no limit / one attempt) to ms."""
     if seconds is None:
         return 0
-    if seconds < 0:
+    if isinstance(seconds, (int, float)) and seconds < 0:
         return -1
-    return _int_field(name, max(1, round(seconds * 1000)), 1, _INT32_MAX)
+    return _seconds_to_ms(name, seconds, 1)
+
+
+def timeout_ms(seconds):
+    """A wait in seconds (None: no limit) as the library's int32 milliseconds (-1: no limit)."""
+    return -1 if seconds is None else _seconds_to_ms("timeout", seconds, 0)
 
 
 def new_config(config):
@@ -296,12 +352,15 @@ def new_config(config):
         keep.append(data)
         return data
 
-    c.transport = text(config.transport or "auto")
+    # Checked by the library, which reports them with its status and message (an unknown
+    # transport, a port out of range, a missing port or path to connect to, ...).
+    c.transport = text(config.transport)  # None and "" are auto, as in C
     c.host = text(config.host)
     c.path = text(os.fspath(config.path) if config.path is not None else None)
     c.pipe_name = text(config.pipe_name)
-    c.port = _int_field("port", config.port or 0, 0, 65535)
-    c.max_frame_size = _int_field("max_frame_size", config.max_frame_size or 0, 0, 2**32 - 1)
+    # In the library's order: max_frame_size, then port.
+    c.max_frame_size = _int_field("max_frame_size", config.max_frame_size or 0, 0, _UINT32_MAX)
+    c.port = _int_field("port", config.port or 0, -_INT32_MAX - 1, _INT32_MAX)
     c.connect_timeout_ms = _ms("connect_timeout", config.connect_timeout)
     c.send_timeout_ms = _ms("send_timeout", config.send_timeout)
     c.flags = FLAG_REQUIRE_AUTH if config.require_auth else 0

@@ -8,8 +8,11 @@ so existing ``except`` clauses keep working. Every one is also an ``IPCError`` a
 
 
 class IPCError(RuntimeError):
-    """Base class: ``status`` is the dapper_ipc_status code (None for errors found by the
-    wrapper itself), the message is the library's."""
+    """Base class: ``status`` is the dapper_ipc_status code and the message is the
+    library's (dapper_ipc_last_error). A bad value the C field cannot even carry (a port
+    beyond int32, a string for a number) is refused by the package with the status the
+    library gives bad values (E_INVALID_ARGUMENT, -1) and, for ranges, the library's words.
+    ``status`` is None only when the library itself cannot be found or loaded."""
 
     def __init__(self, message, status=None):
         super().__init__(message)

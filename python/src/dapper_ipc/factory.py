@@ -18,7 +18,8 @@ class TransportFactory:
     def resolve_transport(transport=None) -> str:
         """None, "" or "auto" (any case) mean the platform default; other names are
         lower-cased and returned as they are, like the original's: an unknown one is
-        refused where it is used (create_listener, connect) with "Unsupported transport"."""
+        refused where it is used (create_listener, connect), by the library: IPCConfigError
+        with status -1 and "unknown transport '...': expected auto, unix, tcp or pipe"."""
         name = (transport or "auto").strip().lower()
         if name == "auto":
             return TransportFactory.get_default_transport()

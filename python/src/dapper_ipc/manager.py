@@ -5,6 +5,18 @@ socket read. Every library call releases the GIL while it runs, so cleanup from 
 thread (the main thread, a handler, an event loop's executor) cannot deadlock with a
 callback that waits for the GIL.
 
+Ctrl-C. Python runs signal handlers on the main thread only, between bytecodes: a
+library call that blocks there (connect retrying, wait_for_client, cleanup joining a
+busy reader) would keep KeyboardInterrupt back until it returns, and the library's log
+callback, run on that thread during connect, would receive it instead ("Exception
+ignored"). So on the main thread those calls run on a short-lived worker thread while
+the main thread waits for it interruptibly (_blocking). On KeyboardInterrupt the main
+thread cleans the manager up (cleanup from another thread cancels connect and
+wait_for_client with E_CANCELLED), joins the worker and re-raises; an interrupted
+cleanup goes on in its worker until the reader has been joined. On other threads the
+calls are made directly. Sends are too frequent for a hand-off each: a send from the
+main thread stays on it, watched by a SendWatch (_send_watch.py) that cleans up on SIGINT.
+
 Lifetime. The library calls into Python through two ctypes callbacks made once for the
 whole process and never freed; they find their manager by a token (the user_data) in
 ``_open``, which holds every manager from create_listener/connect until cleanup. So a
@@ -20,20 +32,20 @@ import ctypes
 import itertools
 import json
 import logging
-import sys
-import sysconfig
+import os
 import threading
-import time
 
 from . import _native as native
+from ._send_watch import SendWatch
+from ._thread_state import KEEP as _KEEP_THREAD_STATE, ReaderStates
 from .config import TransportConfig
-from .errors import IPCConfigError, IPCStateError, IPCTimeoutError
-from .factory import TransportFactory
+from .errors import IPCStateError
 
 logger = logging.getLogger("dapper.ipc")
 
 _END = object()
-_SLICE_MS = 250  # longest single blocking wait on the main thread (see wait_for_client)
+_WAIT_SLICE = 0.05  # the main thread's longest uninterruptible wait for a worker
+_CANCEL_RETRY = 0.01  # after Ctrl-C: cleanup again until the worker's call has returned
 _tokens = itertools.count(1)
 _open = {}  # token -> IPCManager, from create_listener/connect until cleanup
 
@@ -48,11 +60,11 @@ def _on_message_thunk(user, kind, payload, length):
     inside.add(ident)
     try:
         if _KEEP_THREAD_STATE and ident not in manager._kept:
-            manager._keep_thread_state(ident)
+            manager._states.keep(ident)
         manager._deliver(kind, _string_at(payload, length))
     finally:
         if manager._retiring:
-            manager._retire(ident)
+            manager._states.retire(ident)
         inside.discard(ident)  # last: cleanup() skips the states of threads in here
 
 
@@ -64,16 +76,18 @@ def _on_state_thunk(user, event, status, reason):
     manager._in_callback.add(ident)
     try:
         if _KEEP_THREAD_STATE and ident not in manager._kept:
-            manager._keep_thread_state(ident)
+            manager._states.keep(ident)
         manager._on_state(event, status, reason)
     finally:
         # A disconnect is the reader's last callback.
-        manager._retire(ident, last=event == native.EVENT_DISCONNECTED)
+        manager._states.retire(ident, last=event == native.EVENT_DISCONNECTED)
         manager._in_callback.discard(ident)
 
 
 _open_get = _open.get
 _get_ident = threading.get_ident
+_MAIN_THREAD = threading.main_thread().ident
+_WATCH_SENDS = os.name == "posix"
 _string_at = ctypes.string_at
 _MESSAGE_THUNK = native.MESSAGE_CB(_on_message_thunk)  # never freed
 _STATE_THUNK = native.STATE_CB(_on_state_thunk)
@@ -90,27 +104,7 @@ def _cleanup_at_exit():
     native.stop_logging()
 
 
-# ---- the reader's Python thread state ---------------------------------------------------
-# ctypes gives a foreign thread a new Python thread state for every callback and deletes
-# it afterwards; for a reader calling back per frame that costs more than all the rest
-# (measured: 38k messages/s, against 424k with the state kept). So the reader's state is
-# kept from its first callback (one more PyGILState_Ensure) and let go of on that thread
-# in its last callback (a disconnect, or a callback that ran cleanup), or deleted by the
-# cleanup that joined the reader. Only on CPython with a GIL, where this is how ctypes
-# callbacks work.
-_KEEP_THREAD_STATE = sys.implementation.name == "cpython" and not sysconfig.get_config_var("Py_GIL_DISABLED")
-if _KEEP_THREAD_STATE:
-    _py = ctypes.PyDLL(None, handle=ctypes.pythonapi._handle)  # own function objects, GIL held
-    _py.PyGILState_Ensure.restype = ctypes.c_int
-    _py.PyGILState_Ensure.argtypes = []
-    _py.PyGILState_Release.restype = None
-    _py.PyGILState_Release.argtypes = [ctypes.c_int]
-    _py.PyGILState_GetThisThreadState.restype = ctypes.c_void_p
-    _py.PyGILState_GetThisThreadState.argtypes = []
-    _py.PyThreadState_Clear.restype = None
-    _py.PyThreadState_Clear.argtypes = [ctypes.c_void_p]
-    _py.PyThreadState_Delete.restype = None
-    _py.PyThreadState_Delete.argtypes = [ctypes.c_void_p]
+# The reader's Python thread state is kept across callbacks: see _thread_state.py.
 
 
 class _Subscriber:
@@ -147,6 +141,13 @@ class _Subscriber:
         self.wakeup.set()
 
 
+def _status_and_error(fn, *args):
+    """Calls fn and returns (status, the exception for it or None); the exception is made
+    on the calling thread, where the library keeps the message."""
+    status = fn(*args)
+    return status, (native.error_for(status) if status else None)
+
+
 class IPCManager:
     """One connection: a listener (the adapter side) or a client (the launcher side).
 
@@ -173,8 +174,11 @@ class IPCManager:
         self._subscribers = []
         self.disconnect_reason = None
         self._in_callback = set()  # idents of threads inside one of this manager's callbacks
-        self._kept = {}            # reader ident -> (PyThreadState*, what our Ensure returned)
-        self._retiring = {}        # reader ident -> Event set when its callback that ran cleanup returns
+        self._watch = None  # the SendWatch of sends from the main thread
+        self._generation = 0  # counts cleanups: a wait that outlives one was cancelled by it
+        self._states = ReaderStates()
+        self._kept = self._states.kept          # read on the per-frame path
+        self._retiring = self._states.retiring
 
     # ---- lifecycle ----------------------------------------------------------------
 
@@ -196,17 +200,55 @@ class IPCManager:
     def is_listener(self) -> bool:
         return self._is_listener
 
-    def _prepare(self, config, connecting):
-        config = config if config is not None else TransportConfig()
-        # The original's messages for what it checked itself, so callers matching them still do.
-        transport = TransportFactory.resolve_transport(config.transport)
-        if not TransportFactory.is_supported(transport):
-            raise IPCConfigError(f"Unsupported transport: {config.transport}")
-        if connecting and transport == "tcp" and not config.port:
-            raise IPCConfigError("port is required for TCP connections")
-        if connecting and transport == "unix" and not config.path:
-            raise IPCConfigError("path is required for Unix socket connections")
-        return native.new_config(config)
+    def _blocking(self, fn, on_interrupt):
+        """fn() (library calls that may block), so that Ctrl-C interrupts it: see the
+        module's docstring. on_interrupt(done) runs after KeyboardInterrupt on the main
+        thread; done is the Event set when fn has returned."""
+        if threading.current_thread() is not threading.main_thread():
+            return fn()
+        outcome, done = [], threading.Event()
+
+        def run():
+            try:
+                outcome.append((fn(), None))
+            except BaseException as error:  # handed to the caller
+                outcome.append((None, error))
+            finally:
+                done.set()
+
+        worker = threading.Thread(target=run, name="dapper-ipc-call", daemon=True)
+        try:
+            worker.start()
+        except RuntimeError:  # no new threads (interpreter shutdown): block here
+            return fn()
+        try:
+            # A lock acquire: on POSIX a signal handler runs at once and may raise; the
+            # slices bound the delay where an acquire is not interrupted.
+            while not done.wait(_WAIT_SLICE):
+                pass
+        except KeyboardInterrupt:
+            on_interrupt(done)
+            raise
+        worker.join()
+        result, error = outcome[0]
+        if error is not None:
+            raise error
+        return result
+
+    def _cancel(self, done):
+        """After Ctrl-C during connect, create_listener or wait_for_client: cleanup ends the
+        call (again until it has returned, in case it had not started yet), then the
+        manager is cleaned up as by cleanup(), on this thread."""
+        while True:
+            self._lib.dapper_ipc_cleanup(self._handle)
+            if done.wait(_CANCEL_RETRY):
+                break
+        self._cleanup_locked()
+
+    @staticmethod
+    def _prepare(config):
+        # Every check is the library's: its status and message reach the caller.
+        return native.new_config(config if config is not None else TransportConfig())
 
     def _opened(self, is_listener):
         self._enabled, self._is_listener = True, is_listener
@@ -218,8 +260,12 @@ class IPCManager:
         """Binds a listener now (a launcher started afterwards finds it) and returns the
         launcher arguments (--ipc ...). A client is accepted by wait_for_client or by the
         reader (start_reader); a late one waits in the backlog."""
-        c, _keep = self._prepare(config, connecting=False)
-        native.check(self._lib.dapper_ipc_create_listener(self._handle, ctypes.byref(c)))
+        c, _keep = self._prepare(config)
+        _status, error = self._blocking(
+            lambda: _status_and_error(self._lib.dapper_ipc_create_listener, self._handle, ctypes.byref(c)),
+            self._cancel)
+        if error is not None:
+            raise error
         self._opened(is_listener=True)
         return self.launcher_args
 
@@ -245,28 +291,28 @@ class IPCManager:
     def connect(self, config: TransportConfig) -> None:
         """Connects to a listener, retrying while nobody listens (connect_timeout, 3 s by
         default). Blocks the calling thread; IPCConnectionError if nobody came."""
-        c, _keep = self._prepare(config, connecting=True)
-        native.check(self._lib.dapper_ipc_connect(self._handle, ctypes.byref(c)))
+        c, _keep = self._prepare(config)
+        _status, error = self._blocking(
+            lambda: _status_and_error(self._lib.dapper_ipc_connect, self._handle, ctypes.byref(c)), self._cancel)
+        if error is not None:
+            raise error
         self._opened(is_listener=False)
 
     def wait_for_client(self, timeout: float = None) -> None:
         """Blocks until a client is connected (None: no limit). IPCTimeoutError when the
-        time runs out, IPCStateError before create_listener. Returns at once on a client."""
-        ms = -1 if timeout is None else native._int_field("timeout", max(0, round(timeout * 1000)), 0, 2**31 - 1)
-        if threading.current_thread() is not threading.main_thread():
-            native.check(self._lib.dapper_ipc_wait_for_client(self._handle, ms))
-            return
-        # On the main thread, wait in slices: Python runs signal handlers (Ctrl-C) only
-        # between calls, and one library call may block for as long as the caller allows.
-        deadline = None if ms < 0 else time.monotonic() + ms / 1000
-        while True:
-            left = _SLICE_MS if deadline is None else min(_SLICE_MS, max(0, round((deadline - time.monotonic()) * 1000)))
-            status = self._lib.dapper_ipc_wait_for_client(self._handle, left)
-            if status != native.E_TIMEOUT or (deadline is not None and time.monotonic() >= deadline):
-                if status == native.E_TIMEOUT:
-                    raise IPCTimeoutError(f"no client connected within {ms} ms", status)
-                native.check(status)
-                return
+        time runs out, IPCStateError before create_listener, and IPCStateError with status
+        E_CANCELLED (-15) when cleanup() ran meanwhile (another thread, a signal handler).
+        Returns at once on a client. Ctrl-C interrupts it (the manager is cleaned up)."""
+        ms = native.timeout_ms(timeout)
+        generation = self._generation
+        status, error = self._blocking(
+            lambda: _status_and_error(self._lib.dapper_ipc_wait_for_client, self._handle, ms), self._cancel)
+        if status == native.E_INVALID_STATE and self._generation != generation:
+            # cleanup() ran before the library call began: it found no listener, but the
+            # caller's listener was there until cleanup took it away.
+            raise IPCStateError("cleanup ran while waiting for a client", native.E_CANCELLED)
+        if error is not None:
+            raise error
 
     def start_reader(self, message_handler=None, accept: bool = True, *, raw: bool = False,
                      include_kind: bool = False, on_disconnect=None) -> None:
@@ -282,9 +328,10 @@ class IPCManager:
         rather than a reader that waits for one.
         """
         if self._reader_started:
-            raise IPCStateError("the reader is already running (cleanup first)")
+            raise IPCStateError("the reader is already running", native.E_INVALID_STATE)  # the library's words
         if not accept and self._is_listener and not self.is_connected:
-            raise IPCStateError("start_reader(accept=False) needs a connected client: call wait_for_client first")
+            raise IPCStateError("start_reader(accept=False) needs a connected client: call wait_for_client first",
+                                native.E_INVALID_STATE)
         self._handler, self._raw, self._include_kind = message_handler, raw, include_kind
         self._on_disconnect = on_disconnect
         native.check(self._lib.dapper_ipc_set_callbacks(self._handle, _MESSAGE_THUNK, _STATE_THUNK,
@@ -307,8 +354,12 @@ class IPCManager:
         if wait_for_client is not None and self._is_listener and not self.is_connected:
             self.wait_for_client(wait_for_client)
         data = bytes(payload)
-        native.check(self._lib.dapper_ipc_send(self._handle, self._default_kind() if kind is None else kind,
-                                               data, len(data)))
+        kind = self._default_kind() if kind is None else kind
+        if _get_ident() == _MAIN_THREAD and _WATCH_SENDS:
+            status = self._watched(self._lib.dapper_ipc_send, self._handle, kind, data, len(data))
+        else:
+            status = self._lib.dapper_ipc_send(self._handle, kind, data, len(data))
+        native.check(status)
 
     def send(self, message: dict, kind: int = None, wait_for_client: float = None) -> None:
         """Sends a dict as JSON: the synchronous send, for threads without an event loop.
@@ -332,11 +383,32 @@ class IPCManager:
             frame.length = len(payload)
             frame.kind = kind
         sent = ctypes.c_size_t()
-        status = self._lib.dapper_ipc_send_batch(self._handle, frames, len(payloads), ctypes.byref(sent))
+        if _get_ident() == _MAIN_THREAD and _WATCH_SENDS:
+            status = self._watched(self._lib.dapper_ipc_send_batch, self._handle, frames, len(payloads),
+                                   ctypes.byref(sent))
+        else:
+            status = self._lib.dapper_ipc_send_batch(self._handle, frames, len(payloads), ctypes.byref(sent))
+        if native._interrupt_pending:
+            native.raise_pending_interrupt()
         if status != native.OK:
             error = native.error_for(status)
             error.sent = sent.value
             raise error
+
+    def _watched(self, send, *args):
+        """send(*args) on the main thread, ended by Ctrl-C if it blocks: see _send_watch.py."""
+        watch = self._watch
+        if watch is None:
+            watch = self._watch = SendWatch(lambda: self._lib.dapper_ipc_cleanup(self._handle))
+        try:
+            watch.enter()
+            return send(*args)
+        except KeyboardInterrupt:
+            if watch.cancelled:  # the watch closed the connection: finish the cleanup
+                self._cleanup_locked()
+            raise
+        finally:
+            watch.exit()
 
     async def send_message(self, message: dict, kind: int = None) -> None:
         """The original's coroutine. The frame is handed to the kernel inline (it blocks
@@ -383,21 +455,6 @@ class IPCManager:
 
     # ---- callbacks (reader thread) ------------------------------------------------------
 
-    def _keep_thread_state(self, ident):
-        held = _py.PyGILState_Ensure()  # one more hold: the state now outlives each callback
-        self._kept[ident] = (_py.PyGILState_GetThisThreadState(), held)
-
-    def _retire(self, ident, last=False):
-        retiring = self._retiring.pop(ident, None)
-        if last or retiring is not None:
-            # This thread calls this manager no more: let go of the kept state here, on its
-            # own thread (ctypes deletes it as this callback returns).
-            kept = self._kept.pop(ident, None)
-            if kept is not None:
-                _py.PyGILState_Release(kept[1])
-        if retiring is not None:
-            retiring.set()
-
     def _deliver(self, kind, data):
         if self._raw:
             message = data
@@ -438,41 +495,45 @@ class IPCManager:
         manager can create a listener or connect again afterwards."""
         if self._destroyed:
             return
+        self._generation += 1
         ident = threading.get_ident()
         if ident in self._in_callback:
             # The reader ends when this callback returns; marked before the library call so
             # a cleanup on another thread meanwhile waits for it.
-            self._retiring.setdefault(ident, threading.Event())
+            self._states.mark_retiring(ident)
             status = self._lib.dapper_ipc_cleanup(self._handle)
             error = native.error_for(status) if status else None
             self._closed_down()
         else:
-            with self._cleanup_lock:
-                # A reader that ran cleanup in its callback is not joined by the library once
-                # it has forgotten the session (see python/README.md): wait for it here, and
-                # first, so a session it opened again is the one the library cleans up.
-                self._wait_for_retiring()
-                status = self._lib.dapper_ipc_cleanup(self._handle)
-                error = native.error_for(status) if status else None
-                self._wait_for_retiring()
-                # Every other reader of this manager has been joined: its kept state can go.
-                for reader in list(self._kept):
-                    if reader not in self._in_callback and reader not in self._retiring:
-                        state, _held = self._kept.pop(reader)
-                        _py.PyThreadState_Clear(state)
-                        _py.PyThreadState_Delete(state)
-                self._closed_down()
+            # Ctrl-C leaves it running in its worker until the reader has been joined (the
+            # connection is closed and the socket file removed before that).
+            self._enabled = False
+            error = self._blocking(self._cleanup_locked, lambda done: None)
         if error is not None:
             raise error
 
-    def _wait_for_retiring(self):
-        for event in list(self._retiring.values()):
-            event.wait()
+    def _cleanup_locked(self):
+        """cleanup() off the reader thread; returns the exception to raise, or None."""
+        with self._cleanup_lock:
+            # A reader that ran cleanup in its callback is not joined by the library once
+            # it has forgotten the session (see python/README.md): wait for it here, and
+            # first, so a session it opened again is the one the library cleans up.
+            self._states.wait_for_retiring()
+            status = self._lib.dapper_ipc_cleanup(self._handle)
+            error = native.error_for(status) if status else None
+            self._states.wait_for_retiring()
+            # Every other reader of this manager has been joined: its kept state can go.
+            self._states.delete_joined(self._in_callback)
+            self._closed_down()
+            return error
 
     def _closed_down(self):
         self._enabled = False
         self._reader_started = False
         _open.pop(self._token, None)
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.close()
         self._publish(_END)
 
     async def acleanup(self) -> None:
