@@ -443,6 +443,14 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_send_batch(dapper_ipc_manager 
    return DAPPER_IPC_E_CLOSED or DAPPER_IPC_E_CANCELLED at once. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_cleanup(dapper_ipc_manager manager);
 
+/* As dapper_ipc_cleanup, without the linger: the connection closes both ways
+   at once, so frames still queued in the kernel may be lost and the peer may
+   see a reset. A cleanup or destroy lingering on another thread ends its
+   linger at once too. For paths that must stop now (Ctrl-C, a fatal error);
+   everything else, and the waits for readers, as dapper_ipc_cleanup.
+   Idempotent. Any thread, including the callbacks. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_abort(dapper_ipc_manager manager);
+
 /* *connected receives 1 while a peer is connected, else 0 (no listener or
    connection yet, a listener still waiting, or the peer left). Returns
    DAPPER_IPC_OK, DAPPER_IPC_E_INVALID_ARGUMENT for a NULL connected,

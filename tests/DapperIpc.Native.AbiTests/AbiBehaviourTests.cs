@@ -203,6 +203,7 @@ public unsafe class AbiBehaviourTests
                 ("send", () => dapper_ipc_send(handle, Event, buf, 0)),
                 ("send_batch", () => dapper_ipc_send_batch(handle, null, 0, length)),
                 ("cleanup", () => dapper_ipc_cleanup(handle)),
+                ("abort", () => dapper_ipc_abort(handle)),
                 ("is_connected", () => dapper_ipc_is_connected(handle, connected)),
             };
             foreach (var (name, call) in calls)

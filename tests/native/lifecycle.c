@@ -455,6 +455,78 @@ static int test_no_frame_lost_at_destroy_tcp(void) { return frames_before("tcp",
 static int test_no_frame_lost_at_cleanup_unix(void) { return frames_before("unix", 0); }
 static int test_no_frame_lost_at_destroy_unix(void) { return frames_before("unix", 1); }
 
+/* ---- abort: no linger, and it ends a linger under way ------------------------- */
+
+static double seconds_since(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+struct lingering {
+    dapper_ipc_manager m;
+    struct latch returned;
+};
+
+static void *cleanup_thread(void *arg)
+{
+    struct lingering *l = arg;
+    dapper_ipc_cleanup(l->m);
+    latch_add(&l->returned, 1);
+    return NULL;
+}
+
+/* A peer that neither reads nor closes keeps cleanup in its linger (2 s); abort on
+   another thread ends it at once, and abort alone never lingers. */
+static int test_abort_ends_a_linger(void)
+{
+    static struct lingering l = {.returned = LATCH_INIT};
+    dapper_ipc_manager server;
+    must(dapper_ipc_manager_create(&server), "create");
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = "unix";
+    must(dapper_ipc_create_listener(server, &config), "create_listener");
+    char args[512];
+    size_t length;
+    must(dapper_ipc_launcher_args(server, args, sizeof args, &length, NULL), "launcher_args");
+    const char *path = args;
+    for (int i = 0; i < 3; i++)
+        path += strlen(path) + 1;
+    int silent = raw_connect_unix(path);
+    must(dapper_ipc_wait_for_client(server, WAIT_SECONDS * 1000), "wait_for_client");
+    must(dapper_ipc_send(server, DAPPER_IPC_KIND_COMMAND, "{}", 2), "send");
+
+    l.m = server;
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    pthread_t t;
+    pthread_create(&t, NULL, cleanup_thread, &l);
+    check(!latch_wait(&l.returned, 1, 1), "cleanup lingers while the peer neither reads nor closes");
+    check(dapper_ipc_abort(server) == DAPPER_IPC_OK, "abort on another thread: %s", last_error());
+    check(latch_wait(&l.returned, 1, 1), "the lingering cleanup returned once abort ran (%.2f s after it began)",
+          seconds_since(&start));
+    pthread_join(t, NULL);
+
+    /* abort alone, with the same silent peer on a new connection: no linger at all. */
+    must(dapper_ipc_create_listener(server, &config), "create_listener again");
+    must(dapper_ipc_launcher_args(server, args, sizeof args, &length, NULL), "launcher_args");
+    path = args;
+    for (int i = 0; i < 3; i++)
+        path += strlen(path) + 1;
+    int silent2 = raw_connect_unix(path);
+    must(dapper_ipc_wait_for_client(server, WAIT_SECONDS * 1000), "wait_for_client");
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    check(dapper_ipc_abort(server) == DAPPER_IPC_OK, "abort");
+    double took = seconds_since(&start);
+    check(took < 1.0, "abort did not linger (%.3f s; the linger is 2 s)", took);
+    close(silent);
+    close(silent2);
+    dapper_ipc_manager_destroy(server);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
@@ -476,6 +548,7 @@ int main(int argc, char **argv)
         {"no-frame-lost-at-destroy-tcp", test_no_frame_lost_at_destroy_tcp},
         {"no-frame-lost-at-cleanup-unix", test_no_frame_lost_at_cleanup_unix},
         {"no-frame-lost-at-destroy-unix", test_no_frame_lost_at_destroy_unix},
+        {"abort-ends-a-linger", test_abort_ends_a_linger},
     };
     for (size_t i = 0; argc == 2 && i < sizeof tests / sizeof tests[0]; i++) {
         if (strcmp(argv[1], tests[i].name) == 0) {

@@ -223,6 +223,7 @@ def _declare(lib):
         "dapper_ipc_send": (i32, [Manager, i32, ctypes.c_char_p, size_t]),
         "dapper_ipc_send_batch": (i32, [Manager, ptr(Frame), size_t, ptr(size_t)]),
         "dapper_ipc_cleanup": (i32, [Manager]),
+        "dapper_ipc_abort": (i32, [Manager]),
         "dapper_ipc_is_connected": (i32, [Manager, ptr(i32)]),
     }
     for name, (restype, argtypes) in signatures.items():

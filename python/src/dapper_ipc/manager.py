@@ -240,10 +240,10 @@ class IPCManager:
         call (again until it has returned, in case it had not started yet), then the
         manager is cleaned up as by cleanup(), on this thread."""
         while True:
-            self._lib.dapper_ipc_cleanup(self._handle)
+            self._lib.dapper_ipc_abort(self._handle)
             if done.wait(_CANCEL_RETRY):
                 break
-        self._cleanup_locked()
+        self._cleanup_locked(abort=True)
 
     @staticmethod
     def _prepare(config):
@@ -399,13 +399,14 @@ class IPCManager:
         """send(*args) on the main thread, ended by Ctrl-C if it blocks: see _send_watch.py."""
         watch = self._watch
         if watch is None:
-            watch = self._watch = SendWatch(lambda: self._lib.dapper_ipc_cleanup(self._handle))
+            # Ctrl-C means now: abort, not a cleanup that lingers for a peer that stopped reading.
+            watch = self._watch = SendWatch(lambda: self._lib.dapper_ipc_abort(self._handle))
         try:
             watch.enter()
             return send(*args)
         except KeyboardInterrupt:
             if watch.cancelled:  # the watch closed the connection: finish the cleanup
-                self._cleanup_locked()
+                self._cleanup_locked(abort=True)
             raise
         finally:
             watch.exit()
@@ -512,14 +513,15 @@ class IPCManager:
         if error is not None:
             raise error
 
-    def _cleanup_locked(self):
-        """cleanup() off the reader thread; returns the exception to raise, or None."""
+    def _cleanup_locked(self, abort=False):
+        """cleanup() off the reader thread (abort: without the linger, after Ctrl-C);
+        returns the exception to raise, or None."""
         with self._cleanup_lock:
             # A reader that ran cleanup in its callback is not joined by the library once
             # it has forgotten the session (see python/README.md): wait for it here, and
             # first, so a session it opened again is the one the library cleans up.
             self._states.wait_for_retiring()
-            status = self._lib.dapper_ipc_cleanup(self._handle)
+            status = (self._lib.dapper_ipc_abort if abort else self._lib.dapper_ipc_cleanup)(self._handle)
             error = native.error_for(status) if status else None
             self._states.wait_for_retiring()
             # Every other reader of this manager has been joined: its kept state can go.

@@ -386,6 +386,20 @@ internal static unsafe class Exports
         }
     }
 
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_abort")]
+    public static int Abort(ManagerHandle handle)
+    {
+        try
+        {
+            HandleTable.Get(handle).Abort();
+            return LastError.Ok();
+        }
+        catch (Exception e)
+        {
+            return LastError.Fail(e);
+        }
+    }
+
     [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_is_connected")]
     public static int IsConnected(ManagerHandle handle, int* connected)
     {

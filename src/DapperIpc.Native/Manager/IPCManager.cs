@@ -162,7 +162,12 @@ public sealed class IPCManager : IDisposable
     /// (two callbacks cleaning up each other's managers); a later cleanup on another
     /// thread waits for those.
     /// </summary>
-    public void Cleanup()
+    public void Cleanup() => Cleanup(abort: false);
+
+    /// <summary>Cleanup without the linger: frames still queued in the kernel may be lost. Ends the linger of a cleanup under way on another thread.</summary>
+    public void Abort() => Cleanup(abort: true);
+
+    private void Cleanup(bool abort)
     {
         while (true)
         {
@@ -180,10 +185,17 @@ public sealed class IPCManager : IDisposable
                 stopping = [.. _stopping];
             }
 
-            s?.Close();
             foreach (IpcSession stopped in stopping)
             {
-                stopped.Close();
+                if (abort)
+                {
+                    stopped.Abort();
+                }
+                else
+                {
+                    stopped.Close();
+                }
+
                 if (stopped.Stop())
                 {
                     lock (_gate)

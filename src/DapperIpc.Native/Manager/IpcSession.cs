@@ -257,6 +257,13 @@ internal sealed class IpcSession
         connection?.Close();
     }
 
+    /// <summary>Closes without the linger: both directions at once, and a linger already under way ends. Quick, any thread.</summary>
+    public void Abort()
+    {
+        Close();
+        _connection?.Abort();
+    }
+
     /// <summary>
     /// After <see cref="Close"/>: waits for the reader to finish (its callbacks and its
     /// linger; a reader still blocked on a silent peer when the linger ends is woken),

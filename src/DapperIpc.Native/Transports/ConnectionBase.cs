@@ -195,10 +195,11 @@ public abstract class ConnectionBase : IDisposable
         ShutdownSendCore();
     }
 
-    /// <summary>Closes both ways at once: also wakes a blocked receive (which returns 0). Quick, idempotent, any thread.</summary>
+    /// <summary>Closes both ways at once and ends the linger: also wakes a blocked receive (which returns 0) and a draining Dispose. Quick, idempotent, any thread.</summary>
     public void Abort()
     {
         Close();
+        Interlocked.Exchange(ref _lingerDeadline, System.Diagnostics.Stopwatch.GetTimestamp());
         ShutdownCore();
     }
 

@@ -167,6 +167,9 @@ public static unsafe partial class DapperIpcNative
     [LibraryImport(Library, EntryPoint = "dapper_ipc_cleanup")]
     public static partial int dapper_ipc_cleanup(dapper_ipc_manager manager);
 
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_abort")]
+    public static partial int dapper_ipc_abort(dapper_ipc_manager manager);
+
     [LibraryImport(Library, EntryPoint = "dapper_ipc_is_connected")]
     public static partial int dapper_ipc_is_connected(dapper_ipc_manager manager, int* connected);
 }
