@@ -206,7 +206,7 @@ class IPCManager:
         thread; done is the Event set when fn has returned."""
         if threading.current_thread() is not threading.main_thread():
             return fn()
-        outcome, done = [], threading.Event()
+        outcome, done, worker = [], threading.Event(), None
 
         def run():
             try:
@@ -216,17 +216,21 @@ class IPCManager:
             finally:
                 done.set()
 
-        worker = threading.Thread(target=run, name="dapper-ipc-call", daemon=True)
         try:
-            worker.start()
-        except RuntimeError:  # no new threads (interpreter shutdown): block here
-            return fn()
-        try:
+            worker = threading.Thread(target=run, name="dapper-ipc-call", daemon=True)
+            try:
+                worker.start()
+            except RuntimeError:  # no new threads (interpreter shutdown): block here
+                return fn()
             # A lock acquire: on POSIX a signal handler runs at once and may raise; the
             # slices bound the delay where an acquire is not interrupted.
             while not done.wait(_WAIT_SLICE):
                 pass
         except KeyboardInterrupt:
+            # Wherever the signal landed, even before the worker started or inside its
+            # start(), the call is ended and the manager cleaned up the same way.
+            if worker is None or worker.ident is None:
+                done.set()  # fn never ran: nothing to wait for
             on_interrupt(done)
             raise
         worker.join()
