@@ -16,6 +16,11 @@ internal sealed class SocketConnection : ConnectionBase
     private readonly SocketIO _io;
     private readonly nint _handle;
 
+    // End-of-file from the peer (not from our own read shutdown): whether closing may be a
+    // FIN or must be a reset (see DisposeCore).
+    private volatile bool _peerClosed;
+    private volatile bool _readShut;
+
     public SocketConnection(Socket socket, ConnectionOptions options, string description) : base(options.MaxPayload)
     {
         _socket = socket;
@@ -27,7 +32,16 @@ internal sealed class SocketConnection : ConnectionBase
 
     public override string Description { get; }
 
-    public override int Receive(Span<byte> buffer) => _io.Receive(_socket, _handle, buffer);
+    public override int Receive(Span<byte> buffer)
+    {
+        int n = _io.Receive(_socket, _handle, buffer);
+        if (n == 0 && !_readShut)
+        {
+            _peerClosed = true;
+        }
+
+        return n;
+    }
 
     protected override void SendGathered(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload)
         => _io.SendAll(_socket, _handle, header, payload);
@@ -77,6 +91,7 @@ internal sealed class SocketConnection : ConnectionBase
 
     protected override void ShutdownCore()
     {
+        _readShut = true;
         try
         {
             _socket.Shutdown(SocketShutdown.Both);
@@ -122,7 +137,7 @@ internal sealed class SocketConnection : ConnectionBase
                 }
 
                 int micros = (int)Math.Min(int.MaxValue, left * 1_000_000 / System.Diagnostics.Stopwatch.Frequency);
-                if (!_socket.Poll(micros, SelectMode.SelectRead) || _io.Receive(_socket, _handle, scratch) <= 0)
+                if (!_socket.Poll(micros, SelectMode.SelectRead) || Receive(scratch) <= 0)
                 {
                     return;
                 }
@@ -134,5 +149,23 @@ internal sealed class SocketConnection : ConnectionBase
         }
     }
 
-    protected override void DisposeCore() => _socket.Dispose();
+    protected override void DisposeCore()
+    {
+        if (!_peerClosed && _socket.ProtocolType == ProtocolType.Tcp)
+        {
+            // The peer has not closed (the linger ran out, or abort): reset. A plain close
+            // could leave our side in FIN-WAIT-2 with a zero receive window, which answers a
+            // peer that keeps sending with window probes but never a reset, so a flooding
+            // peer would block for a minute instead of learning at once that we are gone.
+            try
+            {
+                _socket.LingerState = new LingerOption(true, 0);
+            }
+            catch (SocketException)
+            {
+            }
+        }
+
+        _socket.Dispose();
+    }
 }
