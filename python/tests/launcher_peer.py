@@ -1,4 +1,4 @@
-"""A launcher written from shared/protocol.md alone (it does not import dapper_ipc):
+"""A launcher written from docs/protocol.md alone (it does not import dapper_ipc):
 it parses the --ipc arguments, connects with the launcher's retry policy (60 attempts,
 50 ms apart), sends kind 1 (event) frames, answers each kind 2 (command) frame with a
 kind 1 response, ignores frames of any other kind, and exits 0 at end-of-file.

@@ -1,4 +1,4 @@
-"""Against a launcher written from protocol.md alone (launcher_peer.py), in its own
+"""Against a launcher written from docs/protocol.md alone (launcher_peer.py), in its own
 process, over unix and tcp; and hosts in child processes (host_script.py) for what
 could hang or crash: cleanup while messages flow, interpreter exit with managers open."""
 import os

@@ -1,4 +1,4 @@
-"""A launcher-like peer written from protocol.md alone: connects to the given
+"""A launcher-like peer written from docs/protocol.md alone: connects to the given
 --ipc arguments and sends kind 1 frames as fast as it can until the connection
 ends. Exits 0 when the other side closed the connection."""
 import socket

@@ -1,4 +1,4 @@
-"""TransportConfig: the design document's dataclass, plus the library's own settings."""
+"""TransportConfig: the original dapper.ipc's dataclass (docs/architecture.md), plus the library's own settings."""
 
 from dataclasses import dataclass
 from typing import Optional, Sequence

@@ -1,4 +1,4 @@
-"""IPCManager: the design document's API over one native manager handle.
+"""IPCManager: the original dapper.ipc's API (docs/architecture.md) over one native manager handle.
 
 Threads. The message handler runs on the library's reader thread, straight from the
 socket read. Every library call releases the GIL while it runs, so cleanup from any
@@ -152,7 +152,7 @@ class IPCManager:
     """One connection: a listener (the adapter side) or a client (the launcher side).
 
     A listener sends commands (kind 2) by default, a client made by connect sends
-    events (kind 1): the directions of protocol.md. Pass kind= to choose.
+    events (kind 1): the directions of docs/protocol.md. Pass kind= to choose.
     """
 
     def __init__(self):

@@ -3,7 +3,7 @@ using DapperIpc.Framing;
 namespace DapperIpc.Factory;
 
 /// <summary>
-/// Transport settings (the design document's TransportConfig) plus the library's own:
+/// Transport settings (docs/architecture.md's TransportConfig) plus the library's own:
 /// the frame size limit and the connect timeout.
 /// </summary>
 public sealed class TransportConfig

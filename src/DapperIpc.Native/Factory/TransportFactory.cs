@@ -8,7 +8,7 @@ namespace DapperIpc.Factory;
 
 /// <summary>
 /// Resolves the transport a config asks for and creates listeners and client
-/// connections for it (the design document's TransportFactory).
+/// connections for it (docs/architecture.md's TransportFactory).
 /// </summary>
 public static class TransportFactory
 {

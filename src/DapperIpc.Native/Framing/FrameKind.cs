@@ -1,6 +1,6 @@
 namespace DapperIpc.Framing;
 
-/// <summary>DP v1 frame kinds (protocol.md).</summary>
+/// <summary>DP v1 frame kinds (docs/protocol.md).</summary>
 public static class FrameKind
 {
     /// <summary>Launcher to adapter (events, and the launcher's replies).</summary>

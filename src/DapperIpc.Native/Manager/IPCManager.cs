@@ -7,7 +7,7 @@ using DapperIpc.Transports;
 namespace DapperIpc.Manager;
 
 /// <summary>
-/// Owns one connection's lifecycle (the design document's IPCManager): a listener or a
+/// Owns one connection's lifecycle (docs/architecture.md's IPCManager): a listener or a
 /// client connection, one dedicated reader thread that calls the handler for each
 /// frame with no hand-off in between, sends from any thread, and cleanup.
 /// </summary>

@@ -5,7 +5,7 @@ using DapperIpc.Framing;
 namespace DapperIpc.Transports;
 
 /// <summary>
-/// One established byte stream to the peer (the design document's ConnectionBase).
+/// One established byte stream to the peer (docs/architecture.md's ConnectionBase).
 /// Reading is done by one thread (the manager's reader); sending may come from any
 /// number of threads at once and is serialised here so that frames never interleave.
 /// <see cref="Close"/> is quick and never blocks on the peer: it ends the sending side

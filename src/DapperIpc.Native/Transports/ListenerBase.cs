@@ -10,7 +10,7 @@ namespace DapperIpc.Transports;
 /// </summary>
 public abstract class ListenerBase : IDisposable
 {
-    /// <summary>The arguments that tell the Python launcher where to connect (protocol.md).</summary>
+    /// <summary>The arguments that tell the Python launcher where to connect (docs/protocol.md).</summary>
     public abstract IReadOnlyList<string> LauncherArgs { get; }
 
     public abstract string Description { get; }
