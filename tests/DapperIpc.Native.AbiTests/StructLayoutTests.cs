@@ -39,7 +39,7 @@ public class StructLayoutTests
         Assert.Equal(Marshal.SizeOf<dapper_ipc_config>(), (int)c["dapper_ipc_config"]);
     }
 
-    private static Dictionary<string, long> RunC(string source)
+    internal static Dictionary<string, long> RunC(string source)
     {
         string dir = Directory.CreateTempSubdirectory("dapper-layout-").FullName;
         try
@@ -57,9 +57,15 @@ public class StructLayoutTests
         }
     }
 
-    internal static string Run(string file, string[] args)
+    internal static string Run(string file, string[] args, IDictionary<string, string?>? environment = null)
     {
-        var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var start = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (key, value) in environment ?? new Dictionary<string, string?>())
+        {
+            start.Environment[key] = value;
+        }
+
+        var p = Process.Start(start)!;
         string output = p.StandardOutput.ReadToEnd();
         string error = p.StandardError.ReadToEnd();
         p.WaitForExit();
