@@ -254,8 +254,9 @@ DAPPER_IPC_API const char *DAPPER_IPC_CALL dapper_ipc_status_string(int32_t stat
    buf may be NULL when cap is 0 (to ask for the size). *needed (if not NULL)
    receives the size the message needs, terminator included.
    Returns DAPPER_IPC_OK, or DAPPER_IPC_E_BUFFER_TOO_SMALL when cap is smaller
-   than needed (buf then holds as much as fits, NUL-terminated, if cap > 0),
-   or DAPPER_IPC_E_INVALID_ARGUMENT when buf is NULL and cap > 0.
+   than needed (buf then holds an empty string if cap > 0: as for every
+   function that fills a buffer, nothing of a result that does not fit is
+   written), or DAPPER_IPC_E_INVALID_ARGUMENT when buf is NULL and cap > 0.
    This function never changes the last error itself. Any thread. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_last_error(char *buf, size_t cap, size_t *needed);
 
@@ -329,7 +330,8 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_create_listener(dapper_ipc_man
    --ipc-port P with the resolved port). *length (if not NULL) receives the
    total size in bytes, every terminator included; *argc (if not NULL) the
    number of strings. The caller owns buf.
-   Returns DAPPER_IPC_E_BUFFER_TOO_SMALL (with *length set) when cap is too
+   Returns DAPPER_IPC_E_BUFFER_TOO_SMALL (with *length set; buf then holds
+   an empty string if cap > 0, never part of the list) when cap is too
    small, DAPPER_IPC_E_INVALID_ARGUMENT when buf is NULL and cap > 0,
    DAPPER_IPC_E_INVALID_STATE when the manager has no listener. Any thread. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_launcher_args(dapper_ipc_manager manager, char *buf,
@@ -340,7 +342,8 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_launcher_args(dapper_ipc_manag
    64 hex characters from the OS's random generator) into buf, NUL-terminated;
    *length (if not NULL) receives the size needed, terminator included. Hand
    it to the launcher through DAPPER_IPC_AUTH_TOKEN_ENV.
-   Returns DAPPER_IPC_E_BUFFER_TOO_SMALL, DAPPER_IPC_E_INVALID_ARGUMENT (buf
+   Returns DAPPER_IPC_E_BUFFER_TOO_SMALL (buf then holds an empty string if
+   cap > 0, never part of the token), DAPPER_IPC_E_INVALID_ARGUMENT (buf
    NULL with cap > 0), DAPPER_IPC_E_INVALID_STATE when the manager has no
    listener or its listener does not require auth. Any thread. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_auth_token(dapper_ipc_manager manager, char *buf,

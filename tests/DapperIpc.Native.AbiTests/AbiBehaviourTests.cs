@@ -243,12 +243,17 @@ public unsafe class AbiBehaviourTests
         Assert.Contains("bytes", Abi.LastError());
         Assert.Equal(InvalidArgument, dapper_ipc_launcher_args(m, null, 16, &length, null));
 
-        // last_error itself: too small is reported, a prefix is written, the message stays.
+        // Every buffer-filling function, one rule: the size is reported, nothing of a
+        // result that does not fit is written (an empty string), the message stays.
+        small[0] = (byte)'x';
         Assert.Equal(TooSmall, dapper_ipc_launcher_args(m, small, 4, &length, null));
+        Assert.Equal(0, small[0]);
+        small[0] = (byte)'x';
         nuint needed;
         Assert.Equal(TooSmall, dapper_ipc_last_error(small, 4, &needed));
         Assert.True(needed > 4);
-        Assert.Equal(0, small[3]);
+        Assert.Equal(0, small[0]);
+        Assert.Contains("bytes", Abi.LastError());
         Assert.Equal(InvalidArgument, dapper_ipc_last_error(null, 8, null));
 
         Assert.Equal((int)dapper_ipc_status.DAPPER_IPC_E_INVALID_STATE, dapper_ipc_auth_token(m, small, 4, &length));

@@ -33,31 +33,7 @@ internal static unsafe class Exports
                 return (int)IpcStatus.InvalidArgument;
             }
 
-            string message = LastError.Message;
-            int length = Encoding.UTF8.GetByteCount(message);
-            if (needed != null)
-            {
-                *needed = (nuint)(length + 1);
-            }
-
-            if (cap == 0)
-            {
-                return (int)IpcStatus.BufferTooSmall;
-            }
-
-            var destination = new Span<byte>(buf, (int)Math.Min(cap, (nuint)int.MaxValue));
-            if ((nuint)length + 1 > cap)
-            {
-                // As much as fits, still terminated, so a careless caller prints a prefix.
-                byte[] all = Encoding.UTF8.GetBytes(message);
-                all.AsSpan(0, destination.Length - 1).CopyTo(destination);
-                destination[^1] = 0;
-                return (int)IpcStatus.BufferTooSmall;
-            }
-
-            Encoding.UTF8.GetBytes(message, destination);
-            destination[length] = 0;
-            return (int)IpcStatus.Ok;
+            return (int)OutputBuffer.Copy(NativeText.Utf8Z(LastError.Message), buf, cap, needed, out _, "the message");
         }
         catch (Exception)
         {
@@ -191,37 +167,14 @@ internal static unsafe class Exports
             }
 
             IReadOnlyList<string> args = manager.LauncherArgs;
-            int total = 0;
-            foreach (string a in args)
-            {
-                total += Encoding.UTF8.GetByteCount(a) + 1;
-            }
-
-            if (length != null)
-            {
-                *length = (nuint)total;
-            }
-
             if (argc != null)
             {
                 *argc = args.Count;
             }
 
-            if (cap < (nuint)total)
-            {
-                return LastError.Fail(IpcStatus.BufferTooSmall,
-                    $"the launcher arguments need {total} bytes, the buffer has {cap}");
-            }
-
-            var destination = new Span<byte>(buf, total);
-            foreach (string a in args)
-            {
-                int n = Encoding.UTF8.GetBytes(a, destination);
-                destination[n] = 0;
-                destination = destination.Slice(n + 1);
-            }
-
-            return LastError.Ok();
+            IpcStatus status = OutputBuffer.Copy(OutputBuffer.Terminated(args), buf, cap, length, out string? tooSmall,
+                "the launcher arguments");
+            return tooSmall is null ? LastError.Ok() : LastError.Fail(status, tooSmall);
         }
         catch (Exception e)
         {
@@ -240,19 +193,9 @@ internal static unsafe class Exports
                 return LastError.Fail(IpcStatus.InvalidArgument, "buf is NULL but cap is not 0");
             }
 
-            byte[] token = NativeText.Utf8Z(manager.AuthToken);
-            if (length != null)
-            {
-                *length = (nuint)token.Length;
-            }
-
-            if (cap < (nuint)token.Length)
-            {
-                return LastError.Fail(IpcStatus.BufferTooSmall, $"the token needs {token.Length} bytes, the buffer has {cap}");
-            }
-
-            token.CopyTo(new Span<byte>(buf, token.Length));
-            return LastError.Ok();
+            IpcStatus status = OutputBuffer.Copy(NativeText.Utf8Z(manager.AuthToken), buf, cap, length, out string? tooSmall,
+                "the token");
+            return tooSmall is null ? LastError.Ok() : LastError.Fail(status, tooSmall);
         }
         catch (Exception e)
         {
