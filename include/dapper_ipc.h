@@ -192,7 +192,9 @@ typedef struct dapper_ipc_config {
     /* ---- added in 0.1.0 after the fields above; a struct_size that stops
        before them (48 bytes on 64-bit) means "defaults" for them ---- */
     /* How long send() may wait for a peer that stopped reading, in ms.
-       0: 30000. Negative: no limit. */
+       0: 30000. Negative: no limit. It is one deadline for the whole call
+       (send, or send_batch however many writes it takes), counted from its
+       start, also when part of the data has already gone out. */
     int32_t send_timeout_ms;
     /* dapper_ipc_flags. */
     uint32_t flags;

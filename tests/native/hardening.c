@@ -947,6 +947,66 @@ static int test_fork_exec(void)
     return 0;
 }
 
+/* ---- one send deadline --------------------------------------------------- */
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000.0 + t.tv_nsec / 1e6;
+}
+
+/* Item 9: send_timeout_ms is one deadline for the whole call, also after a partial write. */
+static dapper_ipc_manager stalled_connection(pid_t *peer)
+{
+    dapper_ipc_manager m;
+    dapper_ipc_manager_create(&m);
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = "unix";
+    config.send_timeout_ms = 1000;
+    config.max_frame_size = 32u << 20;
+    dapper_ipc_create_listener(m, &config);
+    char args[512];
+    size_t length;
+    dapper_ipc_launcher_args(m, args, sizeof args, &length, NULL);
+    *peer = spawn_peer("peer-bad", "never-read", args + strlen("--ipc") + 1 + strlen("unix") + 1 + strlen("--ipc-path") + 1);
+    dapper_ipc_wait_for_client(m, WAIT_SECONDS * 1000);
+    return m;
+}
+
+static int test_send_deadline(void)
+{
+    static uint8_t big[16u << 20];
+    pid_t peer;
+    dapper_ipc_manager m = stalled_connection(&peer);
+    double t0 = now_ms();
+    int32_t rc = dapper_ipc_send(m, DAPPER_IPC_KIND_COMMAND, big, sizeof big);
+    double single = now_ms() - t0;
+    check(rc == DAPPER_IPC_E_SEND_TIMEOUT && single >= 800 && single < 1600,
+          "send of 16 MiB to a peer that stopped reading, send_timeout_ms 1000: %s after %.0f ms (%s)",
+          dapper_ipc_status_string(rc), single, last_error());
+    kill(peer, SIGKILL);
+    wait_child(peer);
+    dapper_ipc_manager_destroy(m);
+
+    m = stalled_connection(&peer);
+    dapper_ipc_frame frames[4];
+    for (int i = 0; i < 4; i++)
+        frames[i] = (dapper_ipc_frame){.payload = big, .length = sizeof big / 4, .kind = DAPPER_IPC_KIND_COMMAND};
+    size_t sent = 99;
+    t0 = now_ms();
+    rc = dapper_ipc_send_batch(m, frames, 4, &sent);
+    double batch = now_ms() - t0;
+    check(rc == DAPPER_IPC_E_SEND_TIMEOUT && batch >= 800 && batch < 1600,
+          "send_batch of 4 x 4 MiB, send_timeout_ms 1000: %s after %.0f ms, %zu frames whole (%s)",
+          dapper_ipc_status_string(rc), batch, sent, last_error());
+    kill(peer, SIGKILL);
+    wait_child(peer);
+    dapper_ipc_manager_destroy(m);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
@@ -979,6 +1039,7 @@ int main(int argc, char **argv)
         {"peer-of-another-user", test_peer_of_another_user},
         {"fork-exec", test_fork_exec},
         {"exit-without-cleanup", test_exit_without_cleanup},
+        {"send-deadline", test_send_deadline},
     };
     for (size_t i = 0; argc == 2 && i < sizeof tests / sizeof tests[0]; i++) {
         if (strcmp(argv[1], tests[i].name) == 0) {
