@@ -87,7 +87,8 @@ typedef enum dapper_ipc_status {
     DAPPER_IPC_E_PROTOCOL = -11,
     /* A frame longer than the configured maximum (sent or received). */
     DAPPER_IPC_E_FRAME_TOO_LARGE = -12,
-    /* An operating-system error; the last-error message names it. */
+    /* An operating-system error (including running out of file descriptors);
+       the last-error message names it. */
     DAPPER_IPC_E_IO = -13,
     /* A unix socket path does not fit sun_path (never truncated). */
     DAPPER_IPC_E_PATH_TOO_LONG = -14,
@@ -101,7 +102,8 @@ typedef enum dapper_ipc_status {
        the stream is cut and the connection is closed (the message says so);
        otherwise the connection stays usable. */
     DAPPER_IPC_E_SEND_TIMEOUT = -17,
-    /* A bug in the library; the message says where. The host keeps running. */
+    /* A bug in the library; the message says where (never a .NET type name).
+       The host keeps running. */
     DAPPER_IPC_E_INTERNAL = -99
 } dapper_ipc_status;
 
@@ -342,8 +344,11 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_auth_token(dapper_ipc_manager 
    field. Returns DAPPER_IPC_E_CONNECTION_REFUSED when the time ran out,
    DAPPER_IPC_E_INVALID_STATE if a listener or connection exists,
    DAPPER_IPC_E_CANCELLED if cleanup ran meanwhile, DAPPER_IPC_E_UNSUPPORTED,
-   DAPPER_IPC_E_PATH_TOO_LONG, DAPPER_IPC_E_IO. Same threading rule as
-   create_listener. */
+   DAPPER_IPC_E_PATH_TOO_LONG, DAPPER_IPC_E_IO (also for running out of file
+   descriptors: "too many open files ..."). Each retry is logged at DEBUG, and
+   both the retry messages and the final error name the reason ("no socket
+   file at <path>", "connection refused: nobody is listening on the socket
+   file <path>", ...). Same threading rule as create_listener. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_connect(dapper_ipc_manager manager,
                                                           const dapper_ipc_config *config);
 
@@ -358,7 +363,9 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_connect(dapper_ipc_manager man
    left (dapper_ipc_is_connected tells; cleanup and create_listener again
    for another). DAPPER_IPC_E_INVALID_STATE before
    create_listener, DAPPER_IPC_E_TIMEOUT, DAPPER_IPC_E_CANCELLED when cleanup
-   ran meanwhile. Any thread other than the reader thread. */
+   ran meanwhile, DAPPER_IPC_E_IO when accepting fails (out of file
+   descriptors: "too many open files ..."; the client stays queued and a
+   later wait can accept it). Any thread other than the reader thread. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_wait_for_client(dapper_ipc_manager manager,
                                                                   int32_t timeout_ms);
 

@@ -1007,6 +1007,226 @@ static int test_send_deadline(void)
     return 0;
 }
 
+/* ---- running out of descriptors, and the reasons connect gives ---------- */
+
+#include <sys/file.h>
+#include <sys/resource.h>
+
+static void set_sun_path(struct sockaddr_un *addr, const char *path)
+{
+    size_t n = strlen(path);
+    if (n >= sizeof addr->sun_path)
+        n = sizeof addr->sun_path - 1;
+    memcpy(addr->sun_path, path, n);
+    addr->sun_path[n] = 0;
+}
+
+/* A fresh private directory for a test's paths; "dhard-" keeps it out of the leak count. */
+static const char *test_dir(void)
+{
+    static char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/dhard-XXXXXX");
+    if (mkdtemp(dir) == NULL) {
+        perror("mkdtemp");
+        exit(1);
+    }
+    return dir;
+}
+
+static int32_t listen_at(dapper_ipc_manager *m, const char *transport, const char *path, const char *host)
+{
+    dapper_ipc_manager_create(m);
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = transport;
+    config.path = path;
+    config.host = host;
+    return dapper_ipc_create_listener(*m, &config);
+}
+
+static int32_t connect_to(dapper_ipc_manager *m, const char *transport, const char *path, const char *host,
+                          int32_t port, int32_t timeout_ms)
+{
+    dapper_ipc_manager_create(m);
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = transport;
+    config.path = path;
+    config.host = host;
+    config.port = port;
+    config.connect_timeout_ms = timeout_ms;
+    return dapper_ipc_connect(*m, &config);
+}
+
+/* A socket file nobody listens on: what a SIGKILLed listener leaves. */
+static void make_stale_socket(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    set_sun_path(&addr, path);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, 4) != 0) {
+        perror("stale socket");
+        exit(1);
+    }
+    close(fd);
+}
+
+static int no_type_names(const char *message)
+{
+    return strstr(message, "Exception") == NULL && strstr(message, "System.") == NULL;
+}
+
+/* Item 5: running out of file descriptors is E_IO with a plain message, and the
+   library works again once descriptors are free. */
+static int test_fd_exhaustion(void)
+{
+    /* Before the limit: a listener whose client will arrive when no fd is left for accept,
+       a unix listener to connect to, the runtime started. */
+    dapper_ipc_manager waiting, target;
+    struct recorder r;
+    const char *p = listen_unix(&target, &r, 0);
+    char target_path[512];
+    snprintf(target_path, sizeof target_path, "%s", p);
+    check(listen_at(&waiting, "unix", NULL, NULL) == DAPPER_IPC_OK, "a listener waiting for a client");
+    char args[512];
+    size_t length;
+    dapper_ipc_launcher_args(waiting, args, sizeof args, &length, NULL);
+    char waiting_path[512];
+    snprintf(waiting_path, sizeof waiting_path, "%s", args + strlen("--ipc") + 1 + strlen("unix") + 1 + strlen("--ipc-path") + 1);
+    int client = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    struct rlimit saved, low;
+    getrlimit(RLIMIT_NOFILE, &saved);
+    low = saved;
+    low.rlim_cur = 256;
+    if (setrlimit(RLIMIT_NOFILE, &low) != 0) {
+        printf("skipped: setrlimit: %s\n", strerror(errno));
+        return SKIP;
+    }
+    static int fillers[1024];
+    int filled = 0;
+    while (filled < 1024) {
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            break;
+        fillers[filled++] = fd;
+    }
+    int exhausted = errno == EMFILE;
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    set_sun_path(&addr, waiting_path);
+    int client_connected = connect(client, (struct sockaddr *)&addr, sizeof addr) == 0; /* needs no new fd */
+
+    dapper_ipc_manager m1, m2, m3;
+    int32_t rc1 = listen_at(&m1, "unix", NULL, NULL);
+    char msg1[512];
+    snprintf(msg1, sizeof msg1, "%s", last_error());
+    int32_t rc2 = listen_at(&m2, "tcp", NULL, NULL);
+    char msg2[512];
+    snprintf(msg2, sizeof msg2, "%s", last_error());
+    int32_t rc3 = connect_to(&m3, "unix", target_path, NULL, 0, 200);
+    char msg3[512];
+    snprintf(msg3, sizeof msg3, "%s", last_error());
+    int32_t rc4 = dapper_ipc_wait_for_client(waiting, 2000);
+    char msg4[512];
+    snprintf(msg4, sizeof msg4, "%s", last_error());
+
+    for (int i = 0; i < filled; i++)
+        close(fillers[i]);
+    setrlimit(RLIMIT_NOFILE, &saved);
+
+    check(exhausted && client_connected, "%d descriptors opened until EMFILE; the client is in the backlog", filled);
+    check(rc1 == DAPPER_IPC_E_IO && no_type_names(msg1) && strstr(msg1, "too many open files") != NULL,
+          "unix create_listener: %s (%s)", dapper_ipc_status_string(rc1), msg1);
+    check(rc2 == DAPPER_IPC_E_IO && no_type_names(msg2) && strstr(msg2, "too many open files") != NULL,
+          "tcp create_listener: %s (%s)", dapper_ipc_status_string(rc2), msg2);
+    check(rc3 == DAPPER_IPC_E_IO && no_type_names(msg3) && strstr(msg3, "too many open files") != NULL,
+          "connect: %s (%s)", dapper_ipc_status_string(rc3), msg3);
+    check(rc4 == DAPPER_IPC_E_IO && no_type_names(msg4) && strstr(msg4, "too many open files") != NULL,
+          "wait_for_client (accept): %s (%s)", dapper_ipc_status_string(rc4), msg4);
+
+    /* With descriptors back, everything works again. */
+    check(dapper_ipc_wait_for_client(waiting, WAIT_SECONDS * 1000) == DAPPER_IPC_OK, "the waiting listener accepts its client now (%s)", last_error());
+    dapper_ipc_manager_destroy(m1);
+    dapper_ipc_manager_destroy(m2);
+    dapper_ipc_manager_destroy(m3);
+    check(connect_to(&m3, "unix", target_path, NULL, 0, 2000) == DAPPER_IPC_OK &&
+              dapper_ipc_send(m3, DAPPER_IPC_KIND_EVENT, "{}", 2) == DAPPER_IPC_OK && wait_until(&r, 1, 0),
+          "a new connection carries a message (%s)", last_error());
+    close(client);
+    dapper_ipc_manager_destroy(m3);
+    dapper_ipc_manager_destroy(waiting);
+    dapper_ipc_manager_destroy(target);
+    return 0;
+}
+
+/* connect names the real reason, in every retry log and in the final error. */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char retry_log[8192];
+static int retries;
+
+static void on_retry_log(void *user, int32_t level, const char *message)
+{
+    (void)user;
+    (void)level;
+    pthread_mutex_lock(&log_lock);
+    if (strstr(message, "retrying") != NULL) {
+        retries++;
+        if (strlen(retry_log) + strlen(message) + 2 < sizeof retry_log) {
+            strcat(retry_log, message);
+            strcat(retry_log, "\n");
+        }
+    }
+    pthread_mutex_unlock(&log_lock);
+}
+
+static int all_lines_contain(const char *text, const char *needle)
+{
+    char copy[8192];
+    snprintf(copy, sizeof copy, "%s", text);
+    int lines = 0;
+    for (char *line = strtok(copy, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        lines++;
+        if (strstr(line, needle) == NULL)
+            return 0;
+    }
+    return lines > 0;
+}
+
+static int test_connect_reason(void)
+{
+    const char *dir = test_dir();
+    char path[256], expected[300];
+    snprintf(path, sizeof path, "%s/ipc.sock", dir);
+    dapper_ipc_set_log_callback(on_retry_log, NULL, DAPPER_IPC_LOG_DEBUG);
+    for (int stale = 0; stale < 2; stale++) {
+        if (stale)
+            make_stale_socket(path);
+        snprintf(expected, sizeof expected, stale ? "connection refused" : "no socket file at %s", path);
+        pthread_mutex_lock(&log_lock);
+        retry_log[0] = 0;
+        retries = 0;
+        pthread_mutex_unlock(&log_lock);
+        dapper_ipc_manager m;
+        int32_t rc = connect_to(&m, "unix", path, NULL, 0, 300);
+        char message[512];
+        snprintf(message, sizeof message, "%s", last_error());
+        dapper_ipc_manager_destroy(m);
+        pthread_mutex_lock(&log_lock);
+        check(rc == DAPPER_IPC_E_CONNECTION_REFUSED && strstr(message, expected) != NULL,
+              "connect, %s: %s (%s)", stale ? "a stale socket file" : "no socket file", dapper_ipc_status_string(rc), message);
+        check(retries > 0 && all_lines_contain(retry_log, expected) && strstr(retry_log, "Cannot assign") == NULL,
+              "%d retry log messages, each says \"%s\"; first: %.*s", retries, expected,
+              (int)strcspn(retry_log, "\n"), retry_log);
+        pthread_mutex_unlock(&log_lock);
+    }
+    dapper_ipc_set_log_callback(NULL, NULL, DAPPER_IPC_LOG_DEBUG);
+    unlink(path);
+    rmdir(dir);
+    return 0;
+}
+
+
+
 int main(int argc, char **argv)
 {
     ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
@@ -1040,6 +1260,8 @@ int main(int argc, char **argv)
         {"fork-exec", test_fork_exec},
         {"exit-without-cleanup", test_exit_without_cleanup},
         {"send-deadline", test_send_deadline},
+        {"fd-exhaustion", test_fd_exhaustion},
+        {"connect-reason", test_connect_reason},
     };
     for (size_t i = 0; argc == 2 && i < sizeof tests / sizeof tests[0]; i++) {
         if (strcmp(argv[1], tests[i].name) == 0) {
