@@ -175,8 +175,11 @@ typedef struct dapper_ipc_config {
     const char *host;
     /* unix: the socket path. For a listener, NULL means a fresh private
        directory (mode 0700) under the temp directory holding the socket
-       (mode 0600); a caller-given path must fit sun_path. Required for
-       connect. */
+       (mode 0600); a caller-given path must fit sun_path, and its directory
+       must exist. While a listener binds a caller-given path it holds an
+       exclusive lock on the file "<path>.lock" beside it (created and removed
+       by that step; a process killed meanwhile may leave it, and the next
+       listener uses and removes it). Required for connect. */
     const char *path;
     /* pipe (Windows only): the pipe, as a full path (\\.\pipe\name) or a
        bare name. For a listener, NULL means a random name; the pipe is
@@ -300,8 +303,17 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_set_callbacks(dapper_ipc_manag
    dapper_ipc_wait_for_client or dapper_ipc_start_reader (a late client is
    accepted: it waits in the backlog). config may be NULL for all defaults.
    A unix listener falls back to tcp, with a warning through the log
-   callback, when unix sockets are unavailable or its setup fails for a
-   reason other than a bad caller-given path.
+   callback, only when unix sockets do not exist on the platform, or when
+   config->path is NULL and the library's own private socket cannot be set
+   up. A caller-given path is never replaced by tcp: if it cannot be bound
+   (its directory does not exist, no permission, ...) the call fails with
+   DAPPER_IPC_E_IO and a message naming the path and the OS reason.
+   A caller-given path holding a socket nobody listens on (a listener that
+   died) is replaced; the probe, removal and bind run under the path's lock
+   (see dapper_ipc_config.path), so of two listeners racing for one path, in
+   threads or in processes, exactly one succeeds and the other gets
+   DAPPER_IPC_E_ADDRESS_IN_USE. Running out of file descriptors is
+   DAPPER_IPC_E_IO ("too many open files ...").
    Returns DAPPER_IPC_E_INVALID_STATE if the manager already has a listener
    or connection (cleanup first), DAPPER_IPC_E_INVALID_ARGUMENT for an
    unknown transport or a bad field, DAPPER_IPC_E_UNSUPPORTED for pipe on
@@ -422,7 +434,11 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_send_batch(dapper_ipc_manager 
                                                              size_t count, size_t *frames_sent);
 
 /* Closes the connection (the peer sees end-of-file) and the listener,
-   removes the unix socket file and the directory the library made for it,
+   removes the unix socket file (only while it is still the socket this
+   listener bound: same device and inode; a file put at the path since, or
+   another listener's socket there, is left alone; the same check is made
+   when the process exits without cleanup) and the directory the library
+   made for it,
    stops the reader thread and waits for it to finish, then forgets the
    connection: the manager can create a listener or connect again.
    Idempotent: a second call returns DAPPER_IPC_OK. Any thread. Called from a

@@ -1227,6 +1227,303 @@ static int test_connect_reason(void)
 
 
 
+/* ---- caller-given unix paths ------------------------------------------- */
+
+/* A raw listener at path (it stays while fd is open). */
+static int raw_listen(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    set_sun_path(&addr, path);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, 4) != 0) {
+        perror("raw listener");
+        exit(1);
+    }
+    return fd;
+}
+
+static int can_connect(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    set_sun_path(&addr, path);
+    int ok = connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0;
+    close(fd);
+    return ok;
+}
+
+/* Item 2: a caller-given path in a missing directory is an error, never a tcp listener. */
+static int test_path_missing_directory(void)
+{
+    const char *dir = test_dir();
+    char path[256];
+    snprintf(path, sizeof path, "%s/no-such-dir/ipc.sock", dir);
+    dapper_ipc_manager m;
+    int32_t rc = listen_at(&m, "unix", path, NULL);
+    char args[512] = {0};
+    size_t length = 0;
+    const char *message = last_error();
+    check(rc == DAPPER_IPC_E_IO, "create_listener at %s: %s (%s)", path, dapper_ipc_status_string(rc), message);
+    check(strstr(message, path) != NULL && strstr(message, "does not exist") != NULL,
+          "the message names the path and the reason: %s", message);
+    if (rc == DAPPER_IPC_OK) {
+        dapper_ipc_launcher_args(m, args, sizeof args, &length, NULL);
+        printf("  (it listened on --ipc %s instead)\n", args + strlen("--ipc") + 1);
+    }
+    dapper_ipc_manager_destroy(m);
+    rmdir(dir);
+    return 0;
+}
+
+/* Item 3: cleanup removes only the socket it bound. */
+static int test_cleanup_leaves_replaced_path(void)
+{
+    const char *dir = test_dir();
+    char path[256];
+    snprintf(path, sizeof path, "%s/ipc.sock", dir);
+    struct stat st;
+
+    /* (a) the socket file was replaced by a regular file */
+    dapper_ipc_manager m1;
+    int32_t rc = listen_at(&m1, "unix", path, NULL);
+    check(rc == DAPPER_IPC_OK, "listener 1 at %s (%s)", path, rc == 0 ? "" : last_error());
+    unlink(path);
+    FILE *f = fopen(path, "w");
+    fputs("precious", f);
+    fclose(f);
+    dapper_ipc_manager_destroy(m1);
+    check(lstat(path, &st) == 0 && S_ISREG(st.st_mode), "a regular file put at the path survives the listener's cleanup");
+    unlink(path);
+
+    /* (b) the path was unlinked (a tmp cleaner) and bound by another listener */
+    dapper_ipc_manager a, b;
+    rc = listen_at(&a, "unix", path, NULL);
+    unlink(path);
+    int32_t rc2 = listen_at(&b, "unix", path, NULL);
+    check(rc == DAPPER_IPC_OK && rc2 == DAPPER_IPC_OK, "listener 2 bound the path after listener 1's socket was unlinked");
+    dapper_ipc_manager_destroy(a);
+    check(lstat(path, &st) == 0 && S_ISSOCK(st.st_mode), "destroying listener 1 leaves listener 2's socket file");
+    check(can_connect(path), "listener 2 is still reachable");
+    dapper_ipc_manager_destroy(b);
+    check(lstat(path, &st) != 0, "destroying listener 2 removes its own socket file");
+
+    /* and nothing else is left in the directory (no lock file) */
+    check(count_dir(dir, NULL) == 0, "the directory is empty afterwards (%d entries)", count_dir(dir, NULL));
+    rmdir(dir);
+    return 0;
+}
+
+/* Item 3, at exit: a child listens at a caller path and exits without cleanup after
+   the parent replaced the socket with its own; the exit-time cleanup leaves it. */
+static int test_exit_cleanup_leaves_replaced_path(void)
+{
+    const char *dir = test_dir();
+    char path[256];
+    snprintf(path, sizeof path, "%s/ipc.sock", dir);
+    for (int variant = 0; variant < 2; variant++) {
+        int ready[2], go[2];
+        if (pipe(ready) != 0 || pipe(go) != 0)
+            return 1;
+        pid_t child = fork(); /* the parent has not started the library's runtime: safe */
+        if (child == 0) {
+            dapper_ipc_manager m;
+            char c = listen_at(&m, "unix", path, NULL) == DAPPER_IPC_OK ? 'r' : 'x';
+            if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1)
+                _exit(3);
+            exit(0); /* no cleanup: the exit-time cleanup runs */
+        }
+        char c = 0;
+        if (read(ready[0], &c, 1) != 1 || c != 'r') {
+            check(0, "the child listened at %s", path);
+            return 0;
+        }
+        unlink(path);
+        int fd = -1;
+        if (variant == 0) {
+            fd = raw_listen(path);
+        } else {
+            FILE *f = fopen(path, "w");
+            fclose(f);
+        }
+        struct stat before, after;
+        lstat(path, &before);
+        if (write(go[1], "g", 1) != 1)
+            return 1;
+        int status = wait_child(child);
+        check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child exited without cleanup");
+        check(lstat(path, &after) == 0 && after.st_ino == before.st_ino,
+              variant == 0 ? "the exit-time cleanup left another listener's socket at the path"
+                           : "the exit-time cleanup left a regular file put at the path");
+        if (fd >= 0) {
+            check(can_connect(path), "that listener is still reachable");
+            close(fd);
+        }
+        unlink(path);
+        close(ready[0]);
+        close(ready[1]);
+        close(go[0]);
+        close(go[1]);
+    }
+    rmdir(dir);
+    return 0;
+}
+
+/* Item 4: two listeners racing for a path holding a stale socket: exactly one wins. */
+#define RACE_ROUNDS 300
+
+struct racer {
+    const char *path;
+    pthread_barrier_t *start;
+    dapper_ipc_manager m;
+    int32_t rc;
+    char message[512];
+};
+
+static void *race(void *arg)
+{
+    struct racer *r = arg;
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = "unix";
+    config.path = r->path;
+    pthread_barrier_wait(r->start);
+    r->rc = dapper_ipc_create_listener(r->m, &config);
+    snprintf(r->message, sizeof r->message, "%s", last_error());
+    return NULL;
+}
+
+static int test_path_race_threads(void)
+{
+    const char *dir = test_dir();
+    char path[256];
+    snprintf(path, sizeof path, "%s/ipc.sock", dir);
+    int both = 0, none = 0, bad_loser = 0, unreachable = 0;
+    for (int round = 0; round < RACE_ROUNDS; round++) {
+        make_stale_socket(path);
+        pthread_barrier_t start;
+        pthread_barrier_init(&start, NULL, 2);
+        struct racer r[2] = {{.path = path, .start = &start}, {.path = path, .start = &start}};
+        pthread_t t[2];
+        for (int i = 0; i < 2; i++) {
+            dapper_ipc_manager_create(&r[i].m);
+            pthread_create(&t[i], NULL, race, &r[i]);
+        }
+        for (int i = 0; i < 2; i++)
+            pthread_join(t[i], NULL);
+        pthread_barrier_destroy(&start);
+        int winners = (r[0].rc == DAPPER_IPC_OK) + (r[1].rc == DAPPER_IPC_OK);
+        if (winners == 2)
+            both++;
+        else if (winners == 0)
+            none++;
+        else {
+            struct racer *loser = r[0].rc == DAPPER_IPC_OK ? &r[1] : &r[0];
+            struct racer *winner = r[0].rc == DAPPER_IPC_OK ? &r[0] : &r[1];
+            if (loser->rc != DAPPER_IPC_E_ADDRESS_IN_USE) {
+                if (bad_loser++ == 0)
+                    printf("  round %d: the loser got %s (%s)\n", round, dapper_ipc_status_string(loser->rc), loser->message);
+            }
+            if (!can_connect(path) || dapper_ipc_wait_for_client(winner->m, WAIT_SECONDS * 1000) != DAPPER_IPC_OK)
+                unreachable++;
+        }
+        dapper_ipc_manager_destroy(r[0].m);
+        dapper_ipc_manager_destroy(r[1].m);
+        unlink(path);
+    }
+    check(both == 0 && none == 0, "%d rounds, two threads: both won in %d, neither in %d", RACE_ROUNDS, both, none);
+    check(bad_loser == 0, "the loser got E_ADDRESS_IN_USE in every round (%d did not)", bad_loser);
+    check(unreachable == 0, "the winner was reachable by a connect in every round (%d not)", unreachable);
+    check(count_dir(dir, NULL) == 0, "no lock file or socket left in the directory");
+    rmdir(dir);
+    return 0;
+}
+
+/* A racing process: says 'r' when its runtime is up, races at 'g', reports 'W' (listening),
+   'L' (address in use) or 'X', then holds its listener until 'q'. Each byte on its own pipe,
+   so one racer can never take the other's signal. */
+static int peer_race_listener(const char *path, const char *fds)
+{
+    int ready = -1, go = -1, quit = -1;
+    sscanf(fds, "%d,%d,%d", &ready, &go, &quit);
+    dapper_ipc_manager m;
+    dapper_ipc_manager_create(&m); /* starts the runtime before the race */
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = "unix";
+    config.path = path;
+    char c = 'r';
+    if (write(ready, &c, 1) != 1 || read(go, &c, 1) != 1)
+        return 3;
+    int32_t rc = dapper_ipc_create_listener(m, &config);
+    c = rc == DAPPER_IPC_OK ? 'W' : rc == DAPPER_IPC_E_ADDRESS_IN_USE ? 'L' : 'X';
+    if (c == 'X')
+        fprintf(stderr, "racer: %s (%s)\n", dapper_ipc_status_string(rc), last_error());
+    if (write(ready, &c, 1) != 1 || read(quit, &c, 1) != 1)
+        return 3;
+    dapper_ipc_manager_destroy(m);
+    return 0;
+}
+
+static int test_path_race_processes(void)
+{
+    const char *dir = test_dir();
+    char path[256];
+    snprintf(path, sizeof path, "%s/ipc.sock", dir);
+    const char *env = getenv("DAPPER_IPC_RACE_ROUNDS");
+    int rounds = env != NULL ? atoi(env) : RACE_ROUNDS, both = 0, none = 0, other = 0, unreachable = 0;
+    for (int round = 0; round < rounds; round++) {
+        make_stale_socket(path);
+        int ready[2], go[2], quit[2];
+        if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(go, O_CLOEXEC) != 0 || pipe2(quit, O_CLOEXEC) != 0)
+            return 1;
+        /* The racers inherit only their ends (dup'd without close-on-exec). */
+        int child_ready = dup(ready[1]), child_go = dup(go[0]), child_quit = dup(quit[0]);
+        char fds[48];
+        snprintf(fds, sizeof fds, "%d,%d,%d", child_ready, child_go, child_quit);
+        pid_t peers[2] = {spawn_peer("peer-race-listener", path, fds), spawn_peer("peer-race-listener", path, fds)};
+        close(child_ready); /* a racer that dies ends the parent's reads instead of hanging them */
+        close(child_go);
+        close(child_quit);
+        close(ready[1]);
+        close(go[0]);
+        close(quit[0]);
+        char c[2];
+        int ok = read(ready[0], &c[0], 1) == 1 && read(ready[0], &c[1], 1) == 1; /* both runtimes up */
+        ok = ok && write(go[1], "gg", 2) == 2;                                     /* race */
+        ok = ok && read(ready[0], &c[0], 1) == 1 && read(ready[0], &c[1], 1) == 1; /* results */
+        int winners = ok ? (c[0] == 'W') + (c[1] == 'W') : -1;
+        int losers = ok ? (c[0] == 'L') + (c[1] == 'L') : -1;
+        if (winners == 2)
+            both++;
+        else if (winners == 0)
+            none++;
+        else if (losers != 1)
+            other++;
+        else if (!can_connect(path))
+            unreachable++;
+        if (!ok && other++ == 0)
+            printf("  round %d: a racer did not report\n", round);
+        if (write(quit[1], "qq", 2) != 2 && other++ == 0)
+            printf("  round %d: a racer was gone\n", round);
+        for (int i = 0; i < 2; i++) {
+            int status = wait_child(peers[i]);
+            if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) && other++ == 0)
+                printf("  round %d: a racer ended with status 0x%x\n", round, status);
+        }
+        close(ready[0]);
+        close(go[1]);
+        close(quit[1]);
+        unlink(path);
+    }
+    check(both == 0 && none == 0 && other == 0,
+          "%d rounds, two processes: both won in %d, neither in %d, a loser without E_ADDRESS_IN_USE in %d", rounds,
+          both, none, other);
+    check(unreachable == 0, "the winner was reachable by a connect in every round (%d not)", unreachable);
+    check(count_dir(dir, NULL) == 0, "no lock file or socket left in the directory");
+    rmdir(dir);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
@@ -1241,6 +1538,8 @@ int main(int argc, char **argv)
         return peer_exit_without_cleanup(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "peer-uid-listener") == 0)
         return peer_uid_listener(argv[2]);
+    if (argc >= 4 && strcmp(argv[1], "peer-race-listener") == 0)
+        return peer_race_listener(argv[2], argv[3]);
 
     static const struct {
         const char *name;
@@ -1262,6 +1561,11 @@ int main(int argc, char **argv)
         {"send-deadline", test_send_deadline},
         {"fd-exhaustion", test_fd_exhaustion},
         {"connect-reason", test_connect_reason},
+        {"path-missing-directory", test_path_missing_directory},
+        {"cleanup-leaves-replaced-path", test_cleanup_leaves_replaced_path},
+        {"exit-cleanup-leaves-replaced-path", test_exit_cleanup_leaves_replaced_path},
+        {"path-race-threads", test_path_race_threads},
+        {"path-race-processes", test_path_race_processes},
     };
     for (size_t i = 0; argc == 2 && i < sizeof tests / sizeof tests[0]; i++) {
         if (strcmp(argv[1], tests[i].name) == 0) {
