@@ -160,18 +160,26 @@ typedef struct dapper_ipc_manager {
 
 /* Transport settings. Initialise with dapper_ipc_config_init and set what
    you need: every zero field means "the default". The strings are
-   read during the call that takes the config and not kept. */
+   read during the call that takes the config and not kept. Every string
+   must be valid UTF-8: one that is not is refused with
+   DAPPER_IPC_E_INVALID_ARGUMENT naming the field (it is never bound or
+   looked up under a different, "repaired" name). */
 typedef struct dapper_ipc_config {
     /* sizeof(dapper_ipc_config); lets later versions grow the struct.
        dapper_ipc_config_init sets it. */
     uint32_t struct_size;
-    /* Largest payload accepted or sent, in bytes. 0: 64 MiB. */
+    /* Largest payload accepted or sent, in bytes. 0: 64 MiB. The ceiling is
+       2147483639 (INT32_MAX minus the 8-byte header: the whole frame must fit
+       in one buffer below 2 GiB); a larger value makes create_listener and
+       connect return DAPPER_IPC_E_INVALID_ARGUMENT. */
     uint32_t max_frame_size;
     /* "auto", "unix", "tcp" or "pipe", case-insensitive. NULL or "auto":
        unix on POSIX, pipe on Windows. */
     const char *transport;
-    /* tcp: the host to bind or connect to. NULL: 127.0.0.1. Binding a
-       non-loopback address works but logs a security warning. */
+    /* tcp: the host to bind or connect to. NULL: 127.0.0.1. An empty (or
+       all-blank) string is DAPPER_IPC_E_INVALID_ARGUMENT, for a listener and
+       for connect. Binding a non-loopback address works but logs a security
+       warning. */
     const char *host;
     /* unix: the socket path. For a listener, NULL means a fresh private
        directory (mode 0700) under the temp directory holding the socket

@@ -1524,6 +1524,74 @@ static int test_path_race_processes(void)
     return 0;
 }
 
+/* ---- contract gaps of the config ------------------------------------------- */
+
+static int test_config_strings(void)
+{
+    const char *dir = test_dir();
+    char path[256];
+    snprintf(path, sizeof path, "%s/bad-\xff\xfe.sock", dir);
+    dapper_ipc_manager m;
+    int32_t rc = listen_at(&m, "unix", path, NULL);
+    check(rc == DAPPER_IPC_E_INVALID_ARGUMENT && strstr(last_error(), "path") != NULL,
+          "a path that is not UTF-8: %s (%s)", dapper_ipc_status_string(rc), last_error());
+    check(count_dir(dir, NULL) == 0, "nothing was bound in the directory (%d entries)", count_dir(dir, NULL));
+    dapper_ipc_manager_destroy(m);
+    rc = connect_to(&m, "unix", path, NULL, 0, -1);
+    check(rc == DAPPER_IPC_E_INVALID_ARGUMENT, "connect to it: %s (%s)", dapper_ipc_status_string(rc), last_error());
+    dapper_ipc_manager_destroy(m);
+    rc = listen_at(&m, "tcp", NULL, "127.0.0.\xc3");
+    check(rc == DAPPER_IPC_E_INVALID_ARGUMENT && strstr(last_error(), "host") != NULL,
+          "a host that is not UTF-8: %s (%s)", dapper_ipc_status_string(rc), last_error());
+    dapper_ipc_manager_destroy(m);
+
+    rc = listen_at(&m, "tcp", NULL, "");
+    check(rc == DAPPER_IPC_E_INVALID_ARGUMENT && strstr(last_error(), "host") != NULL,
+          "an empty host for a listener: %s (%s)", dapper_ipc_status_string(rc), last_error());
+    if (rc == DAPPER_IPC_OK) {
+        char args[512];
+        size_t length;
+        int32_t argc = 0;
+        dapper_ipc_launcher_args(m, args, sizeof args, &length, &argc);
+        printf("  (its launcher args: --ipc-host \"%s\")\n", args + strlen("--ipc") + 1 + strlen("tcp") + 1 + strlen("--ipc-host") + 1);
+    }
+    dapper_ipc_manager_destroy(m);
+    rc = connect_to(&m, "tcp", NULL, "", 1, -1);
+    check(rc == DAPPER_IPC_E_INVALID_ARGUMENT && strstr(last_error(), "host") != NULL,
+          "an empty host for connect: %s (%s)", dapper_ipc_status_string(rc), last_error());
+    dapper_ipc_manager_destroy(m);
+    rmdir(dir);
+    return 0;
+}
+
+static int test_max_frame_size_ceiling(void)
+{
+    const uint32_t ceiling = 2147483647u - 8u; /* INT32_MAX minus the 8-byte header */
+    const uint32_t values[] = {ceiling + 1, 0x80000000u, 0xFFFFFFFFu};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        dapper_ipc_manager m;
+        dapper_ipc_manager_create(&m);
+        dapper_ipc_config config;
+        dapper_ipc_config_init(&config, sizeof config);
+        config.transport = "tcp";
+        config.max_frame_size = values[i];
+        int32_t rc = dapper_ipc_create_listener(m, &config);
+        check(rc == DAPPER_IPC_E_INVALID_ARGUMENT, "max_frame_size %u: %s (%s)", values[i], dapper_ipc_status_string(rc),
+              last_error());
+        dapper_ipc_manager_destroy(m);
+    }
+    dapper_ipc_manager m;
+    dapper_ipc_manager_create(&m);
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = "tcp";
+    config.max_frame_size = ceiling;
+    int32_t rc = dapper_ipc_create_listener(m, &config);
+    check(rc == DAPPER_IPC_OK, "max_frame_size %u (the ceiling): %s", ceiling, dapper_ipc_status_string(rc));
+    dapper_ipc_manager_destroy(m);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
@@ -1566,6 +1634,8 @@ int main(int argc, char **argv)
         {"exit-cleanup-leaves-replaced-path", test_exit_cleanup_leaves_replaced_path},
         {"path-race-threads", test_path_race_threads},
         {"path-race-processes", test_path_race_processes},
+        {"config-strings", test_config_strings},
+        {"max-frame-size-ceiling", test_max_frame_size_ceiling},
     };
     for (size_t i = 0; argc == 2 && i < sizeof tests / sizeof tests[0]; i++) {
         if (strcmp(argv[1], tests[i].name) == 0) {
