@@ -20,7 +20,10 @@ internal static class SocketErrors
             SocketError.OperationAborted or SocketError.Interrupted => IpcStatus.Cancelled,
             _ => IpcStatus.Io,
         };
-        return new IpcException(status, $"{operation} failed: {Reason(e, unixPath)}", e);
+        return new IpcException(status, $"{operation} failed: {Reason(e, unixPath)}", e)
+        {
+            OutOfDescriptors = e.SocketErrorCode == SocketError.TooManyOpenSockets,
+        };
     }
 
     /// <summary>

@@ -56,6 +56,9 @@ internal static unsafe partial class UnixBind
 
         throw new IpcException(IpcStatus.Io, errno is EMFILE or ENFILE
             ? $"binding unix socket {path} failed: too many open files: the process has reached its file descriptor limit ({LibC.Describe(errno)})"
-            : $"binding unix socket {path} failed: {LibC.Describe(errno)}");
+            : $"binding unix socket {path} failed: {LibC.Describe(errno)}")
+        {
+            OutOfDescriptors = errno is EMFILE or ENFILE,
+        };
     }
 }
