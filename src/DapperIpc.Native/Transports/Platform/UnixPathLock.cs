@@ -65,6 +65,7 @@ internal sealed unsafe partial class UnixPathLock : IDisposable
 
     private static UnixPathLock AcquireManaged(string socketPath, string lockPath)
     {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
         while (true)
         {
             SafeFileHandle handle;
@@ -73,9 +74,11 @@ internal sealed unsafe partial class UnixPathLock : IDisposable
                 handle = File.OpenHandle(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
             }
             catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException
-                                        && File.Exists(lockPath))
+                                        && System.Diagnostics.Stopwatch.GetElapsedTime(start) < TimeSpan.FromSeconds(10))
             {
-                Thread.Sleep(1); // held by another listener for a few system calls
+                // Held by another listener for a few system calls (a sharing violation), or
+                // removed by it just now: try again.
+                Thread.Sleep(1);
                 continue;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
