@@ -376,7 +376,10 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_connect(dapper_ipc_manager man
    timeout_ms passes (negative: no limit). If the reader thread is already
    accepting, this waits for it; otherwise the calling thread accepts. With
    DAPPER_IPC_FLAG_REQUIRE_AUTH, a client counts once its token checked out;
-   others are refused, logged, and the wait goes on.
+   others are refused, logged, and the wait goes on. A client that has
+   already hung up without sending anything when it is accepted (another
+   listener probing the path for a live listener, a port scanner) is
+   skipped the same way, so it cannot use up the listener's one client.
    Returns DAPPER_IPC_OK at once if a client is already connected (or the
    manager was made by connect). A listener serves one client: once it has
    been accepted this keeps returning DAPPER_IPC_OK, even after that client
