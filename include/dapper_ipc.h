@@ -187,7 +187,10 @@ typedef struct dapper_ipc_config {
        must exist. While a listener binds a caller-given path it holds an
        exclusive lock on the file "<path>.lock" beside it (created and removed
        by that step; a process killed meanwhile may leave it, and the next
-       listener uses and removes it). Required for connect. */
+       listener uses and removes it). A lock file owned by another user is
+       refused with DAPPER_IPC_E_PATH_EXISTS, and a lock someone else holds
+       for over 5 s ends the wait with DAPPER_IPC_E_ADDRESS_IN_USE, so the
+       lock cannot make create_listener hang. Required for connect. */
     const char *path;
     /* pipe (Windows only): the pipe, as a full path (\\.\pipe\name) or a
        bare name. For a listener, NULL means a random name; the pipe is

@@ -1563,6 +1563,50 @@ static int test_path_race_processes(void)
     return 0;
 }
 
+/* The path's lock cannot be used to hang a listener: a lock file of another user is
+   refused, and a lock held by someone else for over 5 s gives up. */
+static int test_path_lock_held(void)
+{
+    const char *dir = test_dir();
+    char path[256], lock[300];
+    snprintf(path, sizeof path, "%s/ipc.sock", dir);
+    snprintf(lock, sizeof lock, "%s.lock", path);
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    flock(fd, LOCK_EX); /* another open file description: the library's flock conflicts with it */
+    dapper_ipc_manager m;
+    double t0 = now_ms();
+    int32_t rc = listen_at(&m, "unix", path, NULL);
+    double waited = now_ms() - t0;
+    check(rc == DAPPER_IPC_E_ADDRESS_IN_USE && strstr(last_error(), lock) != NULL && waited >= 4000 && waited < 15000,
+          "create_listener while %s is held: %s after %.0f ms (%s)", lock, dapper_ipc_status_string(rc), waited,
+          last_error());
+    dapper_ipc_manager_destroy(m);
+    flock(fd, LOCK_UN);
+    close(fd);
+    rc = listen_at(&m, "unix", path, NULL);
+    struct stat st;
+    check(rc == DAPPER_IPC_OK && lstat(lock, &st) != 0, "once released: %s, and the lock file is gone",
+          dapper_ipc_status_string(rc));
+    dapper_ipc_manager_destroy(m);
+
+    if (geteuid() == 0) {
+        fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (fchown(fd, 65534, 65534) != 0)
+            perror("fchown");
+        close(fd);
+        rc = listen_at(&m, "unix", path, NULL);
+        check(rc == DAPPER_IPC_E_PATH_EXISTS && lstat(lock, &st) == 0 && lstat(path, &st) != 0,
+              "a lock file of another user: %s, left alone, nothing bound (%s)", dapper_ipc_status_string(rc),
+              last_error());
+        dapper_ipc_manager_destroy(m);
+        unlink(lock);
+    } else {
+        printf("  (the lock file of another user needs root to make; not checked)\n");
+    }
+    rmdir(dir);
+    return 0;
+}
+
 /* ---- contract gaps of the config ------------------------------------------- */
 
 static int test_config_strings(void)
@@ -1673,6 +1717,7 @@ int main(int argc, char **argv)
         {"exit-cleanup-leaves-replaced-path", test_exit_cleanup_leaves_replaced_path},
         {"path-race-threads", test_path_race_threads},
         {"path-race-processes", test_path_race_processes},
+        {"path-lock-held", test_path_lock_held},
         {"config-strings", test_config_strings},
         {"max-frame-size-ceiling", test_max_frame_size_ceiling},
     };

@@ -20,7 +20,14 @@ internal sealed unsafe partial class UnixPathLock : IDisposable
     private static bool ShimAvailable => !RuntimeFeature.IsDynamicCodeSupported && !OperatingSystem.IsWindows();
 
     [LibraryImport("dapper_ipc_shim", EntryPoint = "dapper_ipc_path_lock", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int LockNative(string lockPath, int* fd);
+    private static partial int LockNative(string lockPath, int timeoutMs, int* fd);
+
+    /// <summary>The lock is held for a few system calls; one held this long is not a listener being set up.</summary>
+    public const int TimeoutMs = 5000;
+
+    private const int EPERM = 1;
+    private const int ETIMEDOUT_LINUX = 110;
+    private const int ETIMEDOUT_BSD = 60;
 
     [LibraryImport("dapper_ipc_shim", EntryPoint = "dapper_ipc_path_unlock", StringMarshalling = StringMarshalling.Utf8)]
     private static partial void UnlockNative(string lockPath, int fd);
@@ -38,7 +45,11 @@ internal sealed unsafe partial class UnixPathLock : IDisposable
 
     public static string LockPathFor(string socketPath) => socketPath + ".lock";
 
-    /// <summary>Blocks until the lock is held. Throws IpcException (Io) naming the lock file and the OS reason.</summary>
+    /// <summary>
+    /// Blocks until the lock is held, for at most <see cref="TimeoutMs"/>. Throws IpcException:
+    /// AddressInUse when someone else held it all that time, PathExists when the lock file
+    /// belongs to another user, Io naming the lock file and the OS reason otherwise.
+    /// </summary>
     public static UnixPathLock? Acquire(string socketPath)
     {
         if (OperatingSystem.IsWindows())
@@ -50,7 +61,18 @@ internal sealed unsafe partial class UnixPathLock : IDisposable
         if (ShimAvailable)
         {
             int fd;
-            int errno = LockNative(lockPath, &fd);
+            int errno = LockNative(lockPath, TimeoutMs, &fd);
+            if (errno == EPERM)
+            {
+                throw new IpcException(IpcStatus.PathExists,
+                    $"{lockPath} belongs to another user; it is left alone and the unix socket {socketPath} is not bound");
+            }
+
+            if (errno == (OperatingSystem.IsLinux() ? ETIMEDOUT_LINUX : ETIMEDOUT_BSD))
+            {
+                throw HeldTooLong(socketPath, lockPath);
+            }
+
             if (errno != 0)
             {
                 throw new IpcException(IpcStatus.Io,
@@ -73,9 +95,13 @@ internal sealed unsafe partial class UnixPathLock : IDisposable
             {
                 handle = File.OpenHandle(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
             }
-            catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException
-                                        && System.Diagnostics.Stopwatch.GetElapsedTime(start) < TimeSpan.FromSeconds(10))
+            catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
             {
+                if (System.Diagnostics.Stopwatch.GetElapsedTime(start) > TimeSpan.FromMilliseconds(TimeoutMs))
+                {
+                    throw HeldTooLong(socketPath, lockPath);
+                }
+
                 // Held by another listener for a few system calls (a sharing violation), or
                 // removed by it just now: try again.
                 Thread.Sleep(1);
@@ -96,6 +122,9 @@ internal sealed unsafe partial class UnixPathLock : IDisposable
             handle.Dispose();
         }
     }
+
+    private static IpcException HeldTooLong(string socketPath, string lockPath) => new(IpcStatus.AddressInUse,
+        $"another process has held {lockPath} for over {TimeoutMs / 1000} s; the unix socket {socketPath} is not bound");
 
     public void Dispose()
     {
