@@ -294,11 +294,21 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_manager_create(dapper_ipc_mana
    stale or never-issued handle. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_manager_destroy(dapper_ipc_manager manager);
 
-/* Sets the callbacks and the user_data passed to them. Either callback may
-   be NULL (messages or state changes are then dropped). Must be called
-   before dapper_ipc_start_reader; afterwards it returns
-   DAPPER_IPC_E_INVALID_STATE until cleanup. user_data is not touched by the
-   library; it must stay valid until cleanup or destroy returns. Any thread. */
+/* Sets the callbacks and the user_data passed to them (the design card's
+   set_callback: one call for both callbacks). Either callback may be NULL
+   (messages or state changes are then dropped). Must be called before
+   dapper_ipc_start_reader; afterwards it returns DAPPER_IPC_E_INVALID_STATE
+   until cleanup. user_data is not touched by the library; it must stay valid
+   until cleanup or destroy returns. Returns DAPPER_IPC_OK,
+   DAPPER_IPC_E_INVALID_HANDLE, DAPPER_IPC_E_INVALID_STATE. Any thread. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_set_callback(dapper_ipc_manager manager,
+                                                               dapper_ipc_message_cb on_message,
+                                                               dapper_ipc_state_cb on_state,
+                                                               void *user_data);
+
+/* The same function under its 0.1.0 name, kept so that hosts built or written
+   against 0.1.0 (C programs, ctypes bindings) keep working; identical in every
+   respect to dapper_ipc_set_callback. New code uses dapper_ipc_set_callback. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_set_callbacks(dapper_ipc_manager manager,
                                                                 dapper_ipc_message_cb on_message,
                                                                 dapper_ipc_state_cb on_state,
@@ -357,6 +367,27 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_auth_token(dapper_ipc_manager 
    create_listener. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_connect(dapper_ipc_manager manager,
                                                           const dapper_ipc_config *config);
+
+/* Connects as dapper_ipc_connect does, with the transport taken from a
+   launcher's command line: the options dapper_ipc_launcher_args produces,
+   --ipc unix|tcp|pipe with --ipc-path P (unix), --ipc-host H and --ipc-port N
+   (tcp; host defaults to 127.0.0.1) or --ipc-pipe NAME (pipe), each as two
+   arguments or as "--opt=value". Every other argument (argv[0], the
+   launcher's own options) is ignored, so pass main's argc and argv as they
+   are. Uses the default connect timeout (3000 ms), no frame-size or send
+   limits beyond the defaults, and the auth token from the environment
+   variable DAPPER_IPC_AUTH_TOKEN if set. argv and its strings are read during
+   the call and not kept.
+   Returns DAPPER_IPC_E_INVALID_ARGUMENT, with a message naming the option,
+   when --ipc is missing or not unix/tcp/pipe, when the option its transport
+   needs is missing or empty, when an option is given twice with different
+   values, when an option of another transport is present (--ipc-port with
+   --ipc unix, ...), when an option is the last argument with no value, or
+   when --ipc-port is not a number from 1 to 65535; also for argc < 0, for
+   argv NULL with argc > 0 and for a NULL among argv[0..argc-1]. Otherwise
+   the statuses of dapper_ipc_connect. Same threading rule as connect. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_connect_argv(dapper_ipc_manager manager, int argc,
+                                                               const char *const *argv);
 
 /* Blocks until a client is connected to the manager's listener, or
    timeout_ms passes (negative: no limit). If the reader thread is already
