@@ -37,9 +37,12 @@
  * is safe, and the parent's connections go on undisturbed. Sockets are
  * created close-on-exec, so a launcher started this way inherits none.
  *
- * Linking: on Linux the library is libdapper_ipc.so, on macOS
- * libdapper_ipc.dylib, on Windows dapper_ipc.dll. The library is only built
- * shared; DAPPER_IPC_API and DAPPER_IPC_CALL are defined by this header and
+ * Linking: on Linux the library is libdapper_ipc.so (SONAME libdapper_ipc.so.0,
+ * the major version: programs record that name, installed as
+ * libdapper_ipc.so.0.1.0 with the symlinks libdapper_ipc.so.0 and
+ * libdapper_ipc.so), on macOS libdapper_ipc.dylib (install name
+ * @rpath/libdapper_ipc.0.dylib), on Windows dapper_ipc.dll. The library is
+ * only built shared; DAPPER_IPC_API and DAPPER_IPC_CALL are defined by this header and
  * are not meant to be set by users.
  */
 #ifndef DAPPER_IPC_H
