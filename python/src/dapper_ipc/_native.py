@@ -213,7 +213,7 @@ def _declare(lib):
         "dapper_ipc_config_init": (i32, [ptr(Config), size_t]),
         "dapper_ipc_manager_create": (i32, [ptr(Manager)]),
         "dapper_ipc_manager_destroy": (i32, [Manager]),
-        "dapper_ipc_set_callbacks": (i32, [Manager, MESSAGE_CB, STATE_CB, ctypes.c_void_p]),
+        "dapper_ipc_set_callback": (i32, [Manager, MESSAGE_CB, STATE_CB, ctypes.c_void_p]),
         "dapper_ipc_create_listener": (i32, [Manager, ptr(Config)]),
         "dapper_ipc_launcher_args": (i32, [Manager, ctypes.c_char_p, size_t, ptr(size_t), ptr(i32)]),
         "dapper_ipc_auth_token": (i32, [Manager, ctypes.c_char_p, size_t, ptr(size_t)]),
