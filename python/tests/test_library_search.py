@@ -26,7 +26,7 @@ ABSENT = ["libdapper_ipc_absent_for_tests.so.0"]
 class LibrarySearchTests(unittest.TestCase):
     def setUp(self):
         self.real = os.path.realpath(dapper_ipc.find_library())  # the library these tests run against
-        self.root = tempfile.mkdtemp(prefix="dapper-search-")
+        self.root = tempfile.mkdtemp(prefix="search-test-")
         self.addCleanup(shutil.rmtree, self.root)
         self.repo = os.path.join(self.root, "repo")
         self.package = os.path.join(self.repo, "python", "src", "dapper_ipc")
@@ -128,12 +128,15 @@ class SystemLoaderTests(unittest.TestCase):
 
     def setUp(self):
         self.real = os.path.realpath(dapper_ipc.find_library())
-        self.root = tempfile.mkdtemp(prefix="dapper-loader-")
+        self.root = tempfile.mkdtemp(prefix="loader-test-")
         self.addCleanup(shutil.rmtree, self.root)
         site = os.path.join(self.root, "site-packages")
         source = os.path.dirname(os.path.abspath(dapper_ipc.__file__))
         shutil.copytree(source, os.path.join(site, "dapper_ipc"),
                         ignore=lambda _d, names: [n for n in names if not n.endswith(".py")])
+        # As an installed package has it (the build backend writes it from the header).
+        with open(os.path.join(site, "dapper_ipc", "_version.py"), "w", encoding="utf-8") as f:
+            f.write(f'VERSION = "{dapper_ipc.__version__}"\n')
         self.env = {k: v for k, v in os.environ.items() if k not in (_native.LIBRARY_ENV, "LD_LIBRARY_PATH")}
         self.env["PYTHONPATH"] = site
 

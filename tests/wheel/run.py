@@ -59,7 +59,7 @@ if sys.platform.startswith("linux"):
             fail(f"objdump -T says GLIBC_2.{highest}, the tag is {expected_tag}")
         print(f"tag {expected_tag}: objdump -T agrees (highest GLIBC_2.{highest})")
 
-scratch = tempfile.mkdtemp(prefix="dapper-wheel-")  # outside the repository
+scratch = tempfile.mkdtemp(prefix="wheel-test-")  # outside the repository
 try:
     env = {k: v for k, v in os.environ.items()
            if k not in ("DAPPER_IPC_LIBRARY", "PYTHONPATH", "LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH", "PYTHONHOME")}

@@ -21,4 +21,4 @@ except ImportError:
     VERSION = _from_header()
 
 # The library's ABI major: its SONAME is libdapper_ipc.so.<MAJOR>.
-MAJOR = int(VERSION.split(".")[0]) if VERSION[:1].isdigit() else 0
+MAJOR = int(re.match(r"\d*", VERSION).group() or 0)
