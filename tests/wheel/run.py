@@ -29,9 +29,9 @@ def fail(message):
     sys.exit(1)
 
 
-wheels = glob.glob(os.path.join(wheel_dir, "dapper_ipc-*.whl"))
+wheels = glob.glob(os.path.join(wheel_dir, f"dapper_ipc-{dapper_build._version()}-*.whl"))
 if len(wheels) != 1:
-    fail(f"expected one wheel in {wheel_dir}, found {wheels}")
+    fail(f"expected one wheel of version {dapper_build._version()} in {wheel_dir}, found {wheels}")
 wheel = wheels[0]
 name = os.path.basename(wheel)
 print("wheel:", name)
