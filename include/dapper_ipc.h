@@ -63,7 +63,10 @@ extern "C" {
 #define DAPPER_IPC_CALL
 #endif
 
-/* The version, kept in this one place; the build reads it from here. */
+/* The version, kept in this one place; the build reads it from here:
+   dapper_ipc_version(), the SONAME libdapper_ipc.so.<MAJOR> and the installed
+   file name, the CMake package and pkg-config versions, and the Python
+   package's version all come from these lines (docs/RELEASING.md). */
 #define DAPPER_IPC_VERSION_MAJOR 0
 #define DAPPER_IPC_VERSION_MINOR 1
 #define DAPPER_IPC_VERSION_PATCH 0
