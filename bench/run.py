@@ -103,8 +103,16 @@ def cpu_busy(seconds=1.0):
 
 def main():
     lib, lib_origin = library()
-    libdir = os.path.dirname(lib)
     out = tempfile.mkdtemp(prefix="dapper-bench-")
+    # The bench program records the library's SONAME (libdapper_ipc.so.<major>): link and
+    # run it against a folder holding that name for whichever file was chosen above
+    # (a DAPPER_IPC_LIBRARY may sit in a folder that has only libdapper_ipc.so).
+    libdir = os.path.join(out, "lib")
+    os.makedirs(libdir)
+    with open(os.path.join(ROOT, "include", "dapper_ipc.h"), encoding="utf-8") as f:
+        major = re.search(r"^#define DAPPER_IPC_VERSION_MAJOR (\d+)", f.read(), re.M).group(1)
+    for name in ("libdapper_ipc.so", f"libdapper_ipc.so.{major}"):
+        os.symlink(lib, os.path.join(libdir, name))
     try:
         run_all(lib, lib_origin, libdir, out)
     finally:

@@ -37,9 +37,12 @@
  * is safe, and the parent's connections go on undisturbed. Sockets are
  * created close-on-exec, so a launcher started this way inherits none.
  *
- * Linking: on Linux the library is libdapper_ipc.so, on macOS
- * libdapper_ipc.dylib, on Windows dapper_ipc.dll. The library is only built
- * shared; DAPPER_IPC_API and DAPPER_IPC_CALL are defined by this header and
+ * Linking: on Linux the library is libdapper_ipc.so (SONAME libdapper_ipc.so.0,
+ * the major version: programs record that name, installed as
+ * libdapper_ipc.so.0.1.0 with the symlinks libdapper_ipc.so.0 and
+ * libdapper_ipc.so), on macOS libdapper_ipc.dylib (install name
+ * @rpath/libdapper_ipc.0.dylib), on Windows dapper_ipc.dll. The library is
+ * only built shared; DAPPER_IPC_API and DAPPER_IPC_CALL are defined by this header and
  * are not meant to be set by users.
  */
 #ifndef DAPPER_IPC_H
@@ -60,7 +63,10 @@ extern "C" {
 #define DAPPER_IPC_CALL
 #endif
 
-/* The version, kept in this one place; the build reads it from here. */
+/* The version, kept in this one place; the build reads it from here:
+   dapper_ipc_version(), the SONAME libdapper_ipc.so.<MAJOR> and the installed
+   file name, the CMake package and pkg-config versions, and the Python
+   package's version all come from these lines (docs/RELEASING.md). */
 #define DAPPER_IPC_VERSION_MAJOR 0
 #define DAPPER_IPC_VERSION_MINOR 1
 #define DAPPER_IPC_VERSION_PATCH 0
@@ -313,11 +319,21 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_manager_create(dapper_ipc_mana
    stale or never-issued handle. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_manager_destroy(dapper_ipc_manager manager);
 
-/* Sets the callbacks and the user_data passed to them. Either callback may
-   be NULL (messages or state changes are then dropped). Must be called
-   before dapper_ipc_start_reader; afterwards it returns
-   DAPPER_IPC_E_INVALID_STATE until cleanup. user_data is not touched by the
-   library; it must stay valid until cleanup or destroy returns. Any thread. */
+/* Sets the callbacks and the user_data passed to them (the design card's
+   set_callback: one call for both callbacks). Either callback may be NULL
+   (messages or state changes are then dropped). Must be called before
+   dapper_ipc_start_reader; afterwards it returns DAPPER_IPC_E_INVALID_STATE
+   until cleanup. user_data is not touched by the library; it must stay valid
+   until cleanup or destroy returns. Returns DAPPER_IPC_OK,
+   DAPPER_IPC_E_INVALID_HANDLE, DAPPER_IPC_E_INVALID_STATE. Any thread. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_set_callback(dapper_ipc_manager manager,
+                                                               dapper_ipc_message_cb on_message,
+                                                               dapper_ipc_state_cb on_state,
+                                                               void *user_data);
+
+/* The same function under its 0.1.0 name, kept so that hosts built or written
+   against 0.1.0 (C programs, ctypes bindings) keep working; identical in every
+   respect to dapper_ipc_set_callback. New code uses dapper_ipc_set_callback. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_set_callbacks(dapper_ipc_manager manager,
                                                                 dapper_ipc_message_cb on_message,
                                                                 dapper_ipc_state_cb on_state,
@@ -390,6 +406,27 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_auth_token(dapper_ipc_manager 
    file <path>", ...). Same threading rule as create_listener. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_connect(dapper_ipc_manager manager,
                                                           const dapper_ipc_config *config);
+
+/* Connects as dapper_ipc_connect does, with the transport taken from a
+   launcher's command line: the options dapper_ipc_launcher_args produces,
+   --ipc unix|tcp|pipe with --ipc-path P (unix), --ipc-host H and --ipc-port N
+   (tcp; host defaults to 127.0.0.1) or --ipc-pipe NAME (pipe), each as two
+   arguments or as "--opt=value". Every other argument (argv[0], the
+   launcher's own options) is ignored, so pass main's argc and argv as they
+   are. Uses the default connect timeout (3000 ms), no frame-size or send
+   limits beyond the defaults, and the auth token from the environment
+   variable DAPPER_IPC_AUTH_TOKEN if set. argv and its strings are read during
+   the call and not kept.
+   Returns DAPPER_IPC_E_INVALID_ARGUMENT, with a message naming the option,
+   when --ipc is missing or not unix/tcp/pipe, when the option its transport
+   needs is missing or empty, when an option is given twice with different
+   values, when an option of another transport is present (--ipc-port with
+   --ipc unix, ...), when an option is the last argument with no value, or
+   when --ipc-port is not a number from 1 to 65535; also for argc < 0, for
+   argv NULL with argc > 0 and for a NULL among argv[0..argc-1]. Otherwise
+   the statuses of dapper_ipc_connect. Same threading rule as connect. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_connect_argv(dapper_ipc_manager manager, int argc,
+                                                               const char *const *argv);
 
 /* Blocks until a client is connected to the manager's listener, or
    timeout_ms passes (negative: no limit). If the reader thread is already

@@ -5,7 +5,7 @@
  *       The adapter: creates a listener, starts itself again as the launcher with
  *       the listener's arguments, sends commands, prints the replies, cleans up.
  *   dapper_ipc_sample --ipc unix --ipc-path P | --ipc tcp --ipc-host H --ipc-port N
- *       The launcher: connects, answers each command with a response event, and
+ *       The launcher: connects with dapper_ipc_connect_argv, answers each command with a response event, and
  *       sends one unsolicited "stopped" event.
  *
  * POSIX (posix_spawn, pthreads). Exits 0 on success; every wait is bounded.
@@ -120,29 +120,16 @@ static void launcher_on_message(void *user_data, int32_t kind, const uint8_t *pa
 
 static int run_launcher(int argc, char **argv)
 {
-    dapper_ipc_config config;
-    dapper_ipc_config_init(&config, sizeof config);
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--ipc") == 0)
-            config.transport = argv[i + 1];
-        else if (strcmp(argv[i], "--ipc-path") == 0)
-            config.path = argv[i + 1];
-        else if (strcmp(argv[i], "--ipc-host") == 0)
-            config.host = argv[i + 1];
-        else if (strcmp(argv[i], "--ipc-port") == 0)
-            config.port = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--ipc-pipe") == 0)
-            config.pipe_name = argv[i + 1];
-    }
-
     static struct launcher l = {{PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, "launcher"}, {0}};
     int32_t rc;
     if ((rc = dapper_ipc_manager_create(&l.manager)) != DAPPER_IPC_OK)
         return fail("launcher", "manager_create", rc);
-    if ((rc = dapper_ipc_set_callbacks(l.manager, launcher_on_message, on_state, &l)) != DAPPER_IPC_OK)
-        return fail("launcher", "set_callbacks", rc);
-    if ((rc = dapper_ipc_connect(l.manager, &config)) != DAPPER_IPC_OK)
-        return fail("launcher", "connect", rc);
+    if ((rc = dapper_ipc_set_callback(l.manager, launcher_on_message, on_state, &l)) != DAPPER_IPC_OK)
+        return fail("launcher", "set_callback", rc);
+    /* --ipc unix --ipc-path P (or tcp/pipe), as the adapter passed them; the rest of
+       argv is ignored. */
+    if ((rc = dapper_ipc_connect_argv(l.manager, argc, (const char *const *)argv)) != DAPPER_IPC_OK)
+        return fail("launcher", "connect_argv", rc);
     if ((rc = dapper_ipc_start_reader(l.manager)) != DAPPER_IPC_OK)
         return fail("launcher", "start_reader", rc);
 
@@ -188,8 +175,8 @@ static int run_adapter(const char *argv0, const char *transport)
     int32_t rc;
     if ((rc = dapper_ipc_manager_create(&m)) != DAPPER_IPC_OK)
         return fail("adapter", "manager_create", rc);
-    if ((rc = dapper_ipc_set_callbacks(m, adapter_on_message, on_state, &p)) != DAPPER_IPC_OK)
-        return fail("adapter", "set_callbacks", rc);
+    if ((rc = dapper_ipc_set_callback(m, adapter_on_message, on_state, &p)) != DAPPER_IPC_OK)
+        return fail("adapter", "set_callback", rc);
 
     dapper_ipc_config config;
     dapper_ipc_config_init(&config, sizeof config);

@@ -130,7 +130,7 @@ def load():
         "dapper_ipc_config_init": (i32, [ptr(Config), size_t]),
         "dapper_ipc_manager_create": (i32, [ptr(Manager)]),
         "dapper_ipc_manager_destroy": (i32, [Manager]),
-        "dapper_ipc_set_callbacks": (i32, [Manager, MESSAGE_CB, STATE_CB, ctypes.c_void_p]),
+        "dapper_ipc_set_callback": (i32, [Manager, MESSAGE_CB, STATE_CB, ctypes.c_void_p]),
         "dapper_ipc_create_listener": (i32, [Manager, ptr(Config)]),
         "dapper_ipc_launcher_args": (i32, [Manager, ctypes.c_char_p, size_t, ptr(size_t), ptr(i32)]),
         "dapper_ipc_connect": (i32, [Manager, ptr(Config)]),
@@ -202,8 +202,8 @@ class Endpoint:
         self._message_cb = MESSAGE_CB(self._message)
         self._state_cb = STATE_CB(self._state)
         check(LIB.dapper_ipc_manager_create(ctypes.byref(self.manager)), "manager_create")
-        check(LIB.dapper_ipc_set_callbacks(self.manager, self._message_cb, self._state_cb, None),
-              "set_callbacks")
+        check(LIB.dapper_ipc_set_callback(self.manager, self._message_cb, self._state_cb, None),
+              "set_callback")
 
     def _message(self, _user, kind, payload, length):  # on the reader thread
         try:

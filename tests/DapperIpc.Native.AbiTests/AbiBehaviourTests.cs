@@ -193,11 +193,13 @@ public unsafe class AbiBehaviourTests
             var calls = new (string Name, Func<int> Call)[]
             {
                 ("manager_destroy", () => dapper_ipc_manager_destroy(handle)),
+                ("set_callback", () => dapper_ipc_set_callback(handle, default, default, null)),
                 ("set_callbacks", () => dapper_ipc_set_callbacks(handle, default, default, null)),
                 ("create_listener", () => dapper_ipc_create_listener(handle, config)),
                 ("launcher_args", () => dapper_ipc_launcher_args(handle, buf, 64, length, argc)),
                 ("auth_token", () => dapper_ipc_auth_token(handle, buf, 64, length)),
                 ("connect", () => dapper_ipc_connect(handle, config)),
+                ("connect_argv", () => dapper_ipc_connect_argv(handle, 0, null)),
                 ("wait_for_client", () => dapper_ipc_wait_for_client(handle, 0)),
                 ("start_reader", () => dapper_ipc_start_reader(handle)),
                 ("send", () => dapper_ipc_send(handle, Event, buf, 0)),
@@ -212,6 +214,103 @@ public unsafe class AbiBehaviourTests
                 Assert.Contains("invalid handle", Abi.LastError());
             }
         }
+    }
+
+    /// <summary>main's argc/argv as a C launcher has them: NUL-terminated strings, argv[argc] NULL.</summary>
+    private static int ConnectArgv(dapper_ipc_manager m, params string?[] args)
+    {
+        var pinned = args.Select(a => a is null ? default : GCHandle.Alloc(Abi.Utf8(a), GCHandleType.Pinned)).ToArray();
+        try
+        {
+            byte** argv = stackalloc byte*[args.Length + 1];
+            for (int i = 0; i < args.Length; i++)
+            {
+                argv[i] = args[i] is null ? null : (byte*)pinned[i].AddrOfPinnedObject();
+            }
+
+            argv[args.Length] = null;
+            return dapper_ipc_connect_argv(m, args.Length, argv);
+        }
+        finally
+        {
+            foreach (var h in pinned.Where(h => h.IsAllocated))
+            {
+                h.Free();
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public void Connect_argv_connects_with_the_launcher_arguments_among_the_launchers_own(string transport)
+    {
+        using var serverEvents = new Recorder();
+        using var clientEvents = new Recorder();
+        var server = Abi.Create();
+        var client = Abi.Create();
+        serverEvents.Install(server);
+        // The 0.1.0 name still works, as the header promises.
+        Assert.Equal(Ok, dapper_ipc_set_callbacks(client, Recorder.MessageCallback, Recorder.StateCallback, clientEvents.UserData));
+        Assert.Equal(Ok, Abi.Listen(server, transport));
+        string[] args = Abi.LauncherArgs(server);
+        Assert.Equal(Ok, dapper_ipc_start_reader(server));
+        // argv[0], the launcher's own options before and after, one option in --opt=value form.
+        string[] argv = ["/usr/bin/launcher", "--verbose", "--program", "main.py", .. args[..2], args[2] + "=" + args[3], .. args[4..], "--", "x"];
+        Assert.Equal(Ok, ConnectArgv(client, argv));
+        Assert.Equal(Ok, dapper_ipc_start_reader(client));
+        Assert.Equal(Ok, dapper_ipc_wait_for_client(server, 20_000));
+        Assert.Equal(Ok, Abi.Send(client, Event, "{\"event\": \"argv\"}"));
+        Assert.Equal("{\"event\": \"argv\"}", serverEvents.Next().Payload);
+        Assert.Equal(Ok, Abi.Send(server, Command, "{\"seq\": 1}"));
+        Assert.Equal("{\"seq\": 1}", clientEvents.Next().Payload);
+        Assert.Equal(Ok, dapper_ipc_manager_destroy(client));
+        Assert.Equal(Ok, dapper_ipc_manager_destroy(server));
+    }
+
+    public static TheoryData<string[], string> BadLauncherArgv => new()
+    {
+        { ["launcher"], "--ipc is missing" },
+        { ["launcher", "--ipc-path", "/tmp/x.sock"], "--ipc is missing" },
+        { ["launcher", "--ipc", "carrier-pigeon", "--ipc-path", "/tmp/x.sock"], "--ipc carrier-pigeon" },
+        { ["launcher", "--ipc", "unix"], "--ipc-path is missing" },
+        { ["launcher", "--ipc", "tcp", "--ipc-host", "127.0.0.1"], "--ipc-port is missing" },
+        { ["launcher", "--ipc", "pipe"], "--ipc-pipe is missing" },
+        { ["launcher", "--ipc", "tcp", "--ipc-port", "http"], "--ipc-port http" },
+        { ["launcher", "--ipc", "tcp", "--ipc-port", "70000"], "--ipc-port 70000" },
+        { ["launcher", "--ipc", "unix", "--ipc-path", "/tmp/a.sock", "--ipc-port", "5"], "--ipc-port contradicts --ipc unix" },
+        { ["launcher", "--ipc", "tcp", "--ipc-port", "5", "--ipc-path", "/tmp/a.sock"], "--ipc-path contradicts --ipc tcp" },
+        { ["launcher", "--ipc", "unix", "--ipc=tcp", "--ipc-path", "/tmp/a.sock"], "--ipc is given twice" },
+        { ["launcher", "--ipc", "unix", "--ipc-path", "/tmp/a", "--ipc-path=/tmp/b"], "--ipc-path is given twice" },
+        { ["launcher", "--ipc", "unix", "--ipc-path"], "--ipc-path needs a value" },
+        { ["launcher", "--ipc", "unix", "--ipc-path="], "--ipc-path is empty" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadLauncherArgv))]
+    public void Connect_argv_names_a_missing_or_contradictory_option(string[] argv, string named)
+    {
+        var m = Abi.Create();
+        Assert.Equal((int)dapper_ipc_status.DAPPER_IPC_E_INVALID_ARGUMENT, ConnectArgv(m, argv));
+        Assert.Contains(named, Abi.LastError());
+        // Nothing was started: the manager can still connect or listen.
+        Assert.Equal(Ok, Abi.Listen(m, "tcp"));
+        Assert.Equal(Ok, dapper_ipc_manager_destroy(m));
+    }
+
+    [Fact]
+    public void Connect_argv_refuses_bad_argc_and_argv_with_messages()
+    {
+        const int InvalidArgument = (int)dapper_ipc_status.DAPPER_IPC_E_INVALID_ARGUMENT;
+        var m = Abi.Create();
+        Assert.Equal(InvalidArgument, dapper_ipc_connect_argv(m, -1, null));
+        Assert.Contains("argc", Abi.LastError());
+        Assert.Equal(InvalidArgument, dapper_ipc_connect_argv(m, 3, null));
+        Assert.Contains("argv is NULL", Abi.LastError());
+        Assert.Equal(InvalidArgument, ConnectArgv(m, "launcher", null, "--ipc", "unix"));
+        Assert.Contains("argv[1] is NULL", Abi.LastError());
+        Assert.Equal(InvalidArgument, dapper_ipc_connect_argv(m, 0, null));
+        Assert.Contains("--ipc is missing", Abi.LastError());
+        Assert.Equal(Ok, dapper_ipc_manager_destroy(m));
     }
 
     [Fact]

@@ -33,7 +33,7 @@ internal sealed unsafe class Recorder : IDisposable
     public static dapper_ipc_state_cb StateCallback => new(&OnState);
 
     public void Install(dapper_ipc_manager m)
-        => Assert.Equal(0, DapperIpcNative.dapper_ipc_set_callbacks(m, MessageCallback, StateCallback, UserData));
+        => Assert.Equal(0, DapperIpcNative.dapper_ipc_set_callback(m, MessageCallback, StateCallback, UserData));
 
     public (int Kind, string Payload, int ThreadId) Next()
     {

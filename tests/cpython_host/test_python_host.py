@@ -33,7 +33,7 @@ class PythonHostTests(unittest.TestCase):
 
         message_cb = sample.MESSAGE_CB(on_message)
         state_cb = sample.STATE_CB(lambda *_: None)
-        sample.check(LIB.dapper_ipc_set_callbacks(manager, message_cb, state_cb, None), "set_callbacks")
+        sample.check(LIB.dapper_ipc_set_callback(manager, message_cb, state_cb, None), "set_callback")
         config = sample.Config()
         LIB.dapper_ipc_config_init(ctypes.byref(config), ctypes.sizeof(config))
         config.transport = transport.encode()
@@ -87,7 +87,7 @@ class PythonHostTests(unittest.TestCase):
 
         message_cb = sample.MESSAGE_CB(on_message)
         state_cb = sample.STATE_CB(lambda *_: None)
-        sample.check(LIB.dapper_ipc_set_callbacks(manager, message_cb, state_cb, None), "set_callbacks")
+        sample.check(LIB.dapper_ipc_set_callback(manager, message_cb, state_cb, None), "set_callback")
         config = sample.Config()
         LIB.dapper_ipc_config_init(ctypes.byref(config), ctypes.sizeof(config))
         config.transport = b"unix"

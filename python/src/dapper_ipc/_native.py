@@ -8,7 +8,7 @@ import os
 import sys
 import threading
 
-from . import errors
+from . import _about, errors
 
 LIBRARY_ENV = "DAPPER_IPC_LIBRARY"
 
@@ -91,8 +91,18 @@ LOG_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_char_p
 
 
 # ---- finding and loading the library -------------------------------------------------
+#
+# In this order (python/README.md says the same):
+#   1. DAPPER_IPC_LIBRARY: a path, taken as it is (no fallback when it is wrong);
+#   2. next to this package: the library a platform wheel bundles;
+#   3. the system loader, by the library's versioned name then its plain name: a library
+#      installed with `cmake --install` into a directory the loader searches (ldconfig),
+#      or one in a directory named by LD_LIBRARY_PATH (DYLD_LIBRARY_PATH, PATH);
+#   4. only for the package as it sits in a checkout (python/src/dapper_ipc, run with
+#      PYTHONPATH): that checkout's build/ folder, newest first.
 
 def library_names():
+    """The file name of the library next to the package (and in a build folder)."""
     if sys.platform == "win32":
         return ["dapper_ipc.dll"]
     if sys.platform == "darwin":
@@ -100,20 +110,35 @@ def library_names():
     return ["libdapper_ipc.so"]
 
 
+def loader_names():
+    """The names asked of the system loader: the versioned name first (what an installed
+    runtime package provides), then the development symlink."""
+    if sys.platform == "win32":
+        return ["dapper_ipc.dll"]
+    if sys.platform == "darwin":
+        return [f"libdapper_ipc.{ABI_MAJOR}.dylib", "libdapper_ipc.dylib"]
+    return [f"libdapper_ipc.so.{ABI_MAJOR}", "libdapper_ipc.so"]
+
+
+# The library's ABI major (its SONAME): the package's own major version (the header's).
+ABI_MAJOR = _about.MAJOR
+
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
+BUILD_COMMAND = "cmake --preset default && cmake --build --preset default"
 
-def _repository_of(directory):
-    """The checkout this package sits in (the folder holding include/dapper_ipc.h), if any.
-    Only the package's own location counts, never the working directory: a library is
-    never loaded from wherever the host happens to run."""
-    while True:
-        if os.path.isfile(os.path.join(directory, "include", "dapper_ipc.h")):
-            return directory
-        parent = os.path.dirname(directory)
-        if parent == directory:
-            return None
-        directory = parent
+
+def _repository_of(package_dir):
+    """The checkout whose python/src this package is (the folder holding
+    include/dapper_ipc.h), or None: an installed package (site-packages, a venv, even one
+    inside a checkout's build/) never searches a build folder."""
+    src = os.path.dirname(package_dir)
+    python = os.path.dirname(src)
+    repository = os.path.dirname(python)
+    if (os.path.basename(src) == "src" and os.path.basename(python) == "python"
+            and os.path.isfile(os.path.join(repository, "include", "dapper_ipc.h"))):
+        return repository
+    return None
 
 
 def _try_load(path):
@@ -122,31 +147,54 @@ def _try_load(path):
     return loaded
 
 
+def _loader_path_variable():
+    if sys.platform == "win32":
+        return "PATH"
+    if sys.platform == "darwin":
+        return "DYLD_LIBRARY_PATH"
+    return "LD_LIBRARY_PATH"
+
+
 def _load(package_dir=PACKAGE_DIR):
-    """(CDLL, path): DAPPER_IPC_LIBRARY, then the package's folder, then the repository's
-    build/ (newest first). Raises IPCError naming every place it looked."""
+    """(CDLL, path): see the order above. Raises IPCError that names every place it looked
+    and says what to do in the case at hand."""
     explicit = os.environ.get(LIBRARY_ENV)
     if explicit:
         # An explicit choice is not second-guessed: if it is wrong, say so, do not fall back.
         if not os.path.isfile(explicit):
-            raise errors.IPCError(f"{LIBRARY_ENV}={explicit}: no such file")
+            raise errors.IPCError(
+                f"{LIBRARY_ENV}={explicit}: no such file. Point {LIBRARY_ENV} at the library file "
+                f"({library_names()[0]}; a build puts it in build/default/dapper_ipc/), or unset it "
+                "to use the library bundled with the package or installed on the loader's path.")
         try:
             return _try_load(explicit), explicit
         except (OSError, AttributeError) as error:
-            raise errors.IPCError(f"{LIBRARY_ENV}={explicit} cannot be loaded: {error}") from error
+            raise errors.IPCError(
+                f"{LIBRARY_ENV}={explicit} cannot be loaded: {error}. It must be libdapper_ipc built for "
+                f"this platform ({sys.platform}, {_machine()}); point {LIBRARY_ENV} at such a build, "
+                "or unset it.") from error
     looked = [f"{LIBRARY_ENV} (not set)"]
     for name in library_names():
         candidate = os.path.join(package_dir, name)
-        looked.append(candidate)
         if os.path.isfile(candidate):
             try:
                 return _try_load(candidate), candidate
             except (OSError, AttributeError) as error:
-                raise errors.IPCError(f"{candidate} cannot be loaded: {error}") from error
+                raise errors.IPCError(
+                    f"the library bundled with this package, {candidate}, cannot be loaded: {error}. "
+                    "The wheel was built for another platform or a newer C library than this system's: "
+                    "install the dapper_ipc wheel built for this platform, or set "
+                    f"{LIBRARY_ENV} to a library built here.") from error
+        looked.append(f"{candidate} (none)")
+    for name in loader_names():
+        try:
+            loaded = _try_load(name)
+        except (OSError, AttributeError) as error:
+            looked.append(f"the system loader for {name} ({error})")
+            continue
+        return loaded, _loaded_path(loaded, name)
     repository = _repository_of(package_dir)
-    if repository is None:
-        looked.append("a repository build (this package is not inside a dapper_ipc checkout)")
-    else:
+    if repository is not None:
         for name in library_names():
             pattern = os.path.join(repository, "build", "**", name)
             found = sorted(glob.glob(pattern, recursive=True), key=os.path.getmtime, reverse=True)
@@ -156,10 +204,44 @@ def _load(package_dir=PACKAGE_DIR):
                     return _try_load(candidate), candidate
                 except (OSError, AttributeError) as error:  # another platform's build, an IL assembly
                     looked.append(f"{candidate} (skipped: {error})")
-    raise errors.IPCError(
-        "libdapper_ipc not found; looked at: " + "; ".join(looked)
-        + ". Set DAPPER_IPC_LIBRARY to the library's path, or build it (see python/README.md)."
-    )
+        advice = (
+            f"This package runs from the checkout {repository}, which has no library built: run "
+            f"`{BUILD_COMMAND}` there, or set {LIBRARY_ENV} to the library's path.")
+    else:
+        advice = (
+            "This installation of dapper_ipc has no library of its own (it was installed from source, "
+            "not from the platform wheel). Do one of: install the platform wheel (at the repository: "
+            f"`{BUILD_COMMAND} --target wheel`, then `pip install build/default/wheels/dapper_ipc-*.whl`); "
+            "or install the library (`cmake --install build/default --prefix <dir>`) into a directory the "
+            f"loader searches (e.g. /usr/local, then run ldconfig) or add <dir>/lib to {_loader_path_variable()}; "
+            f"or set {LIBRARY_ENV} to the library's path.")
+    raise errors.IPCError("libdapper_ipc not found; looked at: " + "; ".join(looked) + ". " + advice)
+
+
+def _machine():
+    import platform
+    return platform.machine()
+
+
+class _DlInfo(ctypes.Structure):
+    _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p),
+                ("dli_sname", ctypes.c_char_p), ("dli_saddr", ctypes.c_void_p)]
+
+
+def _loaded_path(loaded, name):
+    """Where the system loader found `name` (dladdr on one of its functions); the name
+    itself where that cannot be asked."""
+    if sys.platform == "win32":
+        return name
+    try:
+        dladdr = ctypes.CDLL(None).dladdr
+        dladdr.argtypes, dladdr.restype = [ctypes.c_void_p, ctypes.POINTER(_DlInfo)], ctypes.c_int
+        info = _DlInfo()
+        if dladdr(ctypes.cast(loaded.dapper_ipc_version, ctypes.c_void_p), ctypes.byref(info)) and info.dli_fname:
+            return os.path.abspath(os.fsdecode(info.dli_fname))
+    except (OSError, AttributeError):
+        pass
+    return name
 
 
 def find_library():
@@ -217,7 +299,7 @@ def _declare(lib):
         "dapper_ipc_config_init": (i32, [ptr(Config), size_t]),
         "dapper_ipc_manager_create": (i32, [ptr(Manager)]),
         "dapper_ipc_manager_destroy": (i32, [Manager]),
-        "dapper_ipc_set_callbacks": (i32, [Manager, MESSAGE_CB, STATE_CB, ctypes.c_void_p]),
+        "dapper_ipc_set_callback": (i32, [Manager, MESSAGE_CB, STATE_CB, ctypes.c_void_p]),
         "dapper_ipc_create_listener": (i32, [Manager, ptr(Config)]),
         "dapper_ipc_launcher_args": (i32, [Manager, ctypes.c_char_p, size_t, ptr(size_t), ptr(i32)]),
         "dapper_ipc_auth_token": (i32, [Manager, ctypes.c_char_p, size_t, ptr(size_t)]),

@@ -338,7 +338,7 @@ class IPCManager:
                                 native.E_INVALID_STATE)
         self._handler, self._raw, self._include_kind = message_handler, raw, include_kind
         self._on_disconnect = on_disconnect
-        native.check(self._lib.dapper_ipc_set_callbacks(self._handle, _MESSAGE_THUNK, _STATE_THUNK,
+        native.check(self._lib.dapper_ipc_set_callback(self._handle, _MESSAGE_THUNK, _STATE_THUNK,
                                                         ctypes.c_void_p(self._token)))
         native.check(self._lib.dapper_ipc_start_reader(self._handle))
         self._reader_started = True

@@ -121,8 +121,23 @@ internal static unsafe class Exports
         }
     }
 
+    /// <summary>dapper_ipc_set_callback: the design card's name.</summary>
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_set_callback")]
+    public static int SetCallback(ManagerHandle handle,
+        delegate* unmanaged<void*, int, byte*, nuint, void> onMessage,
+        delegate* unmanaged<void*, int, int, byte*, void> onState,
+        void* userData)
+        => SetCallbacksCore(handle, onMessage, onState, userData);
+
+    /// <summary>dapper_ipc_set_callbacks: the 0.1 name, kept as an alias for hosts built against it.</summary>
     [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_set_callbacks")]
     public static int SetCallbacks(ManagerHandle handle,
+        delegate* unmanaged<void*, int, byte*, nuint, void> onMessage,
+        delegate* unmanaged<void*, int, int, byte*, void> onState,
+        void* userData)
+        => SetCallbacksCore(handle, onMessage, onState, userData);
+
+    private static int SetCallbacksCore(ManagerHandle handle,
         delegate* unmanaged<void*, int, byte*, nuint, void> onMessage,
         delegate* unmanaged<void*, int, int, byte*, void> onState,
         void* userData)
@@ -210,6 +225,37 @@ internal static unsafe class Exports
         {
             IPCManager manager = HandleTable.Get(handle);
             manager.Connect(NativeConfig.Read(config));
+            return LastError.Ok();
+        }
+        catch (Exception e)
+        {
+            return LastError.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_connect_argv")]
+    public static int ConnectArgv(ManagerHandle handle, int argc, byte** argv)
+    {
+        try
+        {
+            IPCManager manager = HandleTable.Get(handle);
+            if (argc < 0)
+            {
+                return LastError.Fail(IpcStatus.InvalidArgument, $"argc is {argc}");
+            }
+
+            if (argv == null && argc > 0)
+            {
+                return LastError.Fail(IpcStatus.InvalidArgument, "argv is NULL but argc is not 0");
+            }
+
+            var args = new string?[argc];
+            for (int i = 0; i < argc; i++)
+            {
+                args[i] = argv[i] == null ? null : Marshal.PtrToStringUTF8((nint)argv[i]);
+            }
+
+            manager.Connect(LauncherArgv.Parse(args));
             return LastError.Ok();
         }
         catch (Exception e)

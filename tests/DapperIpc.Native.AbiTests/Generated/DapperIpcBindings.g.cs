@@ -137,6 +137,9 @@ public static unsafe partial class DapperIpcNative
     [LibraryImport(Library, EntryPoint = "dapper_ipc_manager_destroy")]
     public static partial int dapper_ipc_manager_destroy(dapper_ipc_manager manager);
 
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_set_callback")]
+    public static partial int dapper_ipc_set_callback(dapper_ipc_manager manager, dapper_ipc_message_cb on_message, dapper_ipc_state_cb on_state, void* user_data);
+
     [LibraryImport(Library, EntryPoint = "dapper_ipc_set_callbacks")]
     public static partial int dapper_ipc_set_callbacks(dapper_ipc_manager manager, dapper_ipc_message_cb on_message, dapper_ipc_state_cb on_state, void* user_data);
 
@@ -151,6 +154,9 @@ public static unsafe partial class DapperIpcNative
 
     [LibraryImport(Library, EntryPoint = "dapper_ipc_connect")]
     public static partial int dapper_ipc_connect(dapper_ipc_manager manager, dapper_ipc_config* config);
+
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_connect_argv")]
+    public static partial int dapper_ipc_connect_argv(dapper_ipc_manager manager, int argc, byte** argv);
 
     [LibraryImport(Library, EntryPoint = "dapper_ipc_wait_for_client")]
     public static partial int dapper_ipc_wait_for_client(dapper_ipc_manager manager, int timeout_ms);

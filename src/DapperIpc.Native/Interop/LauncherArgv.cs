@@ -1,0 +1,139 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using DapperIpc.Factory;
+
+namespace DapperIpc.Interop;
+
+/// <summary>
+/// The launcher side of dapper_ipc_launcher_args: reads --ipc, --ipc-path, --ipc-host,
+/// --ipc-port and --ipc-pipe out of a launcher's argv (as "--opt value" or "--opt=value";
+/// everything else is ignored) into a TransportConfig for connect. A missing or
+/// contradictory option is E_INVALID_ARGUMENT naming it.
+/// </summary>
+internal static class LauncherArgv
+{
+    private const string Ipc = "--ipc";
+    private const string IpcPath = "--ipc-path";
+    private const string IpcHost = "--ipc-host";
+    private const string IpcPort = "--ipc-port";
+    private const string IpcPipe = "--ipc-pipe";
+
+    private static readonly string[] s_options = [Ipc, IpcPath, IpcHost, IpcPort, IpcPipe];
+
+    /// <summary>Which options belong to which transport; any other one given is a contradiction.</summary>
+    private static readonly Dictionary<string, string[]> s_optionsOf = new(StringComparer.Ordinal)
+    {
+        ["unix"] = [IpcPath],
+        ["tcp"] = [IpcHost, IpcPort],
+        ["pipe"] = [IpcPipe],
+    };
+
+    public static TransportConfig Parse(IReadOnlyList<string?> argv)
+    {
+        var found = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (int i = 0; i < argv.Count; i++)
+        {
+            string arg = argv[i] ?? throw Invalid($"argv[{i}] is NULL");
+            string? option = null;
+            string? value = null;
+            foreach (string o in s_options)
+            {
+                if (arg == o)
+                {
+                    option = o;
+                    if (i + 1 >= argv.Count || argv[i + 1] is null)
+                    {
+                        throw Invalid($"{o} needs a value (it is the last argument)");
+                    }
+
+                    value = argv[++i]!;
+                    break;
+                }
+
+                if (arg.StartsWith(o + "=", StringComparison.Ordinal))
+                {
+                    option = o;
+                    value = arg.Substring(o.Length + 1);
+                    break;
+                }
+            }
+
+            if (option is null)
+            {
+                continue; // not ours: a launcher has arguments of its own
+            }
+
+            if (found.TryGetValue(option, out string? earlier) && earlier != value)
+            {
+                throw Invalid($"{option} is given twice, as '{earlier}' and as '{value}'");
+            }
+
+            found[option] = value!;
+        }
+
+        if (!found.TryGetValue(Ipc, out string? transport))
+        {
+            throw Invalid("--ipc is missing from argv (expected --ipc unix|tcp|pipe)");
+        }
+
+        transport = transport.ToLowerInvariant();
+        if (!s_optionsOf.TryGetValue(transport, out string[]? own))
+        {
+            throw Invalid($"--ipc {found[Ipc]}: expected unix, tcp or pipe");
+        }
+
+        foreach (string option in found.Keys)
+        {
+            if (option != Ipc && Array.IndexOf(own, option) < 0)
+            {
+                throw Invalid($"{option} contradicts --ipc {transport} (it belongs to another transport)");
+            }
+        }
+
+        var config = new TransportConfig { Transport = transport };
+        switch (transport)
+        {
+            case "unix":
+                config.Path = Required(found, IpcPath, transport);
+                break;
+            case "tcp":
+                string port = Required(found, IpcPort, transport);
+                if (!int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out int number) || number is < 1 or > 65535)
+                {
+                    throw Invalid($"--ipc-port {port}: expected a port between 1 and 65535");
+                }
+
+                config.Port = number;
+                config.Host = found.TryGetValue(IpcHost, out string? host) ? host : null;
+                if (config.Host is "")
+                {
+                    throw Invalid("--ipc-host is empty");
+                }
+
+                break;
+            default:
+                config.PipeName = Required(found, IpcPipe, transport);
+                break;
+        }
+
+        return config;
+    }
+
+    private static string Required(Dictionary<string, string> found, string option, string transport)
+    {
+        if (!found.TryGetValue(option, out string? value))
+        {
+            throw Invalid($"{option} is missing from argv (--ipc {transport} needs it)");
+        }
+
+        if (value.Length == 0)
+        {
+            throw Invalid($"{option} is empty");
+        }
+
+        return value;
+    }
+
+    private static IpcException Invalid(string message) => new(IpcStatus.InvalidArgument, message);
+}
