@@ -264,76 +264,86 @@ typedef void(DAPPER_IPC_CALL *dapper_ipc_log_cb)(void *user_data, int32_t level,
 
 /* ---- library ------------------------------------------------------------ */
 
-/* The library's version string ("0.1.0"). Static storage; never NULL. Any
-   thread. Returns the string, not a status. */
+/* The library's version string ("0.1.0"), in static storage.
+   Thread: any.
+   Returns: the string, never NULL (not a status). */
 DAPPER_IPC_API const char *DAPPER_IPC_CALL dapper_ipc_version(void);
 
-/* A static English description of a status code ("invalid handle"); never
-   NULL, "unknown status" for codes not listed above. Any thread. */
+/* A static English description of a status code ("invalid handle").
+   Thread: any.
+   Returns: the string, never NULL; "unknown status" for a code not listed
+   in dapper_ipc_status (not a status). */
 DAPPER_IPC_API const char *DAPPER_IPC_CALL dapper_ipc_status_string(int32_t status);
 
-/* Copies the calling thread's last error message into buf as a
-   NUL-terminated string. The message describes the most recent call on this
-   thread that failed; a call that succeeds empties it.
-   buf may be NULL when cap is 0 (to ask for the size). *needed (if not NULL)
-   receives the size the message needs, terminator included.
-   Returns DAPPER_IPC_OK, or DAPPER_IPC_E_BUFFER_TOO_SMALL when cap is smaller
-   than needed (buf then holds an empty string if cap > 0: as for every
-   function that fills a buffer, nothing of a result that does not fit is
-   written), or DAPPER_IPC_E_INVALID_ARGUMENT when buf is NULL and cap > 0.
-   This function never changes the last error itself. Any thread. */
+/* Copies the calling thread's last error message into buf, NUL-terminated.
+   The message describes the most recent call on this thread that failed; a
+   call that succeeds empties it; this function never changes it. buf may be
+   NULL when cap is 0 (to ask for the size); *needed (if not NULL) receives
+   the size the message needs, terminator included. As for every function
+   that fills a buffer, nothing of a result that does not fit is written.
+   Thread: any (each thread has its own last error).
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_BUFFER_TOO_SMALL: cap is smaller than
+   needed (buf then holds an empty string if cap > 0);
+   DAPPER_IPC_E_INVALID_ARGUMENT: buf is NULL and cap > 0. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_last_error(char *buf, size_t cap, size_t *needed);
 
-/* Routes the library's log messages to cb (NULL: silence, the default).
-   Messages below min_level are dropped before formatting. Process-wide; any
-   thread; takes effect for messages raised after it returns. A message
-   being delivered on another thread at that moment may still reach the
-   previous callback after this returns: keep the previous user_data valid
-   until every manager is cleaned up, or for the life of the process. Returns
-   DAPPER_IPC_OK, or DAPPER_IPC_E_INVALID_ARGUMENT for a level outside
+/* Routes the library's log messages to cb (NULL: silence, the default),
+   process-wide. Messages below min_level are dropped before formatting. It
+   takes effect for messages raised after it returns; a message being
+   delivered on another thread at that moment may still reach the previous
+   callback, so keep the previous user_data valid until every manager is
+   cleaned up, or for the life of the process.
+   Thread: any.
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_INVALID_ARGUMENT: a level outside
    DEBUG..ERROR. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_set_log_callback(dapper_ipc_log_cb cb, void *user_data,
                                                                    int32_t min_level);
 
 /* Zeroes the first `size` bytes of *config and sets struct_size to the size
    both sides know. Pass sizeof(dapper_ipc_config) as the caller compiled it
-   (or dapper_ipc_config_init_default(&cfg)): the library never writes past
-   it, so a program built against an older, smaller struct stays safe.
-   Returns DAPPER_IPC_E_INVALID_ARGUMENT for NULL or a size smaller than the
-   first layout of the struct. Any thread. */
+   (or use dapper_ipc_config_init_default(&cfg)): the library never writes
+   past it, so a program built against an older, smaller struct stays safe.
+   Thread: any.
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_INVALID_ARGUMENT: config is NULL, or
+   size is smaller than the first layout of the struct. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_config_init(dapper_ipc_config *config, size_t size);
 #define dapper_ipc_config_init_default(config) dapper_ipc_config_init((config), sizeof *(config))
 
 /* ---- managers ----------------------------------------------------------- */
 
 /* Creates a manager: one connection, one reader thread once started.
-   *out receives the handle. Returns DAPPER_IPC_E_INVALID_ARGUMENT for NULL.
-   Any thread. */
+   *out receives its handle.
+   Thread: any.
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_INVALID_ARGUMENT: out is NULL. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_manager_create(dapper_ipc_manager *out);
 
 /* Cleans up (as dapper_ipc_cleanup, with the same waits and linger) and
    retires the handle: every later call with it returns
-   DAPPER_IPC_E_INVALID_HANDLE. Any thread, including a reader thread inside a
-   callback (its own manager's, or another's: see the callback contract at the
-   top for when it waits). Returns DAPPER_IPC_E_INVALID_HANDLE for a zero,
-   stale or never-issued handle. */
+   DAPPER_IPC_E_INVALID_HANDLE.
+   Thread: any, including a reader thread inside a callback (its own
+   manager's, or another's: the callback contract at the top says when it
+   waits).
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_INVALID_HANDLE: a zero, stale or
+   never-issued handle. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_manager_destroy(dapper_ipc_manager manager);
 
-/* Sets the callbacks and the user_data passed to them (the design card's
-   set_callback: one call for both callbacks). Either callback may be NULL
-   (messages or state changes are then dropped). Must be called before
-   dapper_ipc_start_reader; afterwards it returns DAPPER_IPC_E_INVALID_STATE
-   until cleanup. user_data is not touched by the library; it must stay valid
-   until cleanup or destroy returns. Returns DAPPER_IPC_OK,
-   DAPPER_IPC_E_INVALID_HANDLE, DAPPER_IPC_E_INVALID_STATE. Any thread. */
+/* Sets the message and state callbacks and the user_data passed to them
+   (the design card's set_callback: one call for both). Either callback may
+   be NULL (messages or state changes are then dropped). Set them before
+   dapper_ipc_start_reader. user_data is not touched by the library; it must
+   stay valid until cleanup or destroy returns.
+   Thread: any.
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_INVALID_HANDLE;
+   DAPPER_IPC_E_INVALID_STATE: the reader runs (until cleanup). */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_set_callback(dapper_ipc_manager manager,
                                                                dapper_ipc_message_cb on_message,
                                                                dapper_ipc_state_cb on_state,
                                                                void *user_data);
 
-/* The same function under its 0.1.0 name, kept so that hosts built or written
-   against 0.1.0 (C programs, ctypes bindings) keep working; identical in every
-   respect to dapper_ipc_set_callback. New code uses dapper_ipc_set_callback. */
+/* dapper_ipc_set_callback under its 0.1.0 name, kept so that hosts built or
+   written against 0.1.0 (C programs, ctypes bindings) keep working;
+   identical in every respect. New code uses dapper_ipc_set_callback.
+   Thread and returns: as dapper_ipc_set_callback. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_set_callbacks(dapper_ipc_manager manager,
                                                                 dapper_ipc_message_cb on_message,
                                                                 dapper_ipc_state_cb on_state,
@@ -341,69 +351,75 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_set_callbacks(dapper_ipc_manag
 
 /* Creates a listener (the adapter side) and binds it at once, so a launcher
    started afterwards finds it; a client is accepted later by
-   dapper_ipc_wait_for_client or dapper_ipc_start_reader (a late client is
-   accepted: it waits in the backlog). config may be NULL for all defaults.
+   dapper_ipc_wait_for_client or dapper_ipc_start_reader (a late client
+   waits in the backlog). config may be NULL for all defaults.
    A unix listener falls back to tcp, with a warning through the log
    callback, only when unix sockets do not exist on the platform, or when
    config->path is NULL and the library's own private socket cannot be set
-   up. A caller-given path is never replaced by tcp: if it cannot be bound
-   (its directory does not exist, no permission, ...) the call fails with
-   DAPPER_IPC_E_IO and a message naming the path and the OS reason.
-   A caller-given path holding a socket nobody listens on (a listener that
-   died) is replaced; the probe, removal and bind run under the path's lock
-   (see dapper_ipc_config.path), so of two listeners racing for one path, in
-   threads or in processes, exactly one succeeds and the other gets
-   DAPPER_IPC_E_ADDRESS_IN_USE. Running out of file descriptors is
-   DAPPER_IPC_E_IO ("too many open files ...").
-   Returns DAPPER_IPC_E_INVALID_STATE if the manager already has a listener
-   or connection (cleanup first), DAPPER_IPC_E_INVALID_ARGUMENT for an
-   unknown transport or a bad field, DAPPER_IPC_E_UNSUPPORTED for pipe on
-   POSIX, DAPPER_IPC_E_ADDRESS_IN_USE for a taken port or a path with a live
-   listener, DAPPER_IPC_E_PATH_TOO_LONG, DAPPER_IPC_E_PATH_EXISTS,
-   DAPPER_IPC_E_IO. Any thread, but not concurrently with another call that
-   changes this manager's state (create_listener, connect, wait_for_client,
-   start_reader). */
+   up. A caller-given path is never replaced by tcp. A caller-given path
+   holding a socket nobody listens on (a listener that died) is replaced;
+   the probe, removal and bind run under the path's lock (see
+   dapper_ipc_config.path), so of two listeners racing for one path, in
+   threads or in processes, exactly one succeeds.
+   Thread: any, but not concurrently with another call that changes this
+   manager's state (create_listener, connect, wait_for_client, start_reader).
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_INVALID_STATE: the manager already
+   has a listener or connection (cleanup first);
+   DAPPER_IPC_E_INVALID_ARGUMENT: an unknown transport or a bad field (the
+   message names it); DAPPER_IPC_E_UNSUPPORTED: pipe on POSIX;
+   DAPPER_IPC_E_ADDRESS_IN_USE: a taken port, a path with a live listener,
+   or a path lock held elsewhere for over 5 s; DAPPER_IPC_E_PATH_TOO_LONG;
+   DAPPER_IPC_E_PATH_EXISTS: a file, directory or symlink at the path, or a
+   lock file of another user; DAPPER_IPC_E_IO: a caller-given path that
+   cannot be bound (its directory does not exist, no permission, ...: the
+   message names the path and the OS reason), or out of file descriptors
+   ("too many open files ..."). */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_create_listener(dapper_ipc_manager manager,
                                                                   const dapper_ipc_config *config);
 
 /* Copies the launcher arguments of the manager's listener into buf as
-   consecutive NUL-terminated strings, for example
-   "--ipc\0unix\0--ipc-path\0/tmp/dapper-ab12cd/ipc.sock\0", exactly the
-   arguments the Python launcher parses (tcp: --ipc tcp --ipc-host H
-   --ipc-port P with the resolved port). *length (if not NULL) receives the
-   total size in bytes, every terminator included; *argc (if not NULL) the
-   number of strings. The caller owns buf.
-   Returns DAPPER_IPC_E_BUFFER_TOO_SMALL (with *length set; buf then holds
-   an empty string if cap > 0, never part of the list) when cap is too
-   small, DAPPER_IPC_E_INVALID_ARGUMENT when buf is NULL and cap > 0,
-   DAPPER_IPC_E_INVALID_STATE when the manager has no listener. Any thread. */
+   consecutive NUL-terminated strings, exactly the arguments the Python
+   launcher parses: "--ipc\0unix\0--ipc-path\0/tmp/dapper-ab12cd/ipc.sock\0",
+   or for tcp --ipc tcp --ipc-host H --ipc-port P with the resolved port.
+   *length (if not NULL) receives the total size, every terminator
+   included; *argc (if not NULL) the number of strings. The caller owns buf.
+   Thread: any.
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_BUFFER_TOO_SMALL: cap is too small
+   (*length is set; buf then holds an empty string if cap > 0, never part of
+   the list); DAPPER_IPC_E_INVALID_ARGUMENT: buf is NULL and cap > 0;
+   DAPPER_IPC_E_INVALID_STATE: the manager has no listener. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_launcher_args(dapper_ipc_manager manager, char *buf,
                                                                 size_t cap, size_t *length,
                                                                 int32_t *argc);
 
-/* Copies the listener's auth token (created with DAPPER_IPC_FLAG_REQUIRE_AUTH:
-   64 hex characters from the OS's random generator) into buf, NUL-terminated;
-   *length (if not NULL) receives the size needed, terminator included. Hand
-   it to the launcher through DAPPER_IPC_AUTH_TOKEN_ENV.
-   Returns DAPPER_IPC_E_BUFFER_TOO_SMALL (buf then holds an empty string if
-   cap > 0, never part of the token), DAPPER_IPC_E_INVALID_ARGUMENT (buf
-   NULL with cap > 0), DAPPER_IPC_E_INVALID_STATE when the manager has no
-   listener or its listener does not require auth. Any thread. */
+/* Copies the listener's auth token (made for DAPPER_IPC_FLAG_REQUIRE_AUTH:
+   64 hex characters from the OS's random generator) into buf,
+   NUL-terminated; *length (if not NULL) receives the size needed,
+   terminator included. Hand it to the launcher through
+   DAPPER_IPC_AUTH_TOKEN_ENV, never its command line.
+   Thread: any.
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_BUFFER_TOO_SMALL (buf then holds an
+   empty string if cap > 0, never part of the token);
+   DAPPER_IPC_E_INVALID_ARGUMENT: buf is NULL and cap > 0;
+   DAPPER_IPC_E_INVALID_STATE: no listener, or one that does not require
+   auth. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_auth_token(dapper_ipc_manager manager, char *buf,
                                                              size_t cap, size_t *length);
 
 /* Connects to an existing listener (the launcher side), retrying while
-   nobody listens until config->connect_timeout_ms (default 3000 ms). Blocks
-   the calling thread. tcp needs port (and host, default 127.0.0.1); unix
-   needs path: a missing one is DAPPER_IPC_E_INVALID_ARGUMENT naming the
-   field. Returns DAPPER_IPC_E_CONNECTION_REFUSED when the time ran out,
-   DAPPER_IPC_E_INVALID_STATE if a listener or connection exists,
-   DAPPER_IPC_E_CANCELLED if cleanup ran meanwhile, DAPPER_IPC_E_UNSUPPORTED,
-   DAPPER_IPC_E_PATH_TOO_LONG, DAPPER_IPC_E_IO (also for running out of file
-   descriptors: "too many open files ..."). Each retry is logged at DEBUG, and
-   both the retry messages and the final error name the reason ("no socket
-   file at <path>", "connection refused: nobody is listening on the socket
-   file <path>", ...). Same threading rule as create_listener. */
+   nobody listens until config->connect_timeout_ms (default 3000 ms); blocks
+   the calling thread meanwhile. tcp needs port (host defaults to
+   127.0.0.1); unix needs path. Each retry is logged at DEBUG; the retry
+   messages and the final error name the reason ("no socket file at <path>",
+   "connection refused: nobody is listening on the socket file <path>", ...).
+   Thread: any, with the same rule as create_listener; cleanup on another
+   thread cancels it.
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_CONNECTION_REFUSED: the time ran out;
+   DAPPER_IPC_E_INVALID_STATE: a listener or connection exists;
+   DAPPER_IPC_E_INVALID_ARGUMENT: a missing port or path (the message names
+   the field) or a bad field; DAPPER_IPC_E_CANCELLED: cleanup ran meanwhile;
+   DAPPER_IPC_E_UNSUPPORTED; DAPPER_IPC_E_PATH_TOO_LONG; DAPPER_IPC_E_IO
+   (also out of file descriptors: "too many open files ..."). */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_connect(dapper_ipc_manager manager,
                                                           const dapper_ipc_config *config);
 
@@ -417,56 +433,61 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_connect(dapper_ipc_manager man
    limits beyond the defaults, and the auth token from the environment
    variable DAPPER_IPC_AUTH_TOKEN if set. argv and its strings are read during
    the call and not kept.
-   Returns DAPPER_IPC_E_INVALID_ARGUMENT, with a message naming the option,
-   when --ipc is missing or not unix/tcp/pipe, when the option its transport
-   needs is missing or empty, when an option is given twice with different
-   values, when an option of another transport is present (--ipc-port with
-   --ipc unix, ...), when an option is the last argument with no value, or
-   when --ipc-port is not a number from 1 to 65535; also for argc < 0, for
-   argv NULL with argc > 0 and for a NULL among argv[0..argc-1]. Otherwise
-   the statuses of dapper_ipc_connect. Same threading rule as connect. */
+   Thread: as dapper_ipc_connect.
+   Returns: the statuses of dapper_ipc_connect, and
+   DAPPER_IPC_E_INVALID_ARGUMENT, with a message naming the option, when
+   --ipc is missing or not unix/tcp/pipe, the option its transport needs is
+   missing or empty, an option is given twice with different values, an
+   option of another transport is present (--ipc-port with --ipc unix, ...),
+   an option is the last argument with no value, or --ipc-port is not a
+   number from 1 to 65535; also for argc < 0, argv NULL with argc > 0, or a
+   NULL among argv[0..argc-1]. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_connect_argv(dapper_ipc_manager manager, int argc,
                                                                const char *const *argv);
 
 /* Blocks until a client is connected to the manager's listener, or
    timeout_ms passes (negative: no limit). If the reader thread is already
    accepting, this waits for it; otherwise the calling thread accepts. With
-   DAPPER_IPC_FLAG_REQUIRE_AUTH, a client counts once its token checked out;
-   others are refused, logged, and the wait goes on. A client that has
-   already hung up without sending anything when it is accepted (another
-   listener probing the path for a live listener, a port scanner) is
-   skipped the same way, so it cannot use up the listener's one client.
-   Returns DAPPER_IPC_OK at once if a client is already connected (or the
-   manager was made by connect). A listener serves one client: once it has
-   been accepted this keeps returning DAPPER_IPC_OK, even after that client
-   left (dapper_ipc_is_connected tells; cleanup and create_listener again
-   for another). DAPPER_IPC_E_INVALID_STATE before
-   create_listener, DAPPER_IPC_E_TIMEOUT, DAPPER_IPC_E_CANCELLED when cleanup
-   ran meanwhile, DAPPER_IPC_E_IO when accepting fails (out of file
-   descriptors: "too many open files ..."; the client stays queued and a
-   later wait can accept it). Any thread other than the reader thread. */
+   DAPPER_IPC_FLAG_REQUIRE_AUTH a client counts once its token checked out;
+   others are refused, logged, and the wait goes on. A client that hung up
+   without sending anything before it was accepted (another listener probing
+   the path, a port scanner) is skipped the same way. A listener serves one
+   client: once one was accepted this keeps returning DAPPER_IPC_OK, even
+   after it left (dapper_ipc_is_connected tells; cleanup and create_listener
+   again for another).
+   Thread: any other than the reader thread.
+   Returns: DAPPER_IPC_OK, at once if a client is already connected (or the
+   manager was made by connect); DAPPER_IPC_E_TIMEOUT;
+   DAPPER_IPC_E_CANCELLED: cleanup ran meanwhile; DAPPER_IPC_E_INVALID_STATE:
+   before create_listener, or on the reader thread; DAPPER_IPC_E_IO:
+   accepting failed (out of file descriptors: "too many open files ..."; the
+   client stays queued and a later wait can accept it). */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_wait_for_client(dapper_ipc_manager manager,
                                                                   int32_t timeout_ms);
 
 /* Starts the manager's reader thread (one dedicated thread, not a pool
    thread). For a listener with no client yet it first accepts one; then it
    reads frames and calls the message callback for each, on that thread,
-   with no hand-off in between. Returns DAPPER_IPC_E_INVALID_STATE without a
-   listener or connection, or if the reader already runs. Any thread. */
+   with no hand-off in between.
+   Thread: any.
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_INVALID_STATE: no listener or
+   connection, or the reader already runs. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_start_reader(dapper_ipc_manager manager);
 
-/* Sends one frame: the 8-byte header and the payload in one gathered write,
-   so frames from concurrent senders never interleave. Returns when the whole
-   frame is handed to the kernel (it may block while the peer is not reading).
-   kind must be DAPPER_IPC_KIND_EVENT or DAPPER_IPC_KIND_COMMAND. payload may
-   be NULL only when length is 0. The library does not keep payload.
-   Returns DAPPER_IPC_E_NOT_CONNECTED with no connected peer (the listener,
-   if any, stays usable), DAPPER_IPC_E_CLOSED after the peer left or the
-   connection failed, DAPPER_IPC_E_SEND_TIMEOUT when the peer stopped reading
-   for send_timeout_ms, DAPPER_IPC_E_FRAME_TOO_LARGE above max_frame_size,
-   DAPPER_IPC_E_INVALID_ARGUMENT. Never raises SIGPIPE, and never changes the
-   host's signal dispositions. Any thread, concurrently, including the
-   callbacks. */
+/* Sends one frame: the 8-byte header and the payload in one gathered
+   write, so frames from concurrent senders never interleave. Returns when
+   the whole frame is handed to the kernel (it may block while the peer is
+   not reading). kind is DAPPER_IPC_KIND_EVENT or DAPPER_IPC_KIND_COMMAND;
+   payload may be NULL only when length is 0; the library does not keep it.
+   Never raises SIGPIPE, and never changes the host's signal dispositions.
+   Thread: any, concurrently, including the callbacks.
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_NOT_CONNECTED: no connected peer
+   (the listener, if any, stays usable); DAPPER_IPC_E_CLOSED: the peer left
+   or the connection failed or was cleaned up; DAPPER_IPC_E_SEND_TIMEOUT: the
+   peer stopped reading for send_timeout_ms (one deadline for the whole
+   call); DAPPER_IPC_E_FRAME_TOO_LARGE: above max_frame_size;
+   DAPPER_IPC_E_INVALID_ARGUMENT: a bad kind, or a NULL payload with a
+   length. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_send(dapper_ipc_manager manager, int32_t kind,
                                                        const void *payload, size_t length);
 
@@ -481,59 +502,65 @@ typedef struct dapper_ipc_frame {
 
 /* Sends count frames in order, in as few writes as the OS allows (one
    writev per 256 frames on POSIX; frame by frame on Windows and over
-   pipes). The send lock is held for the whole batch, so no frame of another
-   sender lands between them. Use it when several frames are ready at once:
-   128-byte frames go out several times faster than one dapper_ipc_send
-   each. No frame waits for another (nothing is queued): a lone message is
-   still best sent with dapper_ipc_send.
-   Every frame is checked first; a bad kind, a NULL payload with a length or
-   a frame above max_frame_size fails the call with nothing sent. frames may
-   be NULL only when count is 0 (which sends nothing). frames_sent (may be
-   NULL) receives the number of frames handed whole to the kernel, also on
-   failure: after DAPPER_IPC_E_SEND_TIMEOUT between two frames the
-   connection stays usable and the caller may resume from there; a frame
-   cut in two closes the connection (the message says so). Returns
-   DAPPER_IPC_OK when every frame went out; otherwise the statuses of
-   dapper_ipc_send. The library does not keep frames or payloads. Any
-   thread, concurrently, including the callbacks. */
+   pipes), holding the send lock for the whole batch so no frame of another
+   sender lands between them. Use it when several frames are ready at once
+   (128-byte frames go out several times faster than one dapper_ipc_send
+   each); nothing is queued, so a lone message is still best sent with
+   dapper_ipc_send. Every frame is checked first: a bad one fails the call
+   with nothing sent. frames may be NULL only when count is 0 (which sends
+   nothing). *frames_sent (if not NULL) receives the number of frames handed
+   whole to the kernel, also on failure: after DAPPER_IPC_E_SEND_TIMEOUT
+   between two frames the connection stays usable and the caller may resume
+   from there; a frame cut in two closes the connection (the message says
+   so). The library does not keep frames or payloads.
+   Thread: any, concurrently, including the callbacks.
+   Returns: DAPPER_IPC_OK when every frame went out; otherwise the statuses
+   of dapper_ipc_send. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_send_batch(dapper_ipc_manager manager,
                                                              const dapper_ipc_frame *frames,
                                                              size_t count, size_t *frames_sent);
 
 /* Closes the listener and the connection, stops the reader thread and waits
    for it, then forgets the connection: the manager can create a listener or
-   connect again. Idempotent: a second call returns DAPPER_IPC_OK. Any thread.
+   connect again. Idempotent.
+   Every frame a send already reported as sent reaches the peer, then
+   end-of-file: the sending side is shut down first, and what the peer still
+   sends is read and discarded until it closes its side, for at most 2 s
+   (the linger: a tcp socket closed with unread data would be reset, and the
+   reset drops frames still queued in the kernel); a tcp connection the peer
+   has not closed by then is reset. So cleanup returns once the peer has
+   closed, or after the linger (dapper_ipc_abort does not wait).
    The unix socket file is removed only while it is still the socket this
    listener bound (same device and inode: a file put at the path since, or
-   another listener's socket there, is left alone; the same check is made when
-   the process exits without cleanup), and so is the directory the library
-   made for it.
-   Every frame a send already reported as sent reaches the peer, then
-   end-of-file: the connection's sending side is shut down first, and what
-   the peer still sends is read and discarded until it closes its side, for
-   at most 2 seconds (the linger: a tcp socket closed with unread data would
-   be reset, and the reset drops frames still queued in the kernel). So
-   cleanup returns once the peer has closed, or after the linger.
-   Called from a callback on the reader thread it closes everything but
-   cannot wait for its own thread: the reader lingers and ends when the
-   callback returns, no further callback is made, and a later cleanup or
-   destroy on another thread waits for it (see the callback contract at the
-   top). Blocked calls on other threads (send, wait_for_client, connect)
-   return DAPPER_IPC_E_CLOSED or DAPPER_IPC_E_CANCELLED at once. */
+   another listener's socket there, is left alone; the same check is made
+   when the process exits without cleanup), and so is the directory the
+   library made for it. Blocked calls on other threads (send,
+   wait_for_client, connect) return DAPPER_IPC_E_CLOSED or
+   DAPPER_IPC_E_CANCELLED at once.
+   Thread: any. Called from a callback on the reader thread it closes
+   everything but cannot wait for its own thread: the reader lingers and ends
+   when the callback returns, no further callback is made, and a later
+   cleanup or destroy on another thread waits for it (see the callback
+   contract at the top).
+   Returns: DAPPER_IPC_OK (also when there was nothing to clean up);
+   DAPPER_IPC_E_INVALID_HANDLE. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_cleanup(dapper_ipc_manager manager);
 
-/* As dapper_ipc_cleanup, without the linger: the connection closes both ways
-   at once, so frames still queued in the kernel may be lost and the peer may
-   see a reset. A cleanup or destroy lingering on another thread ends its
-   linger at once too. For paths that must stop now (Ctrl-C, a fatal error);
-   everything else, and the waits for readers, as dapper_ipc_cleanup.
-   Idempotent. Any thread, including the callbacks. */
+/* As dapper_ipc_cleanup, without the linger: the connection closes both
+   ways at once, so frames still queued in the kernel may be lost and the
+   peer may see a reset. A cleanup or destroy lingering on another thread
+   ends its linger at once too. For paths that must stop now (Ctrl-C, a
+   fatal error); everything else, and the waits for readers, as
+   dapper_ipc_cleanup. Idempotent.
+   Thread: any, including the callbacks.
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_INVALID_HANDLE. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_abort(dapper_ipc_manager manager);
 
 /* *connected receives 1 while a peer is connected, else 0 (no listener or
-   connection yet, a listener still waiting, or the peer left). Returns
-   DAPPER_IPC_OK, DAPPER_IPC_E_INVALID_ARGUMENT for a NULL connected,
-   DAPPER_IPC_E_INVALID_HANDLE. Any thread, including the callbacks. */
+   connection yet, a listener still waiting, or the peer left).
+   Thread: any, including the callbacks.
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_INVALID_ARGUMENT: connected is NULL;
+   DAPPER_IPC_E_INVALID_HANDLE. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_is_connected(dapper_ipc_manager manager,
                                                                int32_t *connected);
 
