@@ -82,7 +82,8 @@ typedef enum dapper_ipc_status {
     /* send() with no connected peer (before a client arrived, or after
        cleanup). */
     DAPPER_IPC_E_NOT_CONNECTED = -5,
-    /* A wait (wait_for_client, connect) ran out of time. */
+    /* A wait (wait_for_client, connect, a send waiting for the client, recv)
+       ran out of time. */
     DAPPER_IPC_E_TIMEOUT = -6,
     /* The transport does not exist on this platform (pipe on POSIX). */
     DAPPER_IPC_E_UNSUPPORTED = -7,
@@ -209,6 +210,14 @@ typedef struct dapper_ipc_config {
        client sends it as its first frame). NULL: the value of the environment
        variable DAPPER_IPC_AUTH_TOKEN if set, else none. */
     const char *auth_token;
+    /* ---- added after auth_token; a struct_size that stops before it (64
+       bytes on 64-bit) means the default ---- */
+    /* Listener: how long dapper_ipc_send / dapper_ipc_send_batch made before
+       the client arrived wait for it, in ms, then send (a launcher that is
+       still starting gets the commands sent meanwhile). The sending thread
+       accepts the client itself when no other thread is accepting. 0: 10000.
+       Negative: no wait (DAPPER_IPC_E_NOT_CONNECTED at once, as before). */
+    int32_t client_wait_ms;
 } dapper_ipc_config;
 
 /* Called on the manager's reader thread for every frame received, in order.
@@ -385,8 +394,14 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_start_reader(dapper_ipc_manage
    frame is handed to the kernel (it may block while the peer is not reading).
    kind must be DAPPER_IPC_KIND_EVENT or DAPPER_IPC_KIND_COMMAND. payload may
    be NULL only when length is 0. The library does not keep payload.
-   Returns DAPPER_IPC_E_NOT_CONNECTED with no connected peer (the listener,
-   if any, stays usable), DAPPER_IPC_E_CLOSED after the peer left or the
+   On a listener whose client has not arrived yet it first waits for the
+   client, up to config->client_wait_ms (10 s by default; see there).
+   Returns DAPPER_IPC_E_NOT_CONNECTED with no listener or connection, or on a
+   listener without a client when client_wait_ms is negative (the listener
+   stays usable), DAPPER_IPC_E_TIMEOUT when no client came within
+   client_wait_ms (nothing was sent; the listener stays usable),
+   DAPPER_IPC_E_CANCELLED when cleanup ran while it waited for the client,
+   DAPPER_IPC_E_CLOSED after the peer left or the
    connection failed, DAPPER_IPC_E_SEND_TIMEOUT when the peer stopped reading
    for send_timeout_ms, DAPPER_IPC_E_FRAME_TOO_LARGE above max_frame_size,
    DAPPER_IPC_E_INVALID_ARGUMENT. Never raises SIGPIPE, and never changes the

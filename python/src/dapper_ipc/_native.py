@@ -77,6 +77,7 @@ class Config(ctypes.Structure):
         ("send_timeout_ms", ctypes.c_int32),
         ("flags", ctypes.c_uint32),
         ("auth_token", ctypes.c_char_p),
+        ("client_wait_ms", ctypes.c_int32),  # appended after auth_token (issue 13)
     ]
 
 
@@ -366,4 +367,5 @@ def new_config(config):
     c.send_timeout_ms = _ms("send_timeout", config.send_timeout)
     c.flags = FLAG_REQUIRE_AUTH if config.require_auth else 0
     c.auth_token = text(config.auth_token)
+    c.client_wait_ms = _ms("client_wait", getattr(config, "client_wait", None))
     return c, keep

@@ -39,13 +39,14 @@ from . import _native as native
 from ._send_watch import SendWatch
 from ._thread_state import KEEP as _KEEP_THREAD_STATE, ReaderStates
 from .config import TransportConfig
-from .errors import IPCStateError
+from .errors import IPCStateError, IPCTimeoutError
 
 logger = logging.getLogger("dapper.ipc")
 
 _END = object()
 _WAIT_SLICE = 0.05  # the main thread's longest uninterruptible wait for a worker
 _CANCEL_RETRY = 0.01  # after Ctrl-C: cleanup again until the worker's call has returned
+_DEFAULT_CLIENT_WAIT_MS = 10_000  # the library's default for client_wait_ms
 _tokens = itertools.count(1)
 _open = {}  # token -> IPCManager, from create_listener/connect until cleanup
 
@@ -165,6 +166,7 @@ class IPCManager:
         self._cleanup_lock = threading.RLock()  # cleanups from threads other than a reader
         self._enabled = False
         self._is_listener = False
+        self._client_wait_ms = _DEFAULT_CLIENT_WAIT_MS
         self._reader_started = False
         self._ended = False
         self._handler = None
@@ -266,6 +268,7 @@ class IPCManager:
             self._cancel)
         if error is not None:
             raise error
+        self._client_wait_ms = c.client_wait_ms if c.client_wait_ms else _DEFAULT_CLIENT_WAIT_MS
         self._opened(is_listener=True)
         return self.launcher_args
 
@@ -348,9 +351,10 @@ class IPCManager:
         """Sends one frame with a payload the caller encoded; returns once the kernel has
         it. Any thread, including the handler.
 
-        Before a client is connected this raises IPCStateError and the listener stays
-        usable, unless wait_for_client gives a number of seconds to wait for one first
-        (IPCTimeoutError if none came)."""
+        Before a client is connected it waits for one, up to wait_for_client seconds if
+        given, else TransportConfig.client_wait (10 s by default; negative: no wait, and
+        IPCStateError at once), then sends: IPCTimeoutError if none came, and the listener
+        stays usable."""
         if wait_for_client is not None and self._is_listener and not self.is_connected:
             self.wait_for_client(wait_for_client)
         data = bytes(payload)
@@ -413,8 +417,30 @@ class IPCManager:
 
     async def send_message(self, message: dict, kind: int = None) -> None:
         """The original's coroutine. The frame is handed to the kernel inline (it blocks
-        the loop only while the peer's receive buffer is full), so sends keep their order."""
+        the loop only while the peer's receive buffer is full), so sends keep their order.
+
+        On a listener whose client has not arrived yet it first waits for the client
+        without blocking the loop, up to TransportConfig.client_wait (10 s by default),
+        then sends: IPCTimeoutError if none came (nothing sent), IPCStateError with status
+        E_CANCELLED (-15) if cleanup ran meanwhile."""
+        if self._is_listener and self._client_wait_ms >= 0 and not self.is_connected:
+            await self._await_client_for_send()
         self.send(message, kind)
+
+    async def _await_client_for_send(self):
+        # The wait runs on an executor thread (the library accepts there), so the loop goes on.
+        ms = self._client_wait_ms
+        generation = self._generation
+        status, error = await asyncio.get_running_loop().run_in_executor(
+            None, _status_and_error, self._lib.dapper_ipc_wait_for_client, self._handle, ms)
+        if self._generation != generation and status in (native.E_INVALID_STATE, native.OK):
+            raise IPCStateError("cleanup ran while the send waited for a client", native.E_CANCELLED)
+        if status == native.E_TIMEOUT:
+            raise IPCTimeoutError(f"no client connected within {ms} ms: the send waited for one "
+                                  "(TransportConfig.client_wait) and sent nothing; the listener still accepts",
+                                  native.E_TIMEOUT)
+        if error is not None:
+            raise error
 
     # ---- receiving into asyncio -------------------------------------------------------
 

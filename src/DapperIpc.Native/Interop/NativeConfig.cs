@@ -22,6 +22,9 @@ public unsafe struct NativeConfig
     public uint Flags;
     public byte* AuthToken;
 
+    // Added after auth_token (issue 13): read only when struct_size covers it.
+    public int ClientWaitMs;
+
     private const uint FlagRequireAuth = 1;
 
     /// <summary>The size of the first layout (through connect_timeout_ms).</summary>
@@ -57,15 +60,24 @@ public unsafe struct NativeConfig
         result.Port = config->Port;
         result.MaxFrameSize = config->MaxFrameSize == 0 ? FrameHeader.DefaultMaxPayload : config->MaxFrameSize;
         result.ConnectTimeoutMs = config->ConnectTimeoutMs == 0 ? TransportConfig.DefaultConnectTimeoutMs : config->ConnectTimeoutMs;
-        if (config->StructSize >= sizeof(NativeConfig))
+        if (config->StructSize >= EndOf(config, &config->AuthToken, sizeof(byte*)))
         {
             result.SendTimeoutMs = config->SendTimeoutMs == 0 ? TransportConfig.DefaultSendTimeoutMs : config->SendTimeoutMs;
             result.RequireAuth = (config->Flags & FlagRequireAuth) != 0;
             result.AuthToken = Utf8(config->AuthToken);
         }
 
+        if (config->StructSize >= EndOf(config, &config->ClientWaitMs, sizeof(int)))
+        {
+            result.ClientWaitMs = config->ClientWaitMs == 0 ? TransportConfig.DefaultClientWaitMs : config->ClientWaitMs;
+        }
+
         return result;
     }
+
+    /// <summary>The struct size that covers <paramref name="field"/> (its offset plus its size).</summary>
+    private static uint EndOf(NativeConfig* config, void* field, int size)
+        => (uint)((byte*)field - (byte*)config + size);
 
     private static string? Utf8(byte* s) => s == null ? null : Marshal.PtrToStringUTF8((nint)s);
 }

@@ -53,7 +53,7 @@ public sealed class IPCManager : IDisposable
             throw;
         }
 
-        if (s.Attach(listener))
+        if (s.Attach(listener, config.ClientWaitMs))
         {
             return listener.LauncherArgs;
         }
@@ -149,9 +149,9 @@ public sealed class IPCManager : IDisposable
     private ConnectionBase ConnectionForSend()
     {
         IpcSession? s = Volatile.Read(ref _session);
-        return s?.Connection ?? throw new IpcException(IpcStatus.NotConnected, s?.Listener is not null
-            ? "no client is connected yet: the listener is still waiting for one (wait_for_client first)"
-            : "not connected: call create_listener or connect first");
+        // The hot path is the first read; only a send before the client arrived waits.
+        return s?.Connection ?? s?.WaitForSendConnection()
+            ?? throw new IpcException(IpcStatus.NotConnected, "not connected: call create_listener or connect first");
     }
 
     /// <summary>

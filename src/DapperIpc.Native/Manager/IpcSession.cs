@@ -25,6 +25,7 @@ internal sealed class IpcSession
     private Thread? _reader;
     private bool _accepting; // a thread is inside Listener.Accept; others wait for its result
     private volatile bool _closed;
+    private int _clientWaitMs = -1;
 
     // Set once this session's reader will make no more callbacks (or never had one).
     private readonly ManualResetEventSlim _callbacksDone = new(true);
@@ -82,7 +83,7 @@ internal sealed class IpcSession
     }
 
     /// <summary>Attaches the bound listener; false (and the caller disposes it) when cleanup ran meanwhile.</summary>
-    public bool Attach(ListenerBase listener)
+    public bool Attach(ListenerBase listener, int clientWaitMs)
     {
         lock (_gate)
         {
@@ -92,6 +93,7 @@ internal sealed class IpcSession
             }
 
             _listener = listener;
+            _clientWaitMs = clientWaitMs;
             return true;
         }
     }
@@ -195,6 +197,47 @@ internal sealed class IpcSession
 
         Log.Connected(accepted.Description);
         return accepted;
+    }
+
+    /// <summary>
+    /// The connection for a send made before the client arrived: waits for it (accepting on
+    /// this thread unless another thread is) up to the listener's client wait. Throws
+    /// IpcException: NotConnected with no listener or a negative client wait, Timeout when
+    /// no client came in time, Cancelled when cleanup ran meanwhile.
+    /// </summary>
+    public ConnectionBase WaitForSendConnection()
+    {
+        int wait;
+        lock (_gate)
+        {
+            if (_connection is { } c)
+            {
+                return c;
+            }
+
+            if (_listener is null || _closed)
+            {
+                throw new IpcException(IpcStatus.NotConnected, "not connected: call create_listener or connect first");
+            }
+
+            wait = _clientWaitMs;
+        }
+
+        if (wait < 0)
+        {
+            throw new IpcException(IpcStatus.NotConnected,
+                "no client is connected yet: the listener is still waiting for one (wait_for_client first, or set client_wait_ms)");
+        }
+
+        try
+        {
+            return AcceptOrWait(wait);
+        }
+        catch (IpcException e) when (e.Status == IpcStatus.Timeout)
+        {
+            throw new IpcException(IpcStatus.Timeout,
+                $"no client connected within {wait} ms: the send waited for one (client_wait_ms) and sent nothing; the listener still accepts");
+        }
     }
 
     /// <summary>

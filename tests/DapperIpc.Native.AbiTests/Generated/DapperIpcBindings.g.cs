@@ -75,6 +75,7 @@ public unsafe partial struct dapper_ipc_config
     public int send_timeout_ms;
     public uint flags;
     public byte* auth_token;
+    public int client_wait_ms;
 }
 
 [StructLayout(LayoutKind.Sequential)]
