@@ -15,6 +15,7 @@ internal sealed class SocketConnection : ConnectionBase
     private readonly Socket _socket;
     private readonly SocketIO _io;
     private readonly nint _handle;
+    private readonly bool _quickAck; // tcp on Linux: re-arm TCP_QUICKACK after each read
 
     public SocketConnection(Socket socket, ConnectionOptions options, string description) : base(options.MaxPayload)
     {
@@ -23,11 +24,27 @@ internal sealed class SocketConnection : ConnectionBase
         _io.Configure(socket, options.SendTimeoutMs);
         _handle = socket.SafeHandle.DangerousGetHandle();
         Description = description;
+        if (socket.ProtocolType == ProtocolType.Tcp)
+        {
+            _io.ConfigureTcpAcks(socket);
+            _quickAck = _io.RearmsQuickAck;
+        }
     }
 
     public override string Description { get; }
 
-    public override int Receive(Span<byte> buffer) => _io.Receive(_socket, _handle, buffer);
+    public override int Receive(Span<byte> buffer)
+    {
+        int n = _io.Receive(_socket, _handle, buffer);
+        if (_quickAck && n > 0)
+        {
+            // The kernel leaves quick-ACK mode on its own; what arrives next (a peer's
+            // second small write, held by its Nagle until this ACK) must not wait 40 ms.
+            _io.RearmQuickAck(_handle);
+        }
+
+        return n;
+    }
 
     protected override void SendGathered(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload)
         => _io.SendAll(_socket, _handle, header, payload);

@@ -23,6 +23,17 @@ internal sealed unsafe class LinuxSocketIO : PosixSocketIO
         public int Flags;
     }
 
+    private const int IPPROTO_TCP = 6;
+    private const int TCP_QUICKACK = 12;
+
+    public override bool RearmsQuickAck => true;
+
+    public override void RearmQuickAck(nint handle)
+    {
+        int one = 1;
+        LibC.SetSockOpt(handle, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(int));
+    }
+
     protected override nint SendMsg(nint handle, LibC.IoVec* iov, int count)
     {
         MsgHdr msg = default;

@@ -36,6 +36,29 @@ internal abstract class SocketIO
         }
     }
 
+    /// <summary>
+    /// True where a tcp socket must be told again after each read to acknowledge at once
+    /// (Linux: TCP_QUICKACK is not sticky, the kernel falls back to delayed ACKs).
+    /// </summary>
+    public virtual bool RearmsQuickAck => false;
+
+    /// <summary>Asks the kernel to acknowledge what arrives next at once (see <see cref="RearmsQuickAck"/>); best effort, never throws.</summary>
+    public virtual void RearmQuickAck(nint handle)
+    {
+    }
+
+    /// <summary>
+    /// Per-connection tcp settings against delayed-ACK stalls: a peer without TCP_NODELAY
+    /// that writes two small frames back to back holds the second (Nagle) until the first
+    /// is acknowledged, and a receiver that delays its ACK (40 ms on Linux, up to 200 ms
+    /// on Windows) stalls every such answer. Linux: TCP_QUICKACK, re-armed after each read
+    /// (<see cref="RearmQuickAck"/>). Windows: SIO_TCP_SET_ACK_FREQUENCY 1 (acknowledge
+    /// every segment). macOS has no per-socket knob: its stack acknowledges at once while
+    /// the connection is in its interactive mode, and the system-wide
+    /// net.inet.tcp.delayed_ack sysctl governs the rest.
+    /// </summary>
+    public virtual void ConfigureTcpAcks(Socket socket) => RearmQuickAck(socket.SafeHandle.DangerousGetHandle());
+
     /// <summary>Blocking receive into <paramref name="buffer"/>; 0 at end of stream. Throws IpcException.</summary>
     public abstract int Receive(Socket socket, nint handle, Span<byte> buffer);
 
