@@ -440,6 +440,67 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_send_batch(dapper_ipc_manager 
                                                              const dapper_ipc_frame *frames,
                                                              size_t count, size_t *frames_sent);
 
+/* ---- pull mode --------------------------------------------------------- */
+
+/* Reads one frame on the calling thread, for a manager whose reader thread
+   is not running (the pull mode, as nng_recv / zmq_recv): no callback and no
+   thread between the socket and the caller. Frames that one read brought in
+   together are kept in the library's buffer and returned by the next calls
+   without a system call. On a listener whose client has not arrived yet it
+   first accepts one (or waits for the thread accepting), within the same
+   timeout.
+   buf/cap: where the payload is copied (buf may be NULL when cap is 0).
+   *length (required) receives the payload's size; *kind (may be NULL) the
+   frame's kind byte. timeout_ms: 0 returns at once, negative waits without
+   limit.
+   Returns DAPPER_IPC_OK with the frame copied; DAPPER_IPC_E_BUFFER_TOO_SMALL
+   when the next frame is larger than cap: *length and *kind describe it,
+   nothing is copied and the frame is kept for the next call (call again with
+   a buffer of *length bytes); DAPPER_IPC_E_TIMEOUT when no whole frame was
+   there within timeout_ms (*length is 0; nothing is lost, a frame arriving
+   in part stays buffered); DAPPER_IPC_E_CLOSED once the peer closed the
+   connection or it was reset (this and every later call, at once);
+   DAPPER_IPC_E_PROTOCOL or DAPPER_IPC_E_FRAME_TOO_LARGE for a bad header and
+   DAPPER_IPC_E_IO for a socket error (the connection is then closed; every
+   later call returns the same); DAPPER_IPC_E_CANCELLED when cleanup ran
+   before or during the call (a cleanup on another thread waits for a recv
+   in progress for up to the 2 s linger, then aborts the connection, which
+   ends it); DAPPER_IPC_E_INVALID_STATE while the reader thread runs, while
+   another thread is inside recv or readable_handle on this manager, or
+   without a listener or connection; DAPPER_IPC_E_UNSUPPORTED for a timeout
+   other than negative over a pipe; DAPPER_IPC_E_INVALID_ARGUMENT for a NULL
+   length, or a NULL buf with cap > 0. Once recv or readable_handle has been
+   used, dapper_ipc_start_reader on that connection returns
+   DAPPER_IPC_E_INVALID_STATE (frames may be buffered here).
+   Threads: any thread, one at a time per manager (sends may run
+   concurrently on other threads). */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_recv(dapper_ipc_manager manager, void *buf, size_t cap,
+                                                       size_t *length, int32_t *kind, int32_t timeout_ms);
+
+/* *handle receives an OS handle to put into poll/epoll/libuv or an event
+   loop (a file descriptor on Linux) that is readable when dapper_ipc_recv
+   with timeout 0 returns without waiting something other than
+   DAPPER_IPC_E_TIMEOUT: a whole frame is in the library's buffer (so a burst
+   that one read brought in keeps it readable until every frame is taken),
+   or the connection ended (recv returns the final status). It is also
+   readable while bytes that the library has not read yet wait in the socket:
+   usually a frame; when they are only part of one, recv takes them and
+   returns DAPPER_IPC_E_TIMEOUT, after which the handle is not readable until
+   more arrives. Level-triggered: it stays readable until recv has taken
+   what makes it so. Drain it with recv(timeout 0) until E_TIMEOUT.
+   The library owns the handle: do not read, write or close it; remove it
+   from your poller before cleanup or destroy, which close it. The same
+   handle is returned for the life of the connection.
+   Returns DAPPER_IPC_OK; DAPPER_IPC_E_NOT_CONNECTED on a listener whose
+   client has not arrived (wait_for_client first) or without a listener or
+   connection; DAPPER_IPC_E_INVALID_STATE while the reader thread runs or
+   another thread is inside recv; DAPPER_IPC_E_CANCELLED after cleanup began;
+   DAPPER_IPC_E_UNSUPPORTED on macOS, the BSDs, Windows and pipes so far
+   (use recv with a timeout there); DAPPER_IPC_E_IO;
+   DAPPER_IPC_E_INVALID_ARGUMENT for a NULL handle. Any thread, not
+   concurrently with recv on the same manager. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_readable_handle(dapper_ipc_manager manager, intptr_t *handle);
+
 /* Closes the listener (removing the unix socket file and the directory the
    library made for it) and the connection, stops the reader thread and waits
    for it, then forgets the connection: the manager can create a listener or

@@ -46,6 +46,24 @@ internal sealed class SocketConnection : ConnectionBase
         return n;
     }
 
+    public override int Receive(Span<byte> buffer, int timeoutMs)
+    {
+        if (timeoutMs < 0)
+        {
+            return Receive(buffer);
+        }
+
+        int n = _io.Receive(_socket, _handle, buffer, timeoutMs);
+        if (_quickAck && n > 0)
+        {
+            _io.RearmQuickAck(_handle);
+        }
+
+        return n;
+    }
+
+    public override nint PollHandle => _handle;
+
     protected override void SendGathered(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload)
         => _io.SendAll(_socket, _handle, header, payload);
 

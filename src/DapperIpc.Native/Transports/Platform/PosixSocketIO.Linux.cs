@@ -28,6 +28,8 @@ internal sealed unsafe class LinuxSocketIO : PosixSocketIO
 
     public override bool RearmsQuickAck => true;
 
+    protected override int DontWait => 0x40;
+
     public override void RearmQuickAck(nint handle)
     {
         int one = 1;

@@ -62,6 +62,32 @@ internal abstract class SocketIO
     /// <summary>Blocking receive into <paramref name="buffer"/>; 0 at end of stream. Throws IpcException.</summary>
     public abstract int Receive(Socket socket, nint handle, Span<byte> buffer);
 
+    /// <summary>
+    /// Receive that waits at most <paramref name="timeoutMs"/> (&gt;= 0); -1 when nothing
+    /// came in time. By default a poll, then a receive.
+    /// </summary>
+    public virtual int Receive(Socket socket, nint handle, Span<byte> buffer, int timeoutMs)
+    {
+        int micros = timeoutMs >= int.MaxValue / 1000 ? -1 : timeoutMs * 1000;
+        try
+        {
+            if (!socket.Poll(micros, SelectMode.SelectRead))
+            {
+                return -1;
+            }
+        }
+        catch (SocketException e)
+        {
+            throw SocketErrors.ToIpc(e, "poll");
+        }
+        catch (ObjectDisposedException)
+        {
+            return 0;
+        }
+
+        return Receive(socket, handle, buffer);
+    }
+
     /// <summary>Blocking write of header then payload, as one gathered write where the platform has one. Throws IpcException.</summary>
     public abstract void SendAll(Socket socket, nint handle, ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload);
 }
