@@ -81,6 +81,17 @@ class DelayedAckTests(unittest.TestCase):
         print(f"\nreader thread, Nagle peer, two frames per answer: median {median:.2f} ms", flush=True)
         self.assertLess(median, BOUND_MS)
 
+    def test_pull_mode_round_trip_with_a_nagle_peer_writing_two_frames(self):
+        def receive_two(server):
+            def take():
+                server.recv(WAIT)
+                server.recv(WAIT)
+            return take
+
+        median = median_round_trip_ms(receive_two)
+        print(f"\npull mode (recv), Nagle peer, two frames per answer: median {median:.2f} ms", flush=True)
+        self.assertLess(median, BOUND_MS)
+
 
 if __name__ == "__main__":
     unittest.main()
