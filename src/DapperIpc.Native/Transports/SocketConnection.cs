@@ -15,7 +15,11 @@ internal sealed class SocketConnection : ConnectionBase
     private readonly Socket _socket;
     private readonly SocketIO _io;
     private readonly nint _handle;
-    private readonly bool _quickAck; // tcp on Linux: re-arm TCP_QUICKACK after each read
+    private readonly bool _flushAcks; // tcp on Linux: see Receive
+    // Data was read and nothing sent since: the kernel may be holding its ACK back (to put
+    // it on our next frame). Written by the reader and by senders; a lost race costs at
+    // most one setsockopt more, never a held ACK (senders clear it before they write).
+    private volatile bool _ackHeld;
 
     public SocketConnection(Socket socket, ConnectionOptions options, string description) : base(options.MaxPayload)
     {
@@ -27,20 +31,31 @@ internal sealed class SocketConnection : ConnectionBase
         if (socket.ProtocolType == ProtocolType.Tcp)
         {
             _io.ConfigureTcpAcks(socket);
-            _quickAck = _io.RearmsQuickAck;
+            _flushAcks = _io.FlushesDelayedAcks;
         }
     }
 
     public override string Description { get; }
 
+    // Delayed ACKs: a peer without TCP_NODELAY that answers with two small writes (the
+    // launcher: an event, then the response) holds the second until its first is
+    // acknowledged, and Linux holds that ACK back ~40 ms hoping to send it with our next
+    // frame, which waits for that second write: 44 ms per request. So before a receive
+    // that may wait, when data was read and nothing sent since, the held ACK goes out at
+    // once. In a plain request/response exchange our frame carries the ACK and this costs
+    // nothing (no system call).
     public override int Receive(Span<byte> buffer)
     {
-        int n = _io.Receive(_socket, _handle, buffer);
-        if (_quickAck && n > 0)
+        if (_ackHeld)
         {
-            // The kernel leaves quick-ACK mode on its own; what arrives next (a peer's
-            // second small write, held by its Nagle until this ACK) must not wait 40 ms.
-            _io.RearmQuickAck(_handle);
+            _ackHeld = false;
+            _io.FlushDelayedAck(_handle);
+        }
+
+        int n = _io.Receive(_socket, _handle, buffer);
+        if (_flushAcks && n > 0)
+        {
+            _ackHeld = true;
         }
 
         return n;
@@ -53,10 +68,16 @@ internal sealed class SocketConnection : ConnectionBase
             return Receive(buffer);
         }
 
-        int n = _io.Receive(_socket, _handle, buffer, timeoutMs);
-        if (_quickAck && n > 0)
+        if (_ackHeld)
         {
-            _io.RearmQuickAck(_handle);
+            _ackHeld = false;
+            _io.FlushDelayedAck(_handle);
+        }
+
+        int n = _io.Receive(_socket, _handle, buffer, timeoutMs);
+        if (_flushAcks && n > 0)
+        {
+            _ackHeld = true;
         }
 
         return n;
@@ -65,11 +86,24 @@ internal sealed class SocketConnection : ConnectionBase
     public override nint PollHandle => _handle;
 
     protected override void SendGathered(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload)
-        => _io.SendAll(_socket, _handle, header, payload);
+    {
+        // Before the write: data read after this point sets it again (see Receive).
+        if (_flushAcks)
+        {
+            _ackHeld = false;
+        }
+
+        _io.SendAll(_socket, _handle, header, payload);
+    }
 
     // POSIX gathers a batch into few sendmsg calls; Windows sends frame by frame (the base).
     protected override void SendFramesCore(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
     {
+        if (_flushAcks)
+        {
+            _ackHeld = false;
+        }
+
         if (_io is PosixSocketIO posix)
         {
             posix.SendFrames(_handle, frames, ref framesSent);

@@ -37,13 +37,17 @@ internal abstract class SocketIO
     }
 
     /// <summary>
-    /// True where a tcp socket must be told again after each read to acknowledge at once
-    /// (Linux: TCP_QUICKACK is not sticky, the kernel falls back to delayed ACKs).
+    /// True where a delayed ACK can be sent at once on request (Linux: TCP_QUICKACK), which
+    /// <see cref="FlushDelayedAck"/> does.
     /// </summary>
-    public virtual bool RearmsQuickAck => false;
+    public virtual bool FlushesDelayedAcks => false;
 
-    /// <summary>Asks the kernel to acknowledge what arrives next at once (see <see cref="RearmsQuickAck"/>); best effort, never throws.</summary>
-    public virtual void RearmQuickAck(nint handle)
+    /// <summary>
+    /// Sends the ACK the kernel is holding back for data already read, now; best effort,
+    /// never throws. Called before a receive that may wait, when data was read and nothing
+    /// sent since (the ACK would otherwise have ridden on our next frame).
+    /// </summary>
+    public virtual void FlushDelayedAck(nint handle)
     {
     }
 
@@ -51,13 +55,16 @@ internal abstract class SocketIO
     /// Per-connection tcp settings against delayed-ACK stalls: a peer without TCP_NODELAY
     /// that writes two small frames back to back holds the second (Nagle) until the first
     /// is acknowledged, and a receiver that delays its ACK (40 ms on Linux, up to 200 ms
-    /// on Windows) stalls every such answer. Linux: TCP_QUICKACK, re-armed after each read
-    /// (<see cref="RearmQuickAck"/>). Windows: SIO_TCP_SET_ACK_FREQUENCY 1 (acknowledge
-    /// every segment). macOS has no per-socket knob: its stack acknowledges at once while
-    /// the connection is in its interactive mode, and the system-wide
-    /// net.inet.tcp.delayed_ack sysctl governs the rest.
+    /// on Windows) stalls every such answer. Linux: nothing here; the connection flushes a
+    /// held-back ACK before it waits for more data (<see cref="FlushDelayedAck"/>), so an
+    /// ACK still rides on the reply in a plain request/response exchange. Windows:
+    /// SIO_TCP_SET_ACK_FREQUENCY 1 (acknowledge every segment). macOS has no per-socket
+    /// knob: its stack acknowledges at once while the connection is in its interactive
+    /// mode, and the system-wide net.inet.tcp.delayed_ack sysctl governs the rest.
     /// </summary>
-    public virtual void ConfigureTcpAcks(Socket socket) => RearmQuickAck(socket.SafeHandle.DangerousGetHandle());
+    public virtual void ConfigureTcpAcks(Socket socket)
+    {
+    }
 
     /// <summary>Blocking receive into <paramref name="buffer"/>; 0 at end of stream. Throws IpcException.</summary>
     public abstract int Receive(Socket socket, nint handle, Span<byte> buffer);
