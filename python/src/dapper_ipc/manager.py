@@ -175,7 +175,7 @@ class _Pull:
         while True:
             status = self._recv(self._handle, self._buf, self._cap, self._length_ref, self._kind_ref, ms)
             if status == 0:
-                return decode(self._kind.value, self._buf[:self._length.value])
+                return decode(self._kind.value, _string_at(self._buf, self._length.value))
             if status == native.E_TIMEOUT:
                 return _NOTHING
             if status == native.E_BUFFER_TOO_SMALL:
@@ -643,7 +643,7 @@ class IPCManager:
             message = data
         else:
             try:
-                message = _json_loads(data)
+                message = _json_loads(data.decode("utf-8"))  # str: json skips its encoding guess
             except (UnicodeDecodeError, ValueError) as error:
                 logger.warning("skipped a frame whose payload is not UTF-8 JSON (%s): %r", error, data[:80])
                 return _NOTHING
@@ -669,31 +669,27 @@ class IPCManager:
         loop.add_reader on the library's readable handle: no thread, no hand-off. With a
         reader running, the reader hands each message to the loop (only messages received
         after the iterator started)."""
-        if not self._reader_started and self._enabled and native.PULL_HANDLE_SUPPORTED:
-            async for item in self._pull_messages():
+        if self._reader_started or not self._enabled or not native.PULL_HANDLE_SUPPORTED:
+            async for item in self._reader_messages():
                 yield item
             return
-        async for item in self._reader_messages():
-            yield item
-
-    async def _pull_messages(self):
+        # The pull mode, in this one generator (a nested one would cost per message).
         loop = asyncio.get_running_loop()
         pull = self._pull_state()
         take, decode = pull.take, self._decode
         while True:
-            while True:
-                item = take(0, decode)
-                if item is _NOTHING:
-                    break
-                if item is _END:
-                    if pull.error is not None and pull.error.status == native.E_CLOSED:
-                        self.disconnect_reason = (native.OK, str(pull.error))
-                    return
-                yield item
-            try:
-                await pull.readable(self, loop, None)
-            except IPCStateError:
-                return  # cleanup ran
+            item = take(0, decode)
+            if item is _NOTHING:
+                try:
+                    await pull.readable(self, loop, None)
+                except IPCStateError:
+                    return  # cleanup ran
+                continue
+            if item is _END:
+                if pull.error is not None and pull.error.status == native.E_CLOSED:
+                    self.disconnect_reason = (native.OK, str(pull.error))
+                return
+            yield item
 
     async def _reader_messages(self):
         subscriber = _Subscriber(asyncio.get_running_loop())
