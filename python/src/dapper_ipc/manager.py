@@ -627,6 +627,8 @@ class IPCManager:
 
     async def _arecv(self, timeout):
         loop = asyncio.get_running_loop()
+        if not native.PULL_HANDLE_SUPPORTED:  # no readable handle here yet: wait on a worker thread
+            return await loop.run_in_executor(None, self._recv_blocking, timeout)
         pull = self._pull_state()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
