@@ -562,9 +562,11 @@ static int rtt(const char *impl, const char *transport, long iterations, double 
                 break;
             if (dapper_ipc_send(st.m, DAPPER_IPC_KIND_COMMAND, st.payload, sizeof st.payload) != DAPPER_IPC_OK)
                 die("send");
-            if (dapper_ipc_recv(st.m, reply, sizeof reply, &n, NULL, WAIT_SECONDS * 1000) != DAPPER_IPC_OK)
+            /* -1: a blocking wait, as raw's blocking read (the watchdog bounds the run); a
+               positive timeout adds a poll() before the recv. */
+            if (dapper_ipc_recv(st.m, reply, sizeof reply, &n, NULL, -1) != DAPPER_IPC_OK)
                 die("recv");
-            if (nagle && dapper_ipc_recv(st.m, reply, sizeof reply, &n, NULL, WAIT_SECONDS * 1000) != DAPPER_IPC_OK)
+            if (nagle && dapper_ipc_recv(st.m, reply, sizeof reply, &n, NULL, -1) != DAPPER_IPC_OK)
                 die("recv");
             samples[got] = now_us() - t0;
         }

@@ -299,6 +299,7 @@ class IPCManager:
         self._enabled = False
         self._is_listener = False
         self._client_wait_ms = _DEFAULT_CLIENT_WAIT_MS
+        self._client_arrived = False
         self._reader_started = False
         self._ended = False
         self._handler = None
@@ -387,6 +388,7 @@ class IPCManager:
 
     def _opened(self, is_listener):
         self._enabled, self._is_listener = True, is_listener
+        self._client_arrived = False
         self._ended = False
         self.disconnect_reason = None
         _open[self._token] = self
@@ -556,8 +558,12 @@ class IPCManager:
         without blocking the loop, up to TransportConfig.client_wait (10 s by default),
         then sends: IPCTimeoutError if none came (nothing sent), IPCStateError with status
         E_CANCELLED (-15) if cleanup ran meanwhile."""
-        if self._is_listener and self._client_wait_ms >= 0 and not self.is_connected:
-            await self._await_client_for_send()
+        if self._is_listener and not self._client_arrived:
+            if self._client_wait_ms >= 0 and not self.is_connected:
+                await self._await_client_for_send()
+            # A listener serves one client: once it came, no send waits again (and the
+            # per-message path makes no is_connected call).
+            self._client_arrived = self.is_connected
         self.send(message, kind)
 
     async def _await_client_for_send(self):
