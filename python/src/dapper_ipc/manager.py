@@ -45,6 +45,7 @@ logger = logging.getLogger("dapper.ipc")
 
 _END = object()
 _NOTHING = object()  # recv(timeout 0) found no whole frame
+_TIMED_OUT = object()  # a pull-mode wait reached its deadline
 _PULL_BUFFER = 64 * 1024  # the pull mode's first receive buffer; grows for a larger frame
 _WAIT_SLICE = 0.05  # the main thread's longest uninterruptible wait for a worker
 _CANCEL_RETRY = 0.01  # after Ctrl-C: cleanup again until the worker's call has returned
@@ -151,7 +152,7 @@ class _Pull:
     readable handle watched by an event loop. Used by one thread (or loop) at a time."""
 
     __slots__ = ("_recv", "_handle", "_buf", "_cap", "_length", "_kind", "_length_ref", "_kind_ref",
-                 "error", "_fd", "_loop", "_waiter", "_idle_wakes", "_closed")
+                 "error", "_fd", "_loop", "_waiter", "_decode", "_idle_wakes", "_closed")
 
     def __init__(self, lib, handle):
         self._recv = lib.dapper_ipc_recv
@@ -164,6 +165,7 @@ class _Pull:
         self._fd = None
         self._loop = None
         self._waiter = None
+        self._decode = None
         self._idle_wakes = 0
         self._closed = False
 
@@ -189,9 +191,11 @@ class _Pull:
             self.error = error
             return _END
 
-    async def readable(self, manager, loop, deadline):
-        """Waits until the readable handle is (True) or the deadline (a loop.time()) passed
-        (False). Raises IPCStateError (E_CANCELLED) when cleanup ran meanwhile."""
+    async def readable(self, manager, loop, deadline, decode):
+        """Waits on the readable handle; the loop's callback takes the frame itself (so a
+        wake-up that came before the last frame was taken costs no task step). Returns the
+        message, _END, _NOTHING (woken without one: take again) or _TIMED_OUT after the
+        deadline (a loop.time()). Raises IPCStateError (E_CANCELLED) when cleanup ran."""
         if self._closed:
             raise IPCStateError("cleanup ran while waiting for a message", native.E_CANCELLED)
         if self._fd is None:
@@ -199,7 +203,7 @@ class _Pull:
             status = manager._lib.dapper_ipc_readable_handle(self._handle, ctypes.byref(handle))
             if status == native.E_NOT_CONNECTED and manager._is_listener:
                 await manager._await_client()
-                return True
+                return _NOTHING
             native.check(status)
             self._fd = handle.value
         if self._loop is not loop:
@@ -207,36 +211,42 @@ class _Pull:
                 self._loop.remove_reader(self._fd)
             self._loop = None
         waiter = self._waiter = loop.create_future()
+        self._decode = decode
         if self._loop is None:
             loop.add_reader(self._fd, self._on_readable)
             self._loop = loop
         self._idle_wakes = 0
         try:
             if deadline is None:
-                await waiter
+                item = await waiter
             else:
-                await asyncio.wait_for(waiter, max(0.0, deadline - loop.time()))
+                item = await asyncio.wait_for(waiter, max(0.0, deadline - loop.time()))
         except asyncio.TimeoutError:
-            return False
+            return _TIMED_OUT
         finally:
             self._waiter = None
         if self._closed:
             raise IPCStateError("cleanup ran while waiting for a message", native.E_CANCELLED)
-        return True
+        return item
 
     def _on_readable(self):
-        # The loop's thread. The handle is level-triggered: it stays readable until the
-        # frame is taken, which the woken task does next; it is kept registered between
-        # waits (no epoll_ctl per message) unless nobody waits for two wake-ups in a row.
+        # The loop's thread. The handle is level-triggered and stays registered between
+        # waits (no epoll_ctl per message), unless it fires twice with nobody waiting.
         waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-            self._idle_wakes = 0
+        if waiter is None or waiter.done():
+            self._idle_wakes += 1
+            if self._idle_wakes >= 2 and self._loop is not None:
+                self._loop.remove_reader(self._fd)
+                self._loop = None
             return
-        self._idle_wakes += 1
-        if self._idle_wakes >= 2 and self._loop is not None:
-            self._loop.remove_reader(self._fd)
-            self._loop = None
+        self._idle_wakes = 0
+        try:
+            item = self.take(0, self._decode)
+        except BaseException as error:  # a misuse status: the waiting task raises it
+            waiter.set_exception(error)
+            return
+        if item is not _NOTHING:  # _NOTHING: part of a frame, or a wake-up already served
+            waiter.set_result(item)
 
     def wake_all(self):
         """Before cleanup closes the handle: stop watching it and wake a waiting task. Any thread."""
@@ -254,7 +264,7 @@ class _Pull:
                 self._loop = None
             waiter = self._waiter
             if waiter is not None and not waiter.done():
-                waiter.set_result(None)
+                waiter.set_result(_NOTHING)
         try:
             if _loop_thread_is_current(loop):
                 stop()
@@ -643,8 +653,13 @@ class IPCManager:
                 raise pull.error
             if item is not _NOTHING:
                 return item
-            if not await pull.readable(self, loop, deadline):
+            item = await pull.readable(self, loop, deadline, self._decode)
+            if item is _TIMED_OUT:
                 raise IPCTimeoutError(f"no message arrived within {timeout} s", native.E_TIMEOUT)
+            if item is _END:
+                raise pull.error
+            if item is not _NOTHING:
+                return item
 
     def _decode(self, kind, data):
         if self._raw:
@@ -689,10 +704,11 @@ class IPCManager:
             item = take(0, decode)
             if item is _NOTHING:
                 try:
-                    await pull.readable(self, loop, None)
+                    item = await pull.readable(self, loop, None, decode)
                 except IPCStateError:
                     return  # cleanup ran
-                continue
+                if item is _NOTHING:
+                    continue
             if item is _END:
                 if pull.error is not None and pull.error.status == native.E_CLOSED:
                     self.disconnect_reason = (native.OK, str(pull.error))
