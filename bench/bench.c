@@ -1,7 +1,7 @@
 /*
  * The library against raw sockets: same framing, same payloads, same machine.
  *
- *   bench rtt  <lib|lib-wait|raw> <unix|tcp> <iterations> <max-seconds> [samples-file]
+ *   bench rtt  <lib|lib-wait|lib-pull|lib-nagle|raw> <unix|tcp> <iterations> <max-seconds> [samples-file]
  *       round trips of 128-byte DP v1 frames with a child process that echoes them;
  *       prints n= p50_us= p90_us= p99_us= and, with samples-file, appends every sample
  *       (µs, native doubles) to it so several runs can be pooled.
@@ -22,6 +22,10 @@
  *             on both ends (the fastest documented pattern: no thread hop).
  *   lib-wait: the callback hands the frame to a waiting thread (condition variable),
  *             which sends the reply, on both ends (for comparison).
+ *   lib-pull: no reader thread: the request is sent and the response taken with
+ *             dapper_ipc_recv on the same thread, on both ends (the pull mode).
+ *   lib-nagle: lib-pull's measuring side against a raw C peer without TCP_NODELAY that
+ *             answers with two frames written separately (the launcher; tcp only).
  *   raw:      blocking read(8), read(n), one write per frame, TCP_NODELAY on tcp.
  *
  * Every process arms alarm() (a stuck run dies instead of hanging), children die with
@@ -166,6 +170,8 @@ static void raw_unlisten(int listener, const char *transport, char *endpoint)
     }
 }
 
+static int raw_nodelay = 1; /* 0 for the echo2-nagle peer: a launcher that never sets TCP_NODELAY */
+
 static int raw_connect(const char *transport, const char *endpoint)
 {
     for (int attempt = 0; attempt < 100; attempt++) {
@@ -183,7 +189,8 @@ static int raw_connect(const char *transport, const char *endpoint)
             fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
             rc = connect(fd, (struct sockaddr *)&a, sizeof a);
             int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            if (raw_nodelay)
+                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         }
         if (rc == 0)
             return fd;
@@ -327,7 +334,8 @@ static void on_state(void *u, int32_t event, int32_t status, const char *reason)
         finish();
 }
 
-static void lib_listen(const char *transport, dapper_ipc_message_cb cb, char *args, size_t cap, size_t *len)
+static void lib_listen_opt(const char *transport, dapper_ipc_message_cb cb, char *args, size_t cap, size_t *len,
+                           int reader)
 {
     if (dapper_ipc_manager_create(&st.m) != DAPPER_IPC_OK)
         die("manager_create");
@@ -339,8 +347,13 @@ static void lib_listen(const char *transport, dapper_ipc_message_cb cb, char *ar
         die("create_listener");
     if (dapper_ipc_launcher_args(st.m, args, cap, len, NULL) != DAPPER_IPC_OK)
         die("launcher_args");
-    if (dapper_ipc_start_reader(st.m) != DAPPER_IPC_OK)
+    if (reader && dapper_ipc_start_reader(st.m) != DAPPER_IPC_OK)
         die("start_reader");
+}
+
+static void lib_listen(const char *transport, dapper_ipc_message_cb cb, char *args, size_t cap, size_t *len)
+{
+    lib_listen_opt(transport, cb, args, cap, len, 1);
 }
 
 static pid_t spawn(char *const argv[])
@@ -387,6 +400,16 @@ static int lib_child(const char *role, long expected, int argc, char **argv)
     dapper_ipc_set_callbacks(st.m, cb, on_state, NULL);
     if (dapper_ipc_connect(st.m, &c) != DAPPER_IPC_OK)
         die("connect");
+    if (strcmp(role, "echo-pull") == 0) {
+        /* The pull mode: recv on this thread, reply from it, no reader thread. */
+        uint8_t frame[256];
+        size_t n;
+        while (dapper_ipc_recv(st.m, frame, sizeof frame, &n, NULL, -1) == DAPPER_IPC_OK)
+            if (dapper_ipc_send(st.m, DAPPER_IPC_KIND_EVENT, frame, n) != DAPPER_IPC_OK)
+                break;
+        dapper_ipc_manager_destroy(st.m);
+        return 0;
+    }
     if (dapper_ipc_start_reader(st.m) != DAPPER_IPC_OK)
         die("start_reader");
     if (wait_mode) {
@@ -429,6 +452,12 @@ static int raw_child(const char *role, long expected, const char *transport, con
         } else if (strcmp(role, "echo") == 0) {
             buf[3] = 1;
             if (!write_full(fd, buf, 8 + n))
+                break;
+        } else if (strcmp(role, "echo2-nagle") == 0) {
+            /* The real launcher: an event, then the response, two separate writes, no
+               TCP_NODELAY: Nagle holds the second until the first is acknowledged. */
+            buf[3] = 1;
+            if (!write_full(fd, buf, 8 + n) || !write_full(fd, buf, 8 + n))
                 break;
         } else if (++received == expected) {
             size_t m = make_frame(buf, 1, 2);
@@ -503,7 +532,47 @@ static int rtt(const char *impl, const char *transport, long iterations, double 
     long warmup = iterations / 10 + 10, total = iterations + warmup, got = 0;
     double *samples = calloc((size_t)total, sizeof *samples);
     double deadline = now_us() + seconds * 1e6;
-    if (strncmp(impl, "lib", 3) == 0) {
+    if (strcmp(impl, "lib-pull") == 0 || strcmp(impl, "lib-nagle") == 0) {
+        /* The request from this thread, the response awaited on it with dapper_ipc_recv
+           (no reader thread on either side). lib-nagle: the peer is raw C without
+           TCP_NODELAY answering with two frames written separately; both are taken. */
+        int nagle = strcmp(impl, "lib-nagle") == 0;
+        char args[512];
+        size_t len;
+        uint8_t frame[8 + 128], reply[256];
+        make_frame(frame, 2, 128);
+        memcpy(st.payload, frame + 8, 128);
+        lib_listen_opt(transport, NULL, args, sizeof args, &len, 0);
+        pid_t child;
+        if (nagle) {
+            char *port = args;
+            for (char *a = args; a < args + len; a += strlen(a) + 1)
+                port = a; /* the last argument: the port (tcp) */
+            char *argv[] = {self_exe, "child-raw", "echo2-nagle", "0", (char *)transport, port, NULL};
+            child = spawn(argv);
+        } else {
+            child = spawn_lib_child("echo-pull", "0", args, len);
+        }
+        if (dapper_ipc_wait_for_client(st.m, WAIT_SECONDS * 1000) != DAPPER_IPC_OK)
+            die("wait_for_client");
+        size_t n;
+        for (got = 0; got < total; got++) {
+            double t0 = now_us();
+            if (t0 > deadline)
+                break;
+            if (dapper_ipc_send(st.m, DAPPER_IPC_KIND_COMMAND, st.payload, sizeof st.payload) != DAPPER_IPC_OK)
+                die("send");
+            /* -1: a blocking wait, as raw's blocking read (the watchdog bounds the run); a
+               positive timeout adds a poll() before the recv. */
+            if (dapper_ipc_recv(st.m, reply, sizeof reply, &n, NULL, -1) != DAPPER_IPC_OK)
+                die("recv");
+            if (nagle && dapper_ipc_recv(st.m, reply, sizeof reply, &n, NULL, -1) != DAPPER_IPC_OK)
+                die("recv");
+            samples[got] = now_us() - t0;
+        }
+        dapper_ipc_manager_destroy(st.m);
+        reap(child);
+    } else if (strncmp(impl, "lib", 3) == 0) {
         int wait_mode = strcmp(impl, "lib-wait") == 0;
         char args[512];
         size_t len;
@@ -702,6 +771,8 @@ int main(int argc, char **argv)
         return lib_child(argv[2], atol(argv[3]), argc - 4, argv + 4);
     if (argc >= 6 && strcmp(argv[1], "child-raw") == 0 && strcmp(argv[2], "sink-buffered") == 0)
         return raw_buffered_sink(atol(argv[3]), argv[4], argv[5]);
+    if (argc >= 6 && strcmp(argv[1], "child-raw") == 0 && strcmp(argv[2], "echo2-nagle") == 0)
+        raw_nodelay = 0;
     if (argc >= 6 && strcmp(argv[1], "child-raw") == 0)
         return raw_child(argv[2], atol(argv[3]), argv[4], argv[5]);
     if ((argc == 6 || argc == 7) && strcmp(argv[1], "rtt") == 0)
@@ -710,7 +781,7 @@ int main(int argc, char **argv)
         return recv_rate(argv[2], argv[3], atol(argv[4]));
     if (argc == 6 && strcmp(argv[1], "tput") == 0)
         return tput(argv[2], argv[3], (size_t)atol(argv[4]), atol(argv[5]));
-    fprintf(stderr, "usage: bench rtt <lib|lib-wait|raw> <unix|tcp> <n> <max-seconds> [samples-file]\n"
+    fprintf(stderr, "usage: bench rtt <lib|lib-wait|lib-pull|lib-nagle|raw> <unix|tcp> <n> <max-seconds> [samples-file]\n"
                     "       bench tput <lib|lib-batch|raw|raw-bufread> <unix|tcp> <payload-bytes> <count>\n"
                     "       bench recv <lib|raw> <unix|tcp> <count>\n");
     return 2;

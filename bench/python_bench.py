@@ -2,7 +2,10 @@
 
   package   the dapper_ipc package (libdapper_ipc underneath): dict in, dict out. Round trips
             are driven from the message handler (the reader thread), so there is no hop.
-  async     the package's receive path for asyncio code: `async for m in manager.messages()`.
+  async     the package's receive path for asyncio code: `async for m in manager.messages()`
+            (the pull mode: no reader thread; the loop watches the library's readable handle).
+  adapter   the adapter's pattern: on the event loop, `await send_message(request)` then
+            `await manager.recv()` for the response (the pull mode), against the C echo peer.
   asyncio   the pure-Python original's design: asyncio streams, readexactly(8),
             readexactly(n), json.loads, writer.write, await drain().
   blocking  plain blocking sockets: sendall, and a buffered reader (makefile) read(8), read(n).
@@ -12,7 +15,8 @@ receives with json.loads. Every peer is the same C program (`bench child-raw`: e
 trips, flood for receive rates: 128-byte JSON frames written in large batches), so only the
 Python side differs. Payloads are 128 bytes of JSON, as in the C benchmark.
 
-Usage: python_bench.py <bench-binary> <iterations> <flood-count> <rounds> <max-seconds>
+Usage: python_bench.py <bench-binary> <iterations> <flood-count> <rounds> <max-seconds> [adapter-only]
+(adapter-only: just the adapter round trips, for the run pinned to one CPU)
 Prints name=value lines: py_<impl>_rtt_{n,p50_us,p90_us,p99_us} (samples of all rounds pooled)
 and py_<impl>_msgs_per_s (median of the rounds).
 """
@@ -33,6 +37,7 @@ ITERATIONS = int(sys.argv[2])
 FLOOD = int(sys.argv[3])
 ROUNDS = int(sys.argv[4])
 SECONDS = float(sys.argv[5])  # cap for any one measurement
+ADAPTER_ONLY = len(sys.argv) > 6 and sys.argv[6] == "adapter-only"
 WAIT = 60  # any single wait for a peer
 
 MESSAGE = {"seq": 1, "type": "request", "command": "evaluate", "arguments": {"expression": ""}}
@@ -138,6 +143,31 @@ def package_async_rate():
             await m.acleanup()
             finish(child)
         return FLOOD / elapsed
+
+    return asyncio.run(main())
+
+
+def adapter_rtt():
+    from dapper_ipc import IPCManager, TransportConfig
+
+    async def main():
+        samples, deadline = [], time.perf_counter() + SECONDS
+        with IPCManager() as m:
+            args = m.create_listener(TransportConfig(transport="unix"))
+            child = peer("echo", 0, args[3])
+            m.wait_for_client(WAIT)
+
+            async def run():
+                while len(samples) < ITERATIONS and time.perf_counter() < deadline:
+                    t0 = time.perf_counter()
+                    await m.send_message(MESSAGE)
+                    await m.recv()
+                    samples.append(time.perf_counter() - t0)
+
+            await asyncio.wait_for(run(), SECONDS + WAIT)
+            await m.acleanup()
+            finish(child)
+        return samples
 
     return asyncio.run(main())
 
@@ -281,7 +311,10 @@ def percentile(samples, p):
 
 
 IMPLEMENTATIONS = [("package", package_rtt, package_rate), ("asyncio", asyncio_rtt, asyncio_rate),
-                   ("blocking", blocking_rtt, blocking_rate), ("async", None, package_async_rate)]
+                   ("blocking", blocking_rtt, blocking_rate), ("async", None, package_async_rate),
+                   ("adapter", adapter_rtt, None)]
+if ADAPTER_ONLY:
+    IMPLEMENTATIONS = [("adapter", adapter_rtt, None)]
 rtts = {name: [] for name, _, _ in IMPLEMENTATIONS}
 rates = {name: [] for name, _, _ in IMPLEMENTATIONS}
 for r in range(ROUNDS):
@@ -290,11 +323,13 @@ for r in range(ROUNDS):
         if rtt:
             samples = rtt()
             rtts[name] += samples[len(samples) // 10:]  # the first tenth of each run warms up
-        rates[name].append(rate())
+        if rate:
+            rates[name].append(rate())
 for name, _, _ in IMPLEMENTATIONS:
     samples = rtts[name]
     if samples:
         print(f"py_{name}_rtt_n={len(samples)}")
         for p in (50, 90, 99):
             print(f"py_{name}_rtt_p{p}_us={percentile(samples, p / 100) * 1e6:.2f}")
-    print(f"py_{name}_msgs_per_s={statistics.median(rates[name]):.0f}")
+    if rates[name]:
+        print(f"py_{name}_msgs_per_s={statistics.median(rates[name]):.0f}")

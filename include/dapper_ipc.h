@@ -88,7 +88,8 @@ typedef enum dapper_ipc_status {
     /* send() with no connected peer (before a client arrived, or after
        cleanup). */
     DAPPER_IPC_E_NOT_CONNECTED = -5,
-    /* A wait (wait_for_client, connect) ran out of time. */
+    /* A wait (wait_for_client, connect, a send waiting for the client, recv)
+       ran out of time. */
     DAPPER_IPC_E_TIMEOUT = -6,
     /* The transport does not exist on this platform (pipe on POSIX). */
     DAPPER_IPC_E_UNSUPPORTED = -7,
@@ -233,6 +234,14 @@ typedef struct dapper_ipc_config {
        client sends it as its first frame). NULL: the value of the environment
        variable DAPPER_IPC_AUTH_TOKEN if set, else none. */
     const char *auth_token;
+    /* ---- added after auth_token; a struct_size that stops before it (64
+       bytes on 64-bit) means the default ---- */
+    /* Listener: how long dapper_ipc_send / dapper_ipc_send_batch made before
+       the client arrived wait for it, in ms, then send (a launcher that is
+       still starting gets the commands sent meanwhile). The sending thread
+       accepts the client itself when no other thread is accepting. 0: 10000.
+       Negative: no wait (DAPPER_IPC_E_NOT_CONNECTED at once, as before). */
+    int32_t client_wait_ms;
 } dapper_ipc_config;
 
 /* Called on the manager's reader thread for every frame received, in order.
@@ -471,21 +480,29 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_wait_for_client(dapper_ipc_man
    with no hand-off in between.
    Thread: any.
    Returns: DAPPER_IPC_OK; DAPPER_IPC_E_INVALID_STATE: no listener or
-   connection, or the reader already runs. */
+   connection, the reader already runs, or dapper_ipc_recv or
+   dapper_ipc_readable_handle was used on this connection (frames may be
+   buffered there). */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_start_reader(dapper_ipc_manager manager);
 
 /* Sends one frame: the 8-byte header and the payload in one gathered
    write, so frames from concurrent senders never interleave. Returns when
    the whole frame is handed to the kernel (it may block while the peer is
-   not reading). kind is DAPPER_IPC_KIND_EVENT or DAPPER_IPC_KIND_COMMAND;
-   payload may be NULL only when length is 0; the library does not keep it.
-   Never raises SIGPIPE, and never changes the host's signal dispositions.
+   not reading). On a listener whose client has not arrived yet it first
+   waits for the client, up to config->client_wait_ms (10 s by default).
+   kind is DAPPER_IPC_KIND_EVENT or DAPPER_IPC_KIND_COMMAND; payload may be
+   NULL only when length is 0; the library does not keep it. Never raises
+   SIGPIPE, and never changes the host's signal dispositions.
    Thread: any, concurrently, including the callbacks.
-   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_NOT_CONNECTED: no connected peer
-   (the listener, if any, stays usable); DAPPER_IPC_E_CLOSED: the peer left
-   or the connection failed or was cleaned up; DAPPER_IPC_E_SEND_TIMEOUT: the
-   peer stopped reading for send_timeout_ms (one deadline for the whole
-   call); DAPPER_IPC_E_FRAME_TOO_LARGE: above max_frame_size;
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_NOT_CONNECTED: no listener or
+   connection, or a listener without a client when client_wait_ms is
+   negative (the listener stays usable); DAPPER_IPC_E_TIMEOUT: no client came
+   within client_wait_ms (nothing was sent; the listener stays usable);
+   DAPPER_IPC_E_CANCELLED: cleanup ran while it waited for the client;
+   DAPPER_IPC_E_CLOSED: the peer left or the connection failed or was
+   cleaned up; DAPPER_IPC_E_SEND_TIMEOUT: the peer stopped reading for
+   send_timeout_ms (one deadline for the whole call);
+   DAPPER_IPC_E_FRAME_TOO_LARGE: above max_frame_size;
    DAPPER_IPC_E_INVALID_ARGUMENT: a bad kind, or a NULL payload with a
    length. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_send(dapper_ipc_manager manager, int32_t kind,
@@ -512,13 +529,74 @@ typedef struct dapper_ipc_frame {
    whole to the kernel, also on failure: after DAPPER_IPC_E_SEND_TIMEOUT
    between two frames the connection stays usable and the caller may resume
    from there; a frame cut in two closes the connection (the message says
-   so). The library does not keep frames or payloads.
+   so). Like dapper_ipc_send, it first waits for a listener's client up to
+   config->client_wait_ms. The library does not keep frames or payloads.
    Thread: any, concurrently, including the callbacks.
    Returns: DAPPER_IPC_OK when every frame went out; otherwise the statuses
    of dapper_ipc_send. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_send_batch(dapper_ipc_manager manager,
                                                              const dapper_ipc_frame *frames,
                                                              size_t count, size_t *frames_sent);
+
+/* ---- pull mode --------------------------------------------------------- */
+
+/* Reads one frame on the calling thread, for a manager whose reader thread
+   is not running (the pull mode, as nng_recv / zmq_recv): no callback and no
+   thread between the socket and the caller. Frames that one read brought in
+   together are kept in the library's buffer and returned by the next calls
+   without a system call. On a listener whose client has not arrived yet it
+   first accepts one (or waits for the thread accepting), within the same
+   timeout. buf/cap: where the payload is copied (buf may be NULL when cap is
+   0). *length (required) receives the payload's size; *kind (may be NULL)
+   the frame's kind byte. timeout_ms: 0 returns at once, negative waits
+   without limit. Once recv or readable_handle has been used,
+   dapper_ipc_start_reader on that connection returns
+   DAPPER_IPC_E_INVALID_STATE (frames may be buffered here).
+   Thread: any, one at a time per manager (sends may run concurrently on
+   other threads).
+   Returns: DAPPER_IPC_OK with the frame copied;
+   DAPPER_IPC_E_BUFFER_TOO_SMALL: the next frame is larger than cap (*length
+   and *kind describe it, nothing is copied and the frame is kept for the
+   next call: call again with a buffer of *length bytes);
+   DAPPER_IPC_E_TIMEOUT: no whole frame within timeout_ms (*length is 0;
+   nothing is lost, a frame arriving in part stays buffered);
+   DAPPER_IPC_E_CLOSED: the peer closed the connection or it was reset (this
+   and every later call, at once); DAPPER_IPC_E_PROTOCOL or
+   DAPPER_IPC_E_FRAME_TOO_LARGE: a bad header, DAPPER_IPC_E_IO: a socket
+   error (the connection is then closed; every later call returns the
+   same); DAPPER_IPC_E_CANCELLED: cleanup ran before or during the call (a
+   cleanup on another thread waits for a recv in progress for up to the 2 s
+   linger, then aborts the connection, which ends it);
+   DAPPER_IPC_E_INVALID_STATE: the reader thread runs, another thread is
+   inside recv or readable_handle on this manager, or there is no listener
+   or connection; DAPPER_IPC_E_UNSUPPORTED: a timeout other than negative
+   over a pipe; DAPPER_IPC_E_INVALID_ARGUMENT: a NULL length, or a NULL buf
+   with cap > 0. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_recv(dapper_ipc_manager manager, void *buf, size_t cap,
+                                                       size_t *length, int32_t *kind, int32_t timeout_ms);
+
+/* *handle receives an OS handle to put into poll/epoll/libuv or an event
+   loop (a file descriptor on Linux) that is readable when dapper_ipc_recv
+   with timeout 0 would return something other than DAPPER_IPC_E_TIMEOUT: a
+   whole frame is in the library's buffer (so a burst that one read brought
+   in keeps it readable until every frame is taken), or the connection ended
+   (recv returns the final status). It is also readable while bytes that the
+   library has not read yet wait in the socket: usually a frame; when they
+   are only part of one, recv takes them and returns DAPPER_IPC_E_TIMEOUT,
+   after which the handle is not readable until more arrives.
+   Level-triggered: drain it with recv(timeout 0) until E_TIMEOUT. The
+   library owns the handle: do not read, write or close it; remove it from
+   your poller before cleanup or destroy, which close it. The same handle is
+   returned for the life of the connection.
+   Thread: any, not concurrently with recv on the same manager.
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_NOT_CONNECTED: a listener whose
+   client has not arrived (wait_for_client first), or no listener or
+   connection; DAPPER_IPC_E_INVALID_STATE: the reader thread runs or another
+   thread is inside recv; DAPPER_IPC_E_CANCELLED: cleanup began;
+   DAPPER_IPC_E_UNSUPPORTED: macOS, the BSDs, Windows and pipes so far (use
+   recv with a timeout there); DAPPER_IPC_E_IO;
+   DAPPER_IPC_E_INVALID_ARGUMENT: handle is NULL. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_readable_handle(dapper_ipc_manager manager, intptr_t *handle);
 
 /* Closes the listener and the connection, stops the reader thread and waits
    for it, then forgets the connection: the manager can create a listener or

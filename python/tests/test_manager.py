@@ -127,7 +127,7 @@ class SendBeforeAClientTests(unittest.TestCase):
         for transport in TRANSPORTS:
             with self.subTest(transport=transport):
                 server = IPCManager()
-                args = server.create_listener(TransportConfig(transport=transport))
+                args = server.create_listener(TransportConfig(transport=transport, client_wait=-1))
                 with self.assertRaises(IPCStateError) as caught:
                     server.send({"seq": 1})
                 self.assertIn("no client is connected yet", str(caught.exception))
@@ -141,7 +141,7 @@ class SendBeforeAClientTests(unittest.TestCase):
 
     def test_send_before_a_client_with_the_reader_accepting(self):
         server = IPCManager()
-        args = server.create_listener(TransportConfig(transport="unix"))
+        args = server.create_listener(TransportConfig(transport="unix", client_wait=-1))
         inbox = Inbox()
         server.start_reader(inbox.put)
         with self.assertRaises(IPCStateError):
@@ -166,6 +166,61 @@ class SendBeforeAClientTests(unittest.TestCase):
     def test_wait_for_client_before_create_listener_is_a_runtime_error(self):
         with self.assertRaises(RuntimeError):
             IPCManager().wait_for_client(0.05)
+
+
+class SendWaitsForTheClientTests(unittest.TestCase):
+    """Issue 13: commands sent right after the launcher was started, before it connected,
+    were lost ("no client is connected yet"). They wait for the client now."""
+
+    def test_send_before_the_client_waits_for_it_and_sends(self):
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport):
+                server = IPCManager()
+                args = server.create_listener(TransportConfig(transport=transport))
+                peer = raw_client(args)  # connected, but nobody has accepted it yet
+                server.send({"command": "setBreakpoints"})
+                self.assertEqual(read_frame(peer), (b"DP\x01\x02", b'{"command": "setBreakpoints"}'))
+                peer.close()
+                server.cleanup()
+
+    def test_a_send_gives_up_after_client_wait(self):
+        server = IPCManager()
+        server.create_listener(TransportConfig(transport="unix", client_wait=0.05))
+        with self.assertRaises(IPCTimeoutError) as caught:
+            server.send({"seq": 1})
+        self.assertIn("no client connected within 50 ms", str(caught.exception))
+        server.cleanup()
+
+    def test_send_message_waits_for_the_client_without_blocking_the_loop(self):
+        async def scenario(transport):
+            server = IPCManager()
+            args = server.create_listener(TransportConfig(transport=transport))
+            sending = asyncio.ensure_future(server.send_message({"command": "configurationDone"}))
+            await asyncio.sleep(0)  # the send has begun to wait
+            self.assertFalse(sending.done())
+            peer = raw_client(args)  # runs only because the loop is free while the send waits
+            await asyncio.wait_for(sending, WAIT)
+            self.assertEqual(read_frame(peer), (b"DP\x01\x02", b'{"command": "configurationDone"}'))
+            peer.close()
+            await server.acleanup()
+
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport):
+                asyncio.run(scenario(transport))
+
+    def test_cleanup_while_send_message_waits_cancels_it(self):
+        async def scenario():
+            server = IPCManager()
+            server.create_listener(TransportConfig(transport="tcp"))
+            sending = asyncio.ensure_future(server.send_message({"seq": 1}))
+            await asyncio.sleep(0)
+            self.assertFalse(sending.done())
+            await server.acleanup()
+            with self.assertRaises(IPCStateError) as caught:
+                await asyncio.wait_for(sending, WAIT)
+            self.assertEqual(caught.exception.status, -15)
+
+        asyncio.run(scenario())
 
 
 def when_main_thread_is_inside(function_name, action):

@@ -207,6 +207,8 @@ public unsafe class AbiBehaviourTests
                 ("cleanup", () => dapper_ipc_cleanup(handle)),
                 ("abort", () => dapper_ipc_abort(handle)),
                 ("is_connected", () => dapper_ipc_is_connected(handle, connected)),
+                ("recv", () => dapper_ipc_recv(handle, buf, 64, length, argc, 0)),
+                ("readable_handle", () => dapper_ipc_readable_handle(handle, (nint*)length)),
             };
             foreach (var (name, call) in calls)
             {
@@ -356,6 +358,9 @@ public unsafe class AbiBehaviourTests
         Assert.Equal(InvalidArgument, dapper_ipc_last_error(null, 8, null));
 
         Assert.Equal((int)dapper_ipc_status.DAPPER_IPC_E_INVALID_STATE, dapper_ipc_auth_token(m, small, 4, &length));
+        Assert.Equal(InvalidArgument, dapper_ipc_recv(m, null, 5, &length, null, 0));
+        Assert.Equal(InvalidArgument, dapper_ipc_recv(m, small, 4, null, null, 0));
+        Assert.Equal(InvalidArgument, dapper_ipc_readable_handle(m, null));
         Assert.Equal(Ok, dapper_ipc_manager_destroy(m));
     }
 

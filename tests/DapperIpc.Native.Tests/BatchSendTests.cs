@@ -111,7 +111,7 @@ public unsafe class BatchSendTests
     public void A_batch_before_a_client_is_connected_is_not_connected_and_the_listener_stays()
     {
         var server = new IPCManager();
-        var args = server.CreateListener(new TransportConfig { Transport = "unix" });
+        var args = server.CreateListener(new TransportConfig { Transport = "unix", ClientWaitMs = -1 });
         int sent = -1;
         var frames = new Batch(["{}"]).Frames(FrameKind.Command);
         Assert.Equal(IpcStatus.NotConnected, Assert.Throws<IpcException>(() => server.SendFrames(frames, ref sent)).Status);

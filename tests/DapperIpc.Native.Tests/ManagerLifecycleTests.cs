@@ -16,7 +16,9 @@ public class ManagerLifecycleTests
     public void Send_before_a_client_is_not_connected_and_the_listener_still_accepts(string transport)
     {
         var server = new IPCManager();
-        var args = server.CreateListener(Config(transport));
+        var config = Config(transport);
+        config.ClientWaitMs = -1; // no wait: SendWaitsForClientTests covers the default
+        var args = server.CreateListener(config);
         var e = Assert.Throws<IpcException>(() => server.Send(FrameKind.Command, Json.Bytes("{}")));
         Assert.Equal(IpcStatus.NotConnected, e.Status);
         Assert.Contains("waiting", e.Message);

@@ -35,9 +35,23 @@ public unsafe class NativeConfigTests
         c.StructSize = (uint)sizeof(NativeConfig);
         c.SendTimeoutMs = -1;
         c.Flags = 1;
+        c.ClientWaitMs = 250;
         TransportConfig read = NativeConfig.Read(&c);
         Assert.Equal(-1, read.SendTimeoutMs);
         Assert.True(read.RequireAuth);
+        Assert.Equal(250, read.ClientWaitMs);
+    }
+
+    [Fact]
+    public void A_config_of_the_0_1_0_layout_keeps_its_fields_and_gets_the_default_client_wait()
+    {
+        NativeConfig c = default;
+        c.StructSize = (uint)((byte*)&c.ClientWaitMs - (byte*)&c);
+        c.SendTimeoutMs = 7;
+        c.ClientWaitMs = 5; // past struct_size: must be ignored
+        TransportConfig read = NativeConfig.Read(&c);
+        Assert.Equal(7, read.SendTimeoutMs);
+        Assert.Equal(TransportConfig.DefaultClientWaitMs, read.ClientWaitMs);
     }
 
     [Theory]

@@ -32,6 +32,9 @@ E_PATH_EXISTS = -16
 E_SEND_TIMEOUT = -17
 E_INTERNAL = -99
 
+# dapper_ipc_readable_handle is implemented on Linux so far (E_UNSUPPORTED elsewhere).
+PULL_HANDLE_SUPPORTED = sys.platform.startswith("linux")
+
 KIND_EVENT = 1
 KIND_COMMAND = 2
 EVENT_CONNECTED = 1
@@ -81,6 +84,7 @@ class Config(ctypes.Structure):
         ("send_timeout_ms", ctypes.c_int32),
         ("flags", ctypes.c_uint32),
         ("auth_token", ctypes.c_char_p),
+        ("client_wait_ms", ctypes.c_int32),  # appended after auth_token (issue 13)
     ]
 
 
@@ -311,6 +315,8 @@ def _declare(lib):
         "dapper_ipc_cleanup": (i32, [Manager]),
         "dapper_ipc_abort": (i32, [Manager]),
         "dapper_ipc_is_connected": (i32, [Manager, ptr(i32)]),
+        "dapper_ipc_recv": (i32, [Manager, ctypes.c_void_p, size_t, ptr(size_t), ptr(i32), i32]),
+        "dapper_ipc_readable_handle": (i32, [Manager, ptr(ctypes.c_ssize_t)]),
     }
     for name, (restype, argtypes) in signatures.items():
         fn = getattr(lib, name)
@@ -452,4 +458,5 @@ def new_config(config):
     c.send_timeout_ms = _ms("send_timeout", config.send_timeout)
     c.flags = FLAG_REQUIRE_AUTH if config.require_auth else 0
     c.auth_token = text(config.auth_token)
+    c.client_wait_ms = _ms("client_wait", getattr(config, "client_wait", None))
     return c, keep

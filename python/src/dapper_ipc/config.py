@@ -41,6 +41,11 @@ class TransportConfig:
     require_auth: bool = False
     #: Client: the token to present (None: the DAPPER_IPC_AUTH_TOKEN environment variable).
     auth_token: Optional[str] = None
+    #: Listener: how long a send made before the client arrived waits for it, then sends,
+    #: in seconds (None: 10 s; negative: no wait, IPCStateError at once). After the time,
+    #: IPCTimeoutError and nothing was sent. ``await send_message`` waits without blocking
+    #: the loop; the synchronous send blocks for it.
+    client_wait: Optional[float] = None
 
     @classmethod
     def from_launcher_args(cls, args: Sequence[str]) -> "TransportConfig":

@@ -39,13 +39,17 @@ from . import _native as native
 from ._send_watch import SendWatch
 from ._thread_state import KEEP as _KEEP_THREAD_STATE, ReaderStates
 from .config import TransportConfig
-from .errors import IPCStateError
+from .errors import IPCStateError, IPCTimeoutError
 
 logger = logging.getLogger("dapper.ipc")
 
 _END = object()
+_NOTHING = object()  # recv(timeout 0) found no whole frame
+_TIMED_OUT = object()  # a pull-mode wait reached its deadline
+_PULL_BUFFER = 64 * 1024  # the pull mode's first receive buffer; grows for a larger frame
 _WAIT_SLICE = 0.05  # the main thread's longest uninterruptible wait for a worker
 _CANCEL_RETRY = 0.01  # after Ctrl-C: cleanup again until the worker's call has returned
+_DEFAULT_CLIENT_WAIT_MS = 10_000  # the library's default for client_wait_ms
 _tokens = itertools.count(1)
 _open = {}  # token -> IPCManager, from create_listener/connect until cleanup
 
@@ -85,6 +89,8 @@ def _on_state_thunk(user, event, status, reason):
 
 
 _open_get = _open.get
+_json_loads = json.loads
+_monotonic = __import__("time").monotonic
 _get_ident = threading.get_ident
 _MAIN_THREAD = threading.main_thread().ident
 _WATCH_SENDS = os.name == "posix"
@@ -141,6 +147,143 @@ class _Subscriber:
         self.wakeup.set()
 
 
+class _Pull:
+    """The pull mode of one connection: dapper_ipc_recv into a reusable buffer, and the
+    readable handle watched by an event loop. Used by one thread (or loop) at a time."""
+
+    __slots__ = ("_recv", "_handle", "_buf", "_cap", "_length", "_kind", "_length_ref", "_kind_ref",
+                 "error", "_fd", "_loop", "_waiter", "_decode", "_idle_wakes", "_closed")
+
+    def __init__(self, lib, handle):
+        self._recv = lib.dapper_ipc_recv
+        self._handle = handle
+        self._cap = _PULL_BUFFER
+        self._buf = ctypes.create_string_buffer(self._cap)
+        self._length, self._kind = ctypes.c_size_t(), ctypes.c_int32()
+        self._length_ref, self._kind_ref = ctypes.byref(self._length), ctypes.byref(self._kind)
+        self.error = None
+        self._fd = None
+        self._loop = None
+        self._waiter = None
+        self._decode = None
+        self._idle_wakes = 0
+        self._closed = False
+
+    def take(self, ms, decode):
+        """decode(kind, payload) of the next frame, _NOTHING when none came within ms
+        (or it was skipped), _END once the stream is over (self.error says why)."""
+        if self.error is not None:
+            return _END
+        while True:
+            status = self._recv(self._handle, self._buf, self._cap, self._length_ref, self._kind_ref, ms)
+            if status == 0:
+                return decode(self._kind.value, _string_at(self._buf, self._length.value))
+            if status == native.E_TIMEOUT:
+                return _NOTHING
+            if status == native.E_BUFFER_TOO_SMALL:
+                self._cap = self._length.value
+                self._buf = ctypes.create_string_buffer(self._cap)
+                continue
+            error = native.error_for(status)
+            if status in (native.E_INVALID_STATE, native.E_INVALID_ARGUMENT, native.E_UNSUPPORTED,
+                          native.E_INVALID_HANDLE):
+                raise error  # a misuse: the stream is not over
+            self.error = error
+            return _END
+
+    async def readable(self, manager, loop, deadline, decode):
+        """Waits on the readable handle; the loop's callback takes the frame itself (so a
+        wake-up that came before the last frame was taken costs no task step). Returns the
+        message, _END, _NOTHING (woken without one: take again) or _TIMED_OUT after the
+        deadline (a loop.time()). Raises IPCStateError (E_CANCELLED) when cleanup ran."""
+        if self._closed:
+            raise IPCStateError("cleanup ran while waiting for a message", native.E_CANCELLED)
+        if self._fd is None:
+            handle = ctypes.c_ssize_t()
+            status = manager._lib.dapper_ipc_readable_handle(self._handle, ctypes.byref(handle))
+            if status == native.E_NOT_CONNECTED and manager._is_listener:
+                await manager._await_client()
+                return _NOTHING
+            native.check(status)
+            self._fd = handle.value
+        if self._loop is not loop:
+            if self._loop is not None:
+                self._loop.remove_reader(self._fd)
+            self._loop = None
+        waiter = self._waiter = loop.create_future()
+        self._decode = decode
+        if self._loop is None:
+            loop.add_reader(self._fd, self._on_readable)
+            self._loop = loop
+        self._idle_wakes = 0
+        try:
+            if deadline is None:
+                item = await waiter
+            else:
+                item = await asyncio.wait_for(waiter, max(0.0, deadline - loop.time()))
+        except asyncio.TimeoutError:
+            return _TIMED_OUT
+        finally:
+            self._waiter = None
+        if self._closed:
+            raise IPCStateError("cleanup ran while waiting for a message", native.E_CANCELLED)
+        return item
+
+    def _on_readable(self):
+        # The loop's thread. The handle is level-triggered and stays registered between
+        # waits (no epoll_ctl per message), unless it fires twice with nobody waiting.
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            self._idle_wakes += 1
+            if self._idle_wakes >= 2 and self._loop is not None:
+                self._loop.remove_reader(self._fd)
+                self._loop = None
+            return
+        self._idle_wakes = 0
+        try:
+            item = self.take(0, self._decode)
+        except BaseException as error:  # a misuse status: the waiting task raises it
+            waiter.set_exception(error)
+            return
+        if item is not _NOTHING:  # _NOTHING: part of a frame, or a wake-up already served
+            waiter.set_result(item)
+
+    def wake_all(self):
+        """Before cleanup closes the handle: stop watching it and wake a waiting task. Any thread."""
+        self._closed = True
+        loop = self._loop
+        if loop is None:
+            return
+
+        def stop():
+            if self._loop is not None:
+                try:
+                    self._loop.remove_reader(self._fd)
+                except (ValueError, OSError):
+                    pass
+                self._loop = None
+            waiter = self._waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(_NOTHING)
+        try:
+            if _loop_thread_is_current(loop):
+                stop()
+            else:
+                loop.call_soon_threadsafe(stop)
+        except RuntimeError:
+            pass  # that loop is closed
+
+    def close(self):
+        self.wake_all()
+
+
+def _loop_thread_is_current(loop):
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
 def _status_and_error(fn, *args):
     """Calls fn and returns (status, the exception for it or None); the exception is made
     on the calling thread, where the library keeps the message."""
@@ -165,6 +308,8 @@ class IPCManager:
         self._cleanup_lock = threading.RLock()  # cleanups from threads other than a reader
         self._enabled = False
         self._is_listener = False
+        self._client_wait_ms = _DEFAULT_CLIENT_WAIT_MS
+        self._client_arrived = False
         self._reader_started = False
         self._ended = False
         self._handler = None
@@ -176,6 +321,7 @@ class IPCManager:
         self._in_callback = set()  # idents of threads inside one of this manager's callbacks
         self._watch = None  # the SendWatch of sends from the main thread
         self._generation = 0  # counts cleanups: a wait that outlives one was cancelled by it
+        self._pull = None  # the pull mode's state, once recv() or messages() without a reader used it
         self._states = ReaderStates()
         self._kept = self._states.kept          # read on the per-frame path
         self._retiring = self._states.retiring
@@ -256,6 +402,7 @@ class IPCManager:
 
     def _opened(self, is_listener):
         self._enabled, self._is_listener = True, is_listener
+        self._client_arrived = False
         self._ended = False
         self.disconnect_reason = None
         _open[self._token] = self
@@ -270,6 +417,7 @@ class IPCManager:
             self._cancel)
         if error is not None:
             raise error
+        self._client_wait_ms = c.client_wait_ms if c.client_wait_ms else _DEFAULT_CLIENT_WAIT_MS
         self._opened(is_listener=True)
         return self.launcher_args
 
@@ -352,9 +500,10 @@ class IPCManager:
         """Sends one frame with a payload the caller encoded; returns once the kernel has
         it. Any thread, including the handler.
 
-        Before a client is connected this raises IPCStateError and the listener stays
-        usable, unless wait_for_client gives a number of seconds to wait for one first
-        (IPCTimeoutError if none came)."""
+        Before a client is connected it waits for one, up to wait_for_client seconds if
+        given, else TransportConfig.client_wait (10 s by default; negative: no wait, and
+        IPCStateError at once), then sends: IPCTimeoutError if none came, and the listener
+        stays usable."""
         if wait_for_client is not None and self._is_listener and not self.is_connected:
             self.wait_for_client(wait_for_client)
         data = bytes(payload)
@@ -417,15 +566,160 @@ class IPCManager:
 
     async def send_message(self, message: dict, kind: int = None) -> None:
         """The original's coroutine. The frame is handed to the kernel inline (it blocks
-        the loop only while the peer's receive buffer is full), so sends keep their order."""
+        the loop only while the peer's receive buffer is full), so sends keep their order.
+
+        On a listener whose client has not arrived yet it first waits for the client
+        without blocking the loop, up to TransportConfig.client_wait (10 s by default),
+        then sends: IPCTimeoutError if none came (nothing sent), IPCStateError with status
+        E_CANCELLED (-15) if cleanup ran meanwhile."""
+        if self._is_listener and not self._client_arrived:
+            if self._client_wait_ms >= 0 and not self.is_connected:
+                await self._await_client_for_send()
+            # A listener serves one client: once it came, no send waits again (and the
+            # per-message path makes no is_connected call).
+            self._client_arrived = self.is_connected
         self.send(message, kind)
+
+    async def _await_client_for_send(self):
+        # The wait runs on an executor thread (the library accepts there), so the loop goes on.
+        ms = self._client_wait_ms
+        generation = self._generation
+        status, error = await asyncio.get_running_loop().run_in_executor(
+            None, _status_and_error, self._lib.dapper_ipc_wait_for_client, self._handle, ms)
+        if self._generation != generation and status in (native.E_INVALID_STATE, native.OK):
+            raise IPCStateError("cleanup ran while the send waited for a client", native.E_CANCELLED)
+        if status == native.E_TIMEOUT:
+            raise IPCTimeoutError(f"no client connected within {ms} ms: the send waited for one "
+                                  "(TransportConfig.client_wait) and sent nothing; the listener still accepts",
+                                  native.E_TIMEOUT)
+        if error is not None:
+            raise error
+
+    # ---- the pull mode: frames taken on the caller's thread -------------------------------
+
+    def recv(self, timeout: float = None):
+        """The next message, taken on the calling thread with no reader thread (the pull
+        mode, dapper_ipc_recv). Blocking, for threaded hosts: waits up to timeout seconds
+        (None: no limit) and raises IPCTimeoutError when no message came. On a thread with
+        a running event loop it returns an awaitable instead, ``await manager.recv()``,
+        which waits on the library's readable handle with loop.add_reader (no thread).
+
+        A listener whose client has not arrived accepts it first. Raises
+        IPCConnectionError (status E_CLOSED) once the peer left, IPCStateError while a
+        reader thread runs (start_reader and recv exclude each other on one connection).
+        Messages decode as in start_reader; a payload that is not UTF-8 JSON is logged and
+        skipped. One thread at a time per manager."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return self._recv_blocking(timeout)
+        return self._arecv(timeout)
+
+    async def arecv(self, timeout: float = None):
+        """``await manager.recv()`` under an unambiguous name."""
+        return await self._arecv(timeout)
+
+    def _pull_state(self):
+        pull = self._pull
+        if pull is None:
+            pull = self._pull = _Pull(self._lib, self._handle)
+        return pull
+
+    def _recv_blocking(self, timeout):
+        pull = self._pull_state()
+        on_main = _get_ident() == _MAIN_THREAD
+        deadline = None if timeout is None else _monotonic() + timeout
+        while True:
+            if deadline is None:
+                ms = -1
+            else:
+                ms = max(0, round((deadline - _monotonic()) * 1000))
+            if on_main and (ms < 0 or ms > _WAIT_SLICE * 1000):
+                ms = int(_WAIT_SLICE * 1000)  # Ctrl-C is seen between slices
+            item = pull.take(ms, self._decode)
+            if item is _NOTHING:
+                if deadline is not None and _monotonic() >= deadline:
+                    raise IPCTimeoutError(f"no message arrived within {timeout} s", native.E_TIMEOUT)
+                continue
+            if item is _END:
+                raise pull.error
+            return item
+
+    async def _arecv(self, timeout):
+        loop = asyncio.get_running_loop()
+        if not native.PULL_HANDLE_SUPPORTED:  # no readable handle here yet: wait on a worker thread
+            return await loop.run_in_executor(None, self._recv_blocking, timeout)
+        pull = self._pull_state()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            item = pull.take(0, self._decode)
+            if item is _END:
+                raise pull.error
+            if item is not _NOTHING:
+                return item
+            item = await pull.readable(self, loop, deadline, self._decode)
+            if item is _TIMED_OUT:
+                raise IPCTimeoutError(f"no message arrived within {timeout} s", native.E_TIMEOUT)
+            if item is _END:
+                raise pull.error
+            if item is not _NOTHING:
+                return item
+
+    def _decode(self, kind, data):
+        if self._raw:
+            message = data
+        else:
+            try:
+                message = _json_loads(data.decode("utf-8"))  # str: json skips its encoding guess
+            except (UnicodeDecodeError, ValueError) as error:
+                logger.warning("skipped a frame whose payload is not UTF-8 JSON (%s): %r", error, data[:80])
+                return _NOTHING
+        return (kind, message) if self._include_kind else message
+
+    async def _await_client(self):
+        """A listener without a client: wait for one on an executor thread (the loop runs on)."""
+        if self._is_listener and not self.is_connected:
+            generation = self._generation
+            status, error = await asyncio.get_running_loop().run_in_executor(
+                None, _status_and_error, self._lib.dapper_ipc_wait_for_client, self._handle, -1)
+            if self._generation != generation:
+                raise IPCStateError("cleanup ran while waiting for a client", native.E_CANCELLED)
+            if error is not None:
+                raise error
 
     # ---- receiving into asyncio -------------------------------------------------------
 
     async def messages(self):
-        """Async iterator over received messages, delivered into the running loop. Starts
-        the reader (without a handler) if nobody has; ends when the peer leaves or at
-        cleanup. Only messages received after it started."""
+        """Async iterator over received messages, delivered into the running loop; ends
+        when the peer leaves or at cleanup. Without a reader thread (nobody called
+        start_reader) it takes frames on the loop's thread in the pull mode, woken by
+        loop.add_reader on the library's readable handle: no thread, no hand-off. With a
+        reader running, the reader hands each message to the loop (only messages received
+        after the iterator started)."""
+        if self._reader_started or not self._enabled or not native.PULL_HANDLE_SUPPORTED:
+            async for item in self._reader_messages():
+                yield item
+            return
+        # The pull mode, in this one generator (a nested one would cost per message).
+        loop = asyncio.get_running_loop()
+        pull = self._pull_state()
+        take, decode = pull.take, self._decode
+        while True:
+            item = take(0, decode)
+            if item is _NOTHING:
+                try:
+                    item = await pull.readable(self, loop, None, decode)
+                except IPCStateError:
+                    return  # cleanup ran
+                if item is _NOTHING:
+                    continue
+            if item is _END:
+                if pull.error is not None and pull.error.status == native.E_CLOSED:
+                    self.disconnect_reason = (native.OK, str(pull.error))
+                return
+            yield item
+
+    async def _reader_messages(self):
         subscriber = _Subscriber(asyncio.get_running_loop())
         with self._lock:
             self._subscribers.append(subscriber)
@@ -506,6 +800,8 @@ class IPCManager:
             # The reader ends when this callback returns; marked before the library call so
             # a cleanup on another thread meanwhile waits for it.
             self._states.mark_retiring(ident)
+            if self._pull is not None:
+                self._pull.wake_all()
             status = self._lib.dapper_ipc_cleanup(self._handle)
             error = native.error_for(status) if status else None
             self._closed_down()
@@ -525,6 +821,8 @@ class IPCManager:
             # it has forgotten the session (see python/README.md): wait for it here, and
             # first, so a session it opened again is the one the library cleans up.
             self._states.wait_for_retiring()
+            if self._pull is not None:
+                self._pull.wake_all()  # before the library closes the handle the loop watches
             status = (self._lib.dapper_ipc_abort if abort else self._lib.dapper_ipc_cleanup)(self._handle)
             error = native.error_for(status) if status else None
             self._states.wait_for_retiring()
@@ -534,6 +832,9 @@ class IPCManager:
             return error
 
     def _closed_down(self):
+        pull, self._pull = self._pull, None
+        if pull is not None:
+            pull.close()
         self._enabled = False
         self._reader_started = False
         _open.pop(self._token, None)

@@ -37,6 +37,15 @@ public sealed class TransportConfig
 
     public const int DefaultSendTimeoutMs = 30_000;
 
+    /// <summary>
+    /// Listener: how long a send (or a batch) made before the client arrived waits for it,
+    /// then sends; negative: no wait (NotConnected at once). Commands sent right after the
+    /// launcher was started must not be lost because it has not connected yet.
+    /// </summary>
+    public int ClientWaitMs { get; set; } = DefaultClientWaitMs;
+
+    public const int DefaultClientWaitMs = 10_000;
+
     /// <summary>Listener: require each client's first frame to carry a random token. Off by default (the existing launcher knows nothing of it).</summary>
     public bool RequireAuth { get; set; }
 

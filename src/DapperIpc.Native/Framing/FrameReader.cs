@@ -86,6 +86,53 @@ public sealed unsafe class FrameReader : IDisposable
         }
     }
 
+    // ---- pull mode (dapper_ipc_recv): the caller takes one frame at a time ----
+
+    /// <summary>
+    /// The frame at the head of the buffer: true with its kind and payload length when it
+    /// is complete. Throws IpcException (Protocol, FrameTooLarge) for a bad header.
+    /// </summary>
+    public bool TryPeek(out byte kind, out int payloadLength)
+    {
+        kind = 0;
+        payloadLength = 0;
+        if (_end - _start < FrameHeader.Size)
+        {
+            return false;
+        }
+
+        var (k, length) = FrameHeader.Parse(new ReadOnlySpan<byte>(_buffer + _start, FrameHeader.Size), _maxPayload);
+        kind = k;
+        payloadLength = (int)length;
+        return _end - _start >= FrameHeader.Size + (long)length;
+    }
+
+    /// <summary>The payload of the frame <see cref="TryPeek"/> found complete.</summary>
+    public ReadOnlySpan<byte> PeekedPayload(int payloadLength) => new(_buffer + _start + FrameHeader.Size, payloadLength);
+
+    /// <summary>Drops the frame <see cref="TryPeek"/> found complete.</summary>
+    public void Consume(int payloadLength) => _start += FrameHeader.Size + payloadLength;
+
+    /// <summary>Bytes received and not yet taken (part of a frame, or whole frames).</summary>
+    public int Pending => _end - _start;
+
+    /// <summary>Free space for the next receive, with room for the whole pending frame.</summary>
+    public Span<byte> FreeSpace()
+    {
+        int needed = 0;
+        if (_end - _start >= FrameHeader.Size)
+        {
+            var (_, length) = FrameHeader.Parse(new ReadOnlySpan<byte>(_buffer + _start, FrameHeader.Size), _maxPayload);
+            needed = FrameHeader.Size + (int)length;
+        }
+
+        MakeRoom(needed);
+        return new Span<byte>(_buffer + _end, _capacity - _end);
+    }
+
+    /// <summary>Counts <paramref name="received"/> bytes written into <see cref="FreeSpace"/>.</summary>
+    public void Commit(int received) => _end += received;
+
     /// <summary>
     /// Ensures there is free space after <see cref="_end"/> and, when a frame of
     /// <paramref name="frameSize"/> bytes is pending, room for all of it.

@@ -361,6 +361,76 @@ internal static unsafe class Exports
         }
     }
 
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_recv")]
+    public static int Recv(ManagerHandle handle, byte* buf, nuint cap, nuint* length, int* kind, int timeoutMs)
+    {
+        try
+        {
+            IPCManager manager = HandleTable.Get(handle);
+            if (buf == null && cap > 0)
+            {
+                return LastError.Fail(IpcStatus.InvalidArgument, "buf is NULL but cap is not 0");
+            }
+
+            if (length == null)
+            {
+                return LastError.Fail(IpcStatus.InvalidArgument, "length is NULL");
+            }
+
+            IpcStatus status = manager.Recv(new Span<byte>(buf, (int)Math.Min(cap, (nuint)int.MaxValue)),
+                out int size, out byte frameKind, timeoutMs);
+            switch (status)
+            {
+                case IpcStatus.Ok:
+                    *length = (nuint)size;
+                    if (kind != null)
+                    {
+                        *kind = frameKind;
+                    }
+
+                    return LastError.Ok();
+                case IpcStatus.BufferTooSmall:
+                    *length = (nuint)size;
+                    if (kind != null)
+                    {
+                        *kind = frameKind;
+                    }
+
+                    return LastError.Fail(IpcStatus.BufferTooSmall,
+                        "the next frame is larger than the buffer: *length is its size; it stays for the next call");
+                default:
+                    *length = 0;
+                    return LastError.Fail(status, timeoutMs == 0
+                        ? "no whole frame is ready (timeout 0)"
+                        : "no whole frame arrived within the timeout");
+            }
+        }
+        catch (Exception e)
+        {
+            return LastError.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_readable_handle")]
+    public static int ReadableHandle(ManagerHandle handle, nint* readable)
+    {
+        try
+        {
+            IPCManager manager = HandleTable.Get(handle);
+            if (readable == null)
+            {
+                return LastError.Fail(IpcStatus.InvalidArgument, "handle (the output) is NULL");
+            }
+
+            *readable = manager.ReadableHandle();
+            return LastError.Ok();
+        }
+        catch (Exception e)
+        {
+            return LastError.Fail(e);
+        }
+    }
+
     [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_cleanup")]
     public static int Cleanup(ManagerHandle handle)
     {

@@ -24,6 +24,9 @@ public unsafe struct NativeConfig
     public uint Flags;
     public byte* AuthToken;
 
+    // Added after auth_token (issue 13): read only when struct_size covers it.
+    public int ClientWaitMs;
+
     private const uint FlagRequireAuth = 1;
 
     /// <summary>The size of the first layout (through connect_timeout_ms).</summary>
@@ -59,11 +62,16 @@ public unsafe struct NativeConfig
         result.Port = config->Port;
         result.MaxFrameSize = config->MaxFrameSize == 0 ? FrameHeader.DefaultMaxPayload : config->MaxFrameSize;
         result.ConnectTimeoutMs = config->ConnectTimeoutMs == 0 ? TransportConfig.DefaultConnectTimeoutMs : config->ConnectTimeoutMs;
-        if (config->StructSize >= sizeof(NativeConfig))
+        if (config->StructSize >= EndOf(config, &config->AuthToken, sizeof(byte*)))
         {
             result.SendTimeoutMs = config->SendTimeoutMs == 0 ? TransportConfig.DefaultSendTimeoutMs : config->SendTimeoutMs;
             result.RequireAuth = (config->Flags & FlagRequireAuth) != 0;
             result.AuthToken = Utf8(config->AuthToken, "auth_token");
+        }
+
+        if (config->StructSize >= EndOf(config, &config->ClientWaitMs, sizeof(int)))
+        {
+            result.ClientWaitMs = config->ClientWaitMs == 0 ? TransportConfig.DefaultClientWaitMs : config->ClientWaitMs;
         }
 
         return result;
@@ -99,4 +107,8 @@ public unsafe struct NativeConfig
         System.Buffers.OperationStatus status = System.Text.Unicode.Utf8.ToUtf16(bytes, new char[bytes.Length], out int read, out _, replaceInvalidSequences: false);
         return status == System.Buffers.OperationStatus.Done ? 0 : read;
     }
+
+    /// <summary>The struct size that covers <paramref name="field"/> (its offset plus its size).</summary>
+    private static uint EndOf(NativeConfig* config, void* field, int size)
+        => (uint)((byte*)field - (byte*)config + size);
 }

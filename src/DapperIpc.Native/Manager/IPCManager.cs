@@ -53,7 +53,7 @@ public sealed class IPCManager : IDisposable
             throw;
         }
 
-        if (s.Attach(listener))
+        if (s.Attach(listener, config.ClientWaitMs))
         {
             return listener.LauncherArgs;
         }
@@ -146,12 +146,28 @@ public sealed class IPCManager : IDisposable
         ConnectionForSend().SendFrames(frames, ref framesSent);
     }
 
+    /// <summary>Pull mode: one frame on the calling thread; see <see cref="IpcSession.Recv"/>.</summary>
+    public IpcStatus Recv(Span<byte> destination, out int length, out byte kind, int timeoutMs)
+    {
+        IpcSession s = Volatile.Read(ref _session) ?? throw new IpcException(IpcStatus.InvalidState,
+            "recv needs a listener or a connection: call create_listener or connect first");
+        return s.Recv(destination, out length, out kind, timeoutMs);
+    }
+
+    /// <summary>Pull mode: the handle a host polls; see <see cref="IpcSession.ReadableHandle"/>.</summary>
+    public nint ReadableHandle()
+    {
+        IpcSession s = Volatile.Read(ref _session) ?? throw new IpcException(IpcStatus.InvalidState,
+            "readable_handle needs a connection: call create_listener or connect first");
+        return s.ReadableHandle();
+    }
+
     private ConnectionBase ConnectionForSend()
     {
         IpcSession? s = Volatile.Read(ref _session);
-        return s?.Connection ?? throw new IpcException(IpcStatus.NotConnected, s?.Listener is not null
-            ? "no client is connected yet: the listener is still waiting for one (wait_for_client first)"
-            : "not connected: call create_listener or connect first");
+        // The hot path is the first read; only a send before the client arrived waits.
+        return s?.Connection ?? s?.WaitForSendConnection()
+            ?? throw new IpcException(IpcStatus.NotConnected, "not connected: call create_listener or connect first");
     }
 
     /// <summary>

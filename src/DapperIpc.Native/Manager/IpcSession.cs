@@ -25,6 +25,9 @@ internal sealed class IpcSession
     private Thread? _reader;
     private bool _accepting; // a thread is inside Listener.Accept; others wait for its result
     private volatile bool _closed;
+    private int _clientWaitMs = -1;
+    private PullReader? _pull;  // the pull mode's reader, once recv or readable_handle was used
+    private bool _pullBusy;     // a thread is inside recv or readable_handle
 
     // Set once this session's reader will make no more callbacks (or never had one).
     private readonly ManualResetEventSlim _callbacksDone = new(true);
@@ -82,7 +85,7 @@ internal sealed class IpcSession
     }
 
     /// <summary>Attaches the bound listener; false (and the caller disposes it) when cleanup ran meanwhile.</summary>
-    public bool Attach(ListenerBase listener)
+    public bool Attach(ListenerBase listener, int clientWaitMs)
     {
         lock (_gate)
         {
@@ -92,6 +95,7 @@ internal sealed class IpcSession
             }
 
             _listener = listener;
+            _clientWaitMs = clientWaitMs;
             return true;
         }
     }
@@ -198,6 +202,47 @@ internal sealed class IpcSession
     }
 
     /// <summary>
+    /// The connection for a send made before the client arrived: waits for it (accepting on
+    /// this thread unless another thread is) up to the listener's client wait. Throws
+    /// IpcException: NotConnected with no listener or a negative client wait, Timeout when
+    /// no client came in time, Cancelled when cleanup ran meanwhile.
+    /// </summary>
+    public ConnectionBase WaitForSendConnection()
+    {
+        int wait;
+        lock (_gate)
+        {
+            if (_connection is { } c)
+            {
+                return c;
+            }
+
+            if (_listener is null || _closed)
+            {
+                throw new IpcException(IpcStatus.NotConnected, "not connected: call create_listener or connect first");
+            }
+
+            wait = _clientWaitMs;
+        }
+
+        if (wait < 0)
+        {
+            throw new IpcException(IpcStatus.NotConnected,
+                "no client is connected yet: the listener is still waiting for one (wait_for_client first, or set client_wait_ms)");
+        }
+
+        try
+        {
+            return AcceptOrWait(wait);
+        }
+        catch (IpcException e) when (e.Status == IpcStatus.Timeout)
+        {
+            throw new IpcException(IpcStatus.Timeout,
+                $"no client connected within {wait} ms: the send waited for one (client_wait_ms) and sent nothing; the listener still accepts");
+        }
+    }
+
+    /// <summary>
     /// Starts the reader thread. It first waits until <paramref name="previous"/> (an
     /// earlier session's reader of the same manager, still inside a callback) has made
     /// its last callback, so one manager never has two readers calling the host at once.
@@ -215,6 +260,12 @@ internal sealed class IpcSession
             if (_reader is not null)
             {
                 throw new IpcException(IpcStatus.InvalidState, "the reader is already running");
+            }
+
+            if (_pull is not null)
+            {
+                throw new IpcException(IpcStatus.InvalidState,
+                    "the manager is in pull mode (dapper_ipc_recv was used): frames may be buffered there; use recv, or a new connection for the reader");
             }
 
             _callbacksDone.Reset();
@@ -300,8 +351,150 @@ internal sealed class IpcSession
             }
         }
 
+        WaitForPuller();
         _connection?.Dispose();
+        PullReader? pull;
+        lock (_gate)
+        {
+            pull = _pull;
+            _pull = null;
+        }
+
+        pull?.Dispose();
         return true;
+    }
+
+    /// <summary>
+    /// Pull mode: one frame on the calling thread (see <see cref="PullReader.Recv"/>). A
+    /// listener without a client accepts first, within the same timeout. Throws
+    /// IpcException: InvalidState while the reader runs or another thread is in recv,
+    /// Cancelled when cleanup ran before or during the call.
+    /// </summary>
+    public IpcStatus Recv(Span<byte> destination, out int length, out byte kind, int timeoutMs)
+    {
+        long start = Stopwatch.GetTimestamp();
+        PullReader pull = EnterPull();
+        try
+        {
+            IpcStatus status = pull.Recv(destination, out length, out kind, timeoutMs, start);
+            if (_closed)
+            {
+                throw Cancelled("receiving");
+            }
+
+            return status;
+        }
+        catch (IpcException) when (_closed)
+        {
+            throw Cancelled("receiving");
+        }
+        finally
+        {
+            ExitPull();
+        }
+
+        PullReader EnterPull()
+        {
+            while (true)
+            {
+                ConnectionBase? connection;
+                lock (_gate)
+                {
+                    if (_closed)
+                    {
+                        throw Cancelled("receiving");
+                    }
+
+                    if (_reader is not null)
+                    {
+                        throw new IpcException(IpcStatus.InvalidState,
+                            "recv cannot be used while the reader thread runs: frames go to the message callback");
+                    }
+
+                    if (_pullBusy)
+                    {
+                        throw new IpcException(IpcStatus.InvalidState, "another thread is in recv or readable_handle on this manager");
+                    }
+
+                    connection = _connection;
+                    if (connection is not null)
+                    {
+                        _pullBusy = true;
+                        return _pull ??= new PullReader(connection);
+                    }
+                }
+
+                // A listener without a client: accept (or wait for the thread accepting).
+                int wait = timeoutMs < 0 ? -1
+                    : (int)Math.Max(0, timeoutMs - (long)Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                AcceptOrWait(wait);
+            }
+        }
+    }
+
+    /// <summary>The pull mode's readable handle (Linux: an epoll fd). NotConnected before a client arrived.</summary>
+    public nint ReadableHandle()
+    {
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                throw Cancelled("making the readable handle");
+            }
+
+            if (_reader is not null)
+            {
+                throw new IpcException(IpcStatus.InvalidState, "readable_handle is for the pull mode: the reader thread runs on this manager");
+            }
+
+            if (_pullBusy)
+            {
+                throw new IpcException(IpcStatus.InvalidState, "another thread is in recv on this manager");
+            }
+
+            if (_connection is null)
+            {
+                throw new IpcException(IpcStatus.NotConnected, _listener is not null
+                    ? "no client is connected yet: wait_for_client first (the handle watches the connection)"
+                    : "not connected: call create_listener or connect first");
+            }
+
+            _pull ??= new PullReader(_connection);
+            return _pull.ReadableHandle();
+        }
+    }
+
+    private void ExitPull()
+    {
+        lock (_gate)
+        {
+            _pullBusy = false;
+            if (_closed)
+            {
+                Monitor.PulseAll(_gate);
+            }
+        }
+    }
+
+    /// <summary>Stop, pull mode: waits for a thread inside recv (for the linger; then the connection is aborted, which wakes it).</summary>
+    private void WaitForPuller()
+    {
+        lock (_gate)
+        {
+            while (_pullBusy)
+            {
+                int left = _connection?.LingerRemainingMs ?? 0;
+                if (left > 0)
+                {
+                    Monitor.Wait(_gate, left);
+                }
+                else
+                {
+                    _connection?.Abort();
+                    Monitor.Wait(_gate);
+                }
+            }
+        }
     }
 
     private static IpcException Cancelled(string what) => new(IpcStatus.Cancelled, $"cleanup ran while {what}");

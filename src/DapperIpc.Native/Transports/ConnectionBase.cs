@@ -43,6 +43,26 @@ public abstract class ConnectionBase : IDisposable
     public abstract int Receive(Span<byte> buffer);
 
     /// <summary>
+    /// Receives what is there, waiting at most <paramref name="timeoutMs"/> (0: not at all;
+    /// negative: as <see cref="Receive"/>). Returns -1 when nothing came in time, 0 at end
+    /// of stream. For the pull mode, on the caller's thread. Throws IpcException;
+    /// Unsupported for a timeout on transports that cannot wait with one (pipes).
+    /// </summary>
+    public virtual int Receive(Span<byte> buffer, int timeoutMs)
+    {
+        if (timeoutMs < 0)
+        {
+            return Receive(buffer);
+        }
+
+        throw new IpcException(IpcStatus.Unsupported,
+            $"recv with a timeout is not supported on this transport ({Description}); pass a negative timeout, or use the reader");
+    }
+
+    /// <summary>The OS handle a poller can watch for incoming data (a socket's fd), or -1 where there is none.</summary>
+    public virtual nint PollHandle => -1;
+
+    /// <summary>
     /// Sends one DP v1 frame, header and payload gathered in one write, and returns once
     /// all of it is with the kernel. Throws IpcException: Closed once the connection is
     /// closed or the peer left, FrameTooLarge above the maximum.

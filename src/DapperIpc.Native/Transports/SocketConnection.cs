@@ -15,6 +15,11 @@ internal sealed class SocketConnection : ConnectionBase
     private readonly Socket _socket;
     private readonly SocketIO _io;
     private readonly nint _handle;
+    private readonly bool _flushAcks; // tcp on Linux: see Receive
+    // Data was read and nothing sent since: the kernel may be holding its ACK back (to put
+    // it on our next frame). Written by the reader and by senders; a lost race costs at
+    // most one setsockopt more, never a held ACK (senders clear it before they write).
+    private volatile bool _ackHeld;
 
     // End-of-file from the peer (not from our own read shutdown): whether closing may be a
     // FIN or must be a reset (see DisposeCore).
@@ -28,14 +33,59 @@ internal sealed class SocketConnection : ConnectionBase
         _io.Configure(socket, options.SendTimeoutMs);
         _handle = socket.SafeHandle.DangerousGetHandle();
         Description = description;
+        if (socket.ProtocolType == ProtocolType.Tcp)
+        {
+            _io.ConfigureTcpAcks(socket);
+            _flushAcks = _io.FlushesDelayedAcks;
+        }
     }
 
     public override string Description { get; }
 
+    // Delayed ACKs: a peer without TCP_NODELAY that answers with two small writes (the
+    // launcher: an event, then the response) holds the second until its first is
+    // acknowledged, and Linux holds that ACK back ~40 ms hoping to send it with our next
+    // frame, which waits for that second write: 44 ms per request. So before a receive
+    // that may wait, when data was read and nothing sent since, the held ACK goes out at
+    // once. In a plain request/response exchange our frame carries the ACK and this costs
+    // nothing (no system call).
     public override int Receive(Span<byte> buffer)
     {
-        int n = _io.Receive(_socket, _handle, buffer);
-        if (n == 0 && !_readShut)
+        if (_ackHeld)
+        {
+            _ackHeld = false;
+            _io.FlushDelayedAck(_handle);
+        }
+
+        return Received(_io.Receive(_socket, _handle, buffer));
+    }
+
+    public override int Receive(Span<byte> buffer, int timeoutMs)
+    {
+        if (timeoutMs < 0)
+        {
+            return Receive(buffer);
+        }
+
+        if (_ackHeld)
+        {
+            _ackHeld = false;
+            _io.FlushDelayedAck(_handle);
+        }
+
+        return Received(_io.Receive(_socket, _handle, buffer, timeoutMs));
+    }
+
+    private int Received(int n)
+    {
+        if (n > 0)
+        {
+            if (_flushAcks)
+            {
+                _ackHeld = true;
+            }
+        }
+        else if (n == 0 && !_readShut)
         {
             _peerClosed = true;
         }
@@ -43,12 +93,27 @@ internal sealed class SocketConnection : ConnectionBase
         return n;
     }
 
+    public override nint PollHandle => _handle;
+
     protected override void SendGathered(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload)
-        => _io.SendAll(_socket, _handle, header, payload);
+    {
+        // Before the write: data read after this point sets it again (see Receive).
+        if (_flushAcks)
+        {
+            _ackHeld = false;
+        }
+
+        _io.SendAll(_socket, _handle, header, payload);
+    }
 
     // POSIX gathers a batch into few sendmsg calls; Windows sends frame by frame (the base).
     protected override void SendFramesCore(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
     {
+        if (_flushAcks)
+        {
+            _ackHeld = false;
+        }
+
         if (_io is PosixSocketIO posix)
         {
             posix.SendFrames(_socket, _handle, frames, ref framesSent);

@@ -75,6 +75,7 @@ public unsafe partial struct dapper_ipc_config
     public int send_timeout_ms;
     public uint flags;
     public byte* auth_token;
+    public int client_wait_ms;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -169,6 +170,12 @@ public static unsafe partial class DapperIpcNative
 
     [LibraryImport(Library, EntryPoint = "dapper_ipc_send_batch")]
     public static partial int dapper_ipc_send_batch(dapper_ipc_manager manager, dapper_ipc_frame* frames, nuint count, nuint* frames_sent);
+
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_recv")]
+    public static partial int dapper_ipc_recv(dapper_ipc_manager manager, void* buf, nuint cap, nuint* length, int* kind, int timeout_ms);
+
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_readable_handle")]
+    public static partial int dapper_ipc_readable_handle(dapper_ipc_manager manager, nint* handle);
 
     [LibraryImport(Library, EntryPoint = "dapper_ipc_cleanup")]
     public static partial int dapper_ipc_cleanup(dapper_ipc_manager manager);

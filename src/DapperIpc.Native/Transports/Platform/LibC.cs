@@ -1,3 +1,4 @@
+using System;
 using System.Runtime.InteropServices;
 
 namespace DapperIpc.Transports.Platform;
@@ -38,6 +39,51 @@ internal static unsafe partial class LibC
 
     /// <summary>The OS's text for an errno, with the number: "No such file or directory (errno 2)".</summary>
     public static string Describe(int errno) => $"{Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})";
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    private static partial int Poll(PollFd* fds, nuint count, int timeoutMs);
+
+    /// <summary>Waits until fd is readable (data, end of stream or an error: a recv will not block) or timeoutMs passes (negative: no limit).</summary>
+    public static bool PollIn(nint fd, int timeoutMs)
+    {
+        long deadline = timeoutMs < 0 ? 0 : System.Diagnostics.Stopwatch.GetTimestamp() + timeoutMs * System.Diagnostics.Stopwatch.Frequency / 1000;
+        while (true)
+        {
+            PollFd p = new() { Fd = (int)fd, Events = 1 }; // POLLIN, the same on Linux and the BSDs
+            int n = Poll(&p, 1, timeoutMs);
+            if (n >= 0)
+            {
+                return n > 0;
+            }
+
+            if (Marshal.GetLastPInvokeError() != EINTR)
+            {
+                return true; // let the recv report the error
+            }
+
+            if (timeoutMs > 0)
+            {
+                timeoutMs = (int)Math.Max(0, (deadline - System.Diagnostics.Stopwatch.GetTimestamp()) * 1000 / System.Diagnostics.Stopwatch.Frequency);
+            }
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    public static partial nint Read(int fd, void* buffer, nuint count);
+
+    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+    public static partial nint Write(int fd, void* buffer, nuint count);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    public static partial int Close(int fd);
 
     public const int EINTR = 4;
     public const int EPIPE = 32;

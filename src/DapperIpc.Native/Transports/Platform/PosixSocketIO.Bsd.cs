@@ -24,6 +24,8 @@ internal sealed unsafe class BsdSocketIO : PosixSocketIO
         public int Flags;
     }
 
+    protected override int DontWait => 0x80;
+
     public override void Configure(Socket socket, int sendTimeoutMs)
     {
         base.Configure(socket, sendTimeoutMs);

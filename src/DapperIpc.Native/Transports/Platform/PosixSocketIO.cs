@@ -34,6 +34,41 @@ internal abstract unsafe class PosixSocketIO : SocketIO
         }
     }
 
+    /// <summary>MSG_DONTWAIT: this platform's value.</summary>
+    protected abstract int DontWait { get; }
+
+    public override int Receive(Socket socket, nint handle, Span<byte> buffer, int timeoutMs)
+    {
+        if (timeoutMs > 0 && !LibC.PollIn(handle, timeoutMs))
+        {
+            return -1;
+        }
+
+        // Readable now (or timeout 0): one recv that never blocks.
+        fixed (byte* p = buffer)
+        {
+            while (true)
+            {
+                nint n = LibC.Recv(handle, p, (nuint)buffer.Length, DontWait);
+                if (n >= 0)
+                {
+                    return (int)n;
+                }
+
+                int errno = Marshal.GetLastPInvokeError();
+                if (IsTimeout(errno))
+                {
+                    return -1;
+                }
+
+                if (errno != LibC.EINTR)
+                {
+                    throw Error(errno, "recv");
+                }
+            }
+        }
+    }
+
     public override void SendAll(Socket socket, nint handle, ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload)
     {
         fixed (byte* h = header)

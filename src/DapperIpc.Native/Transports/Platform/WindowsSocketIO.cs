@@ -13,6 +13,22 @@ internal sealed class WindowsSocketIO : SocketIO
 {
     private const int JoinLimit = 64 * 1024;
 
+    // _WSAIOW(IOC_VENDOR, 23): how many segments the stack receives before it acknowledges.
+    private const int SIO_TCP_SET_ACK_FREQUENCY = unchecked((int)0x98000017);
+
+    public override void ConfigureTcpAcks(Socket socket)
+    {
+        try
+        {
+            // 1: acknowledge every segment at once (the default, 2, delays up to 200 ms).
+            socket.IOControl(SIO_TCP_SET_ACK_FREQUENCY, BitConverter.GetBytes(1), null);
+        }
+        catch (SocketException)
+        {
+            // Older Windows without the ioctl: the connection works, with delayed ACKs.
+        }
+    }
+
     public override int Receive(Socket socket, nint handle, Span<byte> buffer)
     {
         try

@@ -1,0 +1,128 @@
+using System;
+using DapperIpc.Framing;
+using DapperIpc.Transports;
+using DapperIpc.Transports.Platform;
+
+namespace DapperIpc.Manager;
+
+/// <summary>
+/// The pull mode (dapper_ipc_recv): frames read on the caller's thread, one per call, from
+/// the same reusable buffer as the reader thread's. A frame larger than the caller's buffer
+/// stays at the head of the buffer (its size reported) for the next call. Only one thread
+/// is inside at a time (the session sees to it).
+/// </summary>
+internal sealed class PullReader(ConnectionBase connection) : IDisposable
+{
+    private readonly FrameReader _frames = new(connection.MaxPayload);
+    private LinuxReadySignal? _signal;
+    private IpcException? _ended; // the status every later call returns: the stream is over
+
+    public ConnectionBase Connection => connection;
+
+    /// <summary>The readable handle, made on first use (Linux only).</summary>
+    public nint ReadableHandle()
+    {
+        if (_signal is null)
+        {
+            if (!OperatingSystem.IsLinux() || connection.PollHandle < 0)
+            {
+                throw new IpcException(IpcStatus.Unsupported,
+                    "readable_handle is implemented on Linux sockets only so far; use recv with a timeout, or the reader");
+            }
+
+            _signal = new LinuxReadySignal(connection.PollHandle);
+            UpdateSignal();
+        }
+
+        return _signal.Handle;
+    }
+
+    /// <summary>
+    /// One frame into <paramref name="destination"/>: Ok, BufferTooSmall (the frame stays;
+    /// <paramref name="length"/> is its size), or Timeout when no whole frame came within
+    /// <paramref name="timeoutMs"/> (0: do not wait; negative: no limit). Throws
+    /// IpcException: Closed once the peer closed (every later call too), Protocol/FrameTooLarge for a bad
+    /// header, Io.
+    /// </summary>
+    public IpcStatus Recv(Span<byte> destination, out int length, out byte kind, int timeoutMs, long start)
+    {
+        try
+        {
+            while (true)
+            {
+                if (_ended is not null)
+                {
+                    throw _ended;
+                }
+
+                if (_frames.TryPeek(out kind, out length))
+                {
+                    if (length > destination.Length)
+                    {
+                        return IpcStatus.BufferTooSmall;
+                    }
+
+                    _frames.PeekedPayload(length).CopyTo(destination);
+                    _frames.Consume(length);
+                    return IpcStatus.Ok;
+                }
+
+                int wait = timeoutMs < 0 ? -1
+                    : (int)Math.Max(0, timeoutMs - (long)System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                int received = connection.Receive(_frames.FreeSpace(), wait);
+                if (received < 0)
+                {
+                    // Returned, not thrown: with timeout 0 it is the common "nothing yet" of an event loop.
+                    return IpcStatus.Timeout;
+                }
+
+                if (received == 0)
+                {
+                    int pending = _frames.Pending;
+                    _ended = new IpcException(IpcStatus.Closed, pending == 0
+                        ? "the peer closed the connection"
+                        : $"the peer closed the connection in the middle of a frame ({pending} bytes of it received)");
+                    connection.Close();
+                    throw _ended;
+                }
+
+                _frames.Commit(received);
+            }
+        }
+        catch (IpcException e) when (e.Status is IpcStatus.Protocol or IpcStatus.FrameTooLarge or IpcStatus.Io)
+        {
+            // The stream cannot be resynchronised: every later call says so at once.
+            _ended = e;
+            connection.Close();
+            throw;
+        }
+        finally
+        {
+            if (_signal is not null)
+            {
+                UpdateSignal();
+            }
+        }
+    }
+
+    private void UpdateSignal()
+    {
+        bool ready;
+        try
+        {
+            ready = _ended is not null || _frames.TryPeek(out _, out _);
+        }
+        catch (IpcException)
+        {
+            ready = true; // a bad header: recv returns its status at once
+        }
+
+        _signal!.Set(ready);
+    }
+
+    public void Dispose()
+    {
+        _signal?.Dispose();
+        _frames.Dispose();
+    }
+}
