@@ -300,6 +300,8 @@ static int peer_bad(const char *which, const char *path)
         put_all(fd, buf, m);
     } else if (strcmp(which, "hang-mid-frame") == 0) {
         put_all(fd, buf, n - 5);
+        printf("sent\n"); /* the test kills only once the partial frame is out */
+        fflush(stdout);
         pause(); /* until SIGKILL */
     } else if (strcmp(which, "never-read") == 0) {
         pause();
@@ -414,9 +416,24 @@ static int test_kill_mid_frame(void)
     dapper_ipc_manager m;
     struct recorder r;
     const char *path = listen_unix(&m, &r, 0);
-    pid_t peer = spawn_peer("peer-bad", "hang-mid-frame", path);
+    int out[2];
+    if (pipe(out) != 0)
+        return 1;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    char *argv[] = {self_exe, "peer-bad", "hang-mid-frame", (char *)path, NULL};
+    pid_t peer;
+    if (posix_spawn(&peer, self_exe, &actions, NULL, argv, environ) != 0)
+        return 1;
+    posix_spawn_file_actions_destroy(&actions);
+    close(out[1]);
     check(dapper_ipc_wait_for_client(m, WAIT_SECONDS * 1000) == DAPPER_IPC_OK, "the peer connected");
-    /* Frames are read as they come; the partial one sits in the buffer until the kill. */
+    /* The kill comes once the peer has written its partial frame (it says so); killed
+       before that, it would be a clean close between frames, not the case under test. */
+    char said[16] = {0};
+    check(read(out[0], said, sizeof said - 1) > 0 && strncmp(said, "sent", 4) == 0, "the peer wrote part of a frame");
+    close(out[0]);
     kill(peer, SIGKILL);
     wait_child(peer);
     check(wait_until(&r, 0, 1) && r.status == DAPPER_IPC_E_CLOSED, "SIGKILL mid-frame -> %s (%s)",
