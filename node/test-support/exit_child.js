@@ -11,6 +11,7 @@ const m = new IPCManager();
 const args = m.createListener({ transport: process.argv[3] || 'unix' });
 const child = peer('flood', ...args);
 child.unref();
+child.stdout.destroy(); // nothing but the manager may keep this process alive
 let n = 0;
 m.on('message', () => {
   n++;
