@@ -31,6 +31,7 @@ const native = require('./lib/native');
 const { koffi, Status, Kind, IPCError } = native;
 
 const open = new Map(); // token -> IPCManager, from createListener/connect until cleanup
+const connecting = new Set(); // managers whose connect() retries on a worker thread
 let nextToken = 1;
 let callbacks = null; // [message, state], registered once, never unregistered
 const END = Symbol('end');
@@ -66,10 +67,10 @@ function installExitHooks() {
     for (const manager of open.values()) manager.cleanup().catch(() => {});
   });
   process.on('exit', () => {
-    for (const manager of open.values()) {
+    for (const manager of connecting) {
       // No reader runs yet, so abort waits for nothing: it ends the connect at once, and
       // the worker thread blocked in it (which Node joins at exit) returns.
-      if (manager._connecting) native.lib().abort(manager._handle);
+      native.lib().abort(manager._handle);
     }
   });
 }
@@ -149,13 +150,15 @@ class IPCManager extends EventEmitter {
     this._destroyed = false;
     this._enabled = false;
     this._isListener = false;
-    this._connecting = false;
     this._closing = null; // the cleanup promise while one runs
     this._ended = false;
     this._subscribers = new Set();
     this._keepAlive = null;
     this._ref = true;
     this._parseErrors = 0;
+    this._inbox = []; // kind, copy, kind, copy, ...: frames copied out, not yet emitted
+    this._draining = false;
+    this._drain = () => this._drainInbox();
     this.disconnectReason = null;
     installExitHooks();
   }
@@ -266,14 +269,14 @@ class IPCManager extends EventEmitter {
       firstError = native.errorFor(status);
       if (status !== Status.E_CONNECTION_REFUSED || c.connect_timeout_ms < 0) throw firstError;
     }
-    this._connecting = true;
+    connecting.add(this);
     let status;
     try {
       status = await new Promise((resolve, reject) => {
         lib.connect.async(this._handle, c, (error, result) => (error ? reject(error) : resolve(result)));
       });
     } finally {
-      this._connecting = false;
+      connecting.delete(this);
     }
     if (status !== 0) {
       const message = firstError ? firstError.message : lib.status_string(status);
@@ -387,38 +390,62 @@ class IPCManager extends EventEmitter {
 
   _onFrame(kind, payload, length) {
     // The reader is parked in the C callback until this returns: payload is valid here,
-    // and only here. Everything kept is copied out of it first.
+    // and only here. So this only copies it out, and returns: the reader reads on while
+    // the copies are parsed and emitted in a microtask after this callback (measured:
+    // doing the parsing and the listeners in here held the reader for all of it, and the
+    // receive rate was about half).
     if (this._closing) return; // cleanup() was asked for: nothing more is delivered
     const n = Number(length);
     const wantsData = this.listenerCount('data') > 0;
     const wantsMessage = this.listenerCount('message') > 0 || this._subscribers.size > 0;
     if (!wantsData && !wantsMessage) return;
-    let buf = null;
-    let textPayload = null;
-    if (wantsData) {
-      buf = Buffer.alloc(n);
-      if (n > 0) buf.set(new Uint8Array(koffi.view(payload, n)));
+    let copy;
+    if (wantsData || !wantsMessage) {
+      copy = Buffer.alloc(n);
+      if (n > 0) copy.set(new Uint8Array(koffi.view(payload, n)));
+    } else {
+      copy = n > 0 ? koffi.decode.string(payload, n) : '';
     }
-    if (wantsMessage) textPayload = buf ? buf.toString('utf8') : (n > 0 ? koffi.decode.string(payload, n) : '');
-    try {
-      if (wantsData) this.emit('data', buf, kind);
-      if (wantsMessage) {
-        let message;
-        try {
-          message = JSON.parse(textPayload);
-        } catch (error) {
-          this._parseErrors++;
-          if (this.listenerCount('parseError') > 0) this.emit('parseError', error, buf || Buffer.from(textPayload, 'utf8'), kind);
-          return;
+    this._inbox.push(kind, copy);
+    if (!this._draining) {
+      this._draining = true;
+      queueMicrotask(this._drain);
+    }
+  }
+
+  _drainInbox() {
+    // Frames in arrival order; a listener that throws is the process's uncaught exception,
+    // raised after the rest were delivered.
+    const inbox = this._inbox;
+    let thrown = null;
+    for (let i = 0; i < inbox.length; i += 2) {
+      if (this._closing) break;
+      const kind = inbox[i];
+      const copy = inbox[i + 1];
+      try {
+        if (typeof copy !== 'string' && this.listenerCount('data') > 0) this.emit('data', copy, kind);
+        if (this.listenerCount('message') > 0 || this._subscribers.size > 0) {
+          const text = typeof copy === 'string' ? copy : copy.toString('utf8');
+          let message;
+          try {
+            message = JSON.parse(text);
+          } catch (error) {
+            this._parseErrors++;
+            if (this.listenerCount('parseError') > 0) {
+              this.emit('parseError', error, typeof copy === 'string' ? Buffer.from(copy, 'utf8') : copy, kind);
+            }
+            continue;
+          }
+          this.emit('message', message, kind);
+          for (const subscriber of this._subscribers) subscriber.push(message);
         }
-        this.emit('message', message, kind);
-        for (const subscriber of this._subscribers) subscriber.push(message);
+      } catch (error) {
+        if (thrown === null) thrown = error;
       }
-    } catch (error) {
-      // A listener threw: as in any event handler, it is the process's uncaught exception,
-      // raised on the loop after the library's reader has been let go.
-      process.nextTick(() => { throw error; });
     }
+    inbox.length = 0;
+    this._draining = false;
+    if (thrown !== null) process.nextTick(() => { throw thrown; });
   }
 
   _onState(event, status, reason) {
@@ -427,6 +454,9 @@ class IPCManager extends EventEmitter {
       return;
     }
     if (event !== native.EVENT_DISCONNECTED) return;
+    // Frames read before the end are delivered before it, whatever koffi's queue did
+    // with the microtask that would have emitted them.
+    if (this._draining) this._drainInbox();
     this.disconnectReason = { status, reason: String(reason) };
     this._end();
     this._releaseLoop(); // the connection is over: it keeps the process alive no more

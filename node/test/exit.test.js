@@ -30,3 +30,12 @@ for (const mode of ['exit', 'natural']) {
     });
   }
 }
+
+test('process.exit() while connect() retries on a worker thread exits at once, code 0 (the connect is aborted)', async () => {
+  const started = Date.now();
+  const { code, signal, out, err } = await run('connecting', 'tcp');
+  assert.equal(signal, null, err);
+  assert.equal(code, 0, err);
+  assert.match(out, /exiting/);
+  assert.ok(Date.now() - started < 10000, `took ${Date.now() - started} ms: the exit waited for the connect's 60 s`);
+});

@@ -40,11 +40,13 @@ for (const transport of ['unix', 'tcp']) {
   });
 }
 
-test('10,000 messages arrive whole and in order through for await messages()', async () => {
+test("10,000 messages arrive whole and in order through for await messages() and the 'message' handler", async () => {
   const N = 10000;
   const m = new IPCManager();
   const args = m.createListener({ transport: 'unix' });
   const stream = m.messages();
+  const handled = [];
+  m.on('message', (message) => handled.push(message.seq)); // the handler path, at the same time
   const child = peer('count', String(N), ...args);
   let expected = 0;
   await within(60000, (async () => {
@@ -55,6 +57,8 @@ test('10,000 messages arrive whole and in order through for await messages()', a
     }
   })(), 'the 10,000 messages');
   assert.equal(expected, N);
+  assert.equal(handled.length, N);
+  assert.ok(handled.every((seq, i) => seq === i), "the 'message' handler saw them in order too");
   await m.cleanup();
   assert.equal(await child.exited, 0);
 });
