@@ -156,9 +156,6 @@ class IPCManager extends EventEmitter {
     this._keepAlive = null;
     this._ref = true;
     this._parseErrors = 0;
-    this._inbox = []; // kind, copy, kind, copy, ...: frames copied out, not yet emitted
-    this._draining = false;
-    this._drain = () => this._drainInbox();
     this.disconnectReason = null;
     installExitHooks();
   }
@@ -390,62 +387,38 @@ class IPCManager extends EventEmitter {
 
   _onFrame(kind, payload, length) {
     // The reader is parked in the C callback until this returns: payload is valid here,
-    // and only here. So this only copies it out, and returns: the reader reads on while
-    // the copies are parsed and emitted in a microtask after this callback (measured:
-    // doing the parsing and the listeners in here held the reader for all of it, and the
-    // receive rate was about half).
+    // and only here. Everything kept is copied out of it first.
     if (this._closing) return; // cleanup() was asked for: nothing more is delivered
     const n = Number(length);
     const wantsData = this.listenerCount('data') > 0;
     const wantsMessage = this.listenerCount('message') > 0 || this._subscribers.size > 0;
     if (!wantsData && !wantsMessage) return;
-    let copy;
-    if (wantsData || !wantsMessage) {
-      copy = Buffer.alloc(n);
-      if (n > 0) copy.set(new Uint8Array(koffi.view(payload, n)));
-    } else {
-      copy = n > 0 ? koffi.decode.string(payload, n) : '';
+    let buf = null;
+    let textPayload = null;
+    if (wantsData) {
+      buf = Buffer.alloc(n);
+      if (n > 0) buf.set(new Uint8Array(koffi.view(payload, n)));
     }
-    this._inbox.push(kind, copy);
-    if (!this._draining) {
-      this._draining = true;
-      queueMicrotask(this._drain);
-    }
-  }
-
-  _drainInbox() {
-    // Frames in arrival order; a listener that throws is the process's uncaught exception,
-    // raised after the rest were delivered.
-    const inbox = this._inbox;
-    let thrown = null;
-    for (let i = 0; i < inbox.length; i += 2) {
-      if (this._closing) break;
-      const kind = inbox[i];
-      const copy = inbox[i + 1];
-      try {
-        if (typeof copy !== 'string' && this.listenerCount('data') > 0) this.emit('data', copy, kind);
-        if (this.listenerCount('message') > 0 || this._subscribers.size > 0) {
-          const text = typeof copy === 'string' ? copy : copy.toString('utf8');
-          let message;
-          try {
-            message = JSON.parse(text);
-          } catch (error) {
-            this._parseErrors++;
-            if (this.listenerCount('parseError') > 0) {
-              this.emit('parseError', error, typeof copy === 'string' ? Buffer.from(copy, 'utf8') : copy, kind);
-            }
-            continue;
-          }
-          this.emit('message', message, kind);
-          for (const subscriber of this._subscribers) subscriber.push(message);
+    if (wantsMessage) textPayload = buf ? buf.toString('utf8') : (n > 0 ? koffi.decode.string(payload, n) : '');
+    try {
+      if (wantsData) this.emit('data', buf, kind);
+      if (wantsMessage) {
+        let message;
+        try {
+          message = JSON.parse(textPayload);
+        } catch (error) {
+          this._parseErrors++;
+          if (this.listenerCount('parseError') > 0) this.emit('parseError', error, buf || Buffer.from(textPayload, 'utf8'), kind);
+          return;
         }
-      } catch (error) {
-        if (thrown === null) thrown = error;
+        this.emit('message', message, kind);
+        for (const subscriber of this._subscribers) subscriber.push(message);
       }
+    } catch (error) {
+      // A listener threw: as in any event handler, it is the process's uncaught exception,
+      // raised on the loop after the library's reader has been let go.
+      process.nextTick(() => { throw error; });
     }
-    inbox.length = 0;
-    this._draining = false;
-    if (thrown !== null) process.nextTick(() => { throw thrown; });
   }
 
   _onState(event, status, reason) {
@@ -454,9 +427,6 @@ class IPCManager extends EventEmitter {
       return;
     }
     if (event !== native.EVENT_DISCONNECTED) return;
-    // Frames read before the end are delivered before it, whatever koffi's queue did
-    // with the microtask that would have emitted them.
-    if (this._draining) this._drainInbox();
     this.disconnectReason = { status, reason: String(reason) };
     this._end();
     this._releaseLoop(); // the connection is over: it keeps the process alive no more
