@@ -5,6 +5,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { execFileSync, spawnSync } = require('child_process');
+const { libraryNames } = require('../lib/native');
 
 const PACKAGE = path.resolve(__dirname, '..');
 const LIBRARY = process.env.DAPPER_IPC_LIBRARY;
@@ -25,7 +26,7 @@ test('the library is found next to the package (as bundle.js leaves it), with DA
     execFileSync(process.execPath, [path.join(dir, 'scripts', 'bundle.js'), LIBRARY], { env });
     const result = node("const p = require('.'); new p.IPCManager(); console.log(p.libraryPath)", env, dir);
     assert.equal(result.status, 0, result.stderr);
-    assert.equal(result.stdout.trim(), path.join(dir, 'libdapper_ipc.so'));
+    assert.equal(result.stdout.trim(), path.join(dir, libraryNames()[0]));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
