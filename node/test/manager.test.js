@@ -187,3 +187,27 @@ test("every failure is an IPCError with the library's status and message", async
   await small.destroy();
   await rejectsWith(() => small.createListener(), Status.E_INVALID_HANDLE, 'a destroyed manager');
 });
+
+test('requireAuth: the launcher presents the listener\'s token; two managers in one process; sendMany keeps order', async () => {
+  const server = new IPCManager();
+  const args = server.createListener({ transport: 'tcp', requireAuth: true });
+  assert.match(server.authToken, /^[0-9a-f]{64}$/);
+  const client = new IPCManager();
+  await within(10000, client.connect({ ...configFromLauncherArgs(args), authToken: server.authToken }), 'connect with the token');
+  await within(10000, server.waitForClient(10000), 'the client accepted');
+  const got = [];
+  const three = new Promise((resolve) => server.on('message', (m, kind) => {
+    got.push([m.n, kind]);
+    if (got.length === 3) resolve();
+  }));
+  client.sendMany([{ n: 1 }, { n: 2 }, { n: 3 }]); // a client sends events (kind 1)
+  await within(10000, three, 'the batch');
+  assert.deepEqual(got, [[1, Kind.EVENT], [2, Kind.EVENT], [3, Kind.EVENT]]);
+  const back = once(client, 'message');
+  server.send({ reply: true });
+  assert.deepEqual(await within(10000, back, 'the reply'), [{ reply: true }, Kind.COMMAND]);
+  const disconnected = once(server, 'disconnected');
+  await client.cleanup();
+  assert.equal((await within(10000, disconnected, "the server's 'disconnected'"))[0].status, Status.OK);
+  await server.cleanup();
+});
