@@ -25,11 +25,13 @@ if QUICK:
     ROUNDS, RTT_N, RTT_SECONDS = 1, 200, 5
     BIG_COUNT, SMALL_COUNT, RECV_COUNT = 20, 2000, 2000
     PY = dict(iterations=200, flood=2000, rounds=1, seconds=5)
+    NODE = dict(iterations=200, flood=2000, rounds=1, seconds=5)
     STARTS, RSS_STARTS = 2, 1
 else:
     ROUNDS, RTT_N, RTT_SECONDS = 5, 8000, 8
     BIG_COUNT, SMALL_COUNT, RECV_COUNT = 1000, 200000, 300000
     PY = dict(iterations=5000, flood=100000, rounds=3, seconds=8)
+    NODE = dict(iterations=5000, flood=50000, rounds=3, seconds=8)
     STARTS, RSS_STARTS = 9, 5
 ORIGINAL_MSGS_PER_S = 27000  # the pure-Python original, measured on these machines (issue 5)
 STEP_TIMEOUT = 150  # seconds, any one benchmark process
@@ -262,6 +264,28 @@ def run_all(lib, lib_origin, libdir, out):
                      (">=", 300000.0), "target: 300k/s"))
     else:
         print("bench: python/src/dapper_ipc is missing: the Python rows are skipped", file=sys.stderr)
+
+    # ---- 3b. Node ----
+    node = shutil.which("node")
+    if node is None:
+        print("bench: node is not on PATH: the Node rows are skipped", file=sys.stderr)
+    elif not os.path.isdir(os.path.join(ROOT, "node", "node_modules", "koffi")):
+        print("bench: node/node_modules has no koffi (run `npm ci` in node/): the Node rows are skipped",
+              file=sys.stderr)
+    else:
+        nd = figures(sh(node, os.path.join(HERE, "node_bench.js"), bench, str(NODE["iterations"]), str(NODE["flood"]),
+                        str(NODE["rounds"]), str(NODE["seconds"]), env=dict(os.environ, DAPPER_IPC_LIBRARY=lib)))
+        framer = "Node net + hand-written framer (the extension's way)"
+        rows.append(("Node round trip p50, JSON in/out, unix (µs)", nd["node_package_rtt_p50_us"],
+                     nd["node_net_rtt_p50_us"], framer, None, f"n={nd['node_package_rtt_n']:.0f}"))
+        rows.append(("Node round trip p99 (µs)", nd["node_package_rtt_p99_us"], nd["node_net_rtt_p99_us"], framer,
+                     None, ""))
+        raw_c, _ = rtt_percentiles("raw", "unix", False)
+        rows.append(("Node round trip p50 (µs)", nd["node_package_rtt_p50_us"], raw_c[50], "raw C", None, ""))
+        rows.append(("Node receive rate, 'message' handler (msgs/s)", nd["node_package_msgs_per_s"],
+                     nd["node_net_msgs_per_s"], framer, None, "koffi: one hop to the loop per frame"))
+        rows.append(("Node receive rate, for await messages() (msgs/s)", nd["node_async_msgs_per_s"],
+                     nd["node_net_msgs_per_s"], framer, None, ""))
 
     # ---- 4. the library's own cost ----
     starts = sorted((figures(sh(startup, "time", lib)) for _ in range(STARTS)),

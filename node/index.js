@@ -1,0 +1,585 @@
+'use strict';
+/*
+ * IPCManager: one libdapper_ipc manager, in Node's idioms.
+ *
+ * Threads. The library reads frames on its own reader thread and calls the message and
+ * state callbacks there. The two callbacks given to the library are koffi registered
+ * callbacks, made once for the process and never unregistered. Called from a thread
+ * that is not the main thread, koffi queues the call to the event loop (a thread-safe
+ * function) and blocks the calling thread until the JavaScript callback has run on the
+ * main thread. So no JavaScript runs on a foreign thread, and the payload pointer is
+ * still valid while the JavaScript callback copies it (the reader is parked inside the
+ * C callback until then). The cost is one hop to the loop per frame, and the rule that
+ * follows from it: nothing on the main thread may wait for the reader (cleanup joins
+ * it), or the two wait for each other. So cleanup runs on a libuv worker thread
+ * (koffi's fn.async) while the loop goes on serving the reader's queued callbacks.
+ *
+ * Lifetime. The callbacks find their manager by a token (the user_data) in `open`,
+ * which holds every manager from createListener/connect until cleanup: a callback
+ * that arrives for a manager already cleaned up finds nothing and returns.
+ *
+ * Exit. When the loop runs dry ('beforeExit') every open manager is cleaned up before
+ * Node tears the environment down (koffi releases its thread-safe function then, and a
+ * reader calling into it afterwards would crash the process). process.exit() ends the
+ * process without that teardown: a reader parked in a callback stays parked until the
+ * process is gone. A connect still in flight is aborted from the 'exit' handler, so no
+ * worker thread blocks the exit.
+ */
+const { EventEmitter } = require('events');
+const native = require('./lib/native');
+
+const { koffi, Status, Kind, IPCError } = native;
+
+const open = new Map(); // token -> IPCManager, from createListener/connect until cleanup
+const connecting = new Set(); // managers whose connect() retries on a worker thread
+let nextToken = 1;
+let callbacks = null; // [message, state], registered once, never unregistered
+const END = Symbol('end');
+const INT32_MAX = 2 ** 31 - 1;
+
+function onMessage(token, kind, payload, length) {
+  const manager = open.get(token);
+  if (manager === undefined) return;
+  manager._onFrame(kind, payload, length);
+}
+
+function onState(token, event, status, reason) {
+  const manager = open.get(token);
+  if (manager === undefined) return;
+  manager._onState(event, status, reason);
+}
+
+function registeredCallbacks() {
+  if (callbacks === null) {
+    callbacks = [koffi.register(onMessage, koffi.pointer(native.MessageCb)),
+      koffi.register(onState, koffi.pointer(native.StateCb))];
+  }
+  return callbacks;
+}
+
+let exitHooks = false;
+function installExitHooks() {
+  if (exitHooks) return;
+  exitHooks = true;
+  // The loop ran dry with managers still open (unref()'d, or left behind): clean them up
+  // while the loop still runs, so no reader is inside koffi when Node tears down.
+  process.on('beforeExit', () => {
+    for (const manager of open.values()) manager.cleanup().catch(() => {});
+  });
+  process.on('exit', () => {
+    for (const manager of connecting) {
+      // No reader runs yet, so abort waits for nothing: it ends the connect at once, and
+      // the worker thread blocked in it (which Node joins at exit) returns.
+      native.lib().abort(manager._handle);
+    }
+  });
+}
+
+function int32(name, value, low, high) {
+  if (value === undefined || value === null) return 0;
+  if (!Number.isInteger(value) || value < low || value > high) {
+    throw new IPCError(`${name} must be an integer between ${low} and ${high} (got ${value})`, Status.E_INVALID_ARGUMENT);
+  }
+  return value;
+}
+
+function text(name, value) {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string') {
+    throw new IPCError(`${name} must be a string (got ${typeof value})`, Status.E_INVALID_ARGUMENT);
+  }
+  return value;
+}
+
+function ms(name, value) {
+  // undefined/null: the library's default (0); negative: no limit / one attempt.
+  if (value === undefined || value === null) return 0;
+  if (typeof value !== 'number' || Number.isNaN(value)) {
+    throw new IPCError(`${name} must be a number of milliseconds (got ${value})`, Status.E_INVALID_ARGUMENT);
+  }
+  if (value < 0) return -1;
+  return Math.min(INT32_MAX, Math.max(1, Math.round(value)));
+}
+
+/** The dapper_ipc_config for a JS config object; the library checks every value it can hold. */
+function nativeConfig(config = {}) {
+  if (config === null || typeof config !== 'object') {
+    throw new IPCError('config must be an object', Status.E_INVALID_ARGUMENT);
+  }
+  return {
+    struct_size: native.lib().configSize,
+    max_frame_size: int32('maxFrameSize', config.maxFrameSize, 0, 2 ** 32 - 1),
+    transport: text('transport', config.transport),
+    host: text('host', config.host),
+    path: text('path', config.path),
+    pipe_name: text('pipeName', config.pipeName),
+    port: int32('port', config.port, -(2 ** 31), INT32_MAX),
+    connect_timeout_ms: ms('connectTimeoutMs', config.connectTimeoutMs),
+    send_timeout_ms: ms('sendTimeoutMs', config.sendTimeoutMs),
+    flags: config.requireAuth ? native.FLAG_REQUIRE_AUTH : 0,
+    auth_token: text('authToken', config.authToken),
+  };
+}
+
+/** The config a launcher connects with, from the arguments createListener returned. */
+function configFromLauncherArgs(args) {
+  const fields = { '--ipc': 'transport', '--ipc-host': 'host', '--ipc-port': 'port', '--ipc-path': 'path', '--ipc-pipe': 'pipeName' };
+  const config = {};
+  for (let i = 0; i + 1 < args.length; i++) {
+    if (fields[args[i]]) config[fields[args[i]]] = args[i + 1];
+  }
+  if (config.transport === undefined) throw new IPCError(`no --ipc in ${JSON.stringify(args)}`, Status.E_INVALID_ARGUMENT);
+  if (config.port !== undefined) config.port = Number(config.port);
+  return config;
+}
+
+function isLocal(config) {
+  const transport = (config.transport || 'auto').toLowerCase();
+  if (transport !== 'tcp') return true;
+  return config.host === undefined || config.host === null || config.host === 'localhost' ||
+    config.host === '::1' || /^127\./.test(config.host);
+}
+
+class IPCManager extends EventEmitter {
+  constructor() {
+    super();
+    const handle = {};
+    native.check(native.lib().manager_create(handle));
+    this._handle = handle;
+    this._token = 0;
+    this._destroyed = false;
+    this._enabled = false;
+    this._isListener = false;
+    this._closing = null; // the cleanup promise while one runs
+    this._ended = false;
+    this._subscribers = new Set();
+    this._keepAlive = null;
+    this._ref = true;
+    this._parseErrors = 0;
+    this.disconnectReason = null;
+    installExitHooks();
+  }
+
+  // ---- lifecycle ------------------------------------------------------------------
+
+  /** True from createListener/connect until cleanup. */
+  get isEnabled() { return this._enabled; }
+
+  get isListener() { return this._isListener; }
+
+  /** True while a peer is connected. */
+  get isConnected() {
+    if (this._destroyed) return false;
+    const connected = [0];
+    native.check(native.lib().is_connected(this._handle, connected));
+    return connected[0] === 1;
+  }
+
+  /** The library's path and version. */
+  static get library() {
+    const lib = native.lib();
+    return { path: lib.path, version: lib.version() };
+  }
+
+  _opened(isListener) {
+    this._enabled = true;
+    this._isListener = isListener;
+    this._ended = false;
+    this.disconnectReason = null;
+    this._token = nextToken++;
+    open.set(this._token, this);
+    this._holdLoop();
+  }
+
+  _startReader() {
+    const [onMsg, onSt] = registeredCallbacks();
+    const lib = native.lib();
+    native.check(lib.set_callbacks(this._handle, onMsg, onSt, this._token));
+    native.check(lib.start_reader(this._handle));
+  }
+
+  _assertUsable() {
+    if (this._destroyed) throw new IPCError('the manager was destroyed', Status.E_INVALID_HANDLE);
+    if (this._closing) throw new IPCError('cleanup() is running', Status.E_INVALID_STATE);
+  }
+
+  /**
+   * Binds a listener now (a launcher started afterwards finds it), starts the reader
+   * (which accepts the client and emits 'connected'), and returns the launcher
+   * arguments (--ipc ...).
+   */
+  createListener(config = {}) {
+    this._assertUsable();
+    const c = nativeConfig(config);
+    const lib = native.lib();
+    native.check(lib.create_listener(this._handle, c));
+    try {
+      this._opened(true);
+      this._startReader();
+    } catch (error) {
+      this._forget();
+      lib.cleanup(this._handle); // no reader started: nothing to wait for
+      throw error;
+    }
+    return this.launcherArgs;
+  }
+
+  get launcherArgs() {
+    const lib = native.lib();
+    const length = [0];
+    const argc = [0];
+    let status = lib.launcher_args(this._handle, null, 0, length, argc);
+    if (status !== Status.E_BUFFER_TOO_SMALL) native.check(status);
+    const buf = Buffer.alloc(length[0]);
+    native.check(lib.launcher_args(this._handle, buf, buf.length, length, argc));
+    return buf.toString('utf8', 0, Math.max(0, length[0] - 1)).split('\0').slice(0, argc[0]);
+  }
+
+  /** The token a launcher must present (listener with requireAuth); hand it over in the
+   * DAPPER_IPC_AUTH_TOKEN environment variable, never argv. */
+  get authToken() {
+    const buf = Buffer.alloc(128);
+    const length = [0];
+    native.check(native.lib().auth_token(this._handle, buf, buf.length, length));
+    return buf.toString('ascii', 0, length[0] - 1);
+  }
+
+  /**
+   * Connects to a listener, retrying while nobody listens (connectTimeoutMs, 3000 by
+   * default), then starts the reader. The library's call blocks, so the retries run on a
+   * worker thread: the event loop goes on. Resolves once connected ('connected' is
+   * emitted too); rejects with an IPCError.
+   */
+  async connect(config) {
+    this._assertUsable();
+    const c = nativeConfig(config || {});
+    const lib = native.lib();
+    // One attempt here first: a local listener that is already there (the usual case: the
+    // adapter started this launcher) connects at once, and a failure leaves the library's
+    // message on this thread. The retries go to a worker thread, where the message is kept
+    // on that thread: the error then carries the status it returned and the message of
+    // this first attempt.
+    let firstError = null;
+    if (isLocal(config || {})) {
+      const status = lib.connect(this._handle, { ...c, connect_timeout_ms: -1 });
+      if (status === 0) return this._connected();
+      firstError = native.errorFor(status);
+      if (status !== Status.E_CONNECTION_REFUSED || c.connect_timeout_ms < 0) throw firstError;
+    }
+    connecting.add(this);
+    let status;
+    try {
+      status = await new Promise((resolve, reject) => {
+        lib.connect.async(this._handle, c, (error, result) => (error ? reject(error) : resolve(result)));
+      });
+    } finally {
+      connecting.delete(this);
+    }
+    if (status !== 0) {
+      const message = firstError ? firstError.message : lib.status_string(status);
+      throw new IPCError(status === Status.E_CANCELLED ? 'cleanup ran while connecting' : message, status);
+    }
+    return this._connected();
+  }
+
+  _connected() {
+    try {
+      this._opened(false);
+      this._startReader();
+    } catch (error) {
+      this._forget();
+      native.lib().cleanup(this._handle);
+      throw error;
+    }
+  }
+
+  /**
+   * Resolves once a client is connected (at once if one is); rejects with an IPCError:
+   * E_TIMEOUT after timeoutMs (omitted or negative: no limit), E_INVALID_STATE before
+   * createListener, E_CANCELLED when cleanup() ran meanwhile. The reader accepts; this
+   * waits for its 'connected' on the loop, so no thread is blocked meanwhile.
+   */
+  waitForClient(timeoutMs = -1) {
+    return new Promise((resolve, reject) => {
+      if (this._closing) {
+        reject(new IPCError('cleanup ran while waiting for a client', Status.E_CANCELLED));
+        return;
+      }
+      const lib = native.lib();
+      // timeout 0: the library answers at once (OK, E_TIMEOUT, E_INVALID_STATE, ...).
+      const now = lib.wait_for_client(this._handle, 0);
+      if (now === 0) { resolve(); return; }
+      if (now !== Status.E_TIMEOUT) { reject(native.errorFor(now)); return; }
+      let timer = null;
+      const done = (error) => {
+        if (timer) clearTimeout(timer);
+        this.off('connected', onConnected);
+        this.off('_closed', onClosed);
+        if (error) reject(error); else resolve();
+      };
+      const onConnected = () => done(null);
+      const onClosed = () => done(new IPCError('cleanup ran while waiting for a client', Status.E_CANCELLED));
+      this.on('connected', onConnected);
+      this.on('_closed', onClosed);
+      if (timeoutMs !== undefined && timeoutMs !== null && timeoutMs >= 0) {
+        timer = setTimeout(() => {
+          // The library's own verdict and words, at the deadline.
+          const status = lib.wait_for_client(this._handle, 0);
+          done(status === 0 ? null : native.errorFor(status));
+        }, Math.min(timeoutMs, INT32_MAX));
+      }
+    });
+  }
+
+  // ---- sending ----------------------------------------------------------------------
+
+  _defaultKind() {
+    return this._isListener ? Kind.COMMAND : Kind.EVENT;
+  }
+
+  /**
+   * Sends one frame whose payload the caller encoded (a Buffer, a Uint8Array or a string).
+   * The frame is handed to the kernel before this returns (inline: it blocks the loop only
+   * while the peer's receive buffer is full, at most sendTimeoutMs). Kind: command (2) on
+   * a listener, event (1) on a client. Throws an IPCError (E_NOT_CONNECTED before a client
+   * came, E_CLOSED after the peer left, ...).
+   */
+  sendBytes(payload, kind) {
+    const data = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+    if (!(data instanceof Uint8Array)) {
+      throw new IPCError('payload must be a Buffer, a Uint8Array or a string', Status.E_INVALID_ARGUMENT);
+    }
+    if (this._destroyed) throw new IPCError('the manager was destroyed', Status.E_INVALID_HANDLE);
+    native.check(native.lib().send(this._handle, kind === undefined ? this._defaultKind() : kind, data, data.length));
+  }
+
+  /** Sends a value as JSON (sendBytes of JSON.stringify(message)). */
+  send(message, kind) {
+    this.sendBytes(Buffer.from(JSON.stringify(message), 'utf8'), kind);
+  }
+
+  /**
+   * Sends several values as JSON in one call (dapper_ipc_send_batch): in order, in as few
+   * writes as the OS allows, no other sender's frame between them. On failure the
+   * error's `sent` says how many went out whole.
+   */
+  sendMany(messages, kind) {
+    const payloads = messages.map((m) => Buffer.from(JSON.stringify(m), 'utf8'));
+    const k = kind === undefined ? this._defaultKind() : kind;
+    // One buffer holds every payload, so the frames' pointers stay valid for the call.
+    const all = Buffer.concat(payloads);
+    let offset = 0;
+    const frames = payloads.map((p) => {
+      const frame = { payload: all.subarray(offset, offset + p.length), length: p.length, kind: k };
+      offset += p.length;
+      return frame;
+    });
+    const sent = [0];
+    const status = native.lib().send_batch(this._handle, frames, frames.length, sent);
+    if (status !== 0) {
+      const error = native.errorFor(status);
+      error.sent = sent[0];
+      throw error;
+    }
+  }
+
+  // ---- receiving (on the loop, from koffi's queue) ------------------------------------
+
+  _onFrame(kind, payload, length) {
+    // The reader is parked in the C callback until this returns: payload is valid here,
+    // and only here. Everything kept is copied out of it first.
+    if (this._closing) return; // cleanup() was asked for: nothing more is delivered
+    const n = Number(length);
+    const wantsData = this.listenerCount('data') > 0;
+    const wantsMessage = this.listenerCount('message') > 0 || this._subscribers.size > 0;
+    if (!wantsData && !wantsMessage) return;
+    let buf = null;
+    let textPayload = null;
+    if (wantsData) {
+      buf = Buffer.alloc(n);
+      if (n > 0) buf.set(new Uint8Array(koffi.view(payload, n)));
+    }
+    if (wantsMessage) textPayload = buf ? buf.toString('utf8') : (n > 0 ? koffi.decode.string(payload, n) : '');
+    try {
+      if (wantsData) this.emit('data', buf, kind);
+      if (wantsMessage) {
+        let message;
+        try {
+          message = JSON.parse(textPayload);
+        } catch (error) {
+          this._parseErrors++;
+          if (this.listenerCount('parseError') > 0) this.emit('parseError', error, buf || Buffer.from(textPayload, 'utf8'), kind);
+          return;
+        }
+        this.emit('message', message, kind);
+        for (const subscriber of this._subscribers) subscriber.push(message);
+      }
+    } catch (error) {
+      // A listener threw: as in any event handler, it is the process's uncaught exception,
+      // raised on the loop after the library's reader has been let go.
+      process.nextTick(() => { throw error; });
+    }
+  }
+
+  _onState(event, status, reason) {
+    if (event === native.EVENT_CONNECTED) {
+      if (!this._closing) this.emit('connected');
+      return;
+    }
+    if (event !== native.EVENT_DISCONNECTED) return;
+    this.disconnectReason = { status, reason: String(reason) };
+    this._end();
+    this._releaseLoop(); // the connection is over: it keeps the process alive no more
+    if (!this._closing) {
+      try {
+        this.emit('disconnected', this.disconnectReason);
+      } catch (error) {
+        process.nextTick(() => { throw error; });
+      }
+    }
+  }
+
+  _end() {
+    if (this._ended) return;
+    this._ended = true;
+    for (const subscriber of this._subscribers) subscriber.push(END);
+  }
+
+  /**
+   * `for await (const message of manager.messages())`: the parsed messages received from
+   * now on, in order; ends when the peer leaves or at cleanup. Messages are queued
+   * between iterations (nothing is dropped).
+   */
+  messages() {
+    const manager = this;
+    const queue = [];
+    let head = 0;
+    let wake = null;
+    const subscriber = {
+      push(item) {
+        queue.push(item);
+        if (wake) { const w = wake; wake = null; w(); }
+      },
+    };
+    this._subscribers.add(subscriber);
+    if (this._ended || this._closing || !this._enabled) subscriber.push(END);
+    const finish = () => {
+      manager._subscribers.delete(subscriber);
+      queue.length = 0;
+      head = 0;
+    };
+    return {
+      [Symbol.asyncIterator]() { return this; },
+      async next() {
+        while (head >= queue.length) {
+          if (!manager._subscribers.has(subscriber)) return { value: undefined, done: true };
+          await new Promise((resolve) => { wake = resolve; });
+        }
+        const item = queue[head++];
+        if (head > 1024 && head * 2 > queue.length) { queue.splice(0, head); head = 0; }
+        if (item === END) { finish(); return { value: undefined, done: true }; }
+        return { value: item, done: false };
+      },
+      async return() {
+        finish();
+        if (wake) { const w = wake; wake = null; w(); }
+        return { value: undefined, done: true };
+      },
+    };
+  }
+
+  // ---- keeping the process alive ------------------------------------------------------
+
+  _holdLoop() {
+    if (this._keepAlive === null) {
+      // Like a net.Socket: an open connection keeps the process alive; unref() lets it go.
+      this._keepAlive = setInterval(() => {}, 2 ** 30);
+      if (!this._ref) this._keepAlive.unref();
+    }
+  }
+
+  _releaseLoop() {
+    if (this._keepAlive !== null) {
+      clearInterval(this._keepAlive);
+      this._keepAlive = null;
+    }
+  }
+
+  /** Lets the process exit while this manager is open (it is then cleaned up at exit). */
+  unref() {
+    this._ref = false;
+    if (this._keepAlive) this._keepAlive.unref();
+    return this;
+  }
+
+  ref() {
+    this._ref = true;
+    if (this._keepAlive) this._keepAlive.ref();
+    return this;
+  }
+
+  // ---- cleanup ----------------------------------------------------------------------
+
+  _forget() {
+    this._enabled = false;
+    open.delete(this._token);
+    this._releaseLoop();
+  }
+
+  /**
+   * Closes the connection (the peer sees end-of-file after every frame already sent) and
+   * the listener, removes the socket file, and stops the reader. No 'message' is emitted
+   * once cleanup() was called; the promise resolves once the reader has ended (it runs on
+   * a worker thread, so the loop serves the reader meanwhile). Idempotent; the manager
+   * can listen or connect again afterwards. Await it before process.exit().
+   */
+  cleanup() {
+    return this._close(false);
+  }
+
+  /** As cleanup(), without the linger: frames still in the kernel may be lost
+   * (dapper_ipc_abort). For stop-now paths. */
+  abort() {
+    return this._close(true);
+  }
+
+  _close(abort) {
+    if (this._destroyed) return Promise.resolve();
+    if (this._closing) {
+      if (abort) native.lib().abort.async(this._handle, () => {}); // ends a lingering cleanup at once
+      return this._closing;
+    }
+    const lib = native.lib();
+    const fn = abort ? lib.abort : lib.cleanup;
+    this._closing = new Promise((resolve, reject) => {
+      this._end();
+      this.emit('_closed');
+      fn.async(this._handle, (error, status) => {
+        this._forget();
+        this._closing = null;
+        if (error) reject(error);
+        else if (status !== 0) reject(new IPCError(lib.status_string(status), status));
+        else resolve();
+      });
+    });
+    return this._closing;
+  }
+
+  /** cleanup(), then releases the native handle: the manager is unusable afterwards. */
+  async destroy() {
+    if (this._destroyed) return;
+    await this.cleanup();
+    this._destroyed = true;
+    native.check(native.lib().manager_destroy(this._handle));
+  }
+}
+
+module.exports = {
+  IPCManager,
+  IPCError,
+  Status,
+  Kind,
+  configFromLauncherArgs,
+  get libraryPath() { return native.lib().path; },
+  LIBRARY_ENV: native.LIBRARY_ENV,
+};

@@ -1,0 +1,208 @@
+'use strict';
+// koffi declarations of include/dapper_ipc.h, the library search, and errors.
+const fs = require('fs');
+const path = require('path');
+const koffi = require('koffi');
+
+const LIBRARY_ENV = 'DAPPER_IPC_LIBRARY';
+const PACKAGE_DIR = path.resolve(__dirname, '..');
+
+/** dapper_ipc_status, by name. */
+const Status = Object.freeze({
+  OK: 0,
+  E_INVALID_ARGUMENT: -1,
+  E_INVALID_HANDLE: -2,
+  E_INVALID_STATE: -3,
+  E_BUFFER_TOO_SMALL: -4,
+  E_NOT_CONNECTED: -5,
+  E_TIMEOUT: -6,
+  E_UNSUPPORTED: -7,
+  E_ADDRESS_IN_USE: -8,
+  E_CONNECTION_REFUSED: -9,
+  E_CLOSED: -10,
+  E_PROTOCOL: -11,
+  E_FRAME_TOO_LARGE: -12,
+  E_IO: -13,
+  E_PATH_TOO_LONG: -14,
+  E_CANCELLED: -15,
+  E_PATH_EXISTS: -16,
+  E_SEND_TIMEOUT: -17,
+  E_INTERNAL: -99,
+});
+const STATUS_NAMES = new Map(Object.entries(Status).map(([name, value]) => [value, name]));
+
+const Kind = Object.freeze({ EVENT: 1, COMMAND: 2 });
+const EVENT_CONNECTED = 1;
+const EVENT_DISCONNECTED = 2;
+const FLAG_REQUIRE_AUTH = 1;
+
+/**
+ * Every failure of the library, with its status (a negative dapper_ipc_status), the
+ * status's name as `code` ('E_TIMEOUT'), and the library's message (dapper_ipc_last_error)
+ * as `message`. `status` is null only when the library cannot be found or loaded.
+ */
+class IPCError extends Error {
+  constructor(message, status = null) {
+    super(message);
+    this.name = 'IPCError';
+    this.status = status;
+    this.code = status === null ? 'E_LOAD' : (STATUS_NAMES.get(status) || `E_${-status}`);
+  }
+}
+
+function libraryNames() {
+  if (process.platform === 'win32') return ['dapper_ipc.dll'];
+  if (process.platform === 'darwin') return ['libdapper_ipc.dylib'];
+  return ['libdapper_ipc.so'];
+}
+
+function tryLoad(file) {
+  const lib = koffi.load(file);
+  lib.func('const char *dapper_ipc_version(void)'); // throws: not this library
+  pin(file);
+  return lib;
+}
+
+/*
+ * Keeps the library mapped until the process ends. koffi unloads a library (dlclose) when
+ * Node tears its environment down, but every thread that ran the library (the libuv
+ * worker threads of the async calls) still has the .NET runtime's thread-exit
+ * destructor registered, and those threads exit after that: into unmapped code, a
+ * segfault at exit (seen on every natural exit after one fn.async call). A second
+ * dlopen with RTLD_NODELETE makes the unload a no-op. POSIX only; on Windows the
+ * loader keeps a DLL whose threads are alive (untested here).
+ */
+function pin(file) {
+  if (process.platform === 'win32') return;
+  const RTLD_NOW = 2;
+  const RTLD_NODELETE = process.platform === 'darwin' ? 0x80 : 0x1000;
+  const candidates = process.platform === 'darwin' ? ['libSystem.B.dylib'] : ['libc.so.6', 'libdl.so.2', 'libc.so'];
+  for (const name of candidates) {
+    let dlopen;
+    try {
+      dlopen = koffi.load(name).func('void *dlopen(const char *file, int mode)');
+    } catch {
+      continue;
+    }
+    if (dlopen(file, RTLD_NOW | RTLD_NODELETE) !== null) return;
+  }
+  throw new Error(`could not pin ${file} in memory (dlopen with RTLD_NODELETE failed)`);
+}
+
+/** [lib, path]: DAPPER_IPC_LIBRARY, then the package's folder (a bundled copy), then the
+ * system loader (LD_LIBRARY_PATH, ldconfig; DYLD_LIBRARY_PATH; PATH on Windows). */
+function load() {
+  const explicit = process.env[LIBRARY_ENV];
+  if (explicit) {
+    // An explicit choice is not second-guessed: if it is wrong, say so, do not fall back.
+    if (!fs.existsSync(explicit)) throw new IPCError(`${LIBRARY_ENV}=${explicit}: no such file`);
+    try {
+      return [tryLoad(explicit), explicit];
+    } catch (error) {
+      throw new IPCError(`${LIBRARY_ENV}=${explicit} cannot be loaded: ${error.message}`);
+    }
+  }
+  const looked = [`${LIBRARY_ENV} (not set)`];
+  for (const name of libraryNames()) {
+    const candidate = path.join(PACKAGE_DIR, name);
+    looked.push(candidate);
+    if (fs.existsSync(candidate)) {
+      try {
+        return [tryLoad(candidate), candidate];
+      } catch (error) {
+        throw new IPCError(`${candidate} cannot be loaded: ${error.message}`);
+      }
+    }
+  }
+  for (const name of libraryNames()) {
+    looked.push(`${name} through the system loader`);
+    try {
+      return [tryLoad(name), name];
+    } catch (error) {
+      looked.push(`(${error.message})`);
+    }
+  }
+  throw new IPCError(`libdapper_ipc not found; looked at: ${looked.join('; ')}. ` +
+    `Set ${LIBRARY_ENV} to the library's path, or bundle it (node/README.md).`);
+}
+
+const Manager = koffi.struct('dapper_ipc_manager', { id: 'uint64_t' });
+const Config = koffi.struct('dapper_ipc_config', {
+  struct_size: 'uint32_t',
+  max_frame_size: 'uint32_t',
+  transport: 'const char *',
+  host: 'const char *',
+  path: 'const char *',
+  pipe_name: 'const char *',
+  port: 'int32_t',
+  connect_timeout_ms: 'int32_t',
+  send_timeout_ms: 'int32_t',
+  flags: 'uint32_t',
+  auth_token: 'const char *',
+});
+const Frame = koffi.struct('dapper_ipc_frame', { payload: 'const void *', length: 'size_t', kind: 'int32_t' });
+// user_data is declared as an integer (the same register as void * on every supported ABI):
+// it carries a manager's token, never a pointer.
+const MessageCb = koffi.proto('void dapper_ipc_message_cb(intptr_t user, int32_t kind, const uint8_t *payload, size_t length)');
+const StateCb = koffi.proto('void dapper_ipc_state_cb(intptr_t user, int32_t event, int32_t status, const char *reason)');
+
+let loaded = null;
+
+/** The library's functions (loaded once, on first use). */
+function lib() {
+  if (loaded) return loaded;
+  const [handle, file] = load();
+  const f = (proto) => handle.func(proto);
+  loaded = {
+    path: file,
+    version: f('const char *dapper_ipc_version(void)'),
+    status_string: f('const char *dapper_ipc_status_string(int32_t status)'),
+    last_error: f('int32_t dapper_ipc_last_error(_Out_ uint8_t *buf, size_t cap, _Out_ size_t *needed)'),
+    config_init: f('int32_t dapper_ipc_config_init(_Inout_ dapper_ipc_config *config, size_t size)'),
+    manager_create: f('int32_t dapper_ipc_manager_create(_Out_ dapper_ipc_manager *out)'),
+    manager_destroy: f('int32_t dapper_ipc_manager_destroy(dapper_ipc_manager manager)'),
+    set_callbacks: f('int32_t dapper_ipc_set_callbacks(dapper_ipc_manager manager, dapper_ipc_message_cb *on_message, dapper_ipc_state_cb *on_state, intptr_t user)'),
+    create_listener: f('int32_t dapper_ipc_create_listener(dapper_ipc_manager manager, const dapper_ipc_config *config)'),
+    launcher_args: f('int32_t dapper_ipc_launcher_args(dapper_ipc_manager manager, _Out_ uint8_t *buf, size_t cap, _Out_ size_t *length, _Out_ int32_t *argc)'),
+    auth_token: f('int32_t dapper_ipc_auth_token(dapper_ipc_manager manager, _Out_ uint8_t *buf, size_t cap, _Out_ size_t *length)'),
+    connect: f('int32_t dapper_ipc_connect(dapper_ipc_manager manager, const dapper_ipc_config *config)'),
+    wait_for_client: f('int32_t dapper_ipc_wait_for_client(dapper_ipc_manager manager, int32_t timeout_ms)'),
+    start_reader: f('int32_t dapper_ipc_start_reader(dapper_ipc_manager manager)'),
+    send: f('int32_t dapper_ipc_send(dapper_ipc_manager manager, int32_t kind, const uint8_t *payload, size_t length)'),
+    send_batch: f('int32_t dapper_ipc_send_batch(dapper_ipc_manager manager, const dapper_ipc_frame *frames, size_t count, _Out_ size_t *sent)'),
+    cleanup: f('int32_t dapper_ipc_cleanup(dapper_ipc_manager manager)'),
+    abort: f('int32_t dapper_ipc_abort(dapper_ipc_manager manager)'),
+    is_connected: f('int32_t dapper_ipc_is_connected(dapper_ipc_manager manager, _Out_ int32_t *connected)'),
+  };
+  const probe = { struct_size: 0 };
+  // The size both sides know: the library never reads past it.
+  if (loaded.config_init(probe, koffi.sizeof(Config)) !== 0) throw new IPCError('dapper_ipc_config_init failed', Status.E_INTERNAL);
+  loaded.configSize = probe.struct_size;
+  return loaded;
+}
+
+/** The calling thread's last error message (call it right after the failing call). */
+function lastError() {
+  const native = lib();
+  const needed = [0];
+  native.last_error(null, 0, needed);
+  const buf = Buffer.alloc(Math.max(needed[0], 1));
+  native.last_error(buf, buf.length, needed);
+  const end = buf.indexOf(0);
+  return buf.toString('utf8', 0, end < 0 ? buf.length : end);
+}
+
+/** The IPCError for a failing status, with the library's message for this thread. */
+function errorFor(status, fallback) {
+  const message = fallback || lastError() || lib().status_string(status);
+  return new IPCError(message, status);
+}
+
+function check(status) {
+  if (status !== 0) throw errorFor(status);
+}
+
+module.exports = {
+  koffi, Status, Kind, IPCError, EVENT_CONNECTED, EVENT_DISCONNECTED, FLAG_REQUIRE_AUTH,
+  LIBRARY_ENV, Manager, Config, Frame, MessageCb, StateCb, lib, lastError, errorFor, check, libraryNames,
+};
