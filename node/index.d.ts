@@ -71,6 +71,9 @@ export interface TransportConfig {
   requireAuth?: boolean;
   /** Client: the token to present (default: the DAPPER_IPC_AUTH_TOKEN environment variable). */
   authToken?: string;
+  /** Listener: ms a send made before the client arrived waits for it. Default: no wait
+   *  (E_NOT_CONNECTED at once), since send() runs on the event loop; await waitForClient() first. */
+  clientWaitMs?: number;
 }
 
 /** How the connection ended without the host asking (the library's state callback). */

@@ -118,6 +118,10 @@ function nativeConfig(config = {}) {
     send_timeout_ms: ms('sendTimeoutMs', config.sendTimeoutMs),
     flags: config.requireAuth ? native.FLAG_REQUIRE_AUTH : 0,
     auth_token: text('authToken', config.authToken),
+    // send() runs on the event loop: a send that waited for the launcher would block the
+    // loop, so by default it does not (E_NOT_CONNECTED at once); await waitForClient()
+    // or the 'connected' event first. A positive clientWaitMs opts in to the library's wait.
+    client_wait_ms: config.clientWaitMs === undefined ? -1 : ms('clientWaitMs', config.clientWaitMs),
   };
 }
 
@@ -194,7 +198,7 @@ class IPCManager extends EventEmitter {
   _startReader() {
     const [onMsg, onSt] = registeredCallbacks();
     const lib = native.lib();
-    native.check(lib.set_callbacks(this._handle, onMsg, onSt, this._token));
+    native.check(lib.set_callback(this._handle, onMsg, onSt, this._token));
     native.check(lib.start_reader(this._handle));
   }
 

@@ -139,6 +139,7 @@ const Config = koffi.struct('dapper_ipc_config', {
   send_timeout_ms: 'int32_t',
   flags: 'uint32_t',
   auth_token: 'const char *',
+  client_wait_ms: 'int32_t',
 });
 const Frame = koffi.struct('dapper_ipc_frame', { payload: 'const void *', length: 'size_t', kind: 'int32_t' });
 // user_data is declared as an integer (the same register as void * on every supported ABI):
@@ -161,7 +162,7 @@ function lib() {
     config_init: f('int32_t dapper_ipc_config_init(_Inout_ dapper_ipc_config *config, size_t size)'),
     manager_create: f('int32_t dapper_ipc_manager_create(_Out_ dapper_ipc_manager *out)'),
     manager_destroy: f('int32_t dapper_ipc_manager_destroy(dapper_ipc_manager manager)'),
-    set_callbacks: f('int32_t dapper_ipc_set_callbacks(dapper_ipc_manager manager, dapper_ipc_message_cb *on_message, dapper_ipc_state_cb *on_state, intptr_t user)'),
+    set_callback: f('int32_t dapper_ipc_set_callback(dapper_ipc_manager manager, dapper_ipc_message_cb *on_message, dapper_ipc_state_cb *on_state, intptr_t user)'),
     create_listener: f('int32_t dapper_ipc_create_listener(dapper_ipc_manager manager, const dapper_ipc_config *config)'),
     launcher_args: f('int32_t dapper_ipc_launcher_args(dapper_ipc_manager manager, _Out_ uint8_t *buf, size_t cap, _Out_ size_t *length, _Out_ int32_t *argc)'),
     auth_token: f('int32_t dapper_ipc_auth_token(dapper_ipc_manager manager, _Out_ uint8_t *buf, size_t cap, _Out_ size_t *length)'),
