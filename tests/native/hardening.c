@@ -262,9 +262,17 @@ static int raw_connect(const char *path)
     _exit(2);
 }
 
+#ifndef MSG_NOSIGNAL /* older macOS SDKs: SO_NOSIGPIPE on the socket instead */
+#define MSG_NOSIGNAL 0
+#endif
+
 static void put_all(int fd, const void *data, size_t length)
 {
     const char *p = data;
+#ifdef SO_NOSIGPIPE
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#endif
     while (length > 0) {
         ssize_t n = send(fd, p, length, MSG_NOSIGNAL);
         if (n <= 0)
