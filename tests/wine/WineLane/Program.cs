@@ -19,6 +19,7 @@ Check("frames of 0 B to 4 MiB+ cross whole, one message each, echoed by the host
 Check("2000 frames each way at once, in order, every byte checked", BothWays);
 Check("cleanup: the client reads every frame sent before it, then end-of-file", CleanupGivesEof);
 Check("garbage from the client: protocol error, and the client gets end-of-file", Garbage);
+Check("cleanup while another thread waits for a client: the wait ends Cancelled", CleanupDuringWait);
 Check("a second listener on a live name fails with AddressInUse (the one-instance limit)", SecondListener);
 Check("a name a squatter created first is refused (FILE_FLAG_FIRST_PIPE_INSTANCE)", () =>
     probe["first-instance"] == "yes" ? Squatter()
@@ -241,6 +242,34 @@ string? Garbage()
     return null;
 }
 
+// A waiter blocked in wait_for_client(-1) must be woken by cleanup. WaitNamedPipe returns
+// only once the server has a ConnectNamedPipe pending, so it shows the waiter is inside
+// the accept before cleanup runs; the waiter must then return Cancelled within 10 s.
+string? CleanupDuringWait()
+{
+    var (m, pipe) = Listen(new Handler());
+    using var __ = m;
+    IpcStatus? status = null;
+    var waiter = new Thread(() =>
+    {
+        try
+        {
+            m.WaitForClient(-1);
+            status = IpcStatus.Ok;
+        }
+        catch (IpcException e)
+        {
+            status = e.Status;
+        }
+    }) { IsBackground = true };
+    waiter.Start();
+    Require(Kernel32.WaitNamedPipeW(pipe, 10_000), "the listener never had a ConnectNamedPipe pending");
+    m.Cleanup();
+    Require(waiter.Join(TimeSpan.FromSeconds(10)), "wait_for_client, blocked in the accept, did not return within 10 s of cleanup");
+    Require(status == IpcStatus.Cancelled, $"wait_for_client ended with {status?.ToString() ?? "nothing"}, not Cancelled");
+    return null;
+}
+
 string? SecondListener()
 {
     var (first, pipe) = Listen(new Handler());
@@ -430,4 +459,11 @@ internal sealed class Handler : IConnectionHandler
             return true;
         }
     }
+}
+
+internal static partial class Kernel32
+{
+    [System.Runtime.InteropServices.LibraryImport("kernel32.dll", StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf16, SetLastError = true)]
+    [return: System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.Bool)]
+    internal static partial bool WaitNamedPipeW(string name, uint timeoutMs);
 }

@@ -24,7 +24,7 @@ internal sealed class PipeListener : ListenerBase
     private readonly ConnectionOptions _options;
     private readonly string _bareName;
     private readonly CancellationTokenSource _disposed = new();
-    private int _accepted;
+    private int _accepted; // 0: idle, 1: accepting, 2: handed to a connection (Windows)
 
     private PipeListener(NamedPipeServerStream? server, WindowsPipeIo? windows, string bareName, ConnectionOptions options)
     {
@@ -69,6 +69,15 @@ internal sealed class PipeListener : ListenerBase
             // Waited for on this thread (overlapped ConnectNamedPipe); Dispose cancels it.
             if (_windows.Accept(timeoutMs < 0 ? -1 : timeoutMs))
             {
+                // Handed over (2): from here the connection owns the pipe. A Dispose that
+                // raced with the handover either saw 1 and shut the pipe, or is seen here.
+                Interlocked.Exchange(ref _accepted, 2);
+                if (_disposed.IsCancellationRequested)
+                {
+                    _windows.Shutdown();
+                    throw new IpcException(IpcStatus.Cancelled, $"the listener {Description} was closed while waiting for a client");
+                }
+
                 return new PipeConnection(_windows, _options, Description);
             }
 
@@ -111,18 +120,22 @@ internal sealed class PipeListener : ListenerBase
         }
 
         _disposed.Cancel();
+        if (_windows is not null && OperatingSystem.IsWindows())
+        {
+            // Until it is handed over (2), the pipe is the listener's: shutting it wakes a
+            // waiting Accept (Cancelled), and the handle closes once that has left.
+            if (Volatile.Read(ref _accepted) != 2)
+            {
+                _windows.Shutdown();
+            }
+
+            return;
+        }
+
         // Once accepted, the stream belongs to the connection, which closes it.
         if (Volatile.Read(ref _accepted) == 0)
         {
-            if (_windows is not null && OperatingSystem.IsWindows())
-            {
-                // Wakes a waiting Accept (Cancelled); the handle closes once it has left.
-                _windows.Shutdown();
-            }
-            else
-            {
-                _server!.Dispose();
-            }
+            _server!.Dispose();
         }
     }
 }
