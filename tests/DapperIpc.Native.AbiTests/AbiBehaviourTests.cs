@@ -416,11 +416,21 @@ public unsafe class AbiBehaviourTests
     {
         string dir = Path.Combine(AppContext.BaseDirectory, "native-peer");
         Directory.CreateDirectory(dir);
-        string exe = Path.Combine(dir, "peer");
+        string exe = Path.Combine(dir, "peer" + StructLayoutTests.ExeSuffix);
         string libDir = Path.GetDirectoryName(NativeLibraryLoader.LibraryPath)!;
-        StructLayoutTests.Run("cc", ["-std=c99", "-I", Path.Combine(NativeLibraryLoader.RepoRoot, "include"),
-            Path.Combine(AppContext.BaseDirectory, "native", "peer.c"), "-o", exe,
-            "-L" + libDir, "-ldapper_ipc", "-Wl,-rpath," + libDir, "-lpthread"]);
+        string[] common = ["-std=c99", "-I", Path.Combine(NativeLibraryLoader.RepoRoot, "include"),
+            Path.Combine(AppContext.BaseDirectory, "native", "peer.c"), "-o", exe, "-L" + libDir, "-ldapper_ipc"];
+        if (OperatingSystem.IsWindows())
+        {
+            // No rpath on Windows: the loader looks next to the exe.
+            StructLayoutTests.Run(StructLayoutTests.CCompiler, [.. common, "-lpthread"]);
+            File.Copy(NativeLibraryLoader.LibraryPath, Path.Combine(dir, Path.GetFileName(NativeLibraryLoader.LibraryPath)), overwrite: true);
+        }
+        else
+        {
+            StructLayoutTests.Run(StructLayoutTests.CCompiler, [.. common, "-Wl,-rpath," + libDir, "-lpthread"]);
+        }
+
         return exe;
     });
 

@@ -73,15 +73,62 @@ public class HeaderExportAgreementTests
     private static List<string> MissingExports(HeaderModel model)
         => model.Functions.Where(f => !NativeLibrary.TryGetExport(NativeLibraryLoader.Handle, f.Name, out _)).Select(f => f.Name).ToList();
 
+    /// <summary>
+    /// The dapper_ipc_ names the library exports, as the platform's loader sees them: the ELF
+    /// dynamic table (nm -D) on Linux, Mach-O's external symbols (nm -gU, whose names carry a
+    /// leading underscore) on macOS, and the PE export directory, read directly, on Windows.
+    /// </summary>
     private static List<string> ExportedSymbols()
     {
-        var nm = Process.Start(new ProcessStartInfo("nm", ["-D", "--defined-only", NativeLibraryLoader.LibraryPath]) { RedirectStandardOutput = true })!;
+        IEnumerable<string> names = OperatingSystem.IsWindows() ? PeExports(NativeLibraryLoader.LibraryPath)
+            : OperatingSystem.IsMacOS() ? Nm(["-gU", NativeLibraryLoader.LibraryPath]).Select(n => n.StartsWith('_') ? n[1..] : n)
+            : Nm(["-D", "--defined-only", NativeLibraryLoader.LibraryPath]);
+        return names.Where(name => name.StartsWith("dapper_ipc_", StringComparison.Ordinal)).ToList();
+    }
+
+    private static List<string> Nm(string[] args)
+    {
+        var nm = Process.Start(new ProcessStartInfo("nm", args) { RedirectStandardOutput = true })!;
         string output = nm.StandardOutput.ReadToEnd();
         nm.WaitForExit();
         Assert.Equal(0, nm.ExitCode);
         return output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(line => line.Split(' ')[^1].Split('@')[0])
-            .Where(name => name.StartsWith("dapper_ipc_", StringComparison.Ordinal))
+            .Select(line => line.Trim().Split(' ')[^1].Split('@')[0])
             .ToList();
+    }
+
+    /// <summary>The names in a PE image's export directory (Windows has no nm on its runners).</summary>
+    internal static List<string> PeExports(string path)
+    {
+        using var pe = new System.Reflection.PortableExecutable.PEReader(File.OpenRead(path));
+        var directory = pe.PEHeaders.PEHeader!.ExportTableDirectory;
+        Assert.True(directory.Size > 0, $"{path} has no export table");
+        byte[] image = pe.GetEntireImage().GetContent().ToArray();
+        int Offset(int rva)
+        {
+            foreach (var section in pe.PEHeaders.SectionHeaders)
+            {
+                if (rva >= section.VirtualAddress && rva < section.VirtualAddress + Math.Max(section.VirtualSize, section.SizeOfRawData))
+                {
+                    return rva - section.VirtualAddress + section.PointerToRawData;
+                }
+            }
+
+            throw new InvalidDataException($"RVA 0x{rva:x} is in no section of {path}");
+        }
+
+        int Int32At(int offset) => BitConverter.ToInt32(image.AsSpan(offset, 4));
+        int dir = Offset(directory.RelativeVirtualAddress);
+        int count = Int32At(dir + 24);
+        int namesTable = Offset(Int32At(dir + 32));
+        var names = new List<string>(count);
+        for (int i = 0; i < count; i++)
+        {
+            int name = Offset(Int32At(namesTable + 4 * i));
+            int end = Array.IndexOf(image, (byte)0, name);
+            names.Add(System.Text.Encoding.ASCII.GetString(image, name, end - name));
+        }
+
+        return names;
     }
 }

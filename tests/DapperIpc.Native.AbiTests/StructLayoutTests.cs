@@ -44,9 +44,9 @@ public class StructLayoutTests
         string dir = Directory.CreateTempSubdirectory("dapper-layout-").FullName;
         try
         {
-            string file = Path.Combine(dir, "layout.c"), exe = Path.Combine(dir, "layout");
+            string file = Path.Combine(dir, "layout.c"), exe = Path.Combine(dir, "layout" + ExeSuffix);
             File.WriteAllText(file, source);
-            Run("cc", ["-std=c99", "-I", Path.Combine(NativeLibraryLoader.RepoRoot, "include"), file, "-o", exe]);
+            Run(CCompiler, ["-std=c99", "-I", Path.Combine(NativeLibraryLoader.RepoRoot, "include"), file, "-o", exe]);
             return Run(exe, []).Split('\n', StringSplitOptions.RemoveEmptyEntries)
                 .Select(l => l.Split(' '))
                 .ToDictionary(p => p[0], p => long.Parse(p[1]));
@@ -56,6 +56,12 @@ public class StructLayoutTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    /// <summary>The C compiler: $CC, else cc (gcc on Windows, where the runners' mingw-w64 has no cc).</summary>
+    internal static string CCompiler => Environment.GetEnvironmentVariable("CC") is { Length: > 0 } cc ? cc
+        : OperatingSystem.IsWindows() ? "gcc" : "cc";
+
+    internal static string ExeSuffix => OperatingSystem.IsWindows() ? ".exe" : "";
 
     internal static string Run(string file, string[] args, IDictionary<string, string?>? environment = null)
     {

@@ -7,7 +7,7 @@ namespace DapperIpc.Tests;
 /// <summary>
 /// The pipe transport's framing and lifecycle, run here through .NET's named-pipe classes
 /// (unix sockets underneath). Message mode, the DACL and remote-client rejection are in
-/// WindowsPipeServer, which only Windows runs.
+/// WindowsPipeServer and WindowsPipeIo, which Windows and the Wine lane (tests/wine) run.
 /// </summary>
 public class PipeTransportTests
 {

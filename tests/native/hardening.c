@@ -124,11 +124,25 @@ static int wait_until(struct recorder *r, int messages, int disconnected)
 
 /* ---- threads blocked in the kernel ------------------------------------------ */
 
+/* A thread's id for wait_in_syscall: the kernel tid on Linux (read from /proc), the Mach
+   thread port on macOS (read with thread_info; pthread_threadid_np's id cannot be queried). */
+#if defined(__linux__)
 #include <sys/syscall.h>
+typedef pid_t thread_ref;
+static thread_ref current_thread_ref(void) { return (thread_ref)syscall(SYS_gettid); }
+#elif defined(__APPLE__)
+#include <mach/mach.h>
+typedef mach_port_t thread_ref;
+static thread_ref current_thread_ref(void) { return pthread_mach_thread_np(pthread_self()); }
+#else
+typedef long thread_ref;
+static thread_ref current_thread_ref(void) { return 1; }
+#endif
 
+#if defined(__linux__)
 /* Waits until thread `tid` is inside system call `nr` (as /proc reports it), so a test
    acts on a thread that is really blocked there rather than guessing with a sleep. */
-static int wait_in_syscall(pid_t tid, long nr, long nr2)
+static int wait_in_syscall(thread_ref tid, long nr, long nr2)
 {
     char path[64], text[64];
     snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
@@ -145,6 +159,31 @@ static int wait_in_syscall(pid_t tid, long nr, long nr2)
     }
     return 0;
 }
+#elif defined(__APPLE__)
+/* macOS has no /proc and does not say which system call a thread is in; Mach does say
+   whether it is running or waiting. The thread counts as blocked once thread_info has
+   reported it waiting (TH_STATE_WAITING) for 100 consecutive 1 ms samples: weaker than
+   Linux's check (it cannot tell sendmsg from poll), but still an observation, not a sleep. */
+static int wait_in_syscall(thread_ref thread, long nr, long nr2)
+{
+    (void)nr;
+    (void)nr2;
+    int waiting = 0;
+    for (int i = 0; i < WAIT_SECONDS * 1000; i++) {
+        thread_basic_info_data_t info;
+        mach_msg_type_number_t count = THREAD_BASIC_INFO_COUNT;
+        if (thread_info(thread, THREAD_BASIC_INFO, (thread_info_t)&info, &count) != KERN_SUCCESS)
+            return 0;
+        waiting = info.run_state == TH_STATE_WAITING ? waiting + 1 : 0;
+        if (waiting >= 100)
+            return 1;
+        usleep(1000);
+    }
+    return 0;
+}
+#else
+#error "wait_in_syscall: no way to observe a blocked thread on this OS (Linux and macOS are supported)"
+#endif
 
 #if defined(__x86_64__)
 #define NR_SENDMSG 46
@@ -223,9 +262,17 @@ static int raw_connect(const char *path)
     _exit(2);
 }
 
+#ifndef MSG_NOSIGNAL /* older macOS SDKs: SO_NOSIGPIPE on the socket instead */
+#define MSG_NOSIGNAL 0
+#endif
+
 static void put_all(int fd, const void *data, size_t length)
 {
     const char *p = data;
+#ifdef SO_NOSIGPIPE
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#endif
     while (length > 0) {
         ssize_t n = send(fd, p, length, MSG_NOSIGNAL);
         if (n <= 0)
@@ -446,13 +493,13 @@ struct sender {
     dapper_ipc_manager m;
     int32_t status;
     long sent;
-    volatile pid_t tid;
+    volatile thread_ref tid;
 };
 
 static void *send_forever(void *arg)
 {
     struct sender *s = arg;
-    s->tid = (pid_t)syscall(SYS_gettid);
+    s->tid = current_thread_ref();
     static uint8_t payload[1 << 20];
     do {
         s->status = dapper_ipc_send(s->m, DAPPER_IPC_KIND_COMMAND, payload, sizeof payload);
@@ -582,13 +629,13 @@ static int test_send_vs_cleanup(void)
 struct waiter {
     dapper_ipc_manager m;
     int32_t status;
-    volatile pid_t tid;
+    volatile thread_ref tid;
 };
 
 static void *wait_forever(void *arg)
 {
     struct waiter *w = arg;
-    w->tid = (pid_t)syscall(SYS_gettid);
+    w->tid = current_thread_ref();
     w->status = dapper_ipc_wait_for_client(w->m, -1);
     return NULL;
 }
@@ -651,6 +698,35 @@ static int count_dir(const char *path, const char *prefix)
     return n;
 }
 
+/* Open descriptors, threads and resident memory: /proc on Linux; /dev/fd and Mach's task
+   calls on macOS (without them the counts would read 0 == 0 there and prove nothing). */
+#if defined(__APPLE__)
+#define FD_DIR "/dev/fd"
+static int count_threads(void)
+{
+    thread_act_array_t threads;
+    mach_msg_type_number_t n = 0;
+    if (task_threads(mach_task_self(), &threads, &n) != KERN_SUCCESS)
+        return -1;
+    for (mach_msg_type_number_t i = 0; i < n; i++)
+        mach_port_deallocate(mach_task_self(), threads[i]);
+    vm_deallocate(mach_task_self(), (vm_address_t)threads, n * sizeof *threads);
+    return (int)n;
+}
+
+static long rss_kib(void)
+{
+    mach_task_basic_info_data_t info;
+    mach_msg_type_number_t count = MACH_TASK_BASIC_INFO_COUNT;
+    if (task_info(mach_task_self(), MACH_TASK_BASIC_INFO, (task_info_t)&info, &count) != KERN_SUCCESS)
+        return -1;
+    return (long)(info.resident_size / 1024);
+}
+#else
+#define FD_DIR "/proc/self/fd"
+static int count_dir(const char *path, const char *prefix);
+static int count_threads(void) { return count_dir("/proc/self/task", NULL); }
+
 static long rss_kib(void)
 {
     FILE *f = fopen("/proc/self/status", "r");
@@ -663,6 +739,7 @@ static long rss_kib(void)
         fclose(f);
     return kib;
 }
+#endif
 
 static int one_cycle(void)
 {
@@ -705,9 +782,11 @@ static int test_leaks(void)
     setenv("TMPDIR", tmp, 1);
     for (int i = 0; i < 200; i++) /* warm up: the runtime's own one-time allocations */
         one_cycle();
-    int fds0 = count_dir("/proc/self/fd", NULL), threads0 = count_dir("/proc/self/task", NULL);
+    int fds0 = count_dir(FD_DIR, NULL), threads0 = count_threads();
     int files0 = count_dir(tmp, "dapper-");
     long rss0 = rss_kib(), rss_mid = 0, rss_q3 = 0;
+    check(fds0 > 0 && threads0 > 0 && rss0 > 0, "the counts are readable here (fds %d, threads %d, rss %ld KiB)",
+          fds0, threads0, rss0);
     int ok = 1;
     for (int i = 0; i < cycles && ok; i++) {
         ok = one_cycle();
@@ -717,7 +796,7 @@ static int test_leaks(void)
             rss_q3 = rss_kib();
     }
     check(ok, "%d cycles of listen, connect, one message each way, cleanup", cycles);
-    int fds1 = count_dir("/proc/self/fd", NULL), threads1 = count_dir("/proc/self/task", NULL);
+    int fds1 = count_dir(FD_DIR, NULL), threads1 = count_threads();
     int files1 = count_dir(tmp, "dapper-");
     long rss1 = rss_kib();
     check(fds1 == fds0, "open file descriptors: %d before, %d after", fds0, fds1);

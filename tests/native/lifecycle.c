@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -193,9 +194,32 @@ static void leave(struct relisten *r)
     pthread_mutex_unlock(&r->lock);
 }
 
+/* macOS has neither SOCK_CLOEXEC nor (in older SDKs) MSG_NOSIGNAL: close-on-exec with
+   fcntl, and SO_NOSIGPIPE on the socket instead of the send flag. */
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
+
+static int raw_socket(int domain)
+{
+#ifdef SOCK_CLOEXEC
+    int fd = socket(domain, SOCK_STREAM | SOCK_CLOEXEC, 0);
+#else
+    int fd = socket(domain, SOCK_STREAM, 0);
+    if (fd >= 0)
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+#endif
+#ifdef SO_NOSIGPIPE
+    int one = 1;
+    if (fd >= 0)
+        setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#endif
+    return fd;
+}
+
 static int raw_connect_unix(const char *path)
 {
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = raw_socket(AF_UNIX);
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
     if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
@@ -345,7 +369,7 @@ static int peer_drain(const char *transport, const char *address)
     int fd = -1;
     for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
         if (strcmp(transport, "tcp") == 0) {
-            fd = socket(AF_INET, SOCK_STREAM, 0);
+            fd = raw_socket(AF_INET);
             struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(address))};
             inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
             if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {

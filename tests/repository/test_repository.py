@@ -39,6 +39,7 @@ class GuaranteesTableTests(unittest.TestCase):
             "P": self.python_test_exists,
             "N": lambda t: os.path.exists(os.path.join(ROOT, "node", "test", t)) if t.endswith(".js")
             else re.search(re.escape(t), read_all("node/test/**/*.js")),
+            "W": lambda t: re.search(re.escape(t), read_all("tests/wine/**/*.cs") + read_all("tests/wine/**/*.c")),
             "C": self.ctest_exists,
         }
 

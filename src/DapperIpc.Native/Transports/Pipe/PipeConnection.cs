@@ -2,7 +2,9 @@ using System;
 using System.Buffers;
 using System.IO;
 using System.IO.Pipes;
+using System.Runtime.Versioning;
 using System.Threading;
+using DapperIpc.Transports.Platform;
 
 namespace DapperIpc.Transports.Pipe;
 
@@ -11,12 +13,17 @@ namespace DapperIpc.Transports.Pipe;
 /// so on a message-mode pipe it is exactly one message, as the Python launcher's
 /// recv_bytes() expects. Reads treat the pipe as a byte stream: a message longer than the
 /// read (ERROR_MORE_DATA, which .NET reports as a partial read) continues in the next
-/// read and the frame reader reassembles it. The stream is asynchronous so that Close can
-/// cancel a blocked read; the reader waits for it on its own thread.
+/// read and the frame reader reassembles it.
+/// On Windows the I/O is <see cref="WindowsPipeIo"/>: overlapped calls waited for on the
+/// reader's and senders' own threads, never on the thread pool, and cancelled by Close.
+/// Elsewhere (.NET's pipes over unix sockets, which only the managed tests use) the stream
+/// is asynchronous so that Close can cancel a blocked read.
 /// </summary>
 internal sealed class PipeConnection : ConnectionBase
 {
-    private readonly PipeStream _stream;
+    private readonly PipeStream? _stream;
+    private readonly WindowsPipeIo? _windows;
+    private readonly int _sendTimeoutMs;
     private readonly CancellationTokenSource _closing = new();
     private readonly byte[] _readBuffer = new byte[64 * 1024];
 
@@ -26,14 +33,27 @@ internal sealed class PipeConnection : ConnectionBase
         Description = description;
     }
 
+    [SupportedOSPlatform("windows")]
+    public PipeConnection(WindowsPipeIo pipe, ConnectionOptions options, string description) : base(options.MaxPayload)
+    {
+        _windows = pipe;
+        _sendTimeoutMs = options.SendTimeoutMs;
+        Description = description;
+    }
+
     public override string Description { get; }
 
     public override int Receive(Span<byte> buffer)
     {
+        if (_windows is not null && OperatingSystem.IsWindows())
+        {
+            return _windows.Read(buffer);
+        }
+
         try
         {
             int want = Math.Min(buffer.Length, _readBuffer.Length);
-            var pending = _stream.ReadAsync(_readBuffer.AsMemory(0, want), _closing.Token);
+            var pending = _stream!.ReadAsync(_readBuffer.AsMemory(0, want), _closing.Token);
             int n = pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
             _readBuffer.AsSpan(0, n).CopyTo(buffer);
             return n;
@@ -56,13 +76,25 @@ internal sealed class PipeConnection : ConnectionBase
     protected override void SendGathered(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload)
     {
         // One message per frame: the header and payload must leave in a single write.
+        if (_windows is not null && OperatingSystem.IsWindows() && payload.IsEmpty)
+        {
+            _windows.Write(header, _sendTimeoutMs, Description);
+            return;
+        }
+
         int total = header.Length + payload.Length;
         byte[] joined = ArrayPool<byte>.Shared.Rent(total);
         try
         {
             header.CopyTo(joined);
             payload.CopyTo(joined.AsSpan(header.Length));
-            _stream.Write(joined, 0, total);
+            if (_windows is not null && OperatingSystem.IsWindows())
+            {
+                _windows.Write(joined.AsSpan(0, total), _sendTimeoutMs, Description);
+                return;
+            }
+
+            _stream!.Write(joined, 0, total);
             _stream.Flush();
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
@@ -78,9 +110,23 @@ internal sealed class PipeConnection : ConnectionBase
     protected override void ShutdownCore()
     {
         // Cancel a blocked read, and close the handle so the peer sees end-of-file now.
+        if (_windows is not null && OperatingSystem.IsWindows())
+        {
+            _windows.Shutdown();
+            return;
+        }
+
         _closing.Cancel();
-        _stream.Dispose();
+        _stream!.Dispose();
     }
 
-    protected override void DisposeCore() => _closing.Dispose();
+    protected override void DisposeCore()
+    {
+        if (_windows is not null && OperatingSystem.IsWindows())
+        {
+            _windows.Dispose();
+        }
+
+        _closing.Dispose();
+    }
 }

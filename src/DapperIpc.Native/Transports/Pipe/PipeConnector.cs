@@ -4,6 +4,7 @@ using System.IO;
 using System.IO.Pipes;
 using System.Threading;
 using DapperIpc.Diagnostics;
+using DapperIpc.Transports.Platform;
 
 namespace DapperIpc.Transports.Pipe;
 
@@ -13,6 +14,15 @@ internal static class PipeConnector
     public static ConnectionBase Connect(string pipeName, ConnectionOptions options, int timeoutMs, CancellationToken cancel)
     {
         string bare = PipeName.Bare(pipeName);
+        if (OperatingSystem.IsWindows())
+        {
+            // On this thread, as CPython's multiprocessing connects: WaitNamedPipe,
+            // CreateFile (overlapped), message read mode; the owner must be this user.
+            // Cancellation surfaces as OperationCanceledException, as on the path below.
+            WindowsPipeIo pipe = WindowsPipeIo.Connect(PipeName.Full(bare), timeoutMs, cancel);
+            return Established(new PipeConnection(pipe, options, "pipe:" + PipeName.Full(bare)), options);
+        }
+
         var client = new NamedPipeClientStream(".", bare, PipeDirection.InOut,
             PipeOptions.Asynchronous | PipeOptions.CurrentUserOnly);
         long start = Stopwatch.GetTimestamp();
@@ -39,7 +49,11 @@ internal static class PipeConnector
             throw;
         }
 
-        var connection = new PipeConnection(client, options, "pipe:" + PipeName.Full(bare));
+        return Established(new PipeConnection(client, options, "pipe:" + PipeName.Full(bare)), options);
+    }
+
+    private static ConnectionBase Established(PipeConnection connection, ConnectionOptions options)
+    {
         if (options.AuthToken is not null)
         {
             TokenHandshake.Present(connection, options.AuthToken);

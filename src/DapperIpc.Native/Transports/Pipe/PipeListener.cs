@@ -12,21 +12,24 @@ namespace DapperIpc.Transports.Pipe;
 /// A named-pipe listener (the Windows default). The pipe instance exists from creation, so
 /// the name is taken before the launcher starts, and a late client connects to it.
 /// On Windows the instance is made by <see cref="WindowsPipeServer"/> (message mode, first
-/// instance, remote clients rejected, an owner-only DACL). Elsewhere .NET's named-pipe
+/// instance, remote clients rejected, an owner-only DACL) and driven by
+/// <see cref="WindowsPipeIo"/> on the caller's thread (no thread pool). Elsewhere .NET's named-pipe
 /// classes (over unix sockets, current user only) are used: that is how CI runs this
-/// file's framing and lifecycle code; only Windows runs WindowsPipeServer.
+/// file's framing and lifecycle code; Windows (and the Wine lane) runs WindowsPipeServer.
 /// </summary>
 internal sealed class PipeListener : ListenerBase
 {
-    private readonly NamedPipeServerStream _server;
+    private readonly NamedPipeServerStream? _server;
+    private readonly WindowsPipeIo? _windows;
     private readonly ConnectionOptions _options;
     private readonly string _bareName;
     private readonly CancellationTokenSource _disposed = new();
-    private int _accepted;
+    private int _accepted; // 0: idle, 1: accepting, 2: handed to a connection (Windows)
 
-    private PipeListener(NamedPipeServerStream server, string bareName, ConnectionOptions options)
+    private PipeListener(NamedPipeServerStream? server, WindowsPipeIo? windows, string bareName, ConnectionOptions options)
     {
         _server = server;
+        _windows = windows;
         _bareName = bareName;
         _options = options;
         LauncherArgs = ["--ipc", "pipe", "--ipc-pipe", PipeName.Full(bareName)];
@@ -41,11 +44,10 @@ internal sealed class PipeListener : ListenerBase
         string bare = pipeName is null ? PipeName.Random() : PipeName.Bare(pipeName);
         try
         {
-            NamedPipeServerStream server = OperatingSystem.IsWindows()
-                ? WindowsPipeServer.Create(bare)
-                : new NamedPipeServerStream(bare, PipeDirection.InOut, 1, PipeTransmissionMode.Byte,
-                    PipeOptions.Asynchronous | PipeOptions.CurrentUserOnly);
-            var listener = new PipeListener(server, bare, options);
+            var listener = OperatingSystem.IsWindows()
+                ? new PipeListener(null, new WindowsPipeIo(WindowsPipeServer.Create(bare)), bare, options)
+                : new PipeListener(new NamedPipeServerStream(bare, PipeDirection.InOut, 1, PipeTransmissionMode.Byte,
+                    PipeOptions.Asynchronous | PipeOptions.CurrentUserOnly), null, bare, options);
             Log.Listening(listener.Description);
             return listener;
         }
@@ -62,6 +64,27 @@ internal sealed class PipeListener : ListenerBase
             throw new IpcException(IpcStatus.InvalidState, $"the pipe {Description} has already accepted its one client");
         }
 
+        if (_windows is not null && OperatingSystem.IsWindows())
+        {
+            // Waited for on this thread (overlapped ConnectNamedPipe); Dispose cancels it.
+            if (_windows.Accept(timeoutMs < 0 ? -1 : timeoutMs))
+            {
+                // Handed over (2): from here the connection owns the pipe. A Dispose that
+                // raced with the handover either saw 1 and shut the pipe, or is seen here.
+                Interlocked.Exchange(ref _accepted, 2);
+                if (_disposed.IsCancellationRequested)
+                {
+                    _windows.Shutdown();
+                    throw new IpcException(IpcStatus.Cancelled, $"the listener {Description} was closed while waiting for a client");
+                }
+
+                return new PipeConnection(_windows, _options, Description);
+            }
+
+            Volatile.Write(ref _accepted, 0);
+            return null;
+        }
+
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(_disposed.Token);
         if (timeoutMs >= 0)
         {
@@ -70,7 +93,7 @@ internal sealed class PipeListener : ListenerBase
 
         try
         {
-            _server.WaitForConnectionAsync(wait.Token).GetAwaiter().GetResult();
+            _server!.WaitForConnectionAsync(wait.Token).GetAwaiter().GetResult();
             return new PipeConnection(_server, _options, Description);
         }
         catch (OperationCanceledException)
@@ -97,10 +120,22 @@ internal sealed class PipeListener : ListenerBase
         }
 
         _disposed.Cancel();
+        if (_windows is not null && OperatingSystem.IsWindows())
+        {
+            // Until it is handed over (2), the pipe is the listener's: shutting it wakes a
+            // waiting Accept (Cancelled), and the handle closes once that has left.
+            if (Volatile.Read(ref _accepted) != 2)
+            {
+                _windows.Shutdown();
+            }
+
+            return;
+        }
+
         // Once accepted, the stream belongs to the connection, which closes it.
         if (Volatile.Read(ref _accepted) == 0)
         {
-            _server.Dispose();
+            _server!.Dispose();
         }
     }
 }

@@ -1,6 +1,5 @@
 using System;
 using System.ComponentModel;
-using System.IO.Pipes;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using System.Security.Principal;
@@ -14,7 +13,7 @@ namespace DapperIpc.Transports.Platform;
 /// message mode (the Python client reads one frame per message), the first instance of
 /// the name (a squatter who made it first makes us fail instead of serve them),
 /// remote clients rejected, and a DACL that admits only the current user. Only Windows
-/// runs this file; CI compiles it for win-x64.
+/// runs this file: CI compiles it for win-x64 and the Wine lane (tests/wine) runs it.
 /// </summary>
 [SupportedOSPlatform("windows")]
 internal static unsafe partial class WindowsPipeServer
@@ -46,12 +45,13 @@ internal static unsafe partial class WindowsPipeServer
     [LibraryImport("kernel32.dll", EntryPoint = "LocalFree")]
     private static partial void* LocalFree(void* memory);
 
-    public static NamedPipeServerStream Create(string bareName)
+    public static SafePipeHandle Create(string bareName)
     {
         string user = WindowsIdentity.GetCurrent().User?.Value
             ?? throw new IpcException(IpcStatus.Io, "cannot read the current user's SID for the pipe's access list");
-        // Protected DACL: full access for this user, nobody else.
-        if (!ConvertSddl($"D:P(A;;GA;;;{user})", 1, out void* descriptor, null))
+        // Owned by this user (clients check the owner), protected DACL: full access for
+        // this user, nobody else. The owner is explicit: Wine's default owner is a group.
+        if (!ConvertSddl($"O:{user}D:P(A;;GA;;;{user})", 1, out void* descriptor, null))
         {
             throw new Win32Exception(Marshal.GetLastPInvokeError(), "cannot build the pipe's security descriptor");
         }
@@ -70,7 +70,9 @@ internal static unsafe partial class WindowsPipeServer
                 throw new System.IO.IOException($"CreateNamedPipe failed: {new Win32Exception(error).Message}", error);
             }
 
-            return new NamedPipeServerStream(PipeDirection.InOut, isAsync: true, isConnected: false, handle);
+            // Not wrapped in a NamedPipeServerStream: an asynchronous stream binds the handle
+            // to the thread pool's completion port; WindowsPipeIo drives it on our threads.
+            return handle;
         }
         finally
         {

@@ -1,0 +1,469 @@
+// The Wine lane: the Windows pipe transport (WindowsPipeServer, WindowsPipeIo, PipeListener,
+// PipeConnector, through IPCManager) against pipe_client.exe, a C client that makes exactly
+// the calls CPython's multiprocessing.connection makes. Each check prints PASS, FAIL or
+// SKIP (a check this OS cannot make: never counted as passed). Exit 1 if any check failed.
+//
+//   WineLane.exe CLIENT_EXE [CHECK...]
+using System.Buffers.Binary;
+using System.Diagnostics;
+using DapperIpc;
+using DapperIpc.Factory;
+using DapperIpc.Manager;
+
+string client = args.Length > 0 ? args[0] : throw new ArgumentException("usage: WineLane CLIENT_EXE [CHECK...]");
+var only = args.Skip(1).ToHashSet();
+int failed = 0, passed = 0, skipped = 0;
+var probe = Probe(client);
+
+Check("frames of 0 B to 4 MiB+ cross whole, one message each, echoed by the host", EchoSizes);
+Check("2000 frames each way at once, in order, every byte checked", BothWays);
+Check("cleanup: the client reads every frame sent before it, then end-of-file", CleanupGivesEof);
+Check("garbage from the client: protocol error, and the client gets end-of-file", Garbage);
+Check("cleanup while another thread waits for a client: the wait ends Cancelled", CleanupDuringWait);
+Check("a second listener on a live name fails with AddressInUse (the one-instance limit)", SecondListener);
+Check("a name a squatter created first is refused (FILE_FLAG_FIRST_PIPE_INSTANCE)", () =>
+    probe["first-instance"] == "yes" ? Squatter()
+        : Skip("this OS ignores FILE_FLAG_FIRST_PIPE_INSTANCE (the probe made a second instance with the flag)"));
+Check("remote clients are rejected (PIPE_REJECT_REMOTE_CLIENTS)", () =>
+    Skip($"no remote client can be made on one machine; the flag is {probe["reject-remote"]} by CreateNamedPipe here (Wine does not implement it)"));
+Check("another user cannot open the pipe (owner-only DACL)", () =>
+    Skip("Wine has a single user; Windows runners check only that this user can connect"));
+Check("the managed client (PipeConnector) connects, checks the owner, and talks both ways", ManagedClient);
+Check("the first frame arrives promptly while the thread pool is saturated", FirstFrameWithPoolSaturated);
+
+Console.WriteLine($"wine lane: {passed} passed, {skipped} skipped, {failed} failed");
+return failed == 0 ? 0 : 1;
+
+void Check(string name, Func<string?> run)
+{
+    if (only.Count > 0 && !only.Any(o => name.Contains(o, StringComparison.OrdinalIgnoreCase)))
+    {
+        return;
+    }
+
+    var clock = Stopwatch.StartNew();
+    try
+    {
+        string? skip = run();
+        if (skip is not null)
+        {
+            skipped++;
+            Console.WriteLine($"SKIP {name}: {skip}");
+        }
+        else
+        {
+            passed++;
+            Console.WriteLine($"PASS {name} ({clock.ElapsedMilliseconds} ms)");
+        }
+    }
+    catch (Exception e)
+    {
+        failed++;
+        Console.WriteLine($"FAIL {name} ({clock.ElapsedMilliseconds} ms): {e.GetType().Name}: {e.Message}");
+    }
+}
+
+static string? Skip(string reason) => reason;
+
+static void Require(bool condition, string message)
+{
+    if (!condition)
+    {
+        throw new InvalidOperationException(message);
+    }
+}
+
+Dictionary<string, string> Probe(string exe)
+{
+    var result = new Dictionary<string, string> { ["first-instance"] = "unknown", ["reject-remote"] = "unknown" };
+    var (code, output) = RunClient(exe, ["probe", @"\\.\pipe\dapper-wine-probe-" + Environment.ProcessId], TimeSpan.FromSeconds(30));
+    foreach (string line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+    {
+        int colon = line.IndexOf(':', StringComparison.Ordinal);
+        if (colon > 0)
+        {
+            result[line[..colon]] = line[(colon + 1)..].Trim();
+        }
+    }
+
+    Console.WriteLine($"probe (exit {code}): FILE_FLAG_FIRST_PIPE_INSTANCE enforced: {result["first-instance"]}; PIPE_REJECT_REMOTE_CLIENTS {result["reject-remote"]}");
+    return result;
+}
+
+(int Code, string Output) RunClient(string exe, string[] clientArgs, TimeSpan timeout)
+{
+    using var p = StartClient(exe, clientArgs);
+    var output = p.StandardOutput.ReadToEndAsync();
+    var error = p.StandardError.ReadToEndAsync();
+    if (!p.WaitForExit(timeout))
+    {
+        p.Kill();
+        throw new TimeoutException($"pipe_client {string.Join(' ', clientArgs)} did not finish in {timeout.TotalSeconds} s");
+    }
+
+    p.WaitForExit();
+    return (p.ExitCode, output.Result + error.Result);
+}
+
+Process StartClient(string exe, string[] clientArgs)
+{
+    var info = new ProcessStartInfo(exe, clientArgs)
+    {
+        RedirectStandardOutput = true,
+        RedirectStandardError = true,
+        RedirectStandardInput = true,
+        UseShellExecute = false,
+    };
+    return Process.Start(info)!;
+}
+
+void ExpectClient(Process p, TimeSpan timeout, string what)
+{
+    var output = p.StandardOutput.ReadToEndAsync();
+    var error = p.StandardError.ReadToEndAsync();
+    if (!p.WaitForExit(timeout))
+    {
+        p.Kill();
+        throw new TimeoutException($"the client ({what}) did not finish in {timeout.TotalSeconds} s");
+    }
+
+    p.WaitForExit();
+    Require(p.ExitCode == 0, $"the client ({what}) failed, exit {p.ExitCode}: {output.Result}{error.Result}".Trim());
+}
+
+static byte Pattern(uint seq, uint i) => (byte)(seq * 131u + i * 7u + (i >> 8));
+
+static byte[] Payload(uint seq, int length)
+{
+    var p = new byte[length];
+    for (int i = 0; i < length; i++)
+    {
+        p[i] = Pattern(seq, (uint)i);
+    }
+
+    if (length >= 4)
+    {
+        BinaryPrimitives.WriteUInt32BigEndian(p, seq);
+    }
+
+    return p;
+}
+
+static (IPCManager Manager, string Pipe) Listen(Handler handler, string? name = null)
+{
+    var m = new IPCManager();
+    m.SetHandler(handler);
+    var launcher = m.CreateListener(new TransportConfig { Transport = "pipe", PipeName = name });
+    Require(launcher.Count == 4 && launcher[2] == "--ipc-pipe", "launcher args: " + string.Join(' ', launcher));
+    return (m, launcher[3]);
+}
+
+string? EchoSizes()
+{
+    var handler = new Handler();
+    var (m, pipe) = Listen(handler);
+    using var _ = m;
+    handler.OnFrame = (kind, payload) => m.Send(kind, payload);
+    using var p = StartClient(client, ["sizes", pipe]);
+    m.WaitForClient(20_000);
+    m.StartReader();
+    ExpectClient(p, TimeSpan.FromSeconds(120), "sizes");
+    Require(handler.Frames == 13, $"the host got {handler.Frames} frames, not 13");
+    return null;
+}
+
+string? BothWays()
+{
+    const int Count = 2000;
+    var handler = new Handler();
+    uint next = 0;
+    string? disorder = null;
+    handler.OnFrame = (kind, payload) =>
+    {
+        uint seq = BinaryPrimitives.ReadUInt32BigEndian(payload);
+        if (seq != next || !payload.SequenceEqual(Payload(seq, 4 + (int)(seq * 7919u % 70000u))))
+        {
+            disorder ??= $"frame {next}: got seq {seq}, {payload.Length} bytes";
+        }
+
+        next++;
+    };
+    var (m, pipe) = Listen(handler);
+    using var _ = m;
+    using var p = StartClient(client, ["both", pipe, Count.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+    m.WaitForClient(20_000);
+    m.StartReader();
+    var sender = new Thread(() =>
+    {
+        for (uint k = 0; k < Count; k++)
+        {
+            m.Send(1, Payload(k, 4 + (int)(k * 7919u % 70000u)));
+        }
+    });
+    sender.Start();
+    ExpectClient(p, TimeSpan.FromSeconds(120), "both");
+    Require(sender.Join(TimeSpan.FromSeconds(30)), "the host's sender did not finish");
+    Require(handler.WaitFrames(Count, TimeSpan.FromSeconds(30)), $"the host got {handler.Frames} of {Count} frames");
+    Require(disorder is null, disorder!);
+    return null;
+}
+
+string? CleanupGivesEof()
+{
+    const int Count = 50;
+    var handler = new Handler();
+    var (m, pipe) = Listen(handler);
+    using var p = StartClient(client, ["eof", pipe, Count.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+    m.WaitForClient(20_000);
+    m.StartReader();
+    for (uint k = 0; k < Count; k++)
+    {
+        m.Send(2, Payload(k, 4 + (int)(k * 1009u % 20000u)));
+    }
+
+    m.Cleanup();
+    ExpectClient(p, TimeSpan.FromSeconds(60), "eof");
+    m.Dispose();
+    return null;
+}
+
+string? Garbage()
+{
+    var handler = new Handler();
+    var (m, pipe) = Listen(handler);
+    using var _ = m;
+    using var p = StartClient(client, ["garbage", pipe]);
+    m.WaitForClient(20_000);
+    m.StartReader();
+    Require(handler.Disconnected.Wait(TimeSpan.FromSeconds(30)), "no disconnect after garbage");
+    Require(handler.DisconnectStatus == IpcStatus.Protocol, $"disconnect status {handler.DisconnectStatus}: {handler.DisconnectReason}");
+    ExpectClient(p, TimeSpan.FromSeconds(30), "garbage");
+    Require(handler.Frames == 0, "garbage was delivered as a frame");
+    return null;
+}
+
+// A waiter blocked in wait_for_client(-1) must be woken by cleanup. WaitNamedPipe returns
+// only once the server has a ConnectNamedPipe pending, so it shows the waiter is inside
+// the accept before cleanup runs; the waiter must then return Cancelled within 10 s.
+string? CleanupDuringWait()
+{
+    var (m, pipe) = Listen(new Handler());
+    using var __ = m;
+    IpcStatus? status = null;
+    var waiter = new Thread(() =>
+    {
+        try
+        {
+            m.WaitForClient(-1);
+            status = IpcStatus.Ok;
+        }
+        catch (IpcException e)
+        {
+            status = e.Status;
+        }
+    }) { IsBackground = true };
+    waiter.Start();
+    Require(Kernel32.WaitNamedPipeW(pipe, 10_000), "the listener never had a ConnectNamedPipe pending");
+    m.Cleanup();
+    Require(waiter.Join(TimeSpan.FromSeconds(10)), "wait_for_client, blocked in the accept, did not return within 10 s of cleanup");
+    Require(status == IpcStatus.Cancelled, $"wait_for_client ended with {status?.ToString() ?? "nothing"}, not Cancelled");
+    return null;
+}
+
+string? SecondListener()
+{
+    var (first, pipe) = Listen(new Handler());
+    using var _ = first;
+    using var second = new IPCManager();
+    try
+    {
+        second.CreateListener(new TransportConfig { Transport = "pipe", PipeName = pipe });
+    }
+    catch (IpcException e) when (e.Status == IpcStatus.AddressInUse)
+    {
+        // The live listener still takes its client.
+        using var p = StartClient(client, ["one", pipe]);
+        first.WaitForClient(20_000);
+        first.StartReader();
+        first.Send(1, Payload(1, 16));
+        ExpectClient(p, TimeSpan.FromSeconds(30), "one, after the second listener failed");
+        return null;
+    }
+
+    throw new InvalidOperationException("a second listener on a live name was created");
+}
+
+string? Squatter()
+{
+    string pipe = @"\\.\pipe\dapper-wine-squat-" + Environment.ProcessId;
+    using var squatter = StartClient(client, ["squat", pipe]);
+    Require(squatter.StandardOutput.ReadLine() == "ready", "the squatter did not start");
+    try
+    {
+        using var m = new IPCManager();
+        m.CreateListener(new TransportConfig { Transport = "pipe", PipeName = pipe });
+        throw new InvalidOperationException("the listener served a name a squatter made first");
+    }
+    catch (IpcException e) when (e.Status == IpcStatus.AddressInUse)
+    {
+        return null;
+    }
+    finally
+    {
+        squatter.StandardInput.Close();
+        squatter.WaitForExit(10_000);
+    }
+}
+
+string? ManagedClient()
+{
+    var atServer = new Handler();
+    var (server, pipe) = Listen(atServer);
+    using var _ = server;
+    atServer.OnFrame = (kind, payload) => server.Send(kind, payload);
+    var atClient = new Handler();
+    using var c = new IPCManager();
+    c.SetHandler(atClient);
+    c.Connect(new TransportConfig { Transport = "pipe", PipeName = pipe, ConnectTimeoutMs = 10_000 });
+    c.StartReader();
+    server.WaitForClient(20_000);
+    server.StartReader();
+    byte[] big = Payload(7, 3 * 1024 * 1024 + 1);
+    c.Send(1, big);
+    Require(atClient.WaitFrames(1, TimeSpan.FromSeconds(30)), "the echo did not come back");
+    Require(atClient.Last.AsSpan().SequenceEqual(big), "the echo differs");
+    c.Cleanup();
+    Require(atServer.Disconnected.Wait(TimeSpan.FromSeconds(30)), "the server did not see the client leave");
+    return null;
+}
+
+// The pool's workers are all held (its maximum lowered to the CPU count, each worker blocked,
+// and one more item queued that cannot start), as a host's own activity can hold them. A
+// pipe accept or read that waits on the pool cannot finish then; one on our threads does.
+string? FirstFrameWithPoolSaturated()
+{
+    ThreadPool.GetMaxThreads(out int maxWorkers, out int maxIo);
+    ThreadPool.GetMinThreads(out int minWorkers, out _);
+    int workers = Math.Max(Environment.ProcessorCount, minWorkers);
+    Require(ThreadPool.SetMaxThreads(workers, maxIo), "cannot cap the thread pool");
+    using var release = new ManualResetEventSlim();
+    using var started = new CountdownEvent(workers);
+    using var finished = new ManualResetEventSlim();
+    // A pool-bound accept never returns here, not even at its timeout (the timeout's timer
+    // runs on the pool too): a watchdog on its own thread turns that hang into a failure.
+    var watchdog = new Thread(() =>
+    {
+        if (!finished.Wait(TimeSpan.FromSeconds(60)))
+        {
+            Console.WriteLine("FAIL the first frame arrives promptly while the thread pool is saturated: hung for 60 s (pipe I/O waits on the thread pool)");
+            Environment.Exit(1);
+        }
+    }) { IsBackground = true };
+    watchdog.Start();
+    try
+    {
+        for (int i = 0; i < workers; i++)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(_ => { started.Signal(); release.Wait(); }, null);
+        }
+
+        Require(started.Wait(TimeSpan.FromSeconds(30)), $"{started.CurrentCount} of {workers} pool workers did not start");
+        ThreadPool.UnsafeQueueUserWorkItem(_ => { }, null);
+        Require(ThreadPool.PendingWorkItemCount > 0, "the pool is not saturated: a queued item is not pending");
+
+        var handler = new Handler();
+        var (m, pipe) = Listen(handler);
+        using var _ = m;
+        // No redirected output: reading it would itself wait on the pool.
+        using var p = Process.Start(new ProcessStartInfo(client, ["one", pipe]) { UseShellExecute = false })!;
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            m.WaitForClient(10_000);
+        }
+        catch (IpcException e)
+        {
+            throw new InvalidOperationException($"the client was not accepted within 10 s ({e.Status}): the accept waits on the pool");
+        }
+
+        m.StartReader();
+        Require(handler.WaitFrames(1, TimeSpan.FromSeconds(10)), "no frame within 10 s of the client starting: the read waits on the pool");
+        long firstFrameMs = clock.ElapsedMilliseconds;
+        m.Send(1, Payload(1, 16));
+        Require(p.WaitForExit(30_000), "the client did not finish");
+        Require(p.ExitCode == 0, $"the client failed, exit {p.ExitCode}");
+
+        Console.WriteLine($"     first frame {firstFrameMs} ms after the client started, with {workers} pool workers held");
+        return null;
+    }
+    finally
+    {
+        finished.Set();
+        release.Set();
+        ThreadPool.SetMaxThreads(maxWorkers, maxIo);
+    }
+}
+
+internal sealed class Handler : IConnectionHandler
+{
+    private int _frames;
+
+    public Action<byte, byte[]>? OnFrame { get; set; }
+
+    public int Frames => Volatile.Read(ref _frames);
+
+    public byte[] Last { get; private set; } = [];
+
+    public ManualResetEventSlim Disconnected { get; } = new();
+
+    public IpcStatus DisconnectStatus { get; private set; }
+
+    public string DisconnectReason { get; private set; } = "";
+
+    public void OnMessage(byte kind, ReadOnlySpan<byte> payload)
+    {
+        byte[] copy = payload.ToArray();
+        Last = copy;
+        OnFrame?.Invoke(kind, copy);
+        lock (this)
+        {
+            _frames++;
+            Monitor.PulseAll(this);
+        }
+    }
+
+    public void OnConnectionEvent(ConnectionEvent connectionEvent, IpcStatus status, string reason)
+    {
+        if (connectionEvent == ConnectionEvent.Disconnected)
+        {
+            DisconnectStatus = status;
+            DisconnectReason = reason;
+            Disconnected.Set();
+        }
+    }
+
+    public bool WaitFrames(int count, TimeSpan timeout)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        lock (this)
+        {
+            while (_frames < count)
+            {
+                long left = (deadline - Stopwatch.GetTimestamp()) * 1000 / Stopwatch.Frequency;
+                if (left <= 0 || !Monitor.Wait(this, (int)left))
+                {
+                    return _frames >= count;
+                }
+            }
+
+            return true;
+        }
+    }
+}
+
+internal static partial class Kernel32
+{
+    [System.Runtime.InteropServices.LibraryImport("kernel32.dll", StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf16, SetLastError = true)]
+    [return: System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.Bool)]
+    internal static partial bool WaitNamedPipeW(string name, uint timeoutMs);
+}
