@@ -96,7 +96,8 @@ typedef enum dapper_ipc_status {
     DAPPER_IPC_E_PROTOCOL = -11,
     /* A frame longer than the configured maximum (sent or received). */
     DAPPER_IPC_E_FRAME_TOO_LARGE = -12,
-    /* An operating-system error; the last-error message names it. */
+    /* An operating-system error (including running out of file descriptors);
+       the last-error message names it. */
     DAPPER_IPC_E_IO = -13,
     /* A unix socket path does not fit sun_path (never truncated). */
     DAPPER_IPC_E_PATH_TOO_LONG = -14,
@@ -110,7 +111,8 @@ typedef enum dapper_ipc_status {
        the stream is cut and the connection is closed (the message says so);
        otherwise the connection stays usable. */
     DAPPER_IPC_E_SEND_TIMEOUT = -17,
-    /* A bug in the library; the message says where. The host keeps running. */
+    /* A bug in the library; the message says where (never a .NET type name).
+       The host keeps running. */
     DAPPER_IPC_E_INTERNAL = -99
 } dapper_ipc_status;
 
@@ -167,23 +169,37 @@ typedef struct dapper_ipc_manager {
 
 /* Transport settings. Initialise with dapper_ipc_config_init and set what
    you need: every zero field means "the default". The strings are
-   read during the call that takes the config and not kept. */
+   read during the call that takes the config and not kept. Every string
+   must be valid UTF-8: one that is not is refused with
+   DAPPER_IPC_E_INVALID_ARGUMENT naming the field (it is never bound or
+   looked up under a different, "repaired" name). */
 typedef struct dapper_ipc_config {
     /* sizeof(dapper_ipc_config); lets later versions grow the struct.
        dapper_ipc_config_init sets it. */
     uint32_t struct_size;
-    /* Largest payload accepted or sent, in bytes. 0: 64 MiB. */
+    /* Largest payload accepted or sent, in bytes. 0: 64 MiB. The ceiling is
+       2147483639 (INT32_MAX minus the 8-byte header: the whole frame must fit
+       in one buffer below 2 GiB); a larger value makes create_listener and
+       connect return DAPPER_IPC_E_INVALID_ARGUMENT. */
     uint32_t max_frame_size;
     /* "auto", "unix", "tcp" or "pipe", case-insensitive. NULL or "auto":
        unix on POSIX, pipe on Windows. */
     const char *transport;
-    /* tcp: the host to bind or connect to. NULL: 127.0.0.1. Binding a
-       non-loopback address works but logs a security warning. */
+    /* tcp: the host to bind or connect to. NULL: 127.0.0.1. An empty (or
+       all-blank) string is DAPPER_IPC_E_INVALID_ARGUMENT, for a listener and
+       for connect. Binding a non-loopback address works but logs a security
+       warning. */
     const char *host;
     /* unix: the socket path. For a listener, NULL means a fresh private
        directory (mode 0700) under the temp directory holding the socket
-       (mode 0600); a caller-given path must fit sun_path. Required for
-       connect. */
+       (mode 0600); a caller-given path must fit sun_path, and its directory
+       must exist. While a listener binds a caller-given path it holds an
+       exclusive lock on the file "<path>.lock" beside it (created and removed
+       by that step; a process killed meanwhile may leave it, and the next
+       listener uses and removes it). A lock file owned by another user is
+       refused with DAPPER_IPC_E_PATH_EXISTS, and a lock someone else holds
+       for over 5 s ends the wait with DAPPER_IPC_E_ADDRESS_IN_USE, so the
+       lock cannot make create_listener hang. Required for connect. */
     const char *path;
     /* pipe (Windows only): the pipe, as a full path (\\.\pipe\name) or a
        bare name. For a listener, NULL means a random name; the pipe is
@@ -201,7 +217,9 @@ typedef struct dapper_ipc_config {
     /* ---- added in 0.1.0 after the fields above; a struct_size that stops
        before them (48 bytes on 64-bit) means "defaults" for them ---- */
     /* How long send() may wait for a peer that stopped reading, in ms.
-       0: 30000. Negative: no limit. */
+       0: 30000. Negative: no limit. It is one deadline for the whole call
+       (send, or send_batch however many writes it takes), counted from its
+       start, also when part of the data has already gone out. */
     int32_t send_timeout_ms;
     /* dapper_ipc_flags. */
     uint32_t flags;
@@ -310,8 +328,17 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_set_callbacks(dapper_ipc_manag
    dapper_ipc_wait_for_client or dapper_ipc_start_reader (a late client is
    accepted: it waits in the backlog). config may be NULL for all defaults.
    A unix listener falls back to tcp, with a warning through the log
-   callback, when unix sockets are unavailable or its setup fails for a
-   reason other than a bad caller-given path.
+   callback, only when unix sockets do not exist on the platform, or when
+   config->path is NULL and the library's own private socket cannot be set
+   up. A caller-given path is never replaced by tcp: if it cannot be bound
+   (its directory does not exist, no permission, ...) the call fails with
+   DAPPER_IPC_E_IO and a message naming the path and the OS reason.
+   A caller-given path holding a socket nobody listens on (a listener that
+   died) is replaced; the probe, removal and bind run under the path's lock
+   (see dapper_ipc_config.path), so of two listeners racing for one path, in
+   threads or in processes, exactly one succeeds and the other gets
+   DAPPER_IPC_E_ADDRESS_IN_USE. Running out of file descriptors is
+   DAPPER_IPC_E_IO ("too many open files ...").
    Returns DAPPER_IPC_E_INVALID_STATE if the manager already has a listener
    or connection (cleanup first), DAPPER_IPC_E_INVALID_ARGUMENT for an
    unknown transport or a bad field, DAPPER_IPC_E_UNSUPPORTED for pipe on
@@ -356,8 +383,11 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_auth_token(dapper_ipc_manager 
    field. Returns DAPPER_IPC_E_CONNECTION_REFUSED when the time ran out,
    DAPPER_IPC_E_INVALID_STATE if a listener or connection exists,
    DAPPER_IPC_E_CANCELLED if cleanup ran meanwhile, DAPPER_IPC_E_UNSUPPORTED,
-   DAPPER_IPC_E_PATH_TOO_LONG, DAPPER_IPC_E_IO. Same threading rule as
-   create_listener. */
+   DAPPER_IPC_E_PATH_TOO_LONG, DAPPER_IPC_E_IO (also for running out of file
+   descriptors: "too many open files ..."). Each retry is logged at DEBUG, and
+   both the retry messages and the final error name the reason ("no socket
+   file at <path>", "connection refused: nobody is listening on the socket
+   file <path>", ...). Same threading rule as create_listener. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_connect(dapper_ipc_manager manager,
                                                           const dapper_ipc_config *config);
 
@@ -365,14 +395,19 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_connect(dapper_ipc_manager man
    timeout_ms passes (negative: no limit). If the reader thread is already
    accepting, this waits for it; otherwise the calling thread accepts. With
    DAPPER_IPC_FLAG_REQUIRE_AUTH, a client counts once its token checked out;
-   others are refused, logged, and the wait goes on.
+   others are refused, logged, and the wait goes on. A client that has
+   already hung up without sending anything when it is accepted (another
+   listener probing the path for a live listener, a port scanner) is
+   skipped the same way, so it cannot use up the listener's one client.
    Returns DAPPER_IPC_OK at once if a client is already connected (or the
    manager was made by connect). A listener serves one client: once it has
    been accepted this keeps returning DAPPER_IPC_OK, even after that client
    left (dapper_ipc_is_connected tells; cleanup and create_listener again
    for another). DAPPER_IPC_E_INVALID_STATE before
    create_listener, DAPPER_IPC_E_TIMEOUT, DAPPER_IPC_E_CANCELLED when cleanup
-   ran meanwhile. Any thread other than the reader thread. */
+   ran meanwhile, DAPPER_IPC_E_IO when accepting fails (out of file
+   descriptors: "too many open files ..."; the client stays queued and a
+   later wait can accept it). Any thread other than the reader thread. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_wait_for_client(dapper_ipc_manager manager,
                                                                   int32_t timeout_ms);
 
@@ -428,10 +463,14 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_send_batch(dapper_ipc_manager 
                                                              const dapper_ipc_frame *frames,
                                                              size_t count, size_t *frames_sent);
 
-/* Closes the listener (removing the unix socket file and the directory the
-   library made for it) and the connection, stops the reader thread and waits
+/* Closes the listener and the connection, stops the reader thread and waits
    for it, then forgets the connection: the manager can create a listener or
    connect again. Idempotent: a second call returns DAPPER_IPC_OK. Any thread.
+   The unix socket file is removed only while it is still the socket this
+   listener bound (same device and inode: a file put at the path since, or
+   another listener's socket there, is left alone; the same check is made when
+   the process exits without cleanup), and so is the directory the library
+   made for it.
    Every frame a send already reported as sent reaches the peer, then
    end-of-file: the connection's sending side is shut down first, and what
    the peer still sends is read and discarded until it closes its side, for

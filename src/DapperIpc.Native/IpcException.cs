@@ -17,4 +17,7 @@ public sealed class IpcException : Exception
 
     /// <summary>The failure left the stream unusable (part of a frame went out); the connection must close.</summary>
     public bool StreamCut { get; init; }
+
+    /// <summary>The process ran out of file descriptors (EMFILE/ENFILE): no other transport would fare better.</summary>
+    public bool OutOfDescriptors { get; init; }
 }

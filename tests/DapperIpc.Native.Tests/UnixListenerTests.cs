@@ -216,4 +216,69 @@ public sealed class UnixListenerTests : IDisposable
         Assert.Equal(IpcStatus.ConnectionRefused, e.Status);
         Assert.Contains(path, e.Message);
     }
+
+    [Fact]
+    public void The_file_identity_seen_by_the_JIT_is_what_stat_reports()
+    {
+        // The JIT has no C part: PosixFileKind reads the runtime's FileStatus there, at
+        // offsets that this checks against stat(1), so a layout change fails here first.
+        string path = Path.Combine(_dir, "identity");
+        File.WriteAllText(path, "x");
+        var stat = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%d %i", path])
+        {
+            RedirectStandardOutput = true,
+        })!;
+        string[] expected = stat.StandardOutput.ReadToEnd().Trim().Split(' ');
+        stat.WaitForExit();
+
+        FileIdentity identity = PosixFileKind.IdentityOf(path);
+        Assert.Equal(FileKind.Other, identity.Kind);
+        Assert.Equal(ulong.Parse(expected[0]), identity.Device);
+        Assert.Equal(ulong.Parse(expected[1]), identity.Inode);
+    }
+
+    [Fact]
+    public void Two_listeners_racing_for_a_stale_socket_path_never_both_win()
+    {
+        // The JIT's lock (FileShare.None, retried); the AOT library's is held by H: path-race-*.
+        string path = Path.Combine(_dir, "race.sock");
+        for (int round = 0; round < 100; round++)
+        {
+            StaleSocket.Create(path);
+            using var start = new Barrier(2);
+            var results = new IpcStatus[2];
+            var listeners = new ListenerBase?[2];
+            var threads = Enumerable.Range(0, 2).Select(i => new Thread(() =>
+            {
+                start.SignalAndWait();
+                try
+                {
+                    listeners[i] = TransportFactory.CreateListener(At(path));
+                    results[i] = IpcStatus.Ok;
+                }
+                catch (IpcException e)
+                {
+                    results[i] = e.Status;
+                }
+            })).ToArray();
+            foreach (var t in threads)
+            {
+                t.Start();
+            }
+
+            foreach (var t in threads)
+            {
+                t.Join();
+            }
+
+            Assert.Equal(1, results.Count(r => r == IpcStatus.Ok));
+            Assert.Equal(1, results.Count(r => r == IpcStatus.AddressInUse));
+            foreach (var l in listeners)
+            {
+                l?.Dispose();
+            }
+
+            Assert.False(File.Exists(path + ".lock"));
+        }
+    }
 }

@@ -73,6 +73,12 @@ public static class Log
     public static void StaleSocketRemoved(string path)
         => Write(LogLevel.Info, () => $"removed stale unix socket {path} (nobody was listening on it)");
 
+    public static void SocketReplaced(string path)
+        => Write(LogLevel.Info, () => $"left {path} alone at cleanup: it is no longer the socket this listener bound");
+
+    public static void HungUpClientSkipped(string description)
+        => Write(LogLevel.Debug, () => $"skipped a client on {description} that hung up without sending anything (a probe); still waiting");
+
     public static void PeerRefused(string description, uint peerUid, uint ownUid)
         => Write(LogLevel.Warning, () =>
             $"refused a client on {description}: it runs as uid {peerUid}, this process as uid {ownUid}; only the same user may connect");

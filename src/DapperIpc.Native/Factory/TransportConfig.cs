@@ -52,6 +52,12 @@ public sealed class TransportConfig
                 $"max_frame_size must be between 1 and {int.MaxValue - FrameHeader.Size} bytes (got {MaxFrameSize})");
         }
 
+        if (Host is not null && string.IsNullOrWhiteSpace(Host))
+        {
+            throw new IpcException(IpcStatus.InvalidArgument,
+                "host is empty: give an address or a name, or leave it NULL for 127.0.0.1");
+        }
+
         if (Port is < 0 or > 65535)
         {
             throw new IpcException(IpcStatus.InvalidArgument, $"port must be between 0 and 65535 (got {Port})");

@@ -45,8 +45,11 @@ public static class TransportFactory
     }
 
     /// <summary>
-    /// Creates a bound listener. A unix listener that cannot be set up here falls back
-    /// to tcp on loopback and logs why; a bad caller-given unix path is an error instead.
+    /// Creates a bound listener. A unix listener falls back to tcp on loopback, and logs
+    /// why, only where unix sockets do not exist, or when the library's own private
+    /// socket (no path given) cannot be set up for a reason tcp would not share (not for
+    /// running out of file descriptors). A caller-given unix path that cannot be
+    /// bound is an error (the caller asked for that path; a tcp listener would surprise).
     /// </summary>
     public static ListenerBase CreateListener(TransportConfig config)
     {
@@ -59,7 +62,8 @@ public static class TransportFactory
                 {
                     return UnixSocketListener.Create(config.Path, ConnectionOptions.ForListener(config));
                 }
-                catch (IpcException e) when (e.Status is IpcStatus.Io or IpcStatus.Unsupported)
+                catch (IpcException e) when (e.Status is IpcStatus.Unsupported
+                                             || (e.Status is IpcStatus.Io && config.Path is null && !e.OutOfDescriptors))
                 {
                     Log.UnixFallbackToTcp(e.Message);
                     return TcpSocketListener.Create(config.Host, config.Port, ConnectionOptions.ForListener(config));

@@ -1,4 +1,8 @@
 using System;
+using System.IO;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using DapperIpc.Transports;
 
 namespace DapperIpc.Interop;
 
@@ -16,18 +20,36 @@ internal static class LastError
         return (int)IpcStatus.Ok;
     }
 
-    /// <summary>Turns anything thrown inside an export into a status code and a message; nothing escapes.</summary>
-    public static int Fail(Exception e)
+    /// <summary>
+    /// Turns anything thrown inside an export into a status code and a message; nothing
+    /// escapes. An operating-system failure the core did not wrap (a socket, file or
+    /// permission error: out of descriptors, ...) is E_IO; only anything else is a bug,
+    /// E_INTERNAL. No message carries a .NET type name.
+    /// </summary>
+    public static int Fail(Exception e, [CallerMemberName] string where = "")
     {
-        if (e is IpcException ipc)
+        switch (e)
         {
-            t_message = ipc.Message;
-            return (int)ipc.Status;
+            case IpcException ipc:
+                t_message = ipc.Message;
+                return (int)ipc.Status;
+            case SocketException se:
+                t_message = $"{where}: a socket call failed: {SocketErrors.Reason(se)}";
+                return (int)IpcStatus.Io;
+            case IOException or UnauthorizedAccessException:
+                t_message = IsOutOfDescriptors(e)
+                    ? $"{where}: too many open files: the process has reached its file descriptor limit ({e.Message})"
+                    : $"{where}: an I/O call failed: {e.Message}";
+                return (int)IpcStatus.Io;
+            default:
+                t_message = $"internal error in {where}: {e.Message}";
+                return (int)IpcStatus.Internal;
         }
-
-        t_message = $"internal error: {e.GetType().FullName}: {e.Message}";
-        return (int)IpcStatus.Internal;
     }
+
+    // EMFILE and ENFILE, as the OS words them (.NET puts strerror in the message).
+    private static bool IsOutOfDescriptors(Exception e)
+        => e.Message.Contains("Too many open files", StringComparison.OrdinalIgnoreCase);
 
     public static int Fail(IpcStatus status, string message)
     {

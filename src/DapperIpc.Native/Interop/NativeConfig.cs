@@ -1,4 +1,6 @@
+using System;
 using System.Runtime.InteropServices;
+using System.Text;
 using DapperIpc.Factory;
 using DapperIpc.Framing;
 
@@ -50,10 +52,10 @@ public unsafe struct NativeConfig
                 : $"config->struct_size is {config->StructSize}, smaller than any dapper_ipc_config ({BaseSize})");
         }
 
-        result.Transport = Utf8(config->Transport) ?? "auto";
-        result.Host = Utf8(config->Host);
-        result.Path = Utf8(config->Path);
-        result.PipeName = Utf8(config->PipeName);
+        result.Transport = Utf8(config->Transport, "transport") ?? "auto";
+        result.Host = Utf8(config->Host, "host");
+        result.Path = Utf8(config->Path, "path");
+        result.PipeName = Utf8(config->PipeName, "pipe_name");
         result.Port = config->Port;
         result.MaxFrameSize = config->MaxFrameSize == 0 ? FrameHeader.DefaultMaxPayload : config->MaxFrameSize;
         result.ConnectTimeoutMs = config->ConnectTimeoutMs == 0 ? TransportConfig.DefaultConnectTimeoutMs : config->ConnectTimeoutMs;
@@ -61,11 +63,40 @@ public unsafe struct NativeConfig
         {
             result.SendTimeoutMs = config->SendTimeoutMs == 0 ? TransportConfig.DefaultSendTimeoutMs : config->SendTimeoutMs;
             result.RequireAuth = (config->Flags & FlagRequireAuth) != 0;
-            result.AuthToken = Utf8(config->AuthToken);
+            result.AuthToken = Utf8(config->AuthToken, "auth_token");
         }
 
         return result;
     }
 
-    private static string? Utf8(byte* s) => s == null ? null : Marshal.PtrToStringUTF8((nint)s);
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>
+    /// A NUL-terminated string of the config, decoded strictly: invalid UTF-8 is refused
+    /// (a lenient decode would turn it into U+FFFD and, for a path, bind somewhere else).
+    /// </summary>
+    private static string? Utf8(byte* s, string field)
+    {
+        if (s == null)
+        {
+            return null;
+        }
+
+        var bytes = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(s);
+        try
+        {
+            return StrictUtf8.GetString(bytes);
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new IpcException(IpcStatus.InvalidArgument,
+                $"config->{field} is not valid UTF-8 (the byte at offset {FirstInvalid(bytes)} is not); strings in the config must be UTF-8");
+        }
+    }
+
+    private static int FirstInvalid(ReadOnlySpan<byte> bytes)
+    {
+        System.Buffers.OperationStatus status = System.Text.Unicode.Utf8.ToUtf16(bytes, new char[bytes.Length], out int read, out _, replaceInvalidSequences: false);
+        return status == System.Buffers.OperationStatus.Done ? 0 : read;
+    }
 }

@@ -51,7 +51,7 @@ internal sealed class SocketConnection : ConnectionBase
     {
         if (_io is PosixSocketIO posix)
         {
-            posix.SendFrames(_handle, frames, ref framesSent);
+            posix.SendFrames(_socket, _handle, frames, ref framesSent);
         }
         else
         {

@@ -36,7 +36,16 @@ internal static class SocketConnector
         while (true)
         {
             cancel.ThrowIfCancellationRequested();
-            var socket = new Socket(family, SocketType.Stream, protocol);
+            Socket socket;
+            try
+            {
+                socket = new Socket(family, SocketType.Stream, protocol);
+            }
+            catch (SocketException e)
+            {
+                throw SocketErrors.ToIpc(e, $"connect to {description}", UnixPath(endpoint));
+            }
+
             try
             {
                 socket.Connect(endpoint);
@@ -60,17 +69,17 @@ internal static class SocketConnector
                 socket.Dispose();
                 if (!IsRetryable(e.SocketErrorCode))
                 {
-                    throw SocketErrors.ToIpc(e, $"connect to {description}");
+                    throw SocketErrors.ToIpc(e, $"connect to {description}", UnixPath(endpoint));
                 }
 
                 TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
                 if (timeoutMs < 0 || elapsed.TotalMilliseconds + RetryDelayMs > timeoutMs)
                 {
                     throw new IpcException(IpcStatus.ConnectionRefused,
-                        $"nobody is listening on {description} (gave up after {(int)elapsed.TotalMilliseconds} ms: {Reason(e, endpoint)})", e);
+                        $"nobody is listening on {description} (gave up after {(int)elapsed.TotalMilliseconds} ms: {SocketErrors.Reason(e, UnixPath(endpoint))})", e);
                 }
 
-                Log.ConnectRetry(description, e.Message);
+                Log.ConnectRetry(description, SocketErrors.Reason(e, UnixPath(endpoint)));
                 if (cancel.WaitHandle.WaitOne(RetryDelayMs))
                 {
                     cancel.ThrowIfCancellationRequested();
@@ -79,11 +88,8 @@ internal static class SocketConnector
         }
     }
 
-    // .NET reports a missing unix socket file (ENOENT) as "Cannot assign requested address".
-    private static string Reason(SocketException e, EndPoint endpoint)
-        => endpoint is UnixDomainSocketEndPoint && e.SocketErrorCode == SocketError.AddressNotAvailable
-            ? "no socket file at that path"
-            : e.Message;
+    // The path, for reasons that name it (SocketErrors.Reason); null for tcp.
+    private static string? UnixPath(EndPoint endpoint) => (endpoint as UnixDomainSocketEndPoint)?.ToString();
 
     // Not there yet (no socket file, nobody listening, backlog full): worth another try.
     private static bool IsRetryable(SocketError error) => error is SocketError.ConnectionRefused

@@ -5,7 +5,8 @@ namespace DapperIpc.Transports;
 /// <summary>Maps .NET socket errors onto the library's status codes, keeping the OS message.</summary>
 internal static class SocketErrors
 {
-    public static IpcException ToIpc(SocketException e, string operation)
+    /// <param name="unixPath">The unix socket path the call was about, if any: it makes the reasons exact.</param>
+    public static IpcException ToIpc(SocketException e, string operation, string? unixPath = null)
     {
         IpcStatus status = e.SocketErrorCode switch
         {
@@ -19,6 +20,26 @@ internal static class SocketErrors
             SocketError.OperationAborted or SocketError.Interrupted => IpcStatus.Cancelled,
             _ => IpcStatus.Io,
         };
-        return new IpcException(status, $"{operation} failed: {e.Message} ({e.SocketErrorCode})", e);
+        return new IpcException(status, $"{operation} failed: {Reason(e, unixPath)}", e)
+        {
+            OutOfDescriptors = e.SocketErrorCode == SocketError.TooManyOpenSockets,
+        };
     }
+
+    /// <summary>
+    /// The reason in words. .NET reports a missing unix socket file (ENOENT) as "Cannot
+    /// assign requested address" (EADDRNOTAVAIL's text), so a unix path gets its own.
+    /// </summary>
+    public static string Reason(SocketException e, string? unixPath = null) => e.SocketErrorCode switch
+    {
+        SocketError.TooManyOpenSockets =>
+            "too many open files: the process has reached its file descriptor limit (EMFILE/ENFILE)",
+        SocketError.AddressNotAvailable when unixPath is not null =>
+            $"no socket file at {unixPath} (No such file or directory)",
+        SocketError.ConnectionRefused when unixPath is not null =>
+            $"connection refused: nobody is listening on the socket file {unixPath}",
+        SocketError.AccessDenied when unixPath is not null =>
+            $"permission denied for {unixPath}",
+        _ => $"{e.Message} ({e.SocketErrorCode})",
+    };
 }

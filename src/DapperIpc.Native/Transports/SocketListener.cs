@@ -50,6 +50,16 @@ internal abstract class SocketListener : ListenerBase
                 }
 
                 Socket client = _socket.Accept();
+                if (HungUpWithoutSaying(client))
+                {
+                    // A connection already closed with nothing sent: another listener's
+                    // probe of this path (UnixSocketListener.ClearStaleSocket), a port
+                    // scanner. It would use up the one client; wait for a real one.
+                    Diagnostics.Log.HungUpClientSkipped(Description);
+                    client.Dispose();
+                    continue;
+                }
+
                 try
                 {
                     SocketConnection? connection = OnAccepted(client);
@@ -78,6 +88,19 @@ internal abstract class SocketListener : ListenerBase
         catch (SocketException e)
         {
             throw SocketErrors.ToIpc(e, $"accept on {Description}");
+        }
+    }
+
+    /// <summary>True when the peer has closed and sent nothing: readable now, with no byte to read (end of stream, or an error).</summary>
+    private static bool HungUpWithoutSaying(Socket client)
+    {
+        try
+        {
+            return client.Poll(0, SelectMode.SelectRead) && client.Available == 0;
+        }
+        catch (SocketException)
+        {
+            return true;
         }
     }
 

@@ -40,7 +40,16 @@ internal sealed class TcpSocketListener : SocketListener
             Log.NonLoopbackBind(host);
         }
 
-        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        Socket socket;
+        try
+        {
+            socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        }
+        catch (SocketException e)
+        {
+            throw SocketErrors.ToIpc(e, $"creating a tcp socket for {host}:{port}");
+        }
+
         try
         {
             socket.Bind(new IPEndPoint(address, port));

@@ -19,12 +19,14 @@ internal sealed class UnixSocketListener : SocketListener
 
     private readonly string _path;
     private readonly string? _ownDirectory;
+    private readonly FileIdentity _bound;
 
-    private UnixSocketListener(Socket socket, string path, string? ownDirectory, ConnectionOptions options)
+    private UnixSocketListener(Socket socket, string path, string? ownDirectory, FileIdentity bound, ConnectionOptions options)
         : base(socket, options)
     {
         _path = path;
         _ownDirectory = ownDirectory;
+        _bound = bound;
         LauncherArgs = ["--ipc", "unix", "--ipc-path", path];
     }
 
@@ -36,8 +38,11 @@ internal sealed class UnixSocketListener : SocketListener
 
     /// <summary>
     /// Binds and listens. Throws IpcException: PathTooLong, PathExists or AddressInUse
-    /// for a caller-given path that cannot be used (no fallback: the caller asked for
-    /// it), Io or Unsupported when unix sockets cannot be set up here.
+    /// for a caller-given path that cannot be used, Io naming the path and the OS reason
+    /// when it cannot be bound (a missing directory, no permission), Unsupported when
+    /// unix sockets do not exist here. A caller-given path is probed, cleared of a stale
+    /// socket, bound and listened on under <see cref="UnixPathLock"/>, so of two
+    /// listeners racing for it exactly one wins and the other gets AddressInUse.
     /// </summary>
     public static UnixSocketListener Create(string? path, ConnectionOptions options)
     {
@@ -46,28 +51,42 @@ internal sealed class UnixSocketListener : SocketListener
             throw new IpcException(IpcStatus.Unsupported, "unix domain sockets are not supported on this system");
         }
 
-        string? ownDirectory = null;
         if (path is null)
         {
-            ownDirectory = UnixSocketPath.CreatePrivateDirectory();
-            path = Path.Combine(ownDirectory, UnixSocketPath.SocketFileName);
-        }
-        else
-        {
-            path = Path.GetFullPath(path);
-            UnixSocketPath.CheckLength(path);
-            ClearStaleSocket(path);
+            string ownDirectory = UnixSocketPath.CreatePrivateDirectory();
+            return Bind(Path.Combine(ownDirectory, UnixSocketPath.SocketFileName), ownDirectory, options);
         }
 
+        path = Path.GetFullPath(path);
+        UnixSocketPath.CheckLength(path);
+        string? directory = Path.GetDirectoryName(path);
+        if (directory is not null && !Directory.Exists(directory))
+        {
+            throw new IpcException(IpcStatus.Io,
+                $"cannot bind the unix socket {path}: its directory {directory} does not exist (No such file or directory)");
+        }
+
+        using (UnixPathLock.Acquire(path))
+        {
+            ClearStaleSocket(path);
+            return Bind(path, null, options);
+        }
+    }
+
+    private static UnixSocketListener Bind(string path, string? ownDirectory, ConnectionOptions options)
+    {
         try
         {
             UnixSocketPath.CheckLength(path);
-            var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            Socket socket = UnixBind.Create(path);
+            FileIdentity bound = FileIdentity.Missing;
             try
             {
-                socket.Bind(new UnixDomainSocketEndPoint(path));
                 if (!OperatingSystem.IsWindows())
                 {
+                    // What this listener made, so cleanup removes only that (see RemoveFiles).
+                    bound = PosixFileKind.IdentityOf(path);
+
                     // The directory already keeps others out; the mode says so again.
                     File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
                 }
@@ -77,11 +96,20 @@ internal sealed class UnixSocketListener : SocketListener
             catch
             {
                 socket.Dispose();
+                if (bound.Kind == FileKind.Socket)
+                {
+                    RemoveIfStill(path, bound);
+                }
+                else if (OperatingSystem.IsWindows() && ownDirectory is not null)
+                {
+                    TryDelete(path);
+                }
+
                 throw;
             }
 
-            var listener = new UnixSocketListener(socket, path, ownDirectory, options);
-            ExitCleanup.Track(path, ownDirectory);
+            var listener = new UnixSocketListener(socket, path, ownDirectory, bound, options);
+            ExitCleanup.Track(path, ownDirectory, bound);
             Log.Listening(listener.Description);
             return listener;
         }
@@ -89,7 +117,6 @@ internal sealed class UnixSocketListener : SocketListener
         {
             if (ownDirectory is not null)
             {
-                TryDelete(Path.Combine(ownDirectory, UnixSocketPath.SocketFileName));
                 TryDeleteDirectory(ownDirectory);
             }
 
@@ -98,7 +125,7 @@ internal sealed class UnixSocketListener : SocketListener
                 IpcException ipc => ipc,
                 SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse } =>
                     new IpcException(IpcStatus.AddressInUse, $"unix socket path {path} is already in use", e),
-                SocketException se => SocketErrors.ToIpc(se, $"binding unix socket {path}"),
+                SocketException se => SocketErrors.ToIpc(se, $"binding unix socket {path}", path),
                 _ => new IpcException(IpcStatus.Io, $"binding unix socket {path} failed: {e.Message}", e),
             };
         }
@@ -107,10 +134,12 @@ internal sealed class UnixSocketListener : SocketListener
     /// <summary>
     /// A caller-given path may hold the socket of a listener that died. Remove it only
     /// when it is a socket and connecting to it is refused; refuse anything else.
+    /// Runs under the path's lock.
     /// </summary>
     private static void ClearStaleSocket(string path)
     {
-        switch (PosixFileKind.Of(path))
+        FileIdentity found = PosixFileKind.IdentityOf(path);
+        switch (found.Kind)
         {
             case FileKind.Missing:
                 return;
@@ -122,7 +151,17 @@ internal sealed class UnixSocketListener : SocketListener
                     $"{path} exists and is not a socket; it is left alone");
         }
 
-        using (var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+        Socket probe;
+        try
+        {
+            probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        }
+        catch (SocketException e)
+        {
+            throw SocketErrors.ToIpc(e, $"probing the unix socket {path}", path);
+        }
+
+        using (probe)
         {
             try
             {
@@ -135,8 +174,23 @@ internal sealed class UnixSocketListener : SocketListener
             }
         }
 
-        File.Delete(path);
-        Log.StaleSocketRemoved(path);
+        if (RemoveIfStill(path, found))
+        {
+            Log.StaleSocketRemoved(path);
+        }
+    }
+
+    /// <summary>Unlinks <paramref name="path"/> only while it is still the socket <paramref name="expected"/> names.</summary>
+    private static bool RemoveIfStill(string path, FileIdentity expected)
+    {
+        FileIdentity now = PosixFileKind.IdentityOf(path);
+        if (now.Kind != FileKind.Socket || !now.SameFileAs(expected))
+        {
+            return false;
+        }
+
+        TryDelete(path);
+        return true;
     }
 
     /// <summary>
@@ -157,13 +211,52 @@ internal sealed class UnixSocketListener : SocketListener
         return new SocketConnection(client, Options, Description);
     }
 
+    /// <summary>
+    /// Removes the socket file only while it is still the socket this listener bound
+    /// (same device and inode): a file put there since, or another listener's socket
+    /// bound after ours was unlinked, is left alone. A caller-given path is checked and
+    /// removed under its lock, so a listener being created there meanwhile is not hit.
+    /// </summary>
     protected override void RemoveFiles()
     {
-        ExitCleanup.Untrack(_path);
-        TryDelete(_path);
+        ExitCleanup.Untrack(_path, _bound);
+        if (OperatingSystem.IsWindows())
+        {
+            TryDelete(_path);
+        }
+        else if (_ownDirectory is not null)
+        {
+            RemoveOwn();
+        }
+        else
+        {
+            UnixPathLock? held = null;
+            try
+            {
+                held = UnixPathLock.Acquire(_path);
+            }
+            catch (IpcException e)
+            {
+                Log.CleanupFailed($"lock {_path} for removal", e);
+            }
+
+            using (held)
+            {
+                RemoveOwn();
+            }
+        }
+
         if (_ownDirectory is not null)
         {
             TryDeleteDirectory(_ownDirectory);
+        }
+    }
+
+    private void RemoveOwn()
+    {
+        if (!RemoveIfStill(_path, _bound) && PosixFileKind.Of(_path) != FileKind.Missing)
+        {
+            Log.SocketReplaced(_path);
         }
     }
 

@@ -13,24 +13,25 @@ internal static partial class ExitCleanup
     private static bool Available => !RuntimeFeature.IsDynamicCodeSupported && !OperatingSystem.IsWindows();
 
     [LibraryImport("dapper_ipc_shim", EntryPoint = "dapper_ipc_track_socket", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int TrackNative(string socketPath, string? directory);
+    private static partial int TrackNative(string socketPath, string? directory, ulong dev, ulong ino);
 
     [LibraryImport("dapper_ipc_shim", EntryPoint = "dapper_ipc_untrack_socket", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial void UntrackNative(string socketPath);
+    private static partial void UntrackNative(string socketPath, ulong dev, ulong ino);
 
-    public static void Track(string socketPath, string? directory)
+    /// <summary>Registers what the listener bound: at exit the path is removed only while it is still that socket.</summary>
+    public static void Track(string socketPath, string? directory, FileIdentity bound)
     {
-        if (Available)
+        if (Available && bound.Kind == FileKind.Socket)
         {
-            _ = TrackNative(socketPath, directory);
+            _ = TrackNative(socketPath, directory, bound.Device, bound.Inode);
         }
     }
 
-    public static void Untrack(string socketPath)
+    public static void Untrack(string socketPath, FileIdentity bound)
     {
-        if (Available)
+        if (Available && bound.Kind == FileKind.Socket)
         {
-            UntrackNative(socketPath);
+            UntrackNative(socketPath, bound.Device, bound.Inode);
         }
     }
 }

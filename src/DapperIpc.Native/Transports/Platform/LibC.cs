@@ -36,6 +36,9 @@ internal static unsafe partial class LibC
         }
     }
 
+    /// <summary>The OS's text for an errno, with the number: "No such file or directory (errno 2)".</summary>
+    public static string Describe(int errno) => $"{Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})";
+
     public const int EINTR = 4;
     public const int EPIPE = 32;
 

@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using DapperIpc.Framing;
@@ -44,10 +45,10 @@ internal abstract unsafe class PosixSocketIO : SocketIO
             iov[1].Base = p;
             iov[1].Length = (nuint)payload.Length;
             long sent = 0;
-            int errno = WriteAll(handle, iov, payload.Length == 0 ? 1 : 2, ref sent);
+            int errno = WriteAll(socket, handle, iov, payload.Length == 0 ? 1 : 2, ref sent);
             if (errno != 0)
             {
-                throw IsTimeout(errno) ? SendTimedOut(sent, header.Length + (long)payload.Length) : Error(errno, "send");
+                throw TimedOut(errno) ? SendTimedOut(sent, header.Length + (long)payload.Length) : Error(errno, "send");
             }
         }
     }
@@ -60,8 +61,10 @@ internal abstract unsafe class PosixSocketIO : SocketIO
     /// <paramref name="framesSent"/> is kept at the number of frames fully written, also
     /// when it throws. Throws IpcException (StreamCut when a frame went out in part).
     /// </summary>
-    public void SendFrames(nint handle, ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
+    public void SendFrames(Socket socket, nint handle, ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
     {
+        // One deadline for the whole batch, however many sendmsg calls it takes.
+        long start = Stopwatch.GetTimestamp();
         byte* headers = stackalloc byte[FramesPerWrite * FrameHeader.Size];
         LibC.IoVec* iov = stackalloc LibC.IoVec[FramesPerWrite * 2];
         for (int first = 0; first < frames.Length; first += FramesPerWrite)
@@ -82,7 +85,7 @@ internal abstract unsafe class PosixSocketIO : SocketIO
             }
 
             long sent = 0;
-            int errno = WriteAll(handle, iov, count, ref sent);
+            int errno = WriteAll(socket, handle, iov, count, ref sent, start, resumed: first > 0);
             if (errno != 0)
             {
                 // Report the frames that went out whole; a frame cut in two ends the stream.
@@ -95,7 +98,7 @@ internal abstract unsafe class PosixSocketIO : SocketIO
                 }
 
                 framesSent = first + whole;
-                throw IsTimeout(errno)
+                throw TimedOut(errno)
                     ? SendTimedOut(sent - end, FrameHeader.Size + (long)chunk[whole].Length)
                     : Error(errno, "send");
             }
@@ -109,39 +112,119 @@ internal abstract unsafe class PosixSocketIO : SocketIO
     /// a full socket buffer). Returns 0, or the errno that stopped it with <paramref name="sent"/>
     /// bytes out. The iovecs are consumed.
     /// </summary>
-    private int WriteAll(nint handle, LibC.IoVec* iov, int count, ref long sent)
+    /// <remarks>
+    /// The send timeout is one deadline for the whole call (send or send_batch), counted
+    /// from <paramref name="start"/>: SO_SNDTIMEO applies to each sendmsg, so after a
+    /// partial write it is lowered to the time left before the next one, and put back
+    /// when the call ends. A call that writes everything at once costs nothing extra.
+    /// </remarks>
+    private int WriteAll(Socket socket, nint handle, LibC.IoVec* iov, int count, ref long sent, long start = 0, bool resumed = false)
     {
-        int first = 0;
-        while (first < count)
+        if (start == 0)
         {
-            nint n = SendMsg(handle, iov + first, count - first);
-            if (n < 0)
-            {
-                int errno = Marshal.GetLastPInvokeError();
-                if (errno == LibC.EINTR)
-                {
-                    continue;
-                }
-
-                return errno;
-            }
-
-            sent += n;
-            nuint advance = (nuint)n;
-            while (first < count && advance >= iov[first].Length)
-            {
-                advance -= iov[first].Length;
-                first++;
-            }
-
-            if (first < count)
-            {
-                iov[first].Base = (byte*)iov[first].Base + advance;
-                iov[first].Length -= advance;
-            }
+            start = Stopwatch.GetTimestamp();
         }
 
-        return 0;
+        int first = 0;
+        int configuredMs = -1; // read from the socket at the first partial write
+        bool lowered = false;
+        try
+        {
+            // A later part of a batch: the deadline has been running since the batch began.
+            if (resumed && !LowerToRemaining(socket, start, ref configuredMs, ref lowered))
+            {
+                return DeadlinePassed;
+            }
+
+            while (first < count)
+            {
+                nint n = SendMsg(handle, iov + first, count - first);
+                if (n < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno != LibC.EINTR)
+                    {
+                        return errno;
+                    }
+                }
+                else
+                {
+                    sent += n;
+                    nuint advance = (nuint)n;
+                    while (first < count && advance >= iov[first].Length)
+                    {
+                        advance -= iov[first].Length;
+                        first++;
+                    }
+
+                    if (first < count)
+                    {
+                        iov[first].Base = (byte*)iov[first].Base + advance;
+                        iov[first].Length -= advance;
+                    }
+                }
+
+                if (first < count && !LowerToRemaining(socket, start, ref configuredMs, ref lowered))
+                {
+                    return DeadlinePassed;
+                }
+            }
+
+            return 0;
+        }
+        finally
+        {
+            if (lowered)
+            {
+                try
+                {
+                    socket.SendTimeout = configuredMs;
+                }
+                catch (Exception e) when (e is ObjectDisposedException or SocketException)
+                {
+                    // Closed meanwhile (cleanup): nothing left to restore.
+                }
+            }
+        }
+    }
+
+    /// <summary>Errno-like result of <see cref="WriteAll"/>: the call's send timeout ran out between two writes.</summary>
+    private const int DeadlinePassed = -1;
+
+    private bool TimedOut(int errno) => errno == DeadlinePassed || IsTimeout(errno);
+
+    /// <summary>
+    /// Before the next sendmsg of a call that has not finished: sets SO_SNDTIMEO to what
+    /// is left of the configured send timeout. False when nothing is left.
+    /// </summary>
+    private static bool LowerToRemaining(Socket socket, long start, ref int configuredMs, ref bool lowered)
+    {
+        try
+        {
+            if (configuredMs < 0)
+            {
+                configuredMs = socket.SendTimeout;
+            }
+
+            if (configuredMs <= 0)
+            {
+                return true; // no limit
+            }
+
+            double left = configuredMs - Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            if (left < 1)
+            {
+                return false;
+            }
+
+            socket.SendTimeout = (int)Math.Ceiling(left);
+            lowered = true;
+            return true;
+        }
+        catch (Exception e) when (e is ObjectDisposedException or SocketException)
+        {
+            return true; // closed meanwhile: the next sendmsg reports it
+        }
     }
 
     /// <summary>sendmsg with this platform's msghdr layout and no-SIGPIPE mechanism.</summary>
