@@ -7,30 +7,28 @@ using DapperIpc.Framing;
 namespace DapperIpc.Transports.Platform;
 
 /// <summary>
-/// recv and sendmsg on the socket's file descriptor. The socket is in blocking mode
-/// (it is only ever used synchronously), so the calls block this thread and nothing
+/// recv and a gathered sendmsg on the socket's file descriptor, through Native/socket_io.c
+/// (which knows msghdr, the no-SIGPIPE mechanism and errno). The socket is in blocking
+/// mode (it is only ever used synchronously), so the calls block this thread and nothing
 /// else: no event loop, no thread hop.
 /// </summary>
-internal abstract unsafe class PosixSocketIO : SocketIO
+internal sealed unsafe class PosixSocketIO : SocketIO
 {
+    /// <summary>Result of <see cref="WriteAll"/> (next to the shim's negative classes): the call's send timeout ran out between two writes.</summary>
+    private const int DeadlinePassed = 1;
+
+    public override void Configure(Socket socket, int sendTimeoutMs)
+    {
+        base.Configure(socket, sendTimeoutMs);
+        _ = SocketShim.Configure((int)socket.SafeHandle.DangerousGetHandle());
+    }
+
     public override int Receive(Socket socket, nint handle, Span<byte> buffer)
     {
         fixed (byte* p = buffer)
         {
-            while (true)
-            {
-                nint n = LibC.Recv(handle, p, (nuint)buffer.Length, 0);
-                if (n >= 0)
-                {
-                    return (int)n;
-                }
-
-                int errno = Marshal.GetLastPInvokeError();
-                if (errno != LibC.EINTR)
-                {
-                    throw Error(errno, "recv");
-                }
-            }
+            nint n = SocketShim.Recv((int)handle, p, (nuint)buffer.Length, quickack: 0);
+            return n >= 0 ? (int)n : throw Error((int)n, Marshal.GetLastPInvokeError(), "recv");
         }
     }
 
@@ -39,16 +37,16 @@ internal abstract unsafe class PosixSocketIO : SocketIO
         fixed (byte* h = header)
         fixed (byte* p = payload)
         {
-            LibC.IoVec* iov = stackalloc LibC.IoVec[2];
+            SocketShim.IoVec* iov = stackalloc SocketShim.IoVec[2];
             iov[0].Base = h;
             iov[0].Length = (nuint)header.Length;
             iov[1].Base = p;
             iov[1].Length = (nuint)payload.Length;
             long sent = 0;
-            int errno = WriteAll(socket, handle, iov, payload.Length == 0 ? 1 : 2, ref sent);
-            if (errno != 0)
+            int result = WriteAll(socket, handle, iov, payload.Length == 0 ? 1 : 2, ref sent, out int errno);
+            if (result != 0)
             {
-                throw TimedOut(errno) ? SendTimedOut(sent, header.Length + (long)payload.Length) : Error(errno, "send");
+                throw TimedOut(result) ? SendTimedOut(sent, header.Length + (long)payload.Length) : Error(result, errno, "send");
             }
         }
     }
@@ -66,7 +64,7 @@ internal abstract unsafe class PosixSocketIO : SocketIO
         // One deadline for the whole batch, however many sendmsg calls it takes.
         long start = Stopwatch.GetTimestamp();
         byte* headers = stackalloc byte[FramesPerWrite * FrameHeader.Size];
-        LibC.IoVec* iov = stackalloc LibC.IoVec[FramesPerWrite * 2];
+        SocketShim.IoVec* iov = stackalloc SocketShim.IoVec[FramesPerWrite * 2];
         for (int first = 0; first < frames.Length; first += FramesPerWrite)
         {
             ReadOnlySpan<OutgoingFrame> chunk = frames.Slice(first, Math.Min(FramesPerWrite, frames.Length - first));
@@ -85,8 +83,8 @@ internal abstract unsafe class PosixSocketIO : SocketIO
             }
 
             long sent = 0;
-            int errno = WriteAll(socket, handle, iov, count, ref sent, start, resumed: first > 0);
-            if (errno != 0)
+            int result = WriteAll(socket, handle, iov, count, ref sent, out int errno, start, resumed: first > 0);
+            if (result != 0)
             {
                 // Report the frames that went out whole; a frame cut in two ends the stream.
                 int whole = 0;
@@ -98,9 +96,9 @@ internal abstract unsafe class PosixSocketIO : SocketIO
                 }
 
                 framesSent = first + whole;
-                throw TimedOut(errno)
+                throw TimedOut(result)
                     ? SendTimedOut(sent - end, FrameHeader.Size + (long)chunk[whole].Length)
-                    : Error(errno, "send");
+                    : Error(result, errno, "send");
             }
 
             framesSent = first + chunk.Length;
@@ -109,8 +107,9 @@ internal abstract unsafe class PosixSocketIO : SocketIO
 
     /// <summary>
     /// Writes every byte the iovecs describe, resuming after partial writes (a large frame,
-    /// a full socket buffer). Returns 0, or the errno that stopped it with <paramref name="sent"/>
-    /// bytes out. The iovecs are consumed.
+    /// a full socket buffer). Returns 0, or what stopped it (<see cref="DeadlinePassed"/> or the
+    /// shim's class, with <paramref name="errno"/>) with <paramref name="sent"/> bytes out. The
+    /// iovecs are consumed.
     /// </summary>
     /// <remarks>
     /// The send timeout is one deadline for the whole call (send or send_batch), counted
@@ -118,8 +117,9 @@ internal abstract unsafe class PosixSocketIO : SocketIO
     /// partial write it is lowered to the time left before the next one, and put back
     /// when the call ends. A call that writes everything at once costs nothing extra.
     /// </remarks>
-    private int WriteAll(Socket socket, nint handle, LibC.IoVec* iov, int count, ref long sent, long start = 0, bool resumed = false)
+    private static int WriteAll(Socket socket, nint handle, SocketShim.IoVec* iov, int count, ref long sent, out int errno, long start = 0, bool resumed = false)
     {
+        errno = 0;
         if (start == 0)
         {
             start = Stopwatch.GetTimestamp();
@@ -138,13 +138,13 @@ internal abstract unsafe class PosixSocketIO : SocketIO
 
             while (first < count)
             {
-                nint n = SendMsg(handle, iov + first, count - first);
+                nint n = SocketShim.SendV((int)handle, iov + first, count - first);
                 if (n < 0)
                 {
-                    int errno = Marshal.GetLastPInvokeError();
-                    if (errno != LibC.EINTR)
+                    if (n != (int)ErrnoClass.Interrupted)
                     {
-                        return errno;
+                        errno = Marshal.GetLastPInvokeError();
+                        return (int)n;
                     }
                 }
                 else
@@ -164,6 +164,7 @@ internal abstract unsafe class PosixSocketIO : SocketIO
                     }
                 }
 
+                // Interrupted or partial: the next sendmsg gets what is left of the deadline.
                 if (first < count && !LowerToRemaining(socket, start, ref configuredMs, ref lowered))
                 {
                     return DeadlinePassed;
@@ -188,10 +189,7 @@ internal abstract unsafe class PosixSocketIO : SocketIO
         }
     }
 
-    /// <summary>Errno-like result of <see cref="WriteAll"/>: the call's send timeout ran out between two writes.</summary>
-    private const int DeadlinePassed = -1;
-
-    private bool TimedOut(int errno) => errno == DeadlinePassed || IsTimeout(errno);
+    private static bool TimedOut(int result) => result is DeadlinePassed or (int)ErrnoClass.WouldBlock;
 
     /// <summary>
     /// Before the next sendmsg of a call that has not finished: sets SO_SNDTIMEO to what
@@ -227,23 +225,14 @@ internal abstract unsafe class PosixSocketIO : SocketIO
         }
     }
 
-    /// <summary>sendmsg with this platform's msghdr layout and no-SIGPIPE mechanism.</summary>
-    protected abstract nint SendMsg(nint handle, LibC.IoVec* iov, int count);
-
-    /// <summary>True for the errno values that mean the peer is gone.</summary>
-    protected abstract bool IsPeerGone(int errno);
-
-    /// <summary>True for EAGAIN/EWOULDBLOCK: SO_SNDTIMEO ran out.</summary>
-    protected abstract bool IsTimeout(int errno);
-
     internal static IpcException SendTimedOut(long sent, long total) => sent == 0
         ? new IpcException(IpcStatus.SendTimeout, "send timed out: the peer has not read for the whole send timeout; nothing of the frame was sent and the connection is still usable")
         : new IpcException(IpcStatus.SendTimeout, $"send timed out after {sent} of {total} bytes of the frame: the peer stopped reading; the stream is cut, so the connection is closed") { StreamCut = true };
 
-    private IpcException Error(int errno, string call)
+    private static IpcException Error(int errnoClass, int errno, string call)
     {
         string text = $"{call} failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})";
-        return IsPeerGone(errno)
+        return errnoClass == (int)ErrnoClass.PeerGone
             ? new IpcException(IpcStatus.Closed, $"the peer has closed the connection ({text})")
             : new IpcException(IpcStatus.Io, text);
     }

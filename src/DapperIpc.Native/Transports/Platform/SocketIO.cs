@@ -18,12 +18,7 @@ internal abstract class SocketIO
             return new WindowsSocketIO();
         }
 
-        if (OperatingSystem.IsLinux())
-        {
-            return new LinuxSocketIO();
-        }
-
-        return new BsdSocketIO();
+        return new PosixSocketIO();
     }
 
     /// <summary>Per-socket settings: the send timeout, and what the platform needs (macOS: SO_NOSIGPIPE).</summary>
