@@ -47,7 +47,7 @@ public abstract class ConnectionBase : IDisposable
     /// all of it is with the kernel. Throws IpcException: Closed once the connection is
     /// closed or the peer left, FrameTooLarge above the maximum.
     /// </summary>
-    public void SendFrame(byte kind, ReadOnlySpan<byte> payload)
+    public unsafe void SendFrame(byte kind, ReadOnlySpan<byte> payload)
     {
         if ((uint)payload.Length > MaxPayload)
         {
@@ -55,25 +55,11 @@ public abstract class ConnectionBase : IDisposable
                 $"frame too large: {payload.Length} bytes, the maximum is {MaxPayload}");
         }
 
-        Span<byte> header = stackalloc byte[FrameHeader.Size];
-        FrameHeader.Write(header, kind, (uint)payload.Length);
-        lock (_sendLock)
+        fixed (byte* p = payload)
         {
-            if (_closed)
-            {
-                throw new IpcException(IpcStatus.Closed, $"the connection ({Description}) is closed");
-            }
-
-            try
-            {
-                SendGathered(header, payload);
-            }
-            catch (IpcException e) when (e.StreamCut)
-            {
-                // Part of the frame is out: no later frame could be parsed by the peer.
-                Close();
-                throw;
-            }
+            var frame = new OutgoingFrame(kind, p, (nuint)payload.Length);
+            int sent = 0;
+            Write(new ReadOnlySpan<OutgoingFrame>(in frame), ref sent);
         }
     }
 
@@ -112,6 +98,11 @@ public abstract class ConnectionBase : IDisposable
             }
         }
 
+        Write(frames, ref framesSent);
+    }
+
+    private void Write(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
+    {
         lock (_sendLock)
         {
             if (_closed)
@@ -121,31 +112,25 @@ public abstract class ConnectionBase : IDisposable
 
             try
             {
-                SendFramesCore(frames, ref framesSent);
+                WriteFrames(frames, ref framesSent);
             }
             catch (IpcException e) when (e.StreamCut)
             {
+                // Part of a frame is out: no later frame could be parsed by the peer.
                 Close();
                 throw;
             }
         }
     }
 
-    /// <summary>Writes a checked batch; by default one frame at a time (pipes need one message per frame).</summary>
-    protected virtual void SendFramesCore(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
-    {
-        Span<byte> header = stackalloc byte[FrameHeader.Size];
-        for (int i = 0; i < frames.Length; i++)
-        {
-            FrameHeader.Write(header, (byte)frames[i].Kind, (uint)frames[i].Length);
-            SendGathered(header, frames[i].PayloadSpan);
-
-            framesSent = i + 1;
-        }
-    }
-
-    /// <summary>Writes both spans completely, as if concatenated, without concatenating them.</summary>
-    protected abstract void SendGathered(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload);
+    /// <summary>
+    /// The transport's one write primitive: writes the frames (checked: valid kinds, lengths
+    /// within the maximum) completely and in order, each as its DP v1 header then payload,
+    /// in as few writes as the transport allows; called under the send lock. Sets
+    /// <paramref name="framesSent"/> to the number of frames fully written, also when it
+    /// throws IpcException (with StreamCut when a frame went out in part).
+    /// </summary>
+    protected abstract void WriteFrames(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent);
 
     /// <summary>Shuts the stream down both ways: the peer sees end-of-file, a blocked receive returns 0, blocked sends fail. Never blocks.</summary>
     protected abstract void ShutdownCore();

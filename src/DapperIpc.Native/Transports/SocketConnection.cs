@@ -6,35 +6,45 @@ namespace DapperIpc.Transports;
 
 /// <summary>
 /// A connection over a stream socket (unix or tcp). .NET's <see cref="Socket"/> sets it
-/// up and owns the handle; the hot path goes straight to the platform's system calls
-/// (<see cref="SocketIO"/>) so a frame is one gathered write with no copy and a read
-/// is one recv into the frame buffer, on the calling thread.
+/// up, owns the handle and closes it; the frame hot path (receive, and the gathered write
+/// of <see cref="ConnectionBase.WriteFrames"/>) is the platform's own subclass:
+/// <see cref="PosixSocketConnection"/> (the system calls of Native/socket_io.c on the
+/// descriptor: one gathered write per frame or batch, no copy, one recv into the frame
+/// buffer, all on the calling thread) or <see cref="WindowsSocketConnection"/> (.NET's
+/// span-based Socket calls).
 /// </summary>
-internal sealed class SocketConnection : ConnectionBase
+internal abstract class SocketConnection : ConnectionBase
 {
-    private readonly Socket _socket;
-    private readonly SocketIO _io;
-    private readonly nint _handle;
-
     // End-of-file from the peer (not from our own read shutdown): whether closing may be a
     // FIN or must be a reset (see DisposeCore).
     private volatile bool _peerClosed;
     private volatile bool _readShut;
 
-    public SocketConnection(Socket socket, ConnectionOptions options, string description) : base(options.MaxPayload)
+    protected SocketConnection(Socket socket, ConnectionOptions options, string description) : base(options.MaxPayload)
     {
-        _socket = socket;
-        _io = SocketIO.Current;
-        _io.Configure(socket, options.SendTimeoutMs);
-        _handle = socket.SafeHandle.DangerousGetHandle();
+        Socket = socket;
+        if (options.SendTimeoutMs > 0)
+        {
+            // SO_SNDTIMEO: a blocked send gives up with EAGAIN (WSAETIMEDOUT on Windows).
+            socket.SendTimeout = options.SendTimeoutMs;
+        }
+
         Description = description;
     }
 
+    /// <summary>The connection for this platform.</summary>
+    public static SocketConnection Create(Socket socket, ConnectionOptions options, string description)
+        => OperatingSystem.IsWindows()
+            ? new WindowsSocketConnection(socket, options, description)
+            : new PosixSocketConnection(socket, options, description);
+
+    protected Socket Socket { get; }
+
     public override string Description { get; }
 
-    public override int Receive(Span<byte> buffer)
+    public sealed override int Receive(Span<byte> buffer)
     {
-        int n = _io.Receive(_socket, _handle, buffer);
+        int n = ReceiveCore(buffer);
         if (n == 0 && !_readShut)
         {
             _peerClosed = true;
@@ -43,32 +53,19 @@ internal sealed class SocketConnection : ConnectionBase
         return n;
     }
 
-    protected override void SendGathered(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload)
-        => _io.SendAll(_socket, _handle, header, payload);
-
-    // POSIX gathers a batch into few sendmsg calls; Windows sends frame by frame (the base).
-    protected override void SendFramesCore(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
-    {
-        if (_io is PosixSocketIO posix)
-        {
-            posix.SendFrames(_socket, _handle, frames, ref framesSent);
-        }
-        else
-        {
-            base.SendFramesCore(frames, ref framesSent);
-        }
-    }
+    /// <summary>Blocking receive into <paramref name="buffer"/>; 0 at end of stream. Throws IpcException.</summary>
+    protected abstract int ReceiveCore(Span<byte> buffer);
 
     /// <summary>Fills <paramref name="buffer"/> or returns false (end of stream, or nothing for <paramref name="timeoutMs"/>). For handshakes, before the reader starts.</summary>
     public bool ReceiveExactly(Span<byte> buffer, int timeoutMs)
     {
-        _socket.ReceiveTimeout = timeoutMs;
+        Socket.ReceiveTimeout = timeoutMs;
         try
         {
             int got = 0;
             while (got < buffer.Length)
             {
-                int n = _socket.Receive(buffer.Slice(got));
+                int n = Socket.Receive(buffer.Slice(got));
                 if (n == 0)
                 {
                     return false;
@@ -85,7 +82,7 @@ internal sealed class SocketConnection : ConnectionBase
         }
         finally
         {
-            _socket.ReceiveTimeout = 0;
+            Socket.ReceiveTimeout = 0;
         }
     }
 
@@ -94,7 +91,7 @@ internal sealed class SocketConnection : ConnectionBase
         _readShut = true;
         try
         {
-            _socket.Shutdown(SocketShutdown.Both);
+            Socket.Shutdown(SocketShutdown.Both);
         }
         catch (SocketException)
         {
@@ -110,7 +107,7 @@ internal sealed class SocketConnection : ConnectionBase
         try
         {
             // FIN after everything queued: the peer reads all we sent, then end-of-file.
-            _socket.Shutdown(SocketShutdown.Send);
+            Socket.Shutdown(SocketShutdown.Send);
         }
         catch (SocketException)
         {
@@ -137,7 +134,7 @@ internal sealed class SocketConnection : ConnectionBase
                 }
 
                 int micros = (int)Math.Min(int.MaxValue, left * 1_000_000 / System.Diagnostics.Stopwatch.Frequency);
-                if (!_socket.Poll(micros, SelectMode.SelectRead) || Receive(scratch) <= 0)
+                if (!Socket.Poll(micros, SelectMode.SelectRead) || Receive(scratch) <= 0)
                 {
                     return;
                 }
@@ -151,7 +148,7 @@ internal sealed class SocketConnection : ConnectionBase
 
     protected override void DisposeCore()
     {
-        if (!_peerClosed && _socket.ProtocolType == ProtocolType.Tcp)
+        if (!_peerClosed && Socket.ProtocolType == ProtocolType.Tcp)
         {
             // The peer has not closed (the linger ran out, or abort): reset. A plain close
             // could leave our side in FIN-WAIT-2 with a zero receive window, which answers a
@@ -159,13 +156,13 @@ internal sealed class SocketConnection : ConnectionBase
             // peer would block for a minute instead of learning at once that we are gone.
             try
             {
-                _socket.LingerState = new LingerOption(true, 0);
+                Socket.LingerState = new LingerOption(true, 0);
             }
             catch (SocketException)
             {
             }
         }
 
-        _socket.Dispose();
+        Socket.Dispose();
     }
 }

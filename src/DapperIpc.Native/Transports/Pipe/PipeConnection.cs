@@ -3,6 +3,7 @@ using System.Buffers;
 using System.IO;
 using System.IO.Pipes;
 using System.Threading;
+using DapperIpc.Framing;
 
 namespace DapperIpc.Transports.Pipe;
 
@@ -53,15 +54,24 @@ internal sealed class PipeConnection : ConnectionBase
         }
     }
 
-    protected override void SendGathered(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload)
+    protected override void WriteFrames(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
+    {
+        for (int i = 0; i < frames.Length; i++)
+        {
+            WriteMessage((byte)frames[i].Kind, frames[i].PayloadSpan);
+            framesSent = i + 1;
+        }
+    }
+
+    private void WriteMessage(byte kind, ReadOnlySpan<byte> payload)
     {
         // One message per frame: the header and payload must leave in a single write.
-        int total = header.Length + payload.Length;
+        int total = FrameHeader.Size + payload.Length;
         byte[] joined = ArrayPool<byte>.Shared.Rent(total);
         try
         {
-            header.CopyTo(joined);
-            payload.CopyTo(joined.AsSpan(header.Length));
+            FrameHeader.Write(joined, kind, (uint)payload.Length);
+            payload.CopyTo(joined.AsSpan(FrameHeader.Size));
             _stream.Write(joined, 0, total);
             _stream.Flush();
         }

@@ -1,23 +1,29 @@
 using System;
 using System.Buffers;
 using System.Net.Sockets;
+using DapperIpc.Framing;
 
 namespace DapperIpc.Transports.Platform;
 
 /// <summary>
-/// Windows: .NET's span-based Socket calls (Winsock never raises signals). Small frames
-/// are joined in a pooled buffer so they leave in one send; large ones go as two sends,
-/// which the connection's send lock keeps together. Only Windows exercises this file.
+/// A socket connection on Windows: .NET's span-based Socket calls (Winsock never raises
+/// signals). Small frames are joined in a pooled buffer so they leave in one send; large
+/// ones go as two sends, which the connection's send lock keeps together. A batch goes
+/// frame by frame. Only Windows exercises this file.
 /// </summary>
-internal sealed class WindowsSocketIO : SocketIO
+internal sealed class WindowsSocketConnection : SocketConnection
 {
     private const int JoinLimit = 64 * 1024;
 
-    public override int Receive(Socket socket, nint handle, Span<byte> buffer)
+    public WindowsSocketConnection(Socket socket, ConnectionOptions options, string description) : base(socket, options, description)
+    {
+    }
+
+    protected override int ReceiveCore(Span<byte> buffer)
     {
         try
         {
-            return socket.Receive(buffer, SocketFlags.None);
+            return Socket.Receive(buffer, SocketFlags.None);
         }
         catch (SocketException e)
         {
@@ -29,7 +35,18 @@ internal sealed class WindowsSocketIO : SocketIO
         }
     }
 
-    public override void SendAll(Socket socket, nint handle, ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload)
+    protected override void WriteFrames(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
+    {
+        Span<byte> header = stackalloc byte[FrameHeader.Size];
+        for (int i = 0; i < frames.Length; i++)
+        {
+            FrameHeader.Write(header, (byte)frames[i].Kind, (uint)frames[i].Length);
+            SendAll(header, frames[i].PayloadSpan);
+            framesSent = i + 1;
+        }
+    }
+
+    private void SendAll(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload)
     {
         try
         {
@@ -40,7 +57,7 @@ internal sealed class WindowsSocketIO : SocketIO
                 {
                     header.CopyTo(joined);
                     payload.CopyTo(joined.AsSpan(header.Length));
-                    SendSpan(socket, joined.AsSpan(0, header.Length + payload.Length));
+                    SendSpan(joined.AsSpan(0, header.Length + payload.Length));
                 }
                 finally
                 {
@@ -49,8 +66,8 @@ internal sealed class WindowsSocketIO : SocketIO
             }
             else
             {
-                SendSpan(socket, header);
-                SendSpan(socket, payload);
+                SendSpan(header);
+                SendSpan(payload);
             }
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.TimedOut)
@@ -69,11 +86,11 @@ internal sealed class WindowsSocketIO : SocketIO
         }
     }
 
-    private static void SendSpan(Socket socket, ReadOnlySpan<byte> data)
+    private void SendSpan(ReadOnlySpan<byte> data)
     {
         while (!data.IsEmpty)
         {
-            data = data.Slice(socket.Send(data, SocketFlags.None));
+            data = data.Slice(Socket.Send(data, SocketFlags.None));
         }
     }
 }

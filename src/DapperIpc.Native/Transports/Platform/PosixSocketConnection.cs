@@ -7,64 +7,49 @@ using DapperIpc.Framing;
 namespace DapperIpc.Transports.Platform;
 
 /// <summary>
-/// recv and a gathered sendmsg on the socket's file descriptor, through Native/socket_io.c
-/// (which knows msghdr, the no-SIGPIPE mechanism and errno). The socket is in blocking
-/// mode (it is only ever used synchronously), so the calls block this thread and nothing
-/// else: no event loop, no thread hop.
+/// A socket connection on Linux, macOS and the BSDs: recv and a gathered sendmsg on the
+/// descriptor, through Native/socket_io.c (which knows msghdr, the no-SIGPIPE mechanism
+/// and errno). The socket is in blocking mode (it is only ever used synchronously), so
+/// the calls block this thread and nothing else: no event loop, no thread hop.
 /// </summary>
-internal sealed unsafe class PosixSocketIO : SocketIO
+internal sealed unsafe class PosixSocketConnection : SocketConnection
 {
+    /// <summary>Most frames one sendmsg carries: two iovecs each, well under IOV_MAX (1024 on Linux and macOS).</summary>
+    private const int FramesPerWrite = 256;
+
     /// <summary>Result of <see cref="WriteAll"/> (next to the shim's negative classes): the call's send timeout ran out between two writes.</summary>
     private const int DeadlinePassed = 1;
 
-    public override void Configure(Socket socket, int sendTimeoutMs)
+    private readonly int _fd;
+
+    public PosixSocketConnection(Socket socket, ConnectionOptions options, string description) : base(socket, options, description)
     {
-        base.Configure(socket, sendTimeoutMs);
-        _ = SocketShim.Configure((int)socket.SafeHandle.DangerousGetHandle());
+        _fd = (int)socket.SafeHandle.DangerousGetHandle();
+        _ = SocketShim.Configure(_fd);
     }
 
-    public override int Receive(Socket socket, nint handle, Span<byte> buffer)
+    protected override int ReceiveCore(Span<byte> buffer)
     {
         fixed (byte* p = buffer)
         {
-            nint n = SocketShim.Recv((int)handle, p, (nuint)buffer.Length, quickack: 0);
+            nint n = SocketShim.Recv(_fd, p, (nuint)buffer.Length, quickack: 0);
             return n >= 0 ? (int)n : throw Error((int)n, Marshal.GetLastPInvokeError(), "recv");
         }
     }
 
-    public override void SendAll(Socket socket, nint handle, ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload)
-    {
-        fixed (byte* h = header)
-        fixed (byte* p = payload)
-        {
-            SocketShim.IoVec* iov = stackalloc SocketShim.IoVec[2];
-            iov[0].Base = h;
-            iov[0].Length = (nuint)header.Length;
-            iov[1].Base = p;
-            iov[1].Length = (nuint)payload.Length;
-            long sent = 0;
-            int result = WriteAll(socket, handle, iov, payload.Length == 0 ? 1 : 2, ref sent, out int errno);
-            if (result != 0)
-            {
-                throw TimedOut(result) ? SendTimedOut(sent, header.Length + (long)payload.Length) : Error(result, errno, "send");
-            }
-        }
-    }
-
-    /// <summary>Most frames one sendmsg carries: two iovecs each, well under IOV_MAX (1024 on Linux and macOS).</summary>
-    private const int FramesPerWrite = 256;
-
     /// <summary>
-    /// Blocking write of a batch of frames in order, one sendmsg per <see cref="FramesPerWrite"/>.
-    /// <paramref name="framesSent"/> is kept at the number of frames fully written, also
-    /// when it throws. Throws IpcException (StreamCut when a frame went out in part).
+    /// Writes the frames in order, one sendmsg per <see cref="FramesPerWrite"/> (a single
+    /// frame: one sendmsg of header and payload). <paramref name="framesSent"/> is kept at
+    /// the number of frames fully written, also when it throws. Throws IpcException
+    /// (StreamCut when a frame went out in part).
     /// </summary>
-    public void SendFrames(Socket socket, nint handle, ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
+    protected override void WriteFrames(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
     {
-        // One deadline for the whole batch, however many sendmsg calls it takes.
+        // One deadline for the whole call, however many sendmsg calls it takes.
         long start = Stopwatch.GetTimestamp();
-        byte* headers = stackalloc byte[FramesPerWrite * FrameHeader.Size];
-        SocketShim.IoVec* iov = stackalloc SocketShim.IoVec[FramesPerWrite * 2];
+        int perWrite = Math.Min(frames.Length, FramesPerWrite);
+        byte* headers = stackalloc byte[perWrite * FrameHeader.Size];
+        SocketShim.IoVec* iov = stackalloc SocketShim.IoVec[perWrite * 2];
         for (int first = 0; first < frames.Length; first += FramesPerWrite)
         {
             ReadOnlySpan<OutgoingFrame> chunk = frames.Slice(first, Math.Min(FramesPerWrite, frames.Length - first));
@@ -83,7 +68,7 @@ internal sealed unsafe class PosixSocketIO : SocketIO
             }
 
             long sent = 0;
-            int result = WriteAll(socket, handle, iov, count, ref sent, out int errno, start, resumed: first > 0);
+            int result = WriteAll(iov, count, ref sent, start, resumed: first > 0, out int errno);
             if (result != 0)
             {
                 // Report the frames that went out whole; a frame cut in two ends the stream.
@@ -96,7 +81,7 @@ internal sealed unsafe class PosixSocketIO : SocketIO
                 }
 
                 framesSent = first + whole;
-                throw TimedOut(result)
+                throw result is DeadlinePassed or (int)ErrnoClass.WouldBlock
                     ? SendTimedOut(sent - end, FrameHeader.Size + (long)chunk[whole].Length)
                     : Error(result, errno, "send");
             }
@@ -107,9 +92,9 @@ internal sealed unsafe class PosixSocketIO : SocketIO
 
     /// <summary>
     /// Writes every byte the iovecs describe, resuming after partial writes (a large frame,
-    /// a full socket buffer). Returns 0, or what stopped it (<see cref="DeadlinePassed"/> or the
-    /// shim's class, with <paramref name="errno"/>) with <paramref name="sent"/> bytes out. The
-    /// iovecs are consumed.
+    /// a full socket buffer). Returns 0, or what stopped it (<see cref="DeadlinePassed"/>
+    /// or the shim's class, with <paramref name="errno"/>) with <paramref name="sent"/>
+    /// bytes out. The iovecs are consumed.
     /// </summary>
     /// <remarks>
     /// The send timeout is one deadline for the whole call (send or send_batch), counted
@@ -117,28 +102,23 @@ internal sealed unsafe class PosixSocketIO : SocketIO
     /// partial write it is lowered to the time left before the next one, and put back
     /// when the call ends. A call that writes everything at once costs nothing extra.
     /// </remarks>
-    private static int WriteAll(Socket socket, nint handle, SocketShim.IoVec* iov, int count, ref long sent, out int errno, long start = 0, bool resumed = false)
+    private int WriteAll(SocketShim.IoVec* iov, int count, ref long sent, long start, bool resumed, out int errno)
     {
         errno = 0;
-        if (start == 0)
-        {
-            start = Stopwatch.GetTimestamp();
-        }
-
         int first = 0;
         int configuredMs = -1; // read from the socket at the first partial write
         bool lowered = false;
         try
         {
             // A later part of a batch: the deadline has been running since the batch began.
-            if (resumed && !LowerToRemaining(socket, start, ref configuredMs, ref lowered))
+            if (resumed && !LowerToRemaining(Socket, start, ref configuredMs, ref lowered))
             {
                 return DeadlinePassed;
             }
 
             while (first < count)
             {
-                nint n = SocketShim.SendV((int)handle, iov + first, count - first);
+                nint n = SocketShim.SendV(_fd, iov + first, count - first);
                 if (n < 0)
                 {
                     if (n != (int)ErrnoClass.Interrupted)
@@ -165,7 +145,7 @@ internal sealed unsafe class PosixSocketIO : SocketIO
                 }
 
                 // Interrupted or partial: the next sendmsg gets what is left of the deadline.
-                if (first < count && !LowerToRemaining(socket, start, ref configuredMs, ref lowered))
+                if (first < count && !LowerToRemaining(Socket, start, ref configuredMs, ref lowered))
                 {
                     return DeadlinePassed;
                 }
@@ -179,7 +159,7 @@ internal sealed unsafe class PosixSocketIO : SocketIO
             {
                 try
                 {
-                    socket.SendTimeout = configuredMs;
+                    Socket.SendTimeout = configuredMs;
                 }
                 catch (Exception e) when (e is ObjectDisposedException or SocketException)
                 {
@@ -188,8 +168,6 @@ internal sealed unsafe class PosixSocketIO : SocketIO
             }
         }
     }
-
-    private static bool TimedOut(int result) => result is DeadlinePassed or (int)ErrnoClass.WouldBlock;
 
     /// <summary>
     /// Before the next sendmsg of a call that has not finished: sets SO_SNDTIMEO to what
