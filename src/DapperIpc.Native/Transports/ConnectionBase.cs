@@ -45,7 +45,8 @@ public abstract class ConnectionBase : IDisposable
     /// <summary>
     /// Sends one DP v1 frame, header and payload gathered in one write, and returns once
     /// all of it is with the kernel. Throws IpcException: Closed once the connection is
-    /// closed or the peer left, FrameTooLarge above the maximum.
+    /// closed or the peer left, FrameTooLarge above the maximum. The kind is the caller's
+    /// to check (Exports does, at the ABI).
     /// </summary>
     public unsafe void SendFrame(byte kind, ReadOnlySpan<byte> payload)
     {
@@ -66,31 +67,18 @@ public abstract class ConnectionBase : IDisposable
     /// <summary>
     /// Sends frames in order, holding the send lock for the whole batch so no other
     /// sender's frame lands between them, in as few writes as the transport allows (a
-    /// socket: one sendmsg per 256 frames). Every frame is checked before anything is
-    /// sent, so a bad one fails the batch with nothing sent. <paramref name="framesSent"/>
-    /// is the number of frames fully handed to the kernel, also when it throws: a send
-    /// timeout between two frames leaves the connection usable and the caller knows
-    /// where to resume; a frame cut in two closes it, as for one frame.
+    /// socket: one sendmsg per 256 frames). Every length is checked before anything is
+    /// sent, so a frame above the maximum fails the batch with nothing sent; kinds and
+    /// payload pointers are the caller's to check (Manager/SendChecks.cs).
+    /// <paramref name="framesSent"/> (which the caller sets to 0) is the number of frames
+    /// fully handed to the kernel, also when it throws: a send timeout between two frames
+    /// leaves the connection usable and the caller knows where to resume; a frame cut in
+    /// two closes it, as for one frame.
     /// </summary>
     public void SendFrames(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
     {
-        framesSent = 0;
         for (int i = 0; i < frames.Length; i++)
         {
-            if (!FrameKind.IsDefined(frames[i].Kind))
-            {
-                throw new IpcException(IpcStatus.InvalidArgument,
-                    $"frame {i}: kind {frames[i].Kind} is not a DP v1 frame kind (1 = event, 2 = command)");
-            }
-
-            unsafe
-            {
-                if (frames[i].Payload == null && frames[i].Length != 0)
-                {
-                    throw new IpcException(IpcStatus.InvalidArgument, $"frame {i}: payload is NULL but length is not 0");
-                }
-            }
-
             if (frames[i].Length > MaxPayload)
             {
                 throw new IpcException(IpcStatus.FrameTooLarge,
