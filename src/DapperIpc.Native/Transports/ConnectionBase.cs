@@ -14,7 +14,7 @@ namespace DapperIpc.Transports;
 /// the peer closes its side (at most <see cref="LingerMs"/>), then releases the handle
 /// once nobody can be inside a system call on it.
 /// </summary>
-public abstract class ConnectionBase : IDisposable
+public abstract class ConnectionBase : IFrameSource, IDisposable
 {
     private readonly Lock _sendLock = new();
     private volatile bool _closed;
