@@ -47,7 +47,7 @@ def figures(text):
 
 def newest_source():
     paths = [os.path.join(ROOT, "include", "dapper_ipc.h")]
-    for pattern in ("**/*.cs", "**/*.c", "*.csproj"):
+    for pattern in ("**/*.cs", "**/*.c", "**/*.h", "*.csproj"):
         paths += [p for p in glob.glob(os.path.join(ROOT, "src", "DapperIpc.Native", pattern), recursive=True)
                   if f"{os.sep}obj{os.sep}" not in p and f"{os.sep}bin{os.sep}" not in p]
     return max(os.path.getmtime(p) for p in paths if os.path.exists(p))

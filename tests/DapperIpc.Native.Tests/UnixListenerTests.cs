@@ -220,8 +220,8 @@ public sealed class UnixListenerTests : IDisposable
     [Fact]
     public void The_file_identity_seen_by_the_JIT_is_what_stat_reports()
     {
-        // The JIT has no C part: PosixFileKind reads the runtime's FileStatus there, at
-        // offsets that this checks against stat(1), so a layout change fails here first.
+        // PosixFileKind reads struct stat in Native/file_identity.c (libdapper_ipc_shim in
+        // the JIT); this holds what it reports to stat(1).
         string path = Path.Combine(_dir, "identity");
         File.WriteAllText(path, "x");
         var stat = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%d %i", path])
@@ -240,7 +240,7 @@ public sealed class UnixListenerTests : IDisposable
     [Fact]
     public void Two_listeners_racing_for_a_stale_socket_path_never_both_win()
     {
-        // The JIT's lock (FileShare.None, retried); the AOT library's is held by H: path-race-*.
+        // Native/path_lock.c (libdapper_ipc_shim in the JIT); across processes, H: path-race-*.
         string path = Path.Combine(_dir, "race.sock");
         for (int round = 0; round < 100; round++)
         {

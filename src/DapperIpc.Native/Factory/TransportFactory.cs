@@ -60,21 +60,21 @@ public static class TransportFactory
             case TransportKind.Unix:
                 try
                 {
-                    return UnixSocketListener.Create(config.Path, ConnectionOptions.ForListener(config));
+                    return UnixSocketListener.Create(config.Path, ListenerOptions(config));
                 }
                 catch (IpcException e) when (e.Status is IpcStatus.Unsupported
                                              || (e.Status is IpcStatus.Io && config.Path is null && !e.OutOfDescriptors))
                 {
                     Log.UnixFallbackToTcp(e.Message);
-                    return TcpSocketListener.Create(config.Host, config.Port, ConnectionOptions.ForListener(config));
+                    return TcpSocketListener.Create(config.Host, config.Port, ListenerOptions(config));
                 }
 
             case TransportKind.Tcp:
-                return TcpSocketListener.Create(config.Host, config.Port, ConnectionOptions.ForListener(config));
+                return TcpSocketListener.Create(config.Host, config.Port, ListenerOptions(config));
 
             default:
                 return OperatingSystem.IsWindows()
-                    ? PipeListener.Create(config.PipeName, ConnectionOptions.ForListener(config))
+                    ? PipeListener.Create(config.PipeName, ListenerOptions(config))
                     : throw PipeUnsupported();
         }
     }
@@ -92,7 +92,7 @@ public static class TransportFactory
                     throw new IpcException(IpcStatus.InvalidArgument, "the unix transport needs a path to connect to");
                 }
 
-                return SocketConnector.ConnectUnix(config.Path, ConnectionOptions.ForClient(config), config.ConnectTimeoutMs, cancel);
+                return SocketConnector.ConnectUnix(config.Path, ClientOptions(config), config.ConnectTimeoutMs, cancel);
 
             case TransportKind.Tcp:
                 if (config.Port <= 0)
@@ -100,7 +100,7 @@ public static class TransportFactory
                     throw new IpcException(IpcStatus.InvalidArgument, "the tcp transport needs a port to connect to");
                 }
 
-                return SocketConnector.ConnectTcp(config.Host ?? "127.0.0.1", config.Port, ConnectionOptions.ForClient(config),
+                return SocketConnector.ConnectTcp(config.Host ?? "127.0.0.1", config.Port, ClientOptions(config),
                     config.ConnectTimeoutMs, cancel);
 
             default:
@@ -114,10 +114,19 @@ public static class TransportFactory
                     throw new IpcException(IpcStatus.InvalidArgument, "the pipe transport needs a pipe_name to connect to");
                 }
 
-                return PipeConnector.Connect(config.PipeName, ConnectionOptions.ForClient(config), config.ConnectTimeoutMs, cancel);
+                return PipeConnector.Connect(config.PipeName, ClientOptions(config), config.ConnectTimeoutMs, cancel);
         }
     }
 
     private static IpcException PipeUnsupported() => new(IpcStatus.Unsupported,
         "the pipe transport (Windows named pipes) is not supported on this platform; use unix or tcp");
+
+    private static ConnectionOptions ListenerOptions(TransportConfig config)
+        => new(config.MaxFrameSize, config.SendTimeoutMs, config.RequireAuth ? TokenHandshake.NewToken() : null);
+
+    private static ConnectionOptions ClientOptions(TransportConfig config)
+        => new(config.MaxFrameSize, config.SendTimeoutMs,
+            config.AuthToken ?? NullIfEmpty(Environment.GetEnvironmentVariable(ConnectionOptions.AuthTokenVariable)));
+
+    private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
 }

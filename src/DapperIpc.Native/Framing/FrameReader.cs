@@ -1,11 +1,10 @@
 using System;
 using System.Runtime.InteropServices;
-using DapperIpc.Transports;
 
 namespace DapperIpc.Framing;
 
 /// <summary>
-/// Reads DP v1 frames from a connection into one reusable native buffer and hands
+/// Reads DP v1 frames from a byte stream (<see cref="IFrameSource"/>) into one reusable native buffer and hands
 /// each payload to the handler as a slice of that buffer: no allocation and no copy
 /// per frame. Several frames arriving in one read are dispatched from that read; a
 /// header or payload split over any number of reads is reassembled in place.
@@ -41,7 +40,7 @@ public sealed unsafe class FrameReader : IDisposable
     /// FrameTooLarge for a bad header, Closed when the peer vanished mid-frame, Io for
     /// socket errors.
     /// </summary>
-    public bool Run(ConnectionBase connection, IFrameHandler handler)
+    public bool Run(IFrameSource source, IFrameHandler handler)
     {
         ObjectDisposedException.ThrowIf(_buffer == null, this);
         while (true)
@@ -68,7 +67,7 @@ public sealed unsafe class FrameReader : IDisposable
 
             MakeRoom(needed);
 
-            int received = connection.Receive(new Span<byte>(_buffer + _end, _capacity - _end));
+            int received = source.Receive(new Span<byte>(_buffer + _end, _capacity - _end));
             if (received == 0)
             {
                 int pending = _end - _start;

@@ -298,17 +298,7 @@ internal static unsafe class Exports
         try
         {
             IPCManager manager = HandleTable.Get(handle);
-            if (!FrameKind.IsDefined(kind))
-            {
-                return LastError.Fail(IpcStatus.InvalidArgument,
-                    $"kind {kind} is not a DP v1 frame kind (1 = event, 2 = command)");
-            }
-
-            if (payload == null && length != 0)
-            {
-                return LastError.Fail(IpcStatus.InvalidArgument, "payload is NULL but length is not 0");
-            }
-
+            SendChecks.Frame(kind, payload, length);
             if (length > int.MaxValue)
             {
                 return LastError.Fail(IpcStatus.FrameTooLarge, $"a payload of {length} bytes is larger than any frame");
@@ -345,7 +335,9 @@ internal static unsafe class Exports
                 return LastError.Fail(IpcStatus.InvalidArgument, $"count {count} is more frames than one call can send");
             }
 
-            manager.SendFrames(new ReadOnlySpan<OutgoingFrame>(frames, (int)count), ref sent);
+            var batch = new ReadOnlySpan<OutgoingFrame>(frames, (int)count);
+            SendChecks.Batch(batch);
+            manager.SendCheckedFrames(batch, ref sent);
             return LastError.Ok();
         }
         catch (Exception e)

@@ -139,11 +139,15 @@ public sealed class IPCManager : IDisposable
     /// <summary>Sends one frame; any thread. Throws NotConnected with no peer, Closed once it is gone.</summary>
     public void Send(byte kind, ReadOnlySpan<byte> payload) => ConnectionForSend().SendFrame(kind, payload);
 
-    /// <summary>Sends a batch in order and in as few writes as possible; see <see cref="ConnectionBase.SendFrames"/>.</summary>
+    /// <summary>
+    /// Sends a batch in order and in as few writes as possible; see <see cref="ConnectionBase.SendFrames"/>.
+    /// Sets <paramref name="framesSent"/> to 0 first; a bad kind or NULL payload is InvalidArgument with nothing sent.
+    /// </summary>
     public void SendFrames(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
     {
         framesSent = 0;
-        ConnectionForSend().SendFrames(frames, ref framesSent);
+        SendChecks.Batch(frames);
+        SendCheckedFrames(frames, ref framesSent);
     }
 
     /// <summary>Pull mode: one frame on the calling thread; see <see cref="IpcSession.Recv"/>.</summary>
@@ -161,6 +165,10 @@ public sealed class IPCManager : IDisposable
             "readable_handle needs a connection: call create_listener or connect first");
         return s.ReadableHandle();
     }
+
+    /// <summary><see cref="SendFrames"/> for frames the caller has checked (<see cref="SendChecks"/>), with <paramref name="framesSent"/> at 0.</summary>
+    internal void SendCheckedFrames(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
+        => ConnectionForSend().SendFrames(frames, ref framesSent);
 
     private ConnectionBase ConnectionForSend()
     {

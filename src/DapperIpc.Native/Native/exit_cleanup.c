@@ -13,6 +13,7 @@
  * socket of another listener that bound the path after ours was unlinked,
  * is left alone.
  */
+#include "shim.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <stdint.h>
@@ -33,7 +34,7 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tracked_path registry[DAPPER_IPC_MAX_TRACKED];
 
 /* Returns 1 when tracked, 0 when the registry is full (the listener still works). */
-__attribute__((visibility("hidden"))) int dapper_ipc_track_socket(const char *socket_path, const char *directory,
+DAPPER_IPC_SHIM_API int dapper_ipc_track_socket(const char *socket_path, const char *directory,
                                                                    uint64_t dev, uint64_t ino)
 {
     int tracked = 0;
@@ -52,7 +53,7 @@ __attribute__((visibility("hidden"))) int dapper_ipc_track_socket(const char *so
     return tracked;
 }
 
-__attribute__((visibility("hidden"))) void dapper_ipc_untrack_socket(const char *socket_path, uint64_t dev, uint64_t ino)
+DAPPER_IPC_SHIM_API void dapper_ipc_untrack_socket(const char *socket_path, uint64_t dev, uint64_t ino)
 {
     pthread_mutex_lock(&registry_lock);
     for (int i = 0; i < DAPPER_IPC_MAX_TRACKED; i++) {

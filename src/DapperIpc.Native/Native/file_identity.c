@@ -4,6 +4,7 @@
  * differs per platform and libc, so it is read here, in C, rather than by
  * managed code guessing offsets.
  */
+#include "shim.h"
 #include <errno.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -19,7 +20,7 @@ static int32_t kind_of(mode_t mode)
 }
 
 /* Returns 0 and fills *kind, *dev, *ino; or the errno of lstat (ENOENT: nothing there). */
-__attribute__((visibility("hidden"))) int32_t dapper_ipc_file_identity(const char *path, int32_t *kind,
+DAPPER_IPC_SHIM_API int32_t dapper_ipc_file_identity(const char *path, int32_t *kind,
                                                                        uint64_t *dev, uint64_t *ino)
 {
     struct stat st;
@@ -32,7 +33,7 @@ __attribute__((visibility("hidden"))) int32_t dapper_ipc_file_identity(const cha
 }
 
 /* The same for an open descriptor (fstat). */
-__attribute__((visibility("hidden"))) int32_t dapper_ipc_fd_identity(int32_t fd, int32_t *kind, uint64_t *dev,
+DAPPER_IPC_SHIM_API int32_t dapper_ipc_fd_identity(int32_t fd, int32_t *kind, uint64_t *dev,
                                                                      uint64_t *ino)
 {
     struct stat st;

@@ -12,6 +12,7 @@
  * another user is refused, and a lock held longer than the caller's
  * timeout gives up, so nobody else can make a listener hang.
  */
+#include "shim.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -32,7 +33,7 @@ static int64_t now_ms(void)
    file belongs to another user: in a shared directory it could be held forever),
    ETIMEDOUT (still held by someone else after timeout_ms; the lock is normally held
    for a few system calls, so a holder that long is not a listener being set up). */
-__attribute__((visibility("hidden"))) int32_t dapper_ipc_path_lock(const char *lock_path, int32_t timeout_ms,
+DAPPER_IPC_SHIM_API int32_t dapper_ipc_path_lock(const char *lock_path, int32_t timeout_ms,
                                                                    int32_t *fd_out)
 {
     int64_t deadline = now_ms() + timeout_ms;
@@ -68,7 +69,7 @@ __attribute__((visibility("hidden"))) int32_t dapper_ipc_path_lock(const char *l
 }
 
 /* Removes the lock file (if it is still the one held) and releases the lock. */
-__attribute__((visibility("hidden"))) void dapper_ipc_path_unlock(const char *lock_path, int32_t fd)
+DAPPER_IPC_SHIM_API void dapper_ipc_path_unlock(const char *lock_path, int32_t fd)
 {
     struct stat held, named;
     if (fstat(fd, &held) == 0 && lstat(lock_path, &named) == 0 && held.st_dev == named.st_dev &&

@@ -7,6 +7,7 @@
  * disposition is recorded when the library is loaded, before the runtime
  * exists, and put back by the runtime's module initializer.
  */
+#include "shim.h"
 #include <signal.h>
 #include <string.h>
 
@@ -20,7 +21,7 @@ __attribute__((constructor)) static void dapper_ipc_record_sigpipe(void)
 }
 
 /* Returns 1 when it put the recorded disposition back, 0 when nothing changed. */
-__attribute__((visibility("hidden"))) int dapper_ipc_restore_sigpipe(void)
+DAPPER_IPC_SHIM_API int dapper_ipc_restore_sigpipe(void)
 {
     struct sigaction now;
     if (!saved_valid || sigaction(SIGPIPE, NULL, &now) != 0)

@@ -5,6 +5,7 @@
  * A socket bound here and handed to .NET as a handle is not: the library
  * removes the path itself, only while it is still the socket it bound.
  */
+#include "shim.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -14,7 +15,7 @@
 #include <unistd.h>
 
 /* Returns 0 with *fd_out a close-on-exec stream socket bound to path, or an errno. */
-__attribute__((visibility("hidden"))) int32_t dapper_ipc_unix_bind(const char *path, int32_t *fd_out)
+DAPPER_IPC_SHIM_API int32_t dapper_ipc_unix_bind(const char *path, int32_t *fd_out)
 {
     struct sockaddr_un addr;
     memset(&addr, 0, sizeof addr);

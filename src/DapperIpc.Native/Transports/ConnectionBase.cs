@@ -14,7 +14,7 @@ namespace DapperIpc.Transports;
 /// the peer closes its side (at most <see cref="LingerMs"/>), then releases the handle
 /// once nobody can be inside a system call on it.
 /// </summary>
-public abstract class ConnectionBase : IDisposable
+public abstract class ConnectionBase : IFrameSource, IDisposable
 {
     private readonly Lock _sendLock = new();
     private volatile bool _closed;
@@ -65,9 +65,10 @@ public abstract class ConnectionBase : IDisposable
     /// <summary>
     /// Sends one DP v1 frame, header and payload gathered in one write, and returns once
     /// all of it is with the kernel. Throws IpcException: Closed once the connection is
-    /// closed or the peer left, FrameTooLarge above the maximum.
+    /// closed or the peer left, FrameTooLarge above the maximum. The kind is the caller's
+    /// to check (Exports does, at the ABI).
     /// </summary>
-    public void SendFrame(byte kind, ReadOnlySpan<byte> payload)
+    public unsafe void SendFrame(byte kind, ReadOnlySpan<byte> payload)
     {
         if ((uint)payload.Length > MaxPayload)
         {
@@ -75,56 +76,29 @@ public abstract class ConnectionBase : IDisposable
                 $"frame too large: {payload.Length} bytes, the maximum is {MaxPayload}");
         }
 
-        Span<byte> header = stackalloc byte[FrameHeader.Size];
-        FrameHeader.Write(header, kind, (uint)payload.Length);
-        lock (_sendLock)
+        fixed (byte* p = payload)
         {
-            if (_closed)
-            {
-                throw new IpcException(IpcStatus.Closed, $"the connection ({Description}) is closed");
-            }
-
-            try
-            {
-                SendGathered(header, payload);
-            }
-            catch (IpcException e) when (e.StreamCut)
-            {
-                // Part of the frame is out: no later frame could be parsed by the peer.
-                Close();
-                throw;
-            }
+            var frame = new OutgoingFrame(kind, p, (nuint)payload.Length);
+            int sent = 0;
+            Write(new ReadOnlySpan<OutgoingFrame>(in frame), ref sent);
         }
     }
 
     /// <summary>
     /// Sends frames in order, holding the send lock for the whole batch so no other
     /// sender's frame lands between them, in as few writes as the transport allows (a
-    /// socket: one sendmsg per 256 frames). Every frame is checked before anything is
-    /// sent, so a bad one fails the batch with nothing sent. <paramref name="framesSent"/>
-    /// is the number of frames fully handed to the kernel, also when it throws: a send
-    /// timeout between two frames leaves the connection usable and the caller knows
-    /// where to resume; a frame cut in two closes it, as for one frame.
+    /// socket: one sendmsg per 256 frames). Every length is checked before anything is
+    /// sent, so a frame above the maximum fails the batch with nothing sent; kinds and
+    /// payload pointers are the caller's to check (Manager/SendChecks.cs).
+    /// <paramref name="framesSent"/> (which the caller sets to 0) is the number of frames
+    /// fully handed to the kernel, also when it throws: a send timeout between two frames
+    /// leaves the connection usable and the caller knows where to resume; a frame cut in
+    /// two closes it, as for one frame.
     /// </summary>
     public void SendFrames(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
     {
-        framesSent = 0;
         for (int i = 0; i < frames.Length; i++)
         {
-            if (!FrameKind.IsDefined(frames[i].Kind))
-            {
-                throw new IpcException(IpcStatus.InvalidArgument,
-                    $"frame {i}: kind {frames[i].Kind} is not a DP v1 frame kind (1 = event, 2 = command)");
-            }
-
-            unsafe
-            {
-                if (frames[i].Payload == null && frames[i].Length != 0)
-                {
-                    throw new IpcException(IpcStatus.InvalidArgument, $"frame {i}: payload is NULL but length is not 0");
-                }
-            }
-
             if (frames[i].Length > MaxPayload)
             {
                 throw new IpcException(IpcStatus.FrameTooLarge,
@@ -132,6 +106,11 @@ public abstract class ConnectionBase : IDisposable
             }
         }
 
+        Write(frames, ref framesSent);
+    }
+
+    private void Write(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
+    {
         lock (_sendLock)
         {
             if (_closed)
@@ -141,31 +120,25 @@ public abstract class ConnectionBase : IDisposable
 
             try
             {
-                SendFramesCore(frames, ref framesSent);
+                WriteFrames(frames, ref framesSent);
             }
             catch (IpcException e) when (e.StreamCut)
             {
+                // Part of a frame is out: no later frame could be parsed by the peer.
                 Close();
                 throw;
             }
         }
     }
 
-    /// <summary>Writes a checked batch; by default one frame at a time (pipes need one message per frame).</summary>
-    protected virtual void SendFramesCore(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
-    {
-        Span<byte> header = stackalloc byte[FrameHeader.Size];
-        for (int i = 0; i < frames.Length; i++)
-        {
-            FrameHeader.Write(header, (byte)frames[i].Kind, (uint)frames[i].Length);
-            SendGathered(header, frames[i].PayloadSpan);
-
-            framesSent = i + 1;
-        }
-    }
-
-    /// <summary>Writes both spans completely, as if concatenated, without concatenating them.</summary>
-    protected abstract void SendGathered(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload);
+    /// <summary>
+    /// The transport's one write primitive: writes the frames (checked: valid kinds, lengths
+    /// within the maximum) completely and in order, each as its DP v1 header then payload,
+    /// in as few writes as the transport allows; called under the send lock. Sets
+    /// <paramref name="framesSent"/> to the number of frames fully written, also when it
+    /// throws IpcException (with StreamCut when a frame went out in part).
+    /// </summary>
+    protected abstract void WriteFrames(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent);
 
     /// <summary>Shuts the stream down both ways: the peer sees end-of-file, a blocked receive returns 0, blocked sends fail. Never blocks.</summary>
     protected abstract void ShutdownCore();

@@ -1,5 +1,3 @@
-using System;
-
 namespace DapperIpc.Transports;
 
 /// <summary>What every connection of a listener or connector is created with.</summary>
@@ -9,13 +7,4 @@ namespace DapperIpc.Transports;
 public sealed record ConnectionOptions(uint MaxPayload, int SendTimeoutMs, string? AuthToken)
 {
     public const string AuthTokenVariable = "DAPPER_IPC_AUTH_TOKEN";
-
-    public static ConnectionOptions ForListener(Factory.TransportConfig config)
-        => new(config.MaxFrameSize, config.SendTimeoutMs, config.RequireAuth ? TokenHandshake.NewToken() : null);
-
-    public static ConnectionOptions ForClient(Factory.TransportConfig config)
-        => new(config.MaxFrameSize, config.SendTimeoutMs,
-            config.AuthToken ?? NullIfEmpty(Environment.GetEnvironmentVariable(AuthTokenVariable)));
-
-    private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
 }

@@ -6,39 +6,50 @@ namespace DapperIpc.Transports;
 
 /// <summary>
 /// A connection over a stream socket (unix or tcp). .NET's <see cref="Socket"/> sets it
-/// up and owns the handle; the hot path goes straight to the platform's system calls
-/// (<see cref="SocketIO"/>) so a frame is one gathered write with no copy and a read
-/// is one recv into the frame buffer, on the calling thread.
+/// up, owns the handle and closes it; the frame hot path (receive, and the gathered write
+/// of <see cref="ConnectionBase.WriteFrames"/>) is the platform's own subclass:
+/// <see cref="PosixSocketConnection"/> (the system calls of Native/socket_io.c on the
+/// descriptor: one gathered write per frame or batch, no copy, one recv into the frame
+/// buffer, all on the calling thread) or <see cref="WindowsSocketConnection"/> (.NET's
+/// span-based Socket calls).
 /// </summary>
-internal sealed class SocketConnection : ConnectionBase
+internal abstract class SocketConnection : ConnectionBase
 {
-    private readonly Socket _socket;
-    private readonly SocketIO _io;
-    private readonly nint _handle;
-    private readonly bool _flushAcks; // tcp on Linux: see Receive
-    // Data was read and nothing sent since: the kernel may be holding its ACK back (to put
-    // it on our next frame). Written by the reader and by senders; a lost race costs at
-    // most one setsockopt more, never a held ACK (senders clear it before they write).
-    private volatile bool _ackHeld;
-
     // End-of-file from the peer (not from our own read shutdown): whether closing may be a
     // FIN or must be a reset (see DisposeCore).
     private volatile bool _peerClosed;
     private volatile bool _readShut;
 
-    public SocketConnection(Socket socket, ConnectionOptions options, string description) : base(options.MaxPayload)
+    private readonly bool _flushAcks; // tcp where a held-back ACK can be sent on request: see Receive
+    // Data was read and nothing sent since: the kernel may be holding its ACK back (to put
+    // it on our next frame). Written by the reader and by senders; a lost race costs at
+    // most one setsockopt more, never a held ACK (senders clear it before they write).
+    private volatile bool _ackHeld;
+
+    protected SocketConnection(Socket socket, ConnectionOptions options, string description) : base(options.MaxPayload)
     {
-        _socket = socket;
-        _io = SocketIO.Current;
-        _io.Configure(socket, options.SendTimeoutMs);
-        _handle = socket.SafeHandle.DangerousGetHandle();
+        Socket = socket;
+        if (options.SendTimeoutMs > 0)
+        {
+            // SO_SNDTIMEO: a blocked send gives up with EAGAIN (WSAETIMEDOUT on Windows).
+            socket.SendTimeout = options.SendTimeoutMs;
+        }
+
         Description = description;
         if (socket.ProtocolType == ProtocolType.Tcp)
         {
-            _io.ConfigureTcpAcks(socket);
-            _flushAcks = _io.FlushesDelayedAcks;
+            _flushAcks = FlushesDelayedAcks;
+            ConfigureTcpAcks();
         }
     }
+
+    /// <summary>The connection for this platform.</summary>
+    public static SocketConnection Create(Socket socket, ConnectionOptions options, string description)
+        => OperatingSystem.IsWindows()
+            ? new WindowsSocketConnection(socket, options, description)
+            : new PosixSocketConnection(socket, options, description);
+
+    protected Socket Socket { get; }
 
     public override string Description { get; }
 
@@ -49,31 +60,32 @@ internal sealed class SocketConnection : ConnectionBase
     // that may wait, when data was read and nothing sent since, the held ACK goes out at
     // once. In a plain request/response exchange our frame carries the ACK and this costs
     // nothing (no system call).
-    public override int Receive(Span<byte> buffer)
+    public sealed override int Receive(Span<byte> buffer)
     {
-        if (_ackHeld)
-        {
-            _ackHeld = false;
-            _io.FlushDelayedAck(_handle);
-        }
-
-        return Received(_io.Receive(_socket, _handle, buffer));
+        FlushHeldAck();
+        return Received(ReceiveCore(buffer));
     }
 
-    public override int Receive(Span<byte> buffer, int timeoutMs)
+    public sealed override int Receive(Span<byte> buffer, int timeoutMs)
     {
         if (timeoutMs < 0)
         {
             return Receive(buffer);
         }
 
+        FlushHeldAck();
+        return Received(ReceiveCore(buffer, timeoutMs));
+    }
+
+    public override nint PollHandle => Socket.SafeHandle.DangerousGetHandle();
+
+    private void FlushHeldAck()
+    {
         if (_ackHeld)
         {
             _ackHeld = false;
-            _io.FlushDelayedAck(_handle);
+            FlushDelayedAck();
         }
-
-        return Received(_io.Receive(_socket, _handle, buffer, timeoutMs));
     }
 
     private int Received(int n)
@@ -93,47 +105,52 @@ internal sealed class SocketConnection : ConnectionBase
         return n;
     }
 
-    public override nint PollHandle => _handle;
+    /// <summary>Blocking receive into <paramref name="buffer"/>; 0 at end of stream. Throws IpcException.</summary>
+    protected abstract int ReceiveCore(Span<byte> buffer);
 
-    protected override void SendGathered(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload)
+    /// <summary>Receive that waits at most <paramref name="timeoutMs"/> (&gt;= 0); -1 when nothing came in time. Throws IpcException.</summary>
+    protected abstract int ReceiveCore(Span<byte> buffer, int timeoutMs);
+
+    /// <summary>Writes a checked batch (see <see cref="ConnectionBase.WriteFrames"/>); this platform's gathered write.</summary>
+    protected abstract void WriteSocket(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent);
+
+    protected sealed override void WriteFrames(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
     {
         // Before the write: data read after this point sets it again (see Receive).
-        if (_flushAcks)
-        {
-            _ackHeld = false;
-        }
-
-        _io.SendAll(_socket, _handle, header, payload);
+        _ackHeld = false;
+        WriteSocket(frames, ref framesSent);
     }
 
-    // POSIX gathers a batch into few sendmsg calls; Windows sends frame by frame (the base).
-    protected override void SendFramesCore(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
-    {
-        if (_flushAcks)
-        {
-            _ackHeld = false;
-        }
+    /// <summary>True where a delayed ACK can be sent at once on request (Linux: TCP_QUICKACK).</summary>
+    protected virtual bool FlushesDelayedAcks => false;
 
-        if (_io is PosixSocketIO posix)
-        {
-            posix.SendFrames(_socket, _handle, frames, ref framesSent);
-        }
-        else
-        {
-            base.SendFramesCore(frames, ref framesSent);
-        }
+    /// <summary>Sends the ACK the kernel is holding back for data already read, now; best effort, never throws.</summary>
+    protected virtual void FlushDelayedAck()
+    {
+    }
+
+    /// <summary>
+    /// Per-connection tcp settings against delayed-ACK stalls (a receiver that delays its ACK
+    /// stalls a Nagle peer's second small write). Linux: nothing here, the connection
+    /// flushes a held-back ACK before it waits (<see cref="FlushDelayedAck"/>). Windows:
+    /// SIO_TCP_SET_ACK_FREQUENCY 1. macOS has no per-socket knob: its stack acknowledges
+    /// at once while the connection is interactive, and net.inet.tcp.delayed_ack governs
+    /// the rest.
+    /// </summary>
+    protected virtual void ConfigureTcpAcks()
+    {
     }
 
     /// <summary>Fills <paramref name="buffer"/> or returns false (end of stream, or nothing for <paramref name="timeoutMs"/>). For handshakes, before the reader starts.</summary>
     public bool ReceiveExactly(Span<byte> buffer, int timeoutMs)
     {
-        _socket.ReceiveTimeout = timeoutMs;
+        Socket.ReceiveTimeout = timeoutMs;
         try
         {
             int got = 0;
             while (got < buffer.Length)
             {
-                int n = _socket.Receive(buffer.Slice(got));
+                int n = Socket.Receive(buffer.Slice(got));
                 if (n == 0)
                 {
                     return false;
@@ -150,7 +167,7 @@ internal sealed class SocketConnection : ConnectionBase
         }
         finally
         {
-            _socket.ReceiveTimeout = 0;
+            Socket.ReceiveTimeout = 0;
         }
     }
 
@@ -159,7 +176,7 @@ internal sealed class SocketConnection : ConnectionBase
         _readShut = true;
         try
         {
-            _socket.Shutdown(SocketShutdown.Both);
+            Socket.Shutdown(SocketShutdown.Both);
         }
         catch (SocketException)
         {
@@ -175,7 +192,7 @@ internal sealed class SocketConnection : ConnectionBase
         try
         {
             // FIN after everything queued: the peer reads all we sent, then end-of-file.
-            _socket.Shutdown(SocketShutdown.Send);
+            Socket.Shutdown(SocketShutdown.Send);
         }
         catch (SocketException)
         {
@@ -202,7 +219,7 @@ internal sealed class SocketConnection : ConnectionBase
                 }
 
                 int micros = (int)Math.Min(int.MaxValue, left * 1_000_000 / System.Diagnostics.Stopwatch.Frequency);
-                if (!_socket.Poll(micros, SelectMode.SelectRead) || Receive(scratch) <= 0)
+                if (!Socket.Poll(micros, SelectMode.SelectRead) || Receive(scratch) <= 0)
                 {
                     return;
                 }
@@ -216,7 +233,7 @@ internal sealed class SocketConnection : ConnectionBase
 
     protected override void DisposeCore()
     {
-        if (!_peerClosed && _socket.ProtocolType == ProtocolType.Tcp)
+        if (!_peerClosed && Socket.ProtocolType == ProtocolType.Tcp)
         {
             // The peer has not closed (the linger ran out, or abort): reset. A plain close
             // could leave our side in FIN-WAIT-2 with a zero receive window, which answers a
@@ -224,13 +241,13 @@ internal sealed class SocketConnection : ConnectionBase
             // peer would block for a minute instead of learning at once that we are gone.
             try
             {
-                _socket.LingerState = new LingerOption(true, 0);
+                Socket.LingerState = new LingerOption(true, 0);
             }
             catch (SocketException)
             {
             }
         }
 
-        _socket.Dispose();
+        Socket.Dispose();
     }
 }

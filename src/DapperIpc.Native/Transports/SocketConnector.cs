@@ -54,7 +54,7 @@ internal static class SocketConnector
                     socket.NoDelay = true;
                 }
 
-                var connection = new SocketConnection(socket, options, description);
+                var connection = SocketConnection.Create(socket, options, description);
                 if (options.AuthToken is not null)
                 {
                     // The first frame, before anything the host sends.

@@ -75,6 +75,6 @@ internal sealed class TcpSocketListener : SocketListener
     {
         // Frames are written whole; Nagle would only hold a small one back.
         client.NoDelay = true;
-        return new SocketConnection(client, Options, $"{Description} <- {client.RemoteEndPoint}");
+        return SocketConnection.Create(client, Options, $"{Description} <- {client.RemoteEndPoint}");
     }
 }

@@ -208,7 +208,7 @@ internal sealed class UnixSocketListener : SocketListener
             return null;
         }
 
-        return new SocketConnection(client, Options, Description);
+        return SocketConnection.Create(client, Options, Description);
     }
 
     /// <summary>

@@ -5,6 +5,7 @@ using System.IO.Pipes;
 using System.Runtime.Versioning;
 using System.Threading;
 using DapperIpc.Transports.Platform;
+using DapperIpc.Framing;
 
 namespace DapperIpc.Transports.Pipe;
 
@@ -73,9 +74,20 @@ internal sealed class PipeConnection : ConnectionBase
         }
     }
 
-    protected override void SendGathered(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload)
+    protected override void WriteFrames(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
+    {
+        for (int i = 0; i < frames.Length; i++)
+        {
+            WriteMessage((byte)frames[i].Kind, frames[i].PayloadSpan);
+            framesSent = i + 1;
+        }
+    }
+
+    private void WriteMessage(byte kind, ReadOnlySpan<byte> payload)
     {
         // One message per frame: the header and payload must leave in a single write.
+        Span<byte> header = stackalloc byte[FrameHeader.Size];
+        FrameHeader.Write(header, kind, (uint)payload.Length);
         if (_windows is not null && OperatingSystem.IsWindows() && payload.IsEmpty)
         {
             _windows.Write(header, _sendTimeoutMs, Description);

@@ -1,16 +1,15 @@
 using System;
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace DapperIpc.Transports.Platform;
 
 /// <summary>
 /// Hands unix socket paths to Native/exit_cleanup.c, which removes them if the host
-/// exits without cleanup. Only in the AOT library (the C part is linked into it).
+/// exits without cleanup (linked into the AOT library; libdapper_ipc_shim in a JIT build).
 /// </summary>
 internal static partial class ExitCleanup
 {
-    private static bool Available => !RuntimeFeature.IsDynamicCodeSupported && !OperatingSystem.IsWindows();
+    private static bool Available => !OperatingSystem.IsWindows();
 
     [LibraryImport("dapper_ipc_shim", EntryPoint = "dapper_ipc_track_socket", StringMarshalling = StringMarshalling.Utf8)]
     private static partial int TrackNative(string socketPath, string? directory, ulong dev, ulong ino);

@@ -3,19 +3,13 @@ using System.Runtime.InteropServices;
 
 namespace DapperIpc.Transports.Platform;
 
-/// <summary>POSIX calls shared by Linux and the BSDs (macOS). Bound at link time in the AOT build (DirectPInvoke).</summary>
+/// <summary>
+/// Layout-free POSIX calls shared by Linux and the BSDs (macOS). Bound at link time in the
+/// AOT build (DirectPInvoke). Calls that depend on a C layout or a platform constant are in
+/// Native/*.c instead (<see cref="SocketShim"/>).
+/// </summary>
 internal static unsafe partial class LibC
 {
-    [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
-    public static partial nint Recv(nint fd, byte* buffer, nuint length, int flags);
-
-    /// <summary>msghdr's layout differs between Linux and the BSDs: callers pass their own.</summary>
-    [LibraryImport("libc", EntryPoint = "sendmsg", SetLastError = true)]
-    public static partial nint SendMsg(nint fd, void* msghdr, int flags);
-
-    [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
-    public static partial int SetSockOpt(nint fd, int level, int name, void* value, uint length);
-
     [LibraryImport("libc", EntryPoint = "mkdtemp", SetLastError = true)]
     private static partial byte* MkdTemp(byte* template);
 
@@ -87,11 +81,4 @@ internal static unsafe partial class LibC
 
     public const int EINTR = 4;
     public const int EPIPE = 32;
-
-    [StructLayout(LayoutKind.Sequential)]
-    public struct IoVec
-    {
-        public void* Base;
-        public nuint Length;
-    }
 }

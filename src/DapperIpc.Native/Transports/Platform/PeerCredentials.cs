@@ -5,7 +5,8 @@ namespace DapperIpc.Transports.Platform;
 
 /// <summary>
 /// The user id of the process at the other end of a unix socket, read with the
-/// platform's own call: SO_PEERCRED on Linux, getpeereid on macOS and the BSDs.
+/// platform's own call in Native/socket_io.c: SO_PEERCRED on Linux, getpeereid on
+/// macOS and the BSDs.
 /// </summary>
 internal static unsafe partial class PeerCredentials
 {
@@ -22,12 +23,14 @@ internal static unsafe partial class PeerCredentials
             return null;
         }
 
-        return OperatingSystem.IsLinux() ? LinuxPeerCredentials.PeerUserId(handle) : BsdPeerCredentials.PeerUserId(handle);
-    }
+        uint uid;
+        if (SocketShim.PeerUid((int)handle, &uid) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            string call = OperatingSystem.IsLinux() ? "getsockopt(SO_PEERCRED)" : "getpeereid";
+            throw new IpcException(IpcStatus.Io, $"{call} failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
+        }
 
-    internal static IpcException Error(string call)
-    {
-        int errno = Marshal.GetLastPInvokeError();
-        return new IpcException(IpcStatus.Io, $"{call} failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
+        return uid;
     }
 }

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace DapperIpc.Transports.Platform;
@@ -23,15 +22,12 @@ internal readonly record struct FileIdentity(FileKind Kind, ulong Device, ulong 
 
 /// <summary>
 /// lstat's file type and identity, which .NET's public file APIs do not expose (they
-/// cannot tell a socket from a regular file, and have no inode). In the AOT library
-/// this is Native/file_identity.c, which reads struct stat in C. The JIT (the managed
-/// tests, where the C part is not linked) uses the runtime's own shim instead, whose
-/// FileStatus layout is the .NET 10 one.
+/// cannot tell a socket from a regular file, and have no inode): Native/file_identity.c,
+/// which reads struct stat in C (linked into the AOT library; libdapper_ipc_shim in a
+/// JIT build).
 /// </summary>
 internal static unsafe partial class PosixFileKind
 {
-    private static bool ShimAvailable => !RuntimeFeature.IsDynamicCodeSupported && !System.OperatingSystem.IsWindows();
-
     [LibraryImport("dapper_ipc_shim", EntryPoint = "dapper_ipc_file_identity", StringMarshalling = StringMarshalling.Utf8)]
     private static partial int FileIdentityNative(string path, int* kind, ulong* dev, ulong* ino);
 
@@ -43,56 +39,16 @@ internal static unsafe partial class PosixFileKind
     /// <summary>lstat(path); <see cref="FileIdentity.Missing"/> when nothing is there (or it cannot be looked at).</summary>
     public static FileIdentity IdentityOf(string path)
     {
-        if (ShimAvailable)
-        {
-            int kind;
-            ulong dev, ino;
-            return FileIdentityNative(path, &kind, &dev, &ino) == 0 ? new FileIdentity((FileKind)kind, dev, ino) : FileIdentity.Missing;
-        }
-
-        byte* status = stackalloc byte[FileStatusRoom];
-        return JitLStat(path, status) == 0 ? FromFileStatus(status) : FileIdentity.Missing;
+        int kind;
+        ulong dev, ino;
+        return FileIdentityNative(path, &kind, &dev, &ino) == 0 ? new FileIdentity((FileKind)kind, dev, ino) : FileIdentity.Missing;
     }
 
     /// <summary>fstat(fd).</summary>
     public static FileIdentity IdentityOf(int fd)
     {
-        if (ShimAvailable)
-        {
-            int kind;
-            ulong dev, ino;
-            return FdIdentityNative(fd, &kind, &dev, &ino) == 0 ? new FileIdentity((FileKind)kind, dev, ino) : FileIdentity.Missing;
-        }
-
-        byte* status = stackalloc byte[FileStatusRoom];
-        return JitFStat(fd, status) == 0 ? FromFileStatus(status) : FileIdentity.Missing;
-    }
-
-    // ---- JIT only: the runtime's System.Native shim (FileStatus, .NET 10 layout) ----
-
-    private const int FileStatusRoom = 512;
-    private const int ModeOffset = 4;   // int32 Flags; int32 Mode; ...
-    private const int DevOffset = 88;   // ... int64 BirthTimeNsec; int64 Dev; int64 RDev; int64 Ino; ...
-    private const int InoOffset = 104;
-    private const int S_IFMT = 0xF000;
-    private const int S_IFSOCK = 0xC000;
-    private const int S_IFLNK = 0xA000;
-
-    [LibraryImport("libSystem.Native", EntryPoint = "SystemNative_LStat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    private static partial int JitLStat(string path, byte* status);
-
-    [LibraryImport("libSystem.Native", EntryPoint = "SystemNative_FStat", SetLastError = true)]
-    private static partial int JitFStat(nint fd, byte* status);
-
-    private static FileIdentity FromFileStatus(byte* status)
-    {
-        int mode = *(int*)(status + ModeOffset);
-        FileKind kind = (mode & S_IFMT) switch
-        {
-            S_IFSOCK => FileKind.Socket,
-            S_IFLNK => FileKind.SymbolicLink,
-            _ => FileKind.Other,
-        };
-        return new FileIdentity(kind, *(ulong*)(status + DevOffset), *(ulong*)(status + InoOffset));
+        int kind;
+        ulong dev, ino;
+        return FdIdentityNative(fd, &kind, &dev, &ino) == 0 ? new FileIdentity((FileKind)kind, dev, ino) : FileIdentity.Missing;
     }
 }

@@ -7,101 +7,69 @@ using DapperIpc.Framing;
 namespace DapperIpc.Transports.Platform;
 
 /// <summary>
-/// recv and sendmsg on the socket's file descriptor. The socket is in blocking mode
-/// (it is only ever used synchronously), so the calls block this thread and nothing
-/// else: no event loop, no thread hop.
+/// A socket connection on Linux, macOS and the BSDs: recv and a gathered sendmsg on the
+/// descriptor, through Native/socket_io.c (which knows msghdr, the no-SIGPIPE mechanism
+/// and errno). The socket is in blocking mode (it is only ever used synchronously), so
+/// the calls block this thread and nothing else: no event loop, no thread hop.
 /// </summary>
-internal abstract unsafe class PosixSocketIO : SocketIO
+internal sealed unsafe class PosixSocketConnection : SocketConnection
 {
-    public override int Receive(Socket socket, nint handle, Span<byte> buffer)
-    {
-        fixed (byte* p = buffer)
-        {
-            while (true)
-            {
-                nint n = LibC.Recv(handle, p, (nuint)buffer.Length, 0);
-                if (n >= 0)
-                {
-                    return (int)n;
-                }
-
-                int errno = Marshal.GetLastPInvokeError();
-                if (errno != LibC.EINTR)
-                {
-                    throw Error(errno, "recv");
-                }
-            }
-        }
-    }
-
-    /// <summary>MSG_DONTWAIT: this platform's value.</summary>
-    protected abstract int DontWait { get; }
-
-    public override int Receive(Socket socket, nint handle, Span<byte> buffer, int timeoutMs)
-    {
-        if (timeoutMs > 0 && !LibC.PollIn(handle, timeoutMs))
-        {
-            return -1;
-        }
-
-        // Readable now (or timeout 0): one recv that never blocks.
-        fixed (byte* p = buffer)
-        {
-            while (true)
-            {
-                nint n = LibC.Recv(handle, p, (nuint)buffer.Length, DontWait);
-                if (n >= 0)
-                {
-                    return (int)n;
-                }
-
-                int errno = Marshal.GetLastPInvokeError();
-                if (IsTimeout(errno))
-                {
-                    return -1;
-                }
-
-                if (errno != LibC.EINTR)
-                {
-                    throw Error(errno, "recv");
-                }
-            }
-        }
-    }
-
-    public override void SendAll(Socket socket, nint handle, ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload)
-    {
-        fixed (byte* h = header)
-        fixed (byte* p = payload)
-        {
-            LibC.IoVec* iov = stackalloc LibC.IoVec[2];
-            iov[0].Base = h;
-            iov[0].Length = (nuint)header.Length;
-            iov[1].Base = p;
-            iov[1].Length = (nuint)payload.Length;
-            long sent = 0;
-            int errno = WriteAll(socket, handle, iov, payload.Length == 0 ? 1 : 2, ref sent);
-            if (errno != 0)
-            {
-                throw TimedOut(errno) ? SendTimedOut(sent, header.Length + (long)payload.Length) : Error(errno, "send");
-            }
-        }
-    }
-
     /// <summary>Most frames one sendmsg carries: two iovecs each, well under IOV_MAX (1024 on Linux and macOS).</summary>
     private const int FramesPerWrite = 256;
 
-    /// <summary>
-    /// Blocking write of a batch of frames in order, one sendmsg per <see cref="FramesPerWrite"/>.
-    /// <paramref name="framesSent"/> is kept at the number of frames fully written, also
-    /// when it throws. Throws IpcException (StreamCut when a frame went out in part).
-    /// </summary>
-    public void SendFrames(Socket socket, nint handle, ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
+    /// <summary>Result of <see cref="WriteAll"/> (next to the shim's negative classes): the call's send timeout ran out between two writes.</summary>
+    private const int DeadlinePassed = 1;
+
+    private readonly int _fd;
+
+    public PosixSocketConnection(Socket socket, ConnectionOptions options, string description) : base(socket, options, description)
     {
-        // One deadline for the whole batch, however many sendmsg calls it takes.
+        _fd = (int)socket.SafeHandle.DangerousGetHandle();
+        _ = SocketShim.Configure(_fd);
+    }
+
+    protected override int ReceiveCore(Span<byte> buffer)
+    {
+        fixed (byte* p = buffer)
+        {
+            nint n = SocketShim.Recv(_fd, p, (nuint)buffer.Length, quickack: 0);
+            return n >= 0 ? (int)n : throw Error((int)n, Marshal.GetLastPInvokeError(), "recv");
+        }
+    }
+
+    protected override int ReceiveCore(Span<byte> buffer, int timeoutMs)
+    {
+        fixed (byte* p = buffer)
+        {
+            nint n = SocketShim.RecvWait(_fd, p, (nuint)buffer.Length, timeoutMs);
+            if (n >= 0)
+            {
+                return (int)n;
+            }
+
+            return (int)n == (int)ErrnoClass.WouldBlock
+                ? -1
+                : throw Error((int)n, Marshal.GetLastPInvokeError(), "recv");
+        }
+    }
+
+    protected override bool FlushesDelayedAcks => OperatingSystem.IsLinux();
+
+    protected override void FlushDelayedAck() => SocketShim.FlushDelayedAck(_fd);
+
+    /// <summary>
+    /// Writes the frames in order, one sendmsg per <see cref="FramesPerWrite"/> (a single
+    /// frame: one sendmsg of header and payload). <paramref name="framesSent"/> is kept at
+    /// the number of frames fully written, also when it throws. Throws IpcException
+    /// (StreamCut when a frame went out in part).
+    /// </summary>
+    protected override void WriteSocket(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
+    {
+        // One deadline for the whole call, however many sendmsg calls it takes.
         long start = Stopwatch.GetTimestamp();
-        byte* headers = stackalloc byte[FramesPerWrite * FrameHeader.Size];
-        LibC.IoVec* iov = stackalloc LibC.IoVec[FramesPerWrite * 2];
+        int perWrite = Math.Min(frames.Length, FramesPerWrite);
+        byte* headers = stackalloc byte[perWrite * FrameHeader.Size];
+        SocketShim.IoVec* iov = stackalloc SocketShim.IoVec[perWrite * 2];
         for (int first = 0; first < frames.Length; first += FramesPerWrite)
         {
             ReadOnlySpan<OutgoingFrame> chunk = frames.Slice(first, Math.Min(FramesPerWrite, frames.Length - first));
@@ -120,8 +88,8 @@ internal abstract unsafe class PosixSocketIO : SocketIO
             }
 
             long sent = 0;
-            int errno = WriteAll(socket, handle, iov, count, ref sent, start, resumed: first > 0);
-            if (errno != 0)
+            int result = WriteAll(iov, count, ref sent, start, resumed: first > 0, out int errno);
+            if (result != 0)
             {
                 // Report the frames that went out whole; a frame cut in two ends the stream.
                 int whole = 0;
@@ -133,9 +101,9 @@ internal abstract unsafe class PosixSocketIO : SocketIO
                 }
 
                 framesSent = first + whole;
-                throw TimedOut(errno)
+                throw result is DeadlinePassed or (int)ErrnoClass.WouldBlock
                     ? SendTimedOut(sent - end, FrameHeader.Size + (long)chunk[whole].Length)
-                    : Error(errno, "send");
+                    : Error(result, errno, "send");
             }
 
             framesSent = first + chunk.Length;
@@ -144,7 +112,8 @@ internal abstract unsafe class PosixSocketIO : SocketIO
 
     /// <summary>
     /// Writes every byte the iovecs describe, resuming after partial writes (a large frame,
-    /// a full socket buffer). Returns 0, or the errno that stopped it with <paramref name="sent"/>
+    /// a full socket buffer). Returns 0, or what stopped it (<see cref="DeadlinePassed"/>
+    /// or the shim's class, with <paramref name="errno"/>) with <paramref name="sent"/>
     /// bytes out. The iovecs are consumed.
     /// </summary>
     /// <remarks>
@@ -153,33 +122,29 @@ internal abstract unsafe class PosixSocketIO : SocketIO
     /// partial write it is lowered to the time left before the next one, and put back
     /// when the call ends. A call that writes everything at once costs nothing extra.
     /// </remarks>
-    private int WriteAll(Socket socket, nint handle, LibC.IoVec* iov, int count, ref long sent, long start = 0, bool resumed = false)
+    private int WriteAll(SocketShim.IoVec* iov, int count, ref long sent, long start, bool resumed, out int errno)
     {
-        if (start == 0)
-        {
-            start = Stopwatch.GetTimestamp();
-        }
-
+        errno = 0;
         int first = 0;
         int configuredMs = -1; // read from the socket at the first partial write
         bool lowered = false;
         try
         {
             // A later part of a batch: the deadline has been running since the batch began.
-            if (resumed && !LowerToRemaining(socket, start, ref configuredMs, ref lowered))
+            if (resumed && !LowerToRemaining(Socket, start, ref configuredMs, ref lowered))
             {
                 return DeadlinePassed;
             }
 
             while (first < count)
             {
-                nint n = SendMsg(handle, iov + first, count - first);
+                nint n = SocketShim.SendV(_fd, iov + first, count - first);
                 if (n < 0)
                 {
-                    int errno = Marshal.GetLastPInvokeError();
-                    if (errno != LibC.EINTR)
+                    if (n != (int)ErrnoClass.Interrupted)
                     {
-                        return errno;
+                        errno = Marshal.GetLastPInvokeError();
+                        return (int)n;
                     }
                 }
                 else
@@ -199,7 +164,8 @@ internal abstract unsafe class PosixSocketIO : SocketIO
                     }
                 }
 
-                if (first < count && !LowerToRemaining(socket, start, ref configuredMs, ref lowered))
+                // Interrupted or partial: the next sendmsg gets what is left of the deadline.
+                if (first < count && !LowerToRemaining(Socket, start, ref configuredMs, ref lowered))
                 {
                     return DeadlinePassed;
                 }
@@ -213,7 +179,7 @@ internal abstract unsafe class PosixSocketIO : SocketIO
             {
                 try
                 {
-                    socket.SendTimeout = configuredMs;
+                    Socket.SendTimeout = configuredMs;
                 }
                 catch (Exception e) when (e is ObjectDisposedException or SocketException)
                 {
@@ -222,11 +188,6 @@ internal abstract unsafe class PosixSocketIO : SocketIO
             }
         }
     }
-
-    /// <summary>Errno-like result of <see cref="WriteAll"/>: the call's send timeout ran out between two writes.</summary>
-    private const int DeadlinePassed = -1;
-
-    private bool TimedOut(int errno) => errno == DeadlinePassed || IsTimeout(errno);
 
     /// <summary>
     /// Before the next sendmsg of a call that has not finished: sets SO_SNDTIMEO to what
@@ -262,23 +223,14 @@ internal abstract unsafe class PosixSocketIO : SocketIO
         }
     }
 
-    /// <summary>sendmsg with this platform's msghdr layout and no-SIGPIPE mechanism.</summary>
-    protected abstract nint SendMsg(nint handle, LibC.IoVec* iov, int count);
-
-    /// <summary>True for the errno values that mean the peer is gone.</summary>
-    protected abstract bool IsPeerGone(int errno);
-
-    /// <summary>True for EAGAIN/EWOULDBLOCK: SO_SNDTIMEO ran out.</summary>
-    protected abstract bool IsTimeout(int errno);
-
     internal static IpcException SendTimedOut(long sent, long total) => sent == 0
         ? new IpcException(IpcStatus.SendTimeout, "send timed out: the peer has not read for the whole send timeout; nothing of the frame was sent and the connection is still usable")
         : new IpcException(IpcStatus.SendTimeout, $"send timed out after {sent} of {total} bytes of the frame: the peer stopped reading; the stream is cut, so the connection is closed") { StreamCut = true };
 
-    private IpcException Error(int errno, string call)
+    private static IpcException Error(int errnoClass, int errno, string call)
     {
         string text = $"{call} failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})";
-        return IsPeerGone(errno)
+        return errnoClass == (int)ErrnoClass.PeerGone
             ? new IpcException(IpcStatus.Closed, $"the peer has closed the connection ({text})")
             : new IpcException(IpcStatus.Io, text);
     }

@@ -1,0 +1,71 @@
+using System.Runtime.InteropServices;
+
+namespace DapperIpc.Transports.Platform;
+
+/// <summary>
+/// What a failed call of Native/socket_io.c was, as a small negative number. The values
+/// are defined in that C file, which owns the platform's errno numbers; this is its copy,
+/// which a managed test holds to it.
+/// </summary>
+internal enum ErrnoClass
+{
+    None = 0,
+    Other = -1,
+    WouldBlock = -2,
+    PeerGone = -3,
+    Interrupted = -4,
+    NoDescriptors = -5,
+    AddressInUse = -6,
+    TimedOut = -7,
+    NotPermitted = -8,
+}
+
+/// <summary>
+/// The socket calls whose correctness depends on a C layout or a platform constant, done
+/// by Native/socket_io.c: plain ints and pointers cross, nothing platform-shaped. Linked
+/// into the AOT library; in a JIT build the same C is libdapper_ipc_shim.so next to the
+/// assembly (see the csproj). Failures return an <see cref="ErrnoClass"/> and leave errno
+/// for <see cref="Marshal.GetLastPInvokeError"/>.
+/// </summary>
+internal static unsafe partial class SocketShim
+{
+    private const string Library = "dapper_ipc_shim";
+
+    /// <summary>The shim's { base, length } pair; socket_io.c asserts it is laid out as struct iovec.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct IoVec
+    {
+        public void* Base;
+        public nuint Length;
+    }
+
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_errno_class")]
+    private static partial int ErrnoClassOf(int error);
+
+    /// <summary>The class of a raw errno value (as the shim's bind and lock calls return them).</summary>
+    public static ErrnoClass Classify(int errno) => (ErrnoClass)ErrnoClassOf(errno);
+
+    /// <summary>Once per connected socket: SO_NOSIGPIPE where there is no MSG_NOSIGNAL. 0 or a class.</summary>
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_socket_configure", SetLastError = true)]
+    public static partial int Configure(int fd);
+
+    /// <summary>One gathered write without SIGPIPE: bytes written, or a class (Interrupted on EINTR: the caller retries, with what is left of its deadline).</summary>
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_sendv", SetLastError = true)]
+    public static partial nint SendV(int fd, IoVec* iov, int count);
+
+    /// <summary>Blocking recv, EINTR retried: bytes (0 at end of stream), or a class. quickack re-arms TCP_QUICKACK on Linux.</summary>
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_sock_recv", SetLastError = true)]
+    public static partial nint Recv(int fd, byte* buffer, nuint length, int quickack);
+
+    /// <summary>SO_PEERCRED (Linux) or getpeereid (macOS, BSDs): 0 with the peer's uid, or a class.</summary>
+    /// <summary>recv waiting at most timeoutMs (&gt;= 0): the count, or a class (WouldBlock: nothing in time).</summary>
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_sock_recv_wait", SetLastError = true)]
+    public static partial nint RecvWait(int fd, byte* buffer, nuint length, int timeoutMs);
+
+    /// <summary>Sends a held-back ACK now (Linux tcp); best effort.</summary>
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_flush_delayed_ack")]
+    public static partial void FlushDelayedAck(int fd);
+
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_peer_uid", SetLastError = true)]
+    public static partial int PeerUid(int fd, uint* uid);
+}

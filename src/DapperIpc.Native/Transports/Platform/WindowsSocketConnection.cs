@@ -1,0 +1,134 @@
+using System;
+using System.Buffers;
+using System.Net.Sockets;
+using DapperIpc.Framing;
+
+namespace DapperIpc.Transports.Platform;
+
+/// <summary>
+/// A socket connection on Windows: .NET's span-based Socket calls (Winsock never raises
+/// signals). Small frames are joined in a pooled buffer so they leave in one send; large
+/// ones go as two sends, which the connection's send lock keeps together. A batch goes
+/// frame by frame. Only Windows exercises this file.
+/// </summary>
+internal sealed class WindowsSocketConnection : SocketConnection
+{
+    private const int JoinLimit = 64 * 1024;
+
+    public WindowsSocketConnection(Socket socket, ConnectionOptions options, string description) : base(socket, options, description)
+    {
+    }
+
+    protected override int ReceiveCore(Span<byte> buffer)
+    {
+        try
+        {
+            return Socket.Receive(buffer, SocketFlags.None);
+        }
+        catch (SocketException e)
+        {
+            throw SocketErrors.ToIpc(e, "receive");
+        }
+        catch (ObjectDisposedException)
+        {
+            return 0;
+        }
+    }
+
+    protected override int ReceiveCore(Span<byte> buffer, int timeoutMs)
+    {
+        int micros = timeoutMs >= int.MaxValue / 1000 ? -1 : timeoutMs * 1000;
+        try
+        {
+            if (!Socket.Poll(micros, SelectMode.SelectRead))
+            {
+                return -1;
+            }
+        }
+        catch (SocketException e)
+        {
+            throw SocketErrors.ToIpc(e, "poll");
+        }
+        catch (ObjectDisposedException)
+        {
+            return 0;
+        }
+
+        return ReceiveCore(buffer);
+    }
+
+    // _WSAIOW(IOC_VENDOR, 23): how many segments the stack receives before it acknowledges.
+    private const int SIO_TCP_SET_ACK_FREQUENCY = unchecked((int)0x98000017);
+
+    protected override void ConfigureTcpAcks()
+    {
+        try
+        {
+            // 1: acknowledge every segment at once (the default, 2, delays up to 200 ms).
+            Socket.IOControl(SIO_TCP_SET_ACK_FREQUENCY, BitConverter.GetBytes(1), null);
+        }
+        catch (SocketException)
+        {
+            // Older Windows without the ioctl: the connection works, with delayed ACKs.
+        }
+    }
+
+    protected override void WriteSocket(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
+    {
+        Span<byte> header = stackalloc byte[FrameHeader.Size];
+        for (int i = 0; i < frames.Length; i++)
+        {
+            FrameHeader.Write(header, (byte)frames[i].Kind, (uint)frames[i].Length);
+            SendAll(header, frames[i].PayloadSpan);
+            framesSent = i + 1;
+        }
+    }
+
+    private void SendAll(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload)
+    {
+        try
+        {
+            if (payload.Length <= JoinLimit)
+            {
+                byte[] joined = ArrayPool<byte>.Shared.Rent(header.Length + payload.Length);
+                try
+                {
+                    header.CopyTo(joined);
+                    payload.CopyTo(joined.AsSpan(header.Length));
+                    SendSpan(joined.AsSpan(0, header.Length + payload.Length));
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(joined);
+                }
+            }
+            else
+            {
+                SendSpan(header);
+                SendSpan(payload);
+            }
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.TimedOut)
+        {
+            // Winsock does not say how much went out before the timeout: treat the stream as cut.
+            throw new IpcException(IpcStatus.SendTimeout,
+                "send timed out: the peer stopped reading; the stream may be cut, so the connection is closed") { StreamCut = true };
+        }
+        catch (SocketException e)
+        {
+            throw SocketErrors.ToIpc(e, "send");
+        }
+        catch (ObjectDisposedException)
+        {
+            throw new IpcException(IpcStatus.Closed, "the connection is closed");
+        }
+    }
+
+    private void SendSpan(ReadOnlySpan<byte> data)
+    {
+        while (!data.IsEmpty)
+        {
+            data = data.Slice(Socket.Send(data, SocketFlags.None));
+        }
+    }
+}
