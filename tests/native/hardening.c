@@ -11,6 +11,8 @@
 #define _GNU_SOURCE
 #include <dapper_ipc.h>
 
+#include "check.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -31,30 +33,8 @@
 
 extern char **environ;
 
-#define WAIT_SECONDS 20
 #define SKIP 77
 
-static int failures;
-
-static void check(int condition, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%s: ", condition ? "ok" : "FAILED");
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    fflush(stdout);
-    if (!condition)
-        failures++;
-}
-
-static const char *last_error(void)
-{
-    static __thread char message[512];
-    dapper_ipc_last_error(message, sizeof message, NULL);
-    return message;
-}
 
 /* ---- an event recorder the reader thread fills ---------------------------- */
 

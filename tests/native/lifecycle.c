@@ -12,6 +12,8 @@
 #define _GNU_SOURCE
 #include <dapper_ipc.h>
 
+#include "check.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -30,29 +32,7 @@
 
 extern char **environ;
 
-#define WAIT_SECONDS 20
 
-static int failures;
-
-static void check(int condition, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%s: ", condition ? "ok" : "FAILED");
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    fflush(stdout);
-    if (!condition)
-        failures++;
-}
-
-static const char *last_error(void)
-{
-    static __thread char message[512];
-    dapper_ipc_last_error(message, sizeof message, NULL);
-    return message;
-}
 
 static void must(int32_t status, const char *what)
 {
