@@ -31,9 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
 
-#define SKIP 77
 
 
 /* ---- an event recorder the reader thread fills ---------------------------- */
@@ -177,7 +175,6 @@ static int wait_in_syscall(thread_ref thread, long nr, long nr2)
 
 /* ---- processes ------------------------------------------------------------ */
 
-static char self_exe[4096];
 
 static pid_t spawn_peer(const char *mode, const char *a1, const char *a2)
 {
@@ -443,24 +440,17 @@ static int test_kill_mid_frame(void)
     dapper_ipc_manager m;
     struct recorder r;
     const char *path = listen_unix(&m, &r, 0);
-    int out[2];
-    if (pipe(out) != 0)
-        return 1;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
     char *argv[] = {self_exe, "peer-bad", "hang-mid-frame", (char *)path, NULL};
-    pid_t peer;
-    if (posix_spawn(&peer, self_exe, &actions, NULL, argv, environ) != 0)
+    int out;
+    pid_t peer = spawn_with_stdout(argv, &out);
+    if (peer < 0)
         return 1;
-    posix_spawn_file_actions_destroy(&actions);
-    close(out[1]);
     check(dapper_ipc_wait_for_client(m, WAIT_SECONDS * 1000) == DAPPER_IPC_OK, "the peer connected");
     /* The kill comes once the peer has written its partial frame (it says so); killed
        before that, it would be a clean close between frames, not the case under test. */
     char said[16] = {0};
-    check(read(out[0], said, sizeof said - 1) > 0 && strncmp(said, "sent", 4) == 0, "the peer wrote part of a frame");
-    close(out[0]);
+    check(read(out, said, sizeof said - 1) > 0 && strncmp(said, "sent", 4) == 0, "the peer wrote part of a frame");
+    close(out);
     kill(peer, SIGKILL);
     wait_child(peer);
     check(wait_until(&r, 0, 1) && r.status == DAPPER_IPC_E_CLOSED, "SIGKILL mid-frame -> %s (%s)",
@@ -1767,10 +1757,7 @@ static int test_max_frame_size_ceiling(void)
 
 int main(int argc, char **argv)
 {
-    ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
-    if (n <= 0)
-        snprintf(self_exe, sizeof self_exe, "%s", argv[0]);
-    setvbuf(stdout, NULL, _IOLBF, 0);
+    test_program_init(argv[0]);
     if (argc >= 4 && strcmp(argv[1], "peer-bad") == 0)
         return peer_bad(argv[2], argv[3]);
     if (argc >= 4 && strcmp(argv[1], "peer-fuzz") == 0)
@@ -1782,10 +1769,7 @@ int main(int argc, char **argv)
     if (argc >= 4 && strcmp(argv[1], "peer-race-listener") == 0)
         return peer_race_listener(argv[2], argv[3]);
 
-    static const struct {
-        const char *name;
-        int (*run)(void);
-    } tests[] = {
+    static const struct named_test tests[] = {
         {"bad-input", test_bad_input},
         {"fuzz", test_fuzz},
         {"kill-mid-frame", test_kill_mid_frame},
@@ -1811,15 +1795,5 @@ int main(int argc, char **argv)
         {"config-strings", test_config_strings},
         {"max-frame-size-ceiling", test_max_frame_size_ceiling},
     };
-    for (size_t i = 0; argc == 2 && i < sizeof tests / sizeof tests[0]; i++) {
-        if (strcmp(argv[1], tests[i].name) == 0) {
-            int rc = tests[i].run();
-            if (rc == SKIP)
-                return SKIP;
-            printf("%s: %s\n", tests[i].name, failures == 0 ? "passed" : "FAILED");
-            return failures == 0 && rc == 0 ? 0 : 1;
-        }
-    }
-    fprintf(stderr, "usage: hardening <test>\n");
-    return 2;
+    return run_named_test("hardening", argc, argv, tests, sizeof tests / sizeof tests[0]);
 }

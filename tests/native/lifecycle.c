@@ -30,7 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
 
 
 
@@ -327,7 +326,6 @@ static int test_callbacks_destroying_each_other(void)
 #define FRAMES 10000
 #define PAYLOAD 1024
 
-static char self_exe[4096];
 
 static int recv_all(int fd, uint8_t *buf, size_t n)
 {
@@ -402,17 +400,11 @@ static int frames_before(const char *transport, int destroy)
     for (int i = 0; i < argc - 1; i++)
         last += strlen(last) + 1; /* the path, or the port */
 
-    int out[2];
-    if (pipe(out) != 0)
-        return 1;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
     char *argv[] = {self_exe, "peer-drain", (char *)transport, (char *)last, NULL};
-    pid_t pid;
-    if (posix_spawn(&pid, self_exe, &actions, NULL, argv, environ) != 0)
+    int out;
+    pid_t pid = spawn_with_stdout(argv, &out);
+    if (pid < 0)
         return 1;
-    close(out[1]);
     must(dapper_ipc_wait_for_client(server, WAIT_SECONDS * 1000), "wait_for_client");
 
     /* No reader: the peer's frame stays unread. Batches keep the host ahead of the peer,
@@ -438,7 +430,7 @@ static int frames_before(const char *transport, int destroy)
         dapper_ipc_manager_destroy(server);
 
     char report[128] = {0};
-    FILE *f = fdopen(out[0], "r");
+    FILE *f = fdopen(out, "r");
     if (f == NULL || fgets(report, sizeof report, f) == NULL)
         snprintf(report, sizeof report, "(no report)");
     if (f != NULL)
@@ -533,17 +525,11 @@ static int test_abort_ends_a_linger(void)
 
 int main(int argc, char **argv)
 {
-    ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
-    if (n <= 0)
-        snprintf(self_exe, sizeof self_exe, "%s", argv[0]);
-    setvbuf(stdout, NULL, _IOLBF, 0);
+    test_program_init(argv[0]);
     if (argc >= 4 && strcmp(argv[1], "peer-drain") == 0)
         return peer_drain(argv[2], argv[3]);
 
-    static const struct {
-        const char *name;
-        int (*run)(void);
-    } tests[] = {
+    static const struct named_test tests[] = {
         {"callback-cleanup-then-destroy", test_callback_cleanup_then_destroy},
         {"callback-cleanup-then-cleanup", test_callback_cleanup_then_cleanup},
         {"callback-relisten-one-reader-at-a-time", test_callback_relisten_one_reader_at_a_time},
@@ -554,13 +540,5 @@ int main(int argc, char **argv)
         {"no-frame-lost-at-destroy-unix", test_no_frame_lost_at_destroy_unix},
         {"abort-ends-a-linger", test_abort_ends_a_linger},
     };
-    for (size_t i = 0; argc == 2 && i < sizeof tests / sizeof tests[0]; i++) {
-        if (strcmp(argv[1], tests[i].name) == 0) {
-            tests[i].run();
-            printf("%s: %s\n", tests[i].name, failures == 0 ? "passed" : "FAILED");
-            return failures == 0 ? 0 : 1;
-        }
-    }
-    fprintf(stderr, "usage: lifecycle <test>\n");
-    return 2;
+    return run_named_test("lifecycle", argc, argv, tests, sizeof tests / sizeof tests[0]);
 }
