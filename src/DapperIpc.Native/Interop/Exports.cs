@@ -239,23 +239,7 @@ internal static unsafe class Exports
         try
         {
             IPCManager manager = HandleTable.Get(handle);
-            if (argc < 0)
-            {
-                return LastError.Fail(IpcStatus.InvalidArgument, $"argc is {argc}");
-            }
-
-            if (argv == null && argc > 0)
-            {
-                return LastError.Fail(IpcStatus.InvalidArgument, "argv is NULL but argc is not 0");
-            }
-
-            var args = new string?[argc];
-            for (int i = 0; i < argc; i++)
-            {
-                args[i] = argv[i] == null ? null : Marshal.PtrToStringUTF8((nint)argv[i]);
-            }
-
-            manager.Connect(LauncherArgv.Parse(args));
+            manager.Connect(LauncherArgv.Parse(argc, argv));
             return LastError.Ok();
         }
         catch (Exception e)

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using DapperIpc.Factory;
 
 namespace DapperIpc.Interop;
@@ -28,6 +29,28 @@ internal static class LauncherArgv
         ["tcp"] = [IpcHost, IpcPort],
         ["pipe"] = [IpcPipe],
     };
+
+    /// <summary>dapper_ipc_connect_argv's argc/argv as the C caller passed them (the fuzz target's entry too).</summary>
+    public static unsafe TransportConfig Parse(int argc, byte** argv)
+    {
+        if (argc < 0)
+        {
+            throw Invalid($"argc is {argc}");
+        }
+
+        if (argv == null && argc > 0)
+        {
+            throw Invalid("argv is NULL but argc is not 0");
+        }
+
+        var args = new string?[argc];
+        for (int i = 0; i < argc; i++)
+        {
+            args[i] = argv[i] == null ? null : Marshal.PtrToStringUTF8((nint)argv[i]);
+        }
+
+        return Parse(args);
+    }
 
     public static TransportConfig Parse(IReadOnlyList<string?> argv)
     {

@@ -29,18 +29,27 @@ internal static class TokenHandshake
         connection.SendFrame(FrameKind.Event, payload);
     }
 
+    /// <summary>Fills the buffer or returns false (end of stream, or nothing within the timeout).</summary>
+    internal delegate bool ExactReceive(Span<byte> buffer, int timeoutMs);
+
     /// <summary>Reads exactly the first frame (nothing after it) and checks its token. Returns the reason for a refusal, or null.</summary>
-    public static string? Verify(SocketConnection connection, string expected)
+    public static string? Verify(SocketConnection connection, string expected) => Verify(connection.ReceiveExactly, expected);
+
+    /// <summary>
+    /// <see cref="Verify(SocketConnection, string)"/> over any exact receive: the seam the
+    /// fuzz target (tests/fuzz) feeds scripted bytes through, without a socket.
+    /// </summary>
+    internal static string? Verify(ExactReceive receiveExactly, string expected)
     {
         Span<byte> header = stackalloc byte[FrameHeader.Size];
-        if (!connection.ReceiveExactly(header, ReadTimeoutMs))
+        if (!receiveExactly(header, ReadTimeoutMs))
         {
             return "it sent no auth frame";
         }
 
         (byte kind, uint length) = FrameHeader.Parse(header, MaxAuthPayload);
         byte[] payload = new byte[length];
-        if (kind != FrameKind.Event || !connection.ReceiveExactly(payload, ReadTimeoutMs))
+        if (kind != FrameKind.Event || !receiveExactly(payload, ReadTimeoutMs))
         {
             return "its first frame is not an auth event";
         }

@@ -1,0 +1,208 @@
+"""Writes the seed corpus (tests/fuzz/corpus/<target>/) in each harness's input format
+(tests/fuzz/README.md). Run from anywhere: python3 tests/fuzz/make_seeds.py. The launcher
+traffic is captured live: python/tests/launcher_peer.py (a launcher written from
+docs/protocol.md) talks to a listener here, and the bytes it sent, with the read
+boundaries the listener saw, become frame-reader seeds."""
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+CORPUS = os.path.join(HERE, "corpus")
+
+# FrameReaderTarget.Maxima indexes (the low 4 bits of the mode byte).
+MAX_DEFAULT, MAX_0, MAX_1, MAX_7, MAX_8, MAX_16, MAX_255, MAX_1024 = range(8)
+MAX_64K_MINUS_9, MAX_64K_MINUS_8, MAX_64K_MINUS_7, MAX_64K = 8, 9, 10, 11
+PULL, STOP_EACH = 0x10, 0x20
+
+
+def frame(kind, payload, magic=b"DP", version=1, length=None):
+    return magic + struct.pack(">BBI", version, kind, len(payload) if length is None else length) + payload
+
+
+def reader_input(stream, chunks=(), max_index=MAX_DEFAULT, flags=0):
+    chunks = list(chunks)[:15]
+    return bytes([max_index | flags, len(chunks)]) + b"".join(struct.pack(">H", c) for c in chunks) + stream
+
+
+def write(target, name, data):
+    folder = os.path.join(CORPUS, target)
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, name), "wb") as f:
+        f.write(data)
+
+
+def capture_launcher():
+    """The bytes launcher_peer.py sends in its echo and junk modes, and the recv sizes seen."""
+    captures = {}
+    for mode in ("echo", "junk"):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "s")
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listener.bind(path)
+            listener.listen(1)
+            peer = subprocess.Popen([sys.executable, os.path.join(ROOT, "python", "tests", "launcher_peer.py"),
+                                     mode, "--ipc", "unix", "--ipc-path", path], stdout=subprocess.DEVNULL)
+            conn, _ = listener.accept()
+            conn.settimeout(10)
+            received, sizes = b"", []
+
+            def read_some():
+                nonlocal received
+                chunk = conn.recv(65536)
+                if chunk:
+                    received += chunk
+                    sizes.append(len(chunk))
+                return chunk
+
+            while len(received) < 8 or len(received) < 8 + struct.unpack(">I", received[4:8])[0]:
+                read_some()
+            if mode == "echo":
+                for seq, command in enumerate(("initialize", "setBreakpoints", "configurationDone"), 1):
+                    conn.sendall(frame(2, json.dumps({"seq": seq, "type": "request", "command": command}).encode()))
+                    want = len(received) + 8
+                    while len(received) < want or len(received) < want + struct.unpack(">I", received[want - 4:want])[0]:
+                        read_some()
+                conn.sendall(frame(3, b"{}"))  # a kind the launcher ignores
+                conn.shutdown(socket.SHUT_WR)
+            else:
+                while received.count(b"DP\x01") < 2 or not received.endswith(b"}"):
+                    read_some()
+                conn.sendall(frame(2, b'{"seq": 1, "command": "threads"}'))
+                while not received.endswith(b"XX\x01\x01\x00\x00\x00\x00"):
+                    read_some()
+                conn.shutdown(socket.SHUT_WR)
+            while read_some():
+                pass
+            peer.wait(10)
+            conn.close()
+            listener.close()
+            captures[mode] = (received, sizes)
+    return captures
+
+
+def frame_reader_seeds():
+    t = "frame-reader"
+    sizes = [0, 1, 7, 8, 9, 100, 1024]
+    for kind in (1, 2, 0, 3, 255):
+        for size in sizes:
+            write(t, f"kind{kind}-len{size}", reader_input(frame(kind, b"x" * size)))
+    event = frame(1, b'{"event": "output", "body": {"output": "x"}}')
+    command = frame(2, b'{"seq": 1, "type": "request", "command": "initialize"}')
+    two = event + command
+    for split in (1, 2, 3, 7, 8, 9, 15, 16, 17):
+        write(t, f"two-frames-split{split}", reader_input(two, [split]))
+    write(t, "two-frames-header-split-3-5", reader_input(two, [3, 5, 100]))
+    write(t, "burst-64-one-read", reader_input(event * 64, [0]))
+    write(t, "burst-64-odd-reads", reader_input(event * 64, [61, 13, 1000]))
+    write(t, "pull-two-frames-split1", reader_input(two, [1], flags=PULL))
+    write(t, "pull-burst", reader_input(event * 16, [100, 3], flags=PULL))
+    write(t, "stop-each-two-frames", reader_input(two, [5], flags=STOP_EACH))
+    # Edges of the configured maximum.
+    write(t, "len-at-max16", reader_input(frame(1, b"y" * 16) + event, [9], MAX_16))
+    write(t, "len-max16-plus1", reader_input(frame(1, b"y" * 17), [], MAX_16))
+    write(t, "len-at-max0", reader_input(frame(2, b"") * 3, [4], MAX_0))
+    write(t, "len-max1024-pull", reader_input(frame(1, b"z" * 1024), [512, 1], MAX_1024, PULL))
+    write(t, "len-max1024-plus1", reader_input(frame(1, b"", length=1025), [], MAX_1024))
+    write(t, "len-huge", reader_input(frame(1, b"", length=0xFFFFFFFF)))
+    write(t, "len-default-max-plus1", reader_input(frame(1, b"", length=64 * 1024 * 1024 + 1)))
+    write(t, "len-default-max-truncated", reader_input(frame(1, b"abc", length=64 * 1024 * 1024), [5]))
+    # Frames that fill the 64 KiB initial buffer exactly, and one byte past it.
+    for index, size in ((MAX_64K_MINUS_8, 65536 - 8), (MAX_64K_MINUS_7, 65536 - 7)):
+        write(t, f"buffer-edge-{size}", reader_input(event + frame(1, b"q" * size), [4096, 7], index))
+    # Garbage: the stream must end at the bad header, whatever follows.
+    write(t, "bad-magic", reader_input(event + b"XX\x01\x01\x00\x00\x00\x00" + event))
+    write(t, "bad-version", reader_input(event + frame(1, b"{}", version=2) + event, [11]))
+    write(t, "valid-then-garbage", reader_input(event + b"\xff" * 20 + event, [3]))
+    write(t, "truncated-header", reader_input(event + b"DP\x01", [1]))
+    write(t, "truncated-payload", reader_input(event + frame(1, b"abcdef")[:-2], [8]))
+    write(t, "header-only-eof", reader_input(b"DP\x01\x01\x00\x00\x00\x04"))
+    write(t, "empty", reader_input(b""))
+    for mode, (stream, sizes) in capture_launcher().items():
+        write(t, f"launcher-{mode}-as-read", reader_input(stream, sizes))
+        write(t, f"launcher-{mode}-bytewise", reader_input(stream, [1], flags=PULL))
+        write(token_target, f"launcher-{mode}-first-frame", b"\x00" + stream)
+
+
+token_target = "token-handshake"
+
+
+def token_seeds():
+    t = token_target
+    token = "3f2a9c1e5b7d4f60a8e2c9b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d9f1"
+    def auth(tok, extra=""):
+        return f'{{"event": "dapper/auth", "token": "{tok}"{extra}}}'.encode()
+    write(t, "valid", b"\x00" + frame(1, auth(token)))
+    write(t, "valid-then-frame", b"\x00" + frame(1, auth(token)) + frame(1, b'{"event": "x"}'))
+    write(t, "valid-short-token", b"\x01" + frame(1, auth("t")))
+    write(t, "valid-escaped-token", b"\x02" + frame(1, json.dumps({"event": "dapper/auth", "token": "t\u00f8ken \"quoted\" \\ \u2603"}).encode()))
+    write(t, "valid-empty-token", b"\x03" + frame(1, auth("")))
+    write(t, "token-first", b"\x01" + frame(1, b'{"token": "t", "event": "dapper/auth"}'))
+    write(t, "wrong-token", b"\x00" + frame(1, auth("0" * 64)))
+    write(t, "no-token", b"\x00" + frame(1, b'{"event": "dapper/auth"}'))
+    write(t, "token-number", b"\x01" + frame(1, b'{"event": "dapper/auth", "token": 1}'))
+    write(t, "nested", b"\x01" + frame(1, b'{"body": {"token": "t"}, "event": "dapper/auth", "token": "t", "x": [1, {"a": null}]}'))
+    write(t, "kind2", b"\x01" + frame(2, auth("t")))
+    write(t, "len-1024", b"\x01" + frame(1, auth("t", ', "pad": "' + "p" * (1024 - len(auth("t")) - 11) + '"')))
+    write(t, "len-1025", b"\x01" + frame(1, b"", length=1025))
+    write(t, "truncated", b"\x01" + frame(1, auth("t"))[:-3])
+    write(t, "bad-magic", b"\x01" + b"XX" + frame(1, auth("t"))[2:])
+    write(t, "not-json", b"\x01" + frame(1, b"\xff\xfe not json"))
+    write(t, "invalid-utf8-token", b"\x01" + frame(1, b'{"event": "dapper/auth", "token": "\xff"}'))
+    write(t, "empty", b"\x00")
+
+
+def config_seeds():
+    t = "native-config"
+    def config(size_choice, strings, choices, maxf=0, port=0, ct=0, st=0, flags=0, cw=0, raw_size=None):
+        head = bytes([size_choice]) + (struct.pack(">I", raw_size) if raw_size is not None else b"")
+        nums = struct.pack(">IiiiIi", maxf, port, ct, st, flags, cw)
+        return head + nums + bytes(choices) + b"\x00".join(strings)
+    unix = [b"unix", b"/tmp/dapper.sock"]
+    for choice in range(12):
+        write(t, f"size{choice}-unix", config(choice, unix, [1, 0, 2, 0, 0]))
+    write(t, "tcp-auth-full", config(9, [b"tcp", b"127.0.0.1", b"s3cret"], [1, 2, 0, 0, 3], 1024, 4711, 500, 200, 1, 2000))
+    write(t, "pipe", config(9, [b"pipe", b"dapper-pipe"], [1, 0, 0, 2, 0], port=-1, ct=-1, st=-1, cw=-1))
+    write(t, "auto-defaults", config(9, [], [0, 0, 0, 0, 0]))
+    write(t, "raw-size-huge", config(200, unix, [1, 0, 2, 0, 0], raw_size=0xFFFFFFFF))
+    write(t, "raw-size-44", config(200, unix, [1, 0, 2, 0, 1], flags=1, raw_size=44))
+    write(t, "utf8-path", config(9, [b"unix", "/tmp/d\u00e9j\u00e0 \u2603".encode()], [1, 0, 2, 0, 0]))
+    write(t, "invalid-utf8-path", config(9, [b"unix", b"/tmp/\xc3\x28"], [1, 0, 2, 0, 0]))
+    write(t, "invalid-utf8-token", config(9, [b"tcp", b"ok\xe2\x82"], [1, 0, 0, 0, 2]))
+    write(t, "overlong-host", config(9, [b"tcp", b"\xc0\xaf"], [1, 2, 0, 0, 0]))
+
+
+def argv_seeds():
+    t = "launcher-argv"
+    def argv(*args):
+        return b"\x00".join(a.encode() if isinstance(a, str) else a for a in args)
+    # What the tests' launchers are given (python/tests/launcher_peer.py, tests/cpython_host).
+    write(t, "unix", argv("launcher_peer.py", "echo", "--ipc", "unix", "--ipc-path", "/tmp/dapper-test/s"))
+    write(t, "tcp", argv("launcher_peer.py", "echo", "--ipc", "tcp", "--ipc-host", "127.0.0.1", "--ipc-port", "40123"))
+    write(t, "tcp-no-host", argv("--ipc=tcp", "--ipc-port=65535"))
+    write(t, "pipe", argv("--ipc", "pipe", "--ipc-pipe", "dapper-ipc-1234"))
+    write(t, "equals-forms", argv("prog", "--ipc=UNIX", "--ipc-path=/tmp/a=b"))
+    write(t, "repeated-same", argv("--ipc", "unix", "--ipc-path", "/p", "--ipc-path=/p"))
+    write(t, "repeated-different", argv("--ipc", "unix", "--ipc-path", "/p", "--ipc-path=/q"))
+    write(t, "contradiction", argv("--ipc", "unix", "--ipc-path", "/p", "--ipc-port", "1"))
+    write(t, "missing-value", argv("--ipc", "unix", "--ipc-path"))
+    write(t, "null-entry", argv("--ipc", "unix", "--ipc-path", b"\x01"))
+    write(t, "port-edges", argv("--ipc", "tcp", "--ipc-port", "0", "--ipc-port=65536"))
+    write(t, "port-plus", argv("--ipc", "tcp", "--ipc-port", "+80"))
+    write(t, "empty-host", argv("--ipc", "tcp", "--ipc-host=", "--ipc-port", "80"))
+    write(t, "utf8-path", argv("--ipc", "unix", "--ipc-path", "/tmp/d\u00e9j\u00e0"))
+    write(t, "invalid-utf8-path", argv("--ipc", "unix", "--ipc-path", b"/tmp/\xff"))
+    write(t, "foreign-invalid-utf8", argv("launcher", b"\xff\xfe", "--ipc", "unix", "--ipc-path", "/p"))
+    write(t, "empty", b"")
+
+
+if __name__ == "__main__":
+    frame_reader_seeds()
+    token_seeds()
+    config_seeds()
+    argv_seeds()
