@@ -60,6 +60,34 @@ public class AuthTests
     }
 
     [Fact]
+    public void A_token_that_is_not_utf8_is_refused_and_the_listener_keeps_waiting()
+    {
+        // Found by the token-handshake fuzz target (tests/fuzz/crashes/token-handshake): the
+        // token's bytes were decoded with GetString, which throws InvalidOperationException
+        // on invalid UTF-8, and that escaped the accept loop: any local process could make
+        // wait_for_client fail instead of being refused.
+        var server = new IPCManager();
+        var args = server.CreateListener(new TransportConfig { Transport = "tcp", RequireAuth = true });
+
+        using (var intruder = RawPeer.Connect(args))
+        {
+            byte[] payload = Frames.Concat("{\"event\": \"dapper/auth\", \"token\": \""u8.ToArray(), [0xFF], "\"}"u8.ToArray());
+            intruder.Send(Frames.Encode(FrameKind.Event, payload));
+            Assert.Equal(IpcStatus.Timeout, Assert.Throws<IpcException>(() => server.WaitForClient(1000)).Status);
+            Assert.Equal(0, intruder.Receive(new byte[8]));
+        }
+
+        var client = new IPCManager();
+        var config = ConnectedPair.ClientConfig(args);
+        config.AuthToken = server.AuthToken;
+        client.Connect(config);
+        server.WaitForClient((int)Wait.Long.TotalMilliseconds);
+        Assert.True(server.IsConnected);
+        client.Cleanup();
+        server.Cleanup();
+    }
+
+    [Fact]
     public void Without_require_auth_there_is_no_token_and_plain_launchers_connect()
     {
         var server = new IPCManager();

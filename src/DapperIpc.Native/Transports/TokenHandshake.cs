@@ -100,5 +100,12 @@ internal static class TokenHandshake
         {
             return null;
         }
+        catch (InvalidOperationException)
+        {
+            // GetString on a token that is not UTF-8 (the reader checks JSON structure, not
+            // the bytes inside strings): a token that cannot be the listener's. It used to
+            // escape the accept loop (found by tests/fuzz, target token-handshake).
+            return null;
+        }
     }
 }
