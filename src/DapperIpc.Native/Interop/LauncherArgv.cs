@@ -2,6 +2,8 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Unicode;
 using DapperIpc.Factory;
 
 namespace DapperIpc.Interop;
@@ -44,15 +46,26 @@ internal static class LauncherArgv
         }
 
         var args = new string?[argc];
+        var notUtf8 = new bool[argc];
         for (int i = 0; i < argc; i++)
         {
-            args[i] = argv[i] == null ? null : Marshal.PtrToStringUTF8((nint)argv[i]);
+            if (argv[i] != null)
+            {
+                // Decoded leniently (the launcher's own arguments may be any bytes), but an
+                // option of ours whose bytes are not UTF-8 is refused: U+FFFD in a path would
+                // connect somewhere else (NativeConfig refuses such strings too).
+                var bytes = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(argv[i]);
+                notUtf8[i] = !Utf8.IsValid(bytes);
+                args[i] = Encoding.UTF8.GetString(bytes);
+            }
         }
 
-        return Parse(args);
+        return Parse(args, notUtf8);
     }
 
-    public static TransportConfig Parse(IReadOnlyList<string?> argv)
+    public static TransportConfig Parse(IReadOnlyList<string?> argv) => Parse(argv, notUtf8: null);
+
+    private static TransportConfig Parse(IReadOnlyList<string?> argv, bool[]? notUtf8)
     {
         var found = new Dictionary<string, string>(StringComparer.Ordinal);
         for (int i = 0; i < argv.Count; i++)
@@ -85,6 +98,11 @@ internal static class LauncherArgv
             if (option is null)
             {
                 continue; // not ours: a launcher has arguments of its own
+            }
+
+            if (notUtf8 is not null && notUtf8[i])
+            {
+                throw Invalid($"{option}: argv[{i}] is not valid UTF-8; the options' values must be UTF-8");
             }
 
             if (found.TryGetValue(option, out string? earlier) && earlier != value)
