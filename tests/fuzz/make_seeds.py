@@ -201,8 +201,36 @@ def argv_seeds():
     write(t, "empty", b"")
 
 
+def hello_seeds():
+    """The subprocess launcher's first frame (the payload only), as issue 16 specifies it."""
+    t = "session-hello"
+    def hello(body, **top):
+        return json.dumps({"event": "dapper/sessionHello", "body": body, **top}).encode()
+    write(t, "valid", hello({"sessionId": "s-1", "parentSessionId": "s-0", "pid": 4242}))
+    write(t, "valid-minimal", hello({"sessionId": "s"}))
+    write(t, "valid-nulls", hello({"sessionId": "s-2", "parentSessionId": None, "pid": None}))
+    write(t, "valid-extra-members", hello({"sessionId": "\u00e9\u2603", "x": [1, {"y": None}]}, seq=1, type="event"))
+    write(t, "body-first", b'{"body": {"pid": -1, "sessionId": "a"}, "event": "dapper/sessionHello"}')
+    write(t, "empty-session", hello({"sessionId": ""}))
+    write(t, "no-body", b'{"event": "dapper/sessionHello"}')
+    write(t, "wrong-event", hello({"sessionId": "s"}).replace(b"sessionHello", b"output"))
+    write(t, "duplicate-event", b'{"event": "dapper/sessionHello", "event": "dapper/sessionHello", "body": {"sessionId": "s"}}')
+    write(t, "duplicate-session", b'{"event": "dapper/sessionHello", "body": {"sessionId": "s", "sessionId": "t"}}')
+    write(t, "pid-float", hello({"sessionId": "s", "pid": 1.5}))
+    write(t, "pid-huge", b'{"event": "dapper/sessionHello", "body": {"sessionId": "s", "pid": 99999999999999999999}}')
+    write(t, "trailing-bytes", hello({"sessionId": "s"}) + b" x")
+    write(t, "trailing-space", hello({"sessionId": "s"}) + b" \n")
+    write(t, "invalid-utf8-session", b'{"event": "dapper/sessionHello", "body": {"sessionId": "\xff"}}')
+    write(t, "invalid-utf8-other", b'{"event": "dapper/sessionHello", "body": {"sessionId": "s", "z": "\xc0\xaf"}}')
+    write(t, "deep", b'{"event": "dapper/sessionHello", "body": {"sessionId": "s", "d": ' + b"[" * 70 + b"]" * 70 + b"}}")
+    write(t, "truncated", hello({"sessionId": "s"})[:-2])
+    write(t, "not-object", b'["dapper/sessionHello"]')
+    write(t, "empty", b"")
+
+
 if __name__ == "__main__":
     frame_reader_seeds()
     token_seeds()
     config_seeds()
     argv_seeds()
+    hello_seeds()
