@@ -448,9 +448,10 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_connect(dapper_ipc_manager man
    --ipc is missing or not unix/tcp/pipe, the option its transport needs is
    missing or empty, an option is given twice with different values, an
    option of another transport is present (--ipc-port with --ipc unix, ...),
-   an option is the last argument with no value, or --ipc-port is not a
-   number from 1 to 65535; also for argc < 0, argv NULL with argc > 0, or a
-   NULL among argv[0..argc-1]. */
+   an option is the last argument with no value, an option's value is not
+   valid UTF-8 (the launcher's own arguments may be any bytes), or --ipc-port
+   is not a number from 1 to 65535; also for argc < 0, argv NULL with
+   argc > 0, or a NULL among argv[0..argc-1]. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_connect_argv(dapper_ipc_manager manager, int argc,
                                                                const char *const *argv);
 

@@ -9,12 +9,18 @@ namespace DapperIpc.Fuzz;
 /// <summary>
 /// `DapperIpc.Fuzz &lt;target&gt;`: the afl-fuzz entry (SharpFuzz's in-process fork server).
 /// `DapperIpc.Fuzz replay &lt;target&gt; &lt;file or folder&gt;...`: each input once through the
-/// same harness, without afl (what CI's corpus replay and a crash's triage run).
+/// same harness, without afl (what a crash's triage runs). `DapperIpc.Fuzz list`: the targets.
 /// </summary>
 public static class Program
 {
     public static int Main(string[] args)
     {
+        if (args is ["list"])
+        {
+            Console.WriteLine(string.Join('\n', FuzzTargets.All.Keys));
+            return 0;
+        }
+
         if (args is ["replay", string name, .. var paths] && FuzzTargets.All.TryGetValue(name, out var replayed))
         {
             return Replay(replayed, paths);
@@ -22,7 +28,7 @@ public static class Program
 
         if (args is not [string target] || !FuzzTargets.All.TryGetValue(target, out var fuzzed))
         {
-            Console.Error.WriteLine($"usage: DapperIpc.Fuzz <target> | replay <target> <file|dir>...; targets: {string.Join(", ", FuzzTargets.All.Keys)}");
+            Console.Error.WriteLine($"usage: DapperIpc.Fuzz <target> | replay <target> <file|dir>... | list; targets: {string.Join(", ", FuzzTargets.All.Keys)}");
             return 2;
         }
 
