@@ -508,7 +508,8 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_start_reader(dapper_ipc_manage
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_send(dapper_ipc_manager manager, int32_t kind,
                                                        const void *payload, size_t length);
 
-/* One frame of dapper_ipc_send_batch. */
+/* One frame of dapper_ipc_send_batch (read by the library) or of
+   dapper_ipc_recv_batch (written by it). */
 typedef struct dapper_ipc_frame {
     /* The payload; may be NULL only when length is 0. */
     const void *payload;
@@ -575,9 +576,35 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_send_batch(dapper_ipc_manager 
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_recv(dapper_ipc_manager manager, void *buf, size_t cap,
                                                        size_t *length, int32_t *kind, int32_t timeout_ms);
 
+/* dapper_ipc_recv for many frames in one call: every whole frame already in
+   the library's buffer that fits (so a burst that one read brought in is
+   taken at once), or else the next one to arrive within timeout_ms. The
+   payloads are copied back to back into buf/cap (buf may be NULL when cap is
+   0), and frames[0 .. *count) describe them in order: payload points into
+   buf, length and kind are the frame's. At most max_frames frames (and at
+   most 1024) are taken; the rest stay buffered for the next call. The same
+   rules as dapper_ipc_recv otherwise: a listener accepts its client first,
+   and the call excludes the reader thread.
+   Thread: any, one at a time per manager (sends may run concurrently on
+   other threads); not concurrently with dapper_ipc_recv.
+   Returns: DAPPER_IPC_OK with *count >= 1;
+   DAPPER_IPC_E_BUFFER_TOO_SMALL: the next frame alone is larger than cap
+   (frames[0].length and .kind describe it, its payload is NULL, *count is
+   0, and the frame is kept for the next call); DAPPER_IPC_E_TIMEOUT: no
+   whole frame within timeout_ms (*count is 0); the final and error statuses
+   of dapper_ipc_recv (E_CLOSED, E_PROTOCOL, E_FRAME_TOO_LARGE, E_IO,
+   E_CANCELLED, E_INVALID_STATE, E_UNSUPPORTED), which come only on a call
+   that returns no frame (frames taken before a bad header are returned
+   first); DAPPER_IPC_E_INVALID_ARGUMENT: a NULL count or frames, max_frames
+   0, or a NULL buf with cap > 0. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_recv_batch(dapper_ipc_manager manager, void *buf, size_t cap,
+                                                             dapper_ipc_frame *frames, size_t max_frames,
+                                                             size_t *count, int32_t timeout_ms);
+
 /* *handle receives an OS handle to put into poll/epoll/libuv or an event
    loop (a file descriptor on Linux) that is readable when dapper_ipc_recv
-   with timeout 0 would return something other than DAPPER_IPC_E_TIMEOUT: a
+   (or dapper_ipc_recv_batch) with timeout 0 would return something other
+   than DAPPER_IPC_E_TIMEOUT: a
    whole frame is in the library's buffer (so a burst that one read brought
    in keeps it readable until every frame is taken), or the connection ended
    (recv returns the final status). It is also readable while bytes that the

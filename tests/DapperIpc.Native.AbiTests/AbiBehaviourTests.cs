@@ -208,6 +208,7 @@ public unsafe class AbiBehaviourTests
                 ("abort", () => dapper_ipc_abort(handle)),
                 ("is_connected", () => dapper_ipc_is_connected(handle, connected)),
                 ("recv", () => dapper_ipc_recv(handle, buf, 64, length, argc, 0)),
+                ("recv_batch", () => dapper_ipc_recv_batch(handle, buf, 64, (dapper_ipc_frame*)buf, 1, length, 0)),
                 ("readable_handle", () => dapper_ipc_readable_handle(handle, (nint*)length)),
             };
             foreach (var (name, call) in calls)

@@ -365,18 +365,18 @@ internal sealed class IpcSession
     }
 
     /// <summary>
-    /// Pull mode: one frame on the calling thread (see <see cref="PullReader.Recv"/>). A
+    /// Pull mode: whole frames on the calling thread (see <see cref="PullReader.Recv"/>). A
     /// listener without a client accepts first, within the same timeout. Throws
     /// IpcException: InvalidState while the reader runs or another thread is in recv,
     /// Cancelled when cleanup ran before or during the call.
     /// </summary>
-    public IpcStatus Recv(Span<byte> destination, out int length, out byte kind, int timeoutMs)
+    public IpcStatus Recv(Span<byte> destination, Span<ReceivedFrame> frames, out int count, int timeoutMs)
     {
         long start = Stopwatch.GetTimestamp();
         PullReader pull = EnterPull();
         try
         {
-            IpcStatus status = pull.Recv(destination, out length, out kind, timeoutMs, start);
+            IpcStatus status = pull.Recv(destination, frames, out count, timeoutMs, start);
             if (_closed)
             {
                 throw Cancelled("receiving");

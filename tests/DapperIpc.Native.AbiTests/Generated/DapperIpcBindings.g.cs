@@ -174,6 +174,9 @@ public static unsafe partial class DapperIpcNative
     [LibraryImport(Library, EntryPoint = "dapper_ipc_recv")]
     public static partial int dapper_ipc_recv(dapper_ipc_manager manager, void* buf, nuint cap, nuint* length, int* kind, int timeout_ms);
 
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_recv_batch")]
+    public static partial int dapper_ipc_recv_batch(dapper_ipc_manager manager, void* buf, nuint cap, dapper_ipc_frame* frames, nuint max_frames, nuint* count, int timeout_ms);
+
     [LibraryImport(Library, EntryPoint = "dapper_ipc_readable_handle")]
     public static partial int dapper_ipc_readable_handle(dapper_ipc_manager manager, nint* handle);
 
