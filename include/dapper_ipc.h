@@ -244,6 +244,17 @@ typedef struct dapper_ipc_config {
     int32_t client_wait_ms;
 } dapper_ipc_config;
 
+/* One frame: in dapper_ipc_send_batch (read by the library), and in
+   dapper_ipc_recv_batch and dapper_ipc_batch_cb (written by it). */
+typedef struct dapper_ipc_frame {
+    /* The payload; may be NULL only when length is 0. */
+    const void *payload;
+    size_t length;
+    /* DAPPER_IPC_KIND_EVENT or DAPPER_IPC_KIND_COMMAND (received: the kind
+       byte as it came). */
+    int32_t kind;
+} dapper_ipc_frame;
+
 /* Called on the manager's reader thread for every frame received, in order.
    payload points into the library's receive buffer and is valid only until
    the callback returns; copy what you keep. length may be 0 (payload is
@@ -257,6 +268,18 @@ typedef struct dapper_ipc_config {
    callback comes after this one returned). */
 typedef void(DAPPER_IPC_CALL *dapper_ipc_message_cb)(void *user_data, int32_t kind,
                                                      const uint8_t *payload, size_t length);
+
+/* dapper_ipc_message_cb for many frames at once (dapper_ipc_set_batch_callback):
+   called on the reader thread with every whole frame that one read of the
+   socket brought in (up to 256 a call), in order, so a host that pays per
+   call (an FFI, a hop to an event loop) pays per burst instead of per
+   frame. frames[0 .. count) are valid only until the callback returns
+   (their payloads point into the library's receive buffer; a payload of
+   length 0 is a valid, non-NULL pointer); count is at least 1. Same
+   reentrancy rules as dapper_ipc_message_cb; after a cleanup called from
+   it, no further callback is made, also for the frames left in the batch. */
+typedef void(DAPPER_IPC_CALL *dapper_ipc_batch_cb)(void *user_data, const dapper_ipc_frame *frames,
+                                                   size_t count);
 
 /* Called on the manager's reader thread when the connection starts or ends
    (see dapper_ipc_event). reason is a UTF-8 message, valid only during the
@@ -348,6 +371,16 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_set_callback(dapper_ipc_manage
                                                                dapper_ipc_message_cb on_message,
                                                                dapper_ipc_state_cb on_state,
                                                                void *user_data);
+
+/* dapper_ipc_set_callback with a batch callback instead of the per-frame
+   one: the reader hands over the frames of each read in one call. Replaces
+   the callbacks set before (by either function). Same rules otherwise.
+   Thread: any.
+   Returns: as dapper_ipc_set_callback. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_set_batch_callback(dapper_ipc_manager manager,
+                                                                     dapper_ipc_batch_cb on_batch,
+                                                                     dapper_ipc_state_cb on_state,
+                                                                     void *user_data);
 
 /* dapper_ipc_set_callback under its 0.1.0 name, kept so that hosts built or
    written against 0.1.0 (C programs, ctypes bindings) keep working;
@@ -507,16 +540,6 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_start_reader(dapper_ipc_manage
    length. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_send(dapper_ipc_manager manager, int32_t kind,
                                                        const void *payload, size_t length);
-
-/* One frame of dapper_ipc_send_batch (read by the library) or of
-   dapper_ipc_recv_batch (written by it). */
-typedef struct dapper_ipc_frame {
-    /* The payload; may be NULL only when length is 0. */
-    const void *payload;
-    size_t length;
-    /* DAPPER_IPC_KIND_EVENT or DAPPER_IPC_KIND_COMMAND. */
-    int32_t kind;
-} dapper_ipc_frame;
 
 /* Sends count frames in order, in as few writes as the OS allows (one
    writev per 256 frames on POSIX; frame by frame on Windows and over

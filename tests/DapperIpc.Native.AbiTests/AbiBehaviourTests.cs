@@ -195,6 +195,7 @@ public unsafe class AbiBehaviourTests
                 ("manager_destroy", () => dapper_ipc_manager_destroy(handle)),
                 ("set_callback", () => dapper_ipc_set_callback(handle, default, default, null)),
                 ("set_callbacks", () => dapper_ipc_set_callbacks(handle, default, default, null)),
+                ("set_batch_callback", () => dapper_ipc_set_batch_callback(handle, default, default, null)),
                 ("create_listener", () => dapper_ipc_create_listener(handle, config)),
                 ("launcher_args", () => dapper_ipc_launcher_args(handle, buf, 64, length, argc)),
                 ("auth_token", () => dapper_ipc_auth_token(handle, buf, 64, length)),

@@ -1,3 +1,4 @@
+using DapperIpc.Framing;
 using DapperIpc.Transports;
 
 namespace DapperIpc.Tests;

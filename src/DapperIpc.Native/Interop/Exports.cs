@@ -137,6 +137,25 @@ internal static unsafe class Exports
         void* userData)
         => SetCallbacksCore(handle, onMessage, onState, userData);
 
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_set_batch_callback")]
+    public static int SetBatchCallback(ManagerHandle handle,
+        delegate* unmanaged<void*, NativeFrame*, nuint, void> onBatch,
+        delegate* unmanaged<void*, int, int, byte*, void> onState,
+        void* userData)
+    {
+        try
+        {
+            HandleTable.Get(handle).SetHandler(onBatch == null && onState == null
+                ? null
+                : new NativeBatchCallbacks(onBatch, onState, userData));
+            return LastError.Ok();
+        }
+        catch (Exception e)
+        {
+            return LastError.Fail(e);
+        }
+    }
+
     private static int SetCallbacksCore(ManagerHandle handle,
         delegate* unmanaged<void*, int, byte*, nuint, void> onMessage,
         delegate* unmanaged<void*, int, int, byte*, void> onState,

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Threading;
 using DapperIpc.Factory;
+using DapperIpc.Framing;
 using DapperIpc.Transports;
 
 namespace DapperIpc.Manager;

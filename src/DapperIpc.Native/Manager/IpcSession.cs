@@ -565,7 +565,9 @@ internal sealed class IpcSession
         {
             try
             {
-                reader.Run(connection, new Dispatcher(this, handler, connection.Description));
+                reader.Run(connection, handler is IConnectionBatchHandler batchHandler
+                    ? new BatchDispatcher(this, batchHandler, connection.Description)
+                    : new Dispatcher(this, handler, connection.Description));
             }
             catch (IpcException e)
             {
@@ -627,6 +629,33 @@ internal sealed class IpcSession
                     // The handler's bug must not end the connection.
                     Log.HandlerFailed(description, e);
                 }
+            }
+
+            return !session._closed;
+        }
+    }
+
+    /// <summary>The same, for a host that takes the frames of one read in one call.</summary>
+    private sealed class BatchDispatcher(IpcSession session, IConnectionBatchHandler handler, string description)
+        : IFrameBatchHandler
+    {
+        public bool OnFrame(byte kind, ReadOnlySpan<byte> payload) => throw new InvalidOperationException(
+            "the frame reader hands a batch handler batches");
+
+        public bool OnFrames(ReadOnlySpan<NativeFrame> frames)
+        {
+            if (session._closed)
+            {
+                return false;
+            }
+
+            try
+            {
+                handler.OnMessages(frames);
+            }
+            catch (Exception e)
+            {
+                Log.HandlerFailed(description, e);
             }
 
             return !session._closed;

@@ -1,5 +1,6 @@
 using System;
 using System.Net.Sockets;
+using DapperIpc.Framing;
 using DapperIpc.Transports.Platform;
 
 namespace DapperIpc.Transports;

@@ -1,7 +1,7 @@
 using System;
 using System.Runtime.InteropServices;
 
-namespace DapperIpc.Transports;
+namespace DapperIpc.Framing;
 
 /// <summary>
 /// One frame in caller memory, laid out as the C header's <c>dapper_ipc_frame</c>: a batch
