@@ -90,6 +90,7 @@ class Config(ctypes.Structure):
 
 # DAPPER_IPC_CALL is __cdecl on Windows and nothing elsewhere: CFUNCTYPE on every platform.
 MESSAGE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.POINTER(ctypes.c_char), ctypes.c_size_t)
+BATCH_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(Frame), ctypes.c_size_t)
 STATE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_char_p)
 LOG_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_char_p)
 
@@ -304,6 +305,7 @@ def _declare(lib):
         "dapper_ipc_manager_create": (i32, [ptr(Manager)]),
         "dapper_ipc_manager_destroy": (i32, [Manager]),
         "dapper_ipc_set_callback": (i32, [Manager, MESSAGE_CB, STATE_CB, ctypes.c_void_p]),
+        "dapper_ipc_set_batch_callback": (i32, [Manager, BATCH_CB, STATE_CB, ctypes.c_void_p]),
         "dapper_ipc_create_listener": (i32, [Manager, ptr(Config)]),
         "dapper_ipc_launcher_args": (i32, [Manager, ctypes.c_char_p, size_t, ptr(size_t), ptr(i32)]),
         "dapper_ipc_auth_token": (i32, [Manager, ctypes.c_char_p, size_t, ptr(size_t)]),

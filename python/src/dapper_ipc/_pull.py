@@ -5,9 +5,9 @@ thread and no hand-off between threads."""
 import asyncio
 import collections
 import ctypes
-import struct
 
 from . import _native as native
+from ._frames import payloads
 from .errors import IPCStateError
 
 END = object()
@@ -16,10 +16,6 @@ TIMED_OUT = object()  # a wait on the readable handle reached its deadline
 
 _BUFFER = 64 * 1024  # the first receive buffer; grows for a larger frame
 _FRAMES = 512  # frames described per call: a 64 KiB read of 128-byte frames is about 480
-# dapper_ipc_frame as struct's format: payload pointer, length, kind, the struct's tail padding.
-_FRAME_FORMAT = "@PNi%dx" % (ctypes.sizeof(native.Frame) - struct.calcsize("@PNi"))
-_iter_frames = struct.Struct(_FRAME_FORMAT).iter_unpack
-_FRAME_SIZE = ctypes.sizeof(native.Frame)
 _MAX_FRAMES = ctypes.c_size_t(_FRAMES)  # the exact C type: native.hot calls are unprototyped
 _string_at = ctypes.string_at
 
@@ -32,7 +28,7 @@ class Pull:
     out yet wait in ``pending``, which callers drain before they wait. The readable handle
     says nothing about ``pending``: it reflects what the library still holds."""
 
-    __slots__ = ("_recv", "_handle", "_buf", "_base", "_cap", "_frames", "_count", "_count_ref", "pending",
+    __slots__ = ("_recv", "_handle", "_buf", "_cap", "_frames", "_count", "_count_ref", "pending",
                  "error", "_fd", "_loop", "_waiter", "_decode", "_idle_wakes", "_closed")
 
     def __init__(self, lib, handle):
@@ -40,7 +36,6 @@ class Pull:
         self._handle = handle
         self._cap = ctypes.c_size_t(_BUFFER)
         self._buf = ctypes.create_string_buffer(_BUFFER)
-        self._base = ctypes.addressof(self._buf)
         self._frames = (native.Frame * _FRAMES)()
         self._count = ctypes.c_size_t()
         self._count_ref = ctypes.byref(self._count)
@@ -73,7 +68,6 @@ class Pull:
             if status == native.E_BUFFER_TOO_SMALL:
                 self._cap = ctypes.c_size_t(self._frames[0].length)
                 self._buf = ctypes.create_string_buffer(self._cap.value)
-                self._base = ctypes.addressof(self._buf)
                 continue
             error = native.error_for(status)
             if status in (native.E_INVALID_STATE, native.E_INVALID_ARGUMENT, native.E_UNSUPPORTED,
@@ -85,12 +79,7 @@ class Pull:
         if count == 1:  # a request's response: no slicing
             frame = self._frames[0]
             return decode(frame.kind, _string_at(self._buf, frame.length))
-        last = self._frames[count - 1]  # payloads lie back to back from the buffer's start
-        data = _string_at(self._buf, last.payload - self._base + last.length)
-        at = 0
-        for _, length, kind in _iter_frames(_string_at(self._frames, count * _FRAME_SIZE)):
-            pending.append((kind, data[at:at + length]))
-            at += length
+        pending.extend(payloads(self._frames, count))
         while pending:
             item = decode(*pending.popleft())
             if item is not NOTHING:

@@ -42,6 +42,7 @@ except ImportError:  # pragma: no cover - not CPython
     from signal import getsignal as _getsignal
 
 from . import _native as native
+from ._frames import payloads as _payloads
 from ._json_fast import loads as _json_loads
 from ._pull import END as _END, NOTHING as _NOTHING, TIMED_OUT as _TIMED_OUT, Pull
 from ._send_watch import SendWatch
@@ -58,8 +59,9 @@ _tokens = itertools.count(1)
 _open = {}  # token -> IPCManager, from create_listener/connect until cleanup
 
 
-def _on_message_thunk(user, kind, payload, length):
-    # The per-frame path: one Python frame, no more work than needed.
+def _on_batch_thunk(user, frames, count):
+    # The reader's path: every frame of one socket read in one callback (a ctypes callback
+    # costs more than the rest of a small frame's delivery).
     manager = _open_get(user)
     if manager is None:
         return
@@ -69,7 +71,16 @@ def _on_message_thunk(user, kind, payload, length):
     try:
         if _KEEP_THREAD_STATE and ident not in manager._kept:
             manager._states.keep(ident)
-        manager._deliver(kind, _string_at(payload, length))
+        if count == 1:
+            frame = frames[0]
+            manager._deliver(frame.kind, _string_at(frame.payload, frame.length))
+        else:
+            generation = manager._generation
+            deliver = manager._deliver
+            for kind, data in _payloads(frames, count):
+                if manager._generation != generation:
+                    break  # cleanup was called (by the handler, or another thread): nothing more
+                deliver(kind, data)
     finally:
         if manager._retiring:
             manager._states.retire(ident)
@@ -109,7 +120,7 @@ def _watch_this_send():
     return _get_ident() == _MAIN_THREAD and _WATCH_SENDS and _getsignal(_SIGINT) is _DEFAULT_INT_HANDLER
 
 
-_MESSAGE_THUNK = native.MESSAGE_CB(_on_message_thunk)  # never freed
+_BATCH_THUNK = native.BATCH_CB(_on_batch_thunk)  # never freed
 _STATE_THUNK = native.STATE_CB(_on_state_thunk)
 
 
@@ -364,8 +375,8 @@ class IPCManager:
                                 native.E_INVALID_STATE)
         self._handler, self._raw, self._include_kind = message_handler, raw, include_kind
         self._on_disconnect = on_disconnect
-        native.check(self._lib.dapper_ipc_set_callback(self._handle, _MESSAGE_THUNK, _STATE_THUNK,
-                                                        ctypes.c_void_p(self._token)))
+        native.check(self._lib.dapper_ipc_set_batch_callback(self._handle, _BATCH_THUNK, _STATE_THUNK,
+                                                              ctypes.c_void_p(self._token)))
         native.check(self._lib.dapper_ipc_start_reader(self._handle))
         self._reader_started = True
 
