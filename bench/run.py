@@ -283,7 +283,7 @@ def run_all(lib, lib_origin, libdir, out):
         raw_c, _ = rtt_percentiles("raw", "unix", False)
         rows.append(("Node round trip p50 (µs)", nd["node_package_rtt_p50_us"], raw_c[50], "raw C", None, ""))
         rows.append(("Node receive rate, 'message' handler (msgs/s)", nd["node_package_msgs_per_s"],
-                     nd["node_net_msgs_per_s"], framer, None, "koffi: one hop to the loop per frame"))
+                     nd["node_net_msgs_per_s"], framer, None, "one hop to the loop per socket read (batch callback)"))
         rows.append(("Node receive rate, for await messages() (msgs/s)", nd["node_async_msgs_per_s"],
                      nd["node_net_msgs_per_s"], framer, None, ""))
 

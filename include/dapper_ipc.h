@@ -244,6 +244,17 @@ typedef struct dapper_ipc_config {
     int32_t client_wait_ms;
 } dapper_ipc_config;
 
+/* One frame: in dapper_ipc_send_batch (read by the library), and in
+   dapper_ipc_recv_batch and dapper_ipc_batch_cb (written by it). */
+typedef struct dapper_ipc_frame {
+    /* The payload; may be NULL only when length is 0. */
+    const void *payload;
+    size_t length;
+    /* DAPPER_IPC_KIND_EVENT or DAPPER_IPC_KIND_COMMAND (received: the kind
+       byte as it came). */
+    int32_t kind;
+} dapper_ipc_frame;
+
 /* Called on the manager's reader thread for every frame received, in order.
    payload points into the library's receive buffer and is valid only until
    the callback returns; copy what you keep. length may be 0 (payload is
@@ -257,6 +268,18 @@ typedef struct dapper_ipc_config {
    callback comes after this one returned). */
 typedef void(DAPPER_IPC_CALL *dapper_ipc_message_cb)(void *user_data, int32_t kind,
                                                      const uint8_t *payload, size_t length);
+
+/* dapper_ipc_message_cb for many frames at once (dapper_ipc_set_batch_callback):
+   called on the reader thread with every whole frame that one read of the
+   socket brought in (up to 256 a call), in order, so a host that pays per
+   call (an FFI, a hop to an event loop) pays per burst instead of per
+   frame. frames[0 .. count) are valid only until the callback returns
+   (their payloads point into the library's receive buffer; a payload of
+   length 0 is a valid, non-NULL pointer); count is at least 1. Same
+   reentrancy rules as dapper_ipc_message_cb; after a cleanup called from
+   it, no further callback is made, also for the frames left in the batch. */
+typedef void(DAPPER_IPC_CALL *dapper_ipc_batch_cb)(void *user_data, const dapper_ipc_frame *frames,
+                                                   size_t count);
 
 /* Called on the manager's reader thread when the connection starts or ends
    (see dapper_ipc_event). reason is a UTF-8 message, valid only during the
@@ -348,6 +371,16 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_set_callback(dapper_ipc_manage
                                                                dapper_ipc_message_cb on_message,
                                                                dapper_ipc_state_cb on_state,
                                                                void *user_data);
+
+/* dapper_ipc_set_callback with a batch callback instead of the per-frame
+   one: the reader hands over the frames of each read in one call. Replaces
+   the callbacks set before (by either function). Same rules otherwise.
+   Thread: any.
+   Returns: as dapper_ipc_set_callback. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_set_batch_callback(dapper_ipc_manager manager,
+                                                                     dapper_ipc_batch_cb on_batch,
+                                                                     dapper_ipc_state_cb on_state,
+                                                                     void *user_data);
 
 /* dapper_ipc_set_callback under its 0.1.0 name, kept so that hosts built or
    written against 0.1.0 (C programs, ctypes bindings) keep working;
@@ -509,15 +542,6 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_start_reader(dapper_ipc_manage
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_send(dapper_ipc_manager manager, int32_t kind,
                                                        const void *payload, size_t length);
 
-/* One frame of dapper_ipc_send_batch. */
-typedef struct dapper_ipc_frame {
-    /* The payload; may be NULL only when length is 0. */
-    const void *payload;
-    size_t length;
-    /* DAPPER_IPC_KIND_EVENT or DAPPER_IPC_KIND_COMMAND. */
-    int32_t kind;
-} dapper_ipc_frame;
-
 /* Sends count frames in order, in as few writes as the OS allows (one
    writev per 256 frames on POSIX; frame by frame on Windows and over
    pipes), holding the send lock for the whole batch so no frame of another
@@ -576,9 +600,35 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_send_batch(dapper_ipc_manager 
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_recv(dapper_ipc_manager manager, void *buf, size_t cap,
                                                        size_t *length, int32_t *kind, int32_t timeout_ms);
 
+/* dapper_ipc_recv for many frames in one call: every whole frame already in
+   the library's buffer that fits (so a burst that one read brought in is
+   taken at once), or else the next one to arrive within timeout_ms. The
+   payloads are copied back to back into buf/cap (buf may be NULL when cap is
+   0), and frames[0 .. *count) describe them in order: payload points into
+   buf, length and kind are the frame's. At most max_frames frames (and at
+   most 1024) are taken; the rest stay buffered for the next call. The same
+   rules as dapper_ipc_recv otherwise: a listener accepts its client first,
+   and the call excludes the reader thread.
+   Thread: any, one at a time per manager (sends may run concurrently on
+   other threads); not concurrently with dapper_ipc_recv.
+   Returns: DAPPER_IPC_OK with *count >= 1;
+   DAPPER_IPC_E_BUFFER_TOO_SMALL: the next frame alone is larger than cap
+   (frames[0].length and .kind describe it, its payload is NULL, *count is
+   0, and the frame is kept for the next call); DAPPER_IPC_E_TIMEOUT: no
+   whole frame within timeout_ms (*count is 0); the final and error statuses
+   of dapper_ipc_recv (E_CLOSED, E_PROTOCOL, E_FRAME_TOO_LARGE, E_IO,
+   E_CANCELLED, E_INVALID_STATE, E_UNSUPPORTED), which come only on a call
+   that returns no frame (frames taken before a bad header are returned
+   first); DAPPER_IPC_E_INVALID_ARGUMENT: a NULL count or frames, max_frames
+   0, or a NULL buf with cap > 0. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_recv_batch(dapper_ipc_manager manager, void *buf, size_t cap,
+                                                             dapper_ipc_frame *frames, size_t max_frames,
+                                                             size_t *count, int32_t timeout_ms);
+
 /* *handle receives an OS handle to put into poll/epoll/libuv or an event
    loop (a file descriptor on Linux) that is readable when dapper_ipc_recv
-   with timeout 0 would return something other than DAPPER_IPC_E_TIMEOUT: a
+   (or dapper_ipc_recv_batch) with timeout 0 would return something other
+   than DAPPER_IPC_E_TIMEOUT: a
    whole frame is in the library's buffer (so a burst that one read brought
    in keeps it readable until every frame is taken), or the connection ended
    (recv returns the final status). It is also readable while bytes that the

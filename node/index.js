@@ -2,15 +2,16 @@
 /*
  * IPCManager: one libdapper_ipc manager, in Node's idioms.
  *
- * Threads. The library reads frames on its own reader thread and calls the message and
+ * Threads. The library reads frames on its own reader thread and calls the batch and
  * state callbacks there. The two callbacks given to the library are koffi registered
  * callbacks, made once for the process and never unregistered. Called from a thread
  * that is not the main thread, koffi queues the call to the event loop (a thread-safe
  * function) and blocks the calling thread until the JavaScript callback has run on the
- * main thread. So no JavaScript runs on a foreign thread, and the payload pointer is
- * still valid while the JavaScript callback copies it (the reader is parked inside the
- * C callback until then). The cost is one hop to the loop per frame, and the rule that
- * follows from it: nothing on the main thread may wait for the reader (cleanup joins
+ * main thread. So no JavaScript runs on a foreign thread, and the frames are still
+ * valid while the JavaScript callback copies them (the reader is parked inside the C
+ * callback until then). The cost is one hop to the loop per read of the socket (the
+ * batch callback gets every frame of a read: a burst costs one hop, not one per frame),
+ * and the rule that follows from it: nothing on the main thread may wait for the reader (cleanup joins
  * it), or the two wait for each other. So cleanup runs on a libuv worker thread
  * (koffi's fn.async) while the loop goes on serving the reader's queued callbacks.
  *
@@ -28,19 +29,19 @@
 const { EventEmitter } = require('events');
 const native = require('./lib/native');
 
-const { koffi, Status, Kind, IPCError } = native;
+const { koffi, Status, Kind, IPCError, FrameLayout } = native;
 
 const open = new Map(); // token -> IPCManager, from createListener/connect until cleanup
 const connecting = new Set(); // managers whose connect() retries on a worker thread
 let nextToken = 1;
-let callbacks = null; // [message, state], registered once, never unregistered
+let callbacks = null; // [batch, state], registered once, never unregistered
 const END = Symbol('end');
 const INT32_MAX = 2 ** 31 - 1;
 
-function onMessage(token, kind, payload, length) {
+function onBatch(token, frames, count) {
   const manager = open.get(token);
   if (manager === undefined) return;
-  manager._onFrame(kind, payload, length);
+  manager._onBatch(frames, Number(count));
 }
 
 function onState(token, event, status, reason) {
@@ -51,7 +52,7 @@ function onState(token, event, status, reason) {
 
 function registeredCallbacks() {
   if (callbacks === null) {
-    callbacks = [koffi.register(onMessage, koffi.pointer(native.MessageCb)),
+    callbacks = [koffi.register(onBatch, koffi.pointer(native.BatchCb)),
       koffi.register(onState, koffi.pointer(native.StateCb))];
   }
   return callbacks;
@@ -196,9 +197,9 @@ class IPCManager extends EventEmitter {
   }
 
   _startReader() {
-    const [onMsg, onSt] = registeredCallbacks();
+    const [onBat, onSt] = registeredCallbacks();
     const lib = native.lib();
-    native.check(lib.set_callback(this._handle, onMsg, onSt, this._token));
+    native.check(lib.set_batch_callback(this._handle, onBat, onSt, this._token));
     native.check(lib.start_reader(this._handle));
   }
 
@@ -389,30 +390,38 @@ class IPCManager extends EventEmitter {
 
   // ---- receiving (on the loop, from koffi's queue) ------------------------------------
 
-  _onFrame(kind, payload, length) {
-    // The reader is parked in the C callback until this returns: payload is valid here,
-    // and only here. Everything kept is copied out of it first.
+  _onBatch(frames, count) {
+    // The reader is parked in the C callback until this returns: the frames are valid
+    // here, and only here. Their payloads lie in order in one span of the library's
+    // buffer (with the frame headers between them): one copy of that span, then slices.
     if (this._closing) return; // cleanup() was asked for: nothing more is delivered
-    const n = Number(length);
     const wantsData = this.listenerCount('data') > 0;
     const wantsMessage = this.listenerCount('message') > 0 || this._subscribers.size > 0;
     if (!wantsData && !wantsMessage) return;
-    let buf = null;
-    let textPayload = null;
-    if (wantsData) {
-      buf = Buffer.alloc(n);
-      if (n > 0) buf.set(new Uint8Array(koffi.view(payload, n)));
+    const L = FrameLayout;
+    const table = new DataView(koffi.view(frames, count * L.size));
+    const first = L.word(table, 0);
+    const last = (count - 1) * L.size;
+    const span = L.word(table, last) - first + L.word(table, last + L.length);
+    const bytes = Buffer.allocUnsafe(span); // every byte is written by the copy
+    if (span > 0) bytes.set(new Uint8Array(koffi.view(koffi.decode(frames, 'const void *'), span)));
+    for (let i = 0, at = 0; i < count && !this._closing; i++, at += L.size) {
+      const start = L.word(table, at) - first;
+      this._deliver(table.getInt32(at + L.kind, L.littleEndian), bytes, start, start + L.word(table, at + L.length),
+        wantsData, wantsMessage);
     }
-    if (wantsMessage) textPayload = buf ? buf.toString('utf8') : (n > 0 ? koffi.decode.string(payload, n) : '');
+  }
+
+  _deliver(kind, bytes, start, end, wantsData, wantsMessage) {
     try {
-      if (wantsData) this.emit('data', buf, kind);
+      if (wantsData) this.emit('data', bytes.subarray(start, end), kind);
       if (wantsMessage) {
         let message;
         try {
-          message = JSON.parse(textPayload);
+          message = JSON.parse(bytes.toString('utf8', start, end));
         } catch (error) {
           this._parseErrors++;
-          if (this.listenerCount('parseError') > 0) this.emit('parseError', error, buf || Buffer.from(textPayload, 'utf8'), kind);
+          if (this.listenerCount('parseError') > 0) this.emit('parseError', error, Buffer.from(bytes.subarray(start, end)), kind);
           return;
         }
         this.emit('message', message, kind);

@@ -144,7 +144,21 @@ const Config = koffi.struct('dapper_ipc_config', {
 const Frame = koffi.struct('dapper_ipc_frame', { payload: 'const void *', length: 'size_t', kind: 'int32_t' });
 // user_data is declared as an integer (the same register as void * on every supported ABI):
 // it carries a manager's token, never a pointer.
-const MessageCb = koffi.proto('void dapper_ipc_message_cb(intptr_t user, int32_t kind, const uint8_t *payload, size_t length)');
+// frames as a plain pointer: the package reads the dapper_ipc_frame array itself (FrameLayout),
+// a DataView over it costs less than koffi decoding a struct per frame.
+const BatchCb = koffi.proto('void dapper_ipc_batch_cb(intptr_t user, const void *frames, size_t count)');
+const POINTER_SIZE = koffi.sizeof('void *');
+const FrameLayout = Object.freeze({
+  size: koffi.sizeof(Frame),
+  length: koffi.offsetof(Frame, 'length'),
+  kind: koffi.offsetof(Frame, 'kind'),
+  littleEndian: require('os').endianness() === 'LE',
+  /** A pointer or size_t field of the array at byte offset `at`, as a Number (exact: user
+   * space addresses stay below 2^53 on every 64-bit platform Node runs on). */
+  word(view, at) {
+    return POINTER_SIZE === 8 ? Number(view.getBigUint64(at, this.littleEndian)) : view.getUint32(at, this.littleEndian);
+  },
+});
 const StateCb = koffi.proto('void dapper_ipc_state_cb(intptr_t user, int32_t event, int32_t status, const char *reason)');
 
 let loaded = null;
@@ -162,7 +176,7 @@ function lib() {
     config_init: f('int32_t dapper_ipc_config_init(_Inout_ dapper_ipc_config *config, size_t size)'),
     manager_create: f('int32_t dapper_ipc_manager_create(_Out_ dapper_ipc_manager *out)'),
     manager_destroy: f('int32_t dapper_ipc_manager_destroy(dapper_ipc_manager manager)'),
-    set_callback: f('int32_t dapper_ipc_set_callback(dapper_ipc_manager manager, dapper_ipc_message_cb *on_message, dapper_ipc_state_cb *on_state, intptr_t user)'),
+    set_batch_callback: f('int32_t dapper_ipc_set_batch_callback(dapper_ipc_manager manager, dapper_ipc_batch_cb *on_batch, dapper_ipc_state_cb *on_state, intptr_t user)'),
     create_listener: f('int32_t dapper_ipc_create_listener(dapper_ipc_manager manager, const dapper_ipc_config *config)'),
     launcher_args: f('int32_t dapper_ipc_launcher_args(dapper_ipc_manager manager, _Out_ uint8_t *buf, size_t cap, _Out_ size_t *length, _Out_ int32_t *argc)'),
     auth_token: f('int32_t dapper_ipc_auth_token(dapper_ipc_manager manager, _Out_ uint8_t *buf, size_t cap, _Out_ size_t *length)'),
@@ -205,5 +219,5 @@ function check(status) {
 
 module.exports = {
   koffi, Status, Kind, IPCError, EVENT_CONNECTED, EVENT_DISCONNECTED, FLAG_REQUIRE_AUTH,
-  LIBRARY_ENV, Manager, Config, Frame, MessageCb, StateCb, lib, lastError, errorFor, check, libraryNames,
+  LIBRARY_ENV, Manager, Config, Frame, FrameLayout, BatchCb, StateCb, lib, lastError, errorFor, check, libraryNames,
 };

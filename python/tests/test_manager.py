@@ -366,6 +366,29 @@ class CleanupTests(unittest.TestCase):
         self.assertEqual(result, {"finished": True})
         peer.close()
 
+    def test_no_handler_call_after_cleanup_inside_a_burst(self):
+        # The reader hands a whole read's frames to Python in one callback: cleanup from
+        # the handler at the first frame must still end the deliveries there.
+        server = IPCManager()
+        args = server.create_listener(TransportConfig(transport="unix"))
+        calls, cleaned = [], threading.Event()
+
+        def handler(message):
+            calls.append(message)
+            if len(calls) == 1:
+                server.cleanup()
+                cleaned.set()
+
+        server.start_reader(handler)
+        peer = raw_client(args)
+        frames = b"".join(b"DP\x01\x01" + struct.pack(">I", len(p)) + p
+                          for p in (b'{"seq": %d}' % i for i in range(500)))
+        peer.sendall(frames)  # one write: the reader takes many frames per read
+        self.assertTrue(cleaned.wait(WAIT))
+        server.close()  # joins the reader: no handler runs after this
+        self.assertEqual(calls, [{"seq": 0}])
+        peer.close()
+
     def test_acleanup_and_async_with(self):
         async def scenario():
             async with IPCManager() as server:

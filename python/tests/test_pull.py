@@ -1,6 +1,7 @@
 """The pull mode (issue 13): recv() on the caller's thread, await recv() and messages()
 driven by loop.add_reader on the library's readable handle, with no reader thread."""
 import asyncio
+import json
 import threading
 import unittest
 
@@ -57,6 +58,46 @@ class BlockingRecvTests(unittest.TestCase):
                 pair.server.send({"seq": seq})
                 self.assertEqual(pair.server.recv(WAIT), {"echo": {"seq": seq}})
             self.assertFalse(pair.server._reader_started)
+        finally:
+            pair.close()
+
+
+class BatchTests(unittest.TestCase):
+    """One library call takes every buffered frame (dapper_ipc_recv_batch): what it takes
+    beyond the first waits in the package, in order, through buffer growth and skips."""
+
+    BURST = ([{"seq": i} for i in range(300)] + [{"seq": 300, "big": "x" * 100_000}]
+             + [{"seq": i} for i in range(301, 600)])
+
+    def send_burst(self, client):
+        payloads = [json.dumps(m).encode() for m in self.BURST]
+        payloads.insert(150, b"not json")  # skipped and logged, not an end
+        client.send_many_bytes(payloads)
+
+    def test_recv_hands_out_a_burst_in_order_through_growth_and_skips(self):
+        pair = Pair("unix", echo=False)
+        try:
+            with self.assertLogs("dapper.ipc", "WARNING"):
+                self.send_burst(pair.client)
+                self.assertEqual([pair.server.recv(WAIT) for _ in self.BURST], self.BURST)
+            with self.assertRaises(IPCTimeoutError):
+                pair.server.recv(0.05)
+        finally:
+            pair.close()
+
+    def test_messages_hands_out_a_burst_in_order_through_growth_and_skips(self):
+        async def main(pair):
+            got = []
+            with self.assertLogs("dapper.ipc", "WARNING"):
+                self.send_burst(pair.client)
+                pair.client.cleanup()
+                async for message in pair.server.messages():
+                    got.append(message)
+            return got
+
+        pair = Pair("tcp", echo=False)
+        try:
+            self.assertEqual(asyncio.run(asyncio.wait_for(main(pair), WAIT)), self.BURST)
         finally:
             pair.close()
 

@@ -195,6 +195,7 @@ public unsafe class AbiBehaviourTests
                 ("manager_destroy", () => dapper_ipc_manager_destroy(handle)),
                 ("set_callback", () => dapper_ipc_set_callback(handle, default, default, null)),
                 ("set_callbacks", () => dapper_ipc_set_callbacks(handle, default, default, null)),
+                ("set_batch_callback", () => dapper_ipc_set_batch_callback(handle, default, default, null)),
                 ("create_listener", () => dapper_ipc_create_listener(handle, config)),
                 ("launcher_args", () => dapper_ipc_launcher_args(handle, buf, 64, length, argc)),
                 ("auth_token", () => dapper_ipc_auth_token(handle, buf, 64, length)),
@@ -208,6 +209,7 @@ public unsafe class AbiBehaviourTests
                 ("abort", () => dapper_ipc_abort(handle)),
                 ("is_connected", () => dapper_ipc_is_connected(handle, connected)),
                 ("recv", () => dapper_ipc_recv(handle, buf, 64, length, argc, 0)),
+                ("recv_batch", () => dapper_ipc_recv_batch(handle, buf, 64, (dapper_ipc_frame*)buf, 1, length, 0)),
                 ("readable_handle", () => dapper_ipc_readable_handle(handle, (nint*)length)),
             };
             foreach (var (name, call) in calls)

@@ -32,6 +32,22 @@ internal sealed unsafe class Recorder : IDisposable
 
     public static dapper_ipc_state_cb StateCallback => new(&OnState);
 
+    public static dapper_ipc_batch_cb BatchCallback => new(&OnBatch);
+
+    /// <summary>The count of every batch callback, in order (batch mode).</summary>
+    public ConcurrentQueue<int> BatchSizes { get; } = new();
+
+    /// <summary>Runs inside the batch callback, on the library's reader thread, after the frames were recorded.</summary>
+    public Action? AfterBatch { get; set; }
+
+    private int _nullPayloads;
+
+    /// <summary>Frames the batch callback got with a NULL payload pointer (the header promises none).</summary>
+    public int NullPayloads => Volatile.Read(ref _nullPayloads);
+
+    public void InstallBatch(dapper_ipc_manager m)
+        => Assert.Equal(0, DapperIpcNative.dapper_ipc_set_batch_callback(m, BatchCallback, StateCallback, UserData));
+
     public void Install(dapper_ipc_manager m)
         => Assert.Equal(0, DapperIpcNative.dapper_ipc_set_callback(m, MessageCallback, StateCallback, UserData));
 
@@ -47,6 +63,25 @@ internal sealed unsafe class Recorder : IDisposable
         var r = (Recorder)GCHandle.FromIntPtr((nint)user).Target!;
         r.Messages.Add((kind, System.Text.Encoding.UTF8.GetString(payload, (int)length), Environment.CurrentManagedThreadId));
         r.OnEach?.Invoke(r.Messages.Count);
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnBatch(void* user, dapper_ipc_frame* frames, nuint count)
+    {
+        var r = (Recorder)GCHandle.FromIntPtr((nint)user).Target!;
+        r.BatchSizes.Enqueue((int)count);
+        for (nuint i = 0; i < count; i++)
+        {
+            if (frames[i].payload == null)
+            {
+                Interlocked.Increment(ref r._nullPayloads); // no assert here: nothing may throw into the library
+            }
+
+            r.Messages.Add((frames[i].kind, System.Text.Encoding.UTF8.GetString((byte*)frames[i].payload, (int)frames[i].length),
+                Environment.CurrentManagedThreadId));
+        }
+
+        r.AfterBatch?.Invoke();
     }
 
     [UnmanagedCallersOnly]

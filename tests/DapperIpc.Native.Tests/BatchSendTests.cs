@@ -28,10 +28,10 @@ public unsafe class BatchSendTests
             }
         }
 
-        public OutgoingFrame[] Frames(byte kind)
+        public NativeFrame[] Frames(byte kind)
         {
             byte* start = (byte*)Marshal.UnsafeAddrOfPinnedArrayElement(_memory, 0);
-            return _spans.Select(s => new OutgoingFrame(kind, start + s.Offset, (nuint)s.Length)).ToArray();
+            return _spans.Select(s => new NativeFrame(kind, start + s.Offset, (nuint)s.Length)).ToArray();
         }
     }
 
@@ -99,7 +99,7 @@ public unsafe class BatchSendTests
         Assert.Contains("frame 1", e.Message);
         Assert.Equal(0, sent);
 
-        var nullPayload = new[] { new OutgoingFrame(FrameKind.Event, null, 4) };
+        var nullPayload = new[] { new NativeFrame(FrameKind.Event, null, 4) };
         Assert.Equal(IpcStatus.InvalidArgument, Assert.Throws<IpcException>(() => pair.Client.SendFrames(nullPayload, ref sent)).Status);
 
         // The connection is intact: the next frame is the first the server sees.
@@ -135,7 +135,7 @@ public unsafe class BatchSendTests
 
         const int Count = 200_000; // ~24 MB: far more than the socket buffers hold
         var batch = new Batch(Enumerable.Range(0, Count).Select(i => $"{{\"n\": {i,9}, \"pad\": \"{new string('p', 80)}\"}}"));
-        OutgoingFrame[] frames = batch.Frames(FrameKind.Event);
+        NativeFrame[] frames = batch.Frames(FrameKind.Event);
         int sent = 0;
         var e = Assert.Throws<IpcException>(() => client.SendFrames(frames, ref sent));
         Assert.Equal(IpcStatus.SendTimeout, e.Status);

@@ -1,3 +1,4 @@
+using DapperIpc.Framing;
 using DapperIpc.Transports;
 
 namespace DapperIpc.Tests;
@@ -28,7 +29,7 @@ internal sealed class ScriptedConnection(byte[] data, params int[] chunks) : Con
         return n;
     }
 
-    protected override void WriteFrames(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent) => throw new NotSupportedException();
+    protected override void WriteFrames(ReadOnlySpan<NativeFrame> frames, ref int framesSent) => throw new NotSupportedException();
 
     protected override void ShutdownCore()
     {

@@ -67,7 +67,7 @@ class Manager(ctypes.Structure):
 
 
 class Frame(ctypes.Structure):
-    """dapper_ipc_frame: one frame of dapper_ipc_send_batch."""
+    """dapper_ipc_frame: one frame of dapper_ipc_send_batch or dapper_ipc_recv_batch."""
     _fields_ = [("payload", ctypes.c_void_p), ("length", ctypes.c_size_t), ("kind", ctypes.c_int32)]
 
 
@@ -90,6 +90,7 @@ class Config(ctypes.Structure):
 
 # DAPPER_IPC_CALL is __cdecl on Windows and nothing elsewhere: CFUNCTYPE on every platform.
 MESSAGE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.POINTER(ctypes.c_char), ctypes.c_size_t)
+BATCH_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(Frame), ctypes.c_size_t)
 STATE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_char_p)
 LOG_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_char_p)
 
@@ -304,6 +305,7 @@ def _declare(lib):
         "dapper_ipc_manager_create": (i32, [ptr(Manager)]),
         "dapper_ipc_manager_destroy": (i32, [Manager]),
         "dapper_ipc_set_callback": (i32, [Manager, MESSAGE_CB, STATE_CB, ctypes.c_void_p]),
+        "dapper_ipc_set_batch_callback": (i32, [Manager, BATCH_CB, STATE_CB, ctypes.c_void_p]),
         "dapper_ipc_create_listener": (i32, [Manager, ptr(Config)]),
         "dapper_ipc_launcher_args": (i32, [Manager, ctypes.c_char_p, size_t, ptr(size_t), ptr(i32)]),
         "dapper_ipc_auth_token": (i32, [Manager, ctypes.c_char_p, size_t, ptr(size_t)]),
@@ -316,6 +318,7 @@ def _declare(lib):
         "dapper_ipc_abort": (i32, [Manager]),
         "dapper_ipc_is_connected": (i32, [Manager, ptr(i32)]),
         "dapper_ipc_recv": (i32, [Manager, ctypes.c_void_p, size_t, ptr(size_t), ptr(i32), i32]),
+        "dapper_ipc_recv_batch": (i32, [Manager, ctypes.c_void_p, size_t, ptr(Frame), size_t, ptr(size_t), i32]),
         "dapper_ipc_readable_handle": (i32, [Manager, ptr(ctypes.c_ssize_t)]),
     }
     for name, (restype, argtypes) in signatures.items():
@@ -339,6 +342,26 @@ def lib():
             loaded.dapper_ipc_set_log_callback(_log_callback, None, 0)
             _lib, _lib_path = loaded, path
         return _lib
+
+
+def hot(name, restype=ctypes.c_int32):
+    """An unprototyped handle on one export, for the per-message calls. ctypes converts
+    every argument through argtypes on each call (about 0.4 µs an argument here): the
+    caller passes ctypes objects of the exact C types instead (the Manager struct,
+    c_size_t, byref, buffers; a Python int only for an int32_t). Same library, same
+    GIL release."""
+    function = _hot.get(name)
+    if function is None:
+        global _hot_lib
+        loaded = lib()
+        if _hot_lib is None:
+            _hot_lib = type(loaded)(loaded._name, handle=loaded._handle)  # the same dlopen handle
+        function = _hot[name] = getattr(_hot_lib, name)
+        function.restype = restype
+    return function
+
+
+_hot, _hot_lib = {}, None
 
 
 def version():

@@ -33,9 +33,18 @@ import itertools
 import json
 import logging
 import os
+import signal
 import threading
 
+try:
+    from _signal import getsignal as _getsignal  # signal.getsignal adds an enum lookup costing µs a call
+except ImportError:  # pragma: no cover - not CPython
+    from signal import getsignal as _getsignal
+
 from . import _native as native
+from ._frames import payloads as _payloads
+from ._json_fast import loads as _json_loads
+from ._pull import END as _END, NOTHING as _NOTHING, TIMED_OUT as _TIMED_OUT, Pull
 from ._send_watch import SendWatch
 from ._thread_state import KEEP as _KEEP_THREAD_STATE, ReaderStates
 from .config import TransportConfig
@@ -43,10 +52,6 @@ from .errors import IPCStateError, IPCTimeoutError
 
 logger = logging.getLogger("dapper.ipc")
 
-_END = object()
-_NOTHING = object()  # recv(timeout 0) found no whole frame
-_TIMED_OUT = object()  # a pull-mode wait reached its deadline
-_PULL_BUFFER = 64 * 1024  # the pull mode's first receive buffer; grows for a larger frame
 _WAIT_SLICE = 0.05  # the main thread's longest uninterruptible wait for a worker
 _CANCEL_RETRY = 0.01  # after Ctrl-C: cleanup again until the worker's call has returned
 _DEFAULT_CLIENT_WAIT_MS = 10_000  # the library's default for client_wait_ms
@@ -54,8 +59,9 @@ _tokens = itertools.count(1)
 _open = {}  # token -> IPCManager, from create_listener/connect until cleanup
 
 
-def _on_message_thunk(user, kind, payload, length):
-    # The per-frame path: one Python frame, no more work than needed.
+def _on_batch_thunk(user, frames, count):
+    # The reader's path: every frame of one socket read in one callback (a ctypes callback
+    # costs more than the rest of a small frame's delivery).
     manager = _open_get(user)
     if manager is None:
         return
@@ -65,7 +71,16 @@ def _on_message_thunk(user, kind, payload, length):
     try:
         if _KEEP_THREAD_STATE and ident not in manager._kept:
             manager._states.keep(ident)
-        manager._deliver(kind, _string_at(payload, length))
+        if count == 1:
+            frame = frames[0]
+            manager._deliver(frame.kind, _string_at(frame.payload, frame.length))
+        else:
+            generation = manager._generation
+            deliver = manager._deliver
+            for kind, data in _payloads(frames, count):
+                if manager._generation != generation:
+                    break  # cleanup was called (by the handler, or another thread): nothing more
+                deliver(kind, data)
     finally:
         if manager._retiring:
             manager._states.retire(ident)
@@ -89,13 +104,23 @@ def _on_state_thunk(user, event, status, reason):
 
 
 _open_get = _open.get
-_json_loads = json.loads
 _monotonic = __import__("time").monotonic
 _get_ident = threading.get_ident
 _MAIN_THREAD = threading.main_thread().ident
 _WATCH_SENDS = os.name == "posix"
+_SIGINT, _DEFAULT_INT_HANDLER = signal.SIGINT, signal.default_int_handler
 _string_at = ctypes.string_at
-_MESSAGE_THUNK = native.MESSAGE_CB(_on_message_thunk)  # never freed
+_size_t = ctypes.c_size_t
+
+
+def _watch_this_send():
+    # Only Python's default SIGINT handler raises KeyboardInterrupt, which the watch turns
+    # into a cleanup; under another (asyncio.run's cancels the main task once the send
+    # returns) the watch would only pass the signal on, so it costs 2-3 µs for nothing.
+    return _get_ident() == _MAIN_THREAD and _WATCH_SENDS and _getsignal(_SIGINT) is _DEFAULT_INT_HANDLER
+
+
+_BATCH_THUNK = native.BATCH_CB(_on_batch_thunk)  # never freed
 _STATE_THUNK = native.STATE_CB(_on_state_thunk)
 
 
@@ -147,143 +172,6 @@ class _Subscriber:
         self.wakeup.set()
 
 
-class _Pull:
-    """The pull mode of one connection: dapper_ipc_recv into a reusable buffer, and the
-    readable handle watched by an event loop. Used by one thread (or loop) at a time."""
-
-    __slots__ = ("_recv", "_handle", "_buf", "_cap", "_length", "_kind", "_length_ref", "_kind_ref",
-                 "error", "_fd", "_loop", "_waiter", "_decode", "_idle_wakes", "_closed")
-
-    def __init__(self, lib, handle):
-        self._recv = lib.dapper_ipc_recv
-        self._handle = handle
-        self._cap = _PULL_BUFFER
-        self._buf = ctypes.create_string_buffer(self._cap)
-        self._length, self._kind = ctypes.c_size_t(), ctypes.c_int32()
-        self._length_ref, self._kind_ref = ctypes.byref(self._length), ctypes.byref(self._kind)
-        self.error = None
-        self._fd = None
-        self._loop = None
-        self._waiter = None
-        self._decode = None
-        self._idle_wakes = 0
-        self._closed = False
-
-    def take(self, ms, decode):
-        """decode(kind, payload) of the next frame, _NOTHING when none came within ms
-        (or it was skipped), _END once the stream is over (self.error says why)."""
-        if self.error is not None:
-            return _END
-        while True:
-            status = self._recv(self._handle, self._buf, self._cap, self._length_ref, self._kind_ref, ms)
-            if status == 0:
-                return decode(self._kind.value, _string_at(self._buf, self._length.value))
-            if status == native.E_TIMEOUT:
-                return _NOTHING
-            if status == native.E_BUFFER_TOO_SMALL:
-                self._cap = self._length.value
-                self._buf = ctypes.create_string_buffer(self._cap)
-                continue
-            error = native.error_for(status)
-            if status in (native.E_INVALID_STATE, native.E_INVALID_ARGUMENT, native.E_UNSUPPORTED,
-                          native.E_INVALID_HANDLE):
-                raise error  # a misuse: the stream is not over
-            self.error = error
-            return _END
-
-    async def readable(self, manager, loop, deadline, decode):
-        """Waits on the readable handle; the loop's callback takes the frame itself (so a
-        wake-up that came before the last frame was taken costs no task step). Returns the
-        message, _END, _NOTHING (woken without one: take again) or _TIMED_OUT after the
-        deadline (a loop.time()). Raises IPCStateError (E_CANCELLED) when cleanup ran."""
-        if self._closed:
-            raise IPCStateError("cleanup ran while waiting for a message", native.E_CANCELLED)
-        if self._fd is None:
-            handle = ctypes.c_ssize_t()
-            status = manager._lib.dapper_ipc_readable_handle(self._handle, ctypes.byref(handle))
-            if status == native.E_NOT_CONNECTED and manager._is_listener:
-                await manager._await_client()
-                return _NOTHING
-            native.check(status)
-            self._fd = handle.value
-        if self._loop is not loop:
-            if self._loop is not None:
-                self._loop.remove_reader(self._fd)
-            self._loop = None
-        waiter = self._waiter = loop.create_future()
-        self._decode = decode
-        if self._loop is None:
-            loop.add_reader(self._fd, self._on_readable)
-            self._loop = loop
-        self._idle_wakes = 0
-        try:
-            if deadline is None:
-                item = await waiter
-            else:
-                item = await asyncio.wait_for(waiter, max(0.0, deadline - loop.time()))
-        except asyncio.TimeoutError:
-            return _TIMED_OUT
-        finally:
-            self._waiter = None
-        if self._closed:
-            raise IPCStateError("cleanup ran while waiting for a message", native.E_CANCELLED)
-        return item
-
-    def _on_readable(self):
-        # The loop's thread. The handle is level-triggered and stays registered between
-        # waits (no epoll_ctl per message), unless it fires twice with nobody waiting.
-        waiter = self._waiter
-        if waiter is None or waiter.done():
-            self._idle_wakes += 1
-            if self._idle_wakes >= 2 and self._loop is not None:
-                self._loop.remove_reader(self._fd)
-                self._loop = None
-            return
-        self._idle_wakes = 0
-        try:
-            item = self.take(0, self._decode)
-        except BaseException as error:  # a misuse status: the waiting task raises it
-            waiter.set_exception(error)
-            return
-        if item is not _NOTHING:  # _NOTHING: part of a frame, or a wake-up already served
-            waiter.set_result(item)
-
-    def wake_all(self):
-        """Before cleanup closes the handle: stop watching it and wake a waiting task. Any thread."""
-        self._closed = True
-        loop = self._loop
-        if loop is None:
-            return
-
-        def stop():
-            if self._loop is not None:
-                try:
-                    self._loop.remove_reader(self._fd)
-                except (ValueError, OSError):
-                    pass
-                self._loop = None
-            waiter = self._waiter
-            if waiter is not None and not waiter.done():
-                waiter.set_result(_NOTHING)
-        try:
-            if _loop_thread_is_current(loop):
-                stop()
-            else:
-                loop.call_soon_threadsafe(stop)
-        except RuntimeError:
-            pass  # that loop is closed
-
-    def close(self):
-        self.wake_all()
-
-
-def _loop_thread_is_current(loop):
-    try:
-        return asyncio.get_running_loop() is loop
-    except RuntimeError:
-        return False
-
-
 def _status_and_error(fn, *args):
     """Calls fn and returns (status, the exception for it or None); the exception is made
     on the calling thread, where the library keeps the message."""
@@ -300,6 +188,7 @@ class IPCManager:
 
     def __init__(self):
         self._lib = native.lib()
+        self._send = native.hot("dapper_ipc_send")
         self._handle = native.Manager()
         native.check(self._lib.dapper_ipc_manager_create(ctypes.byref(self._handle)))
         self._destroyed = False
@@ -486,8 +375,8 @@ class IPCManager:
                                 native.E_INVALID_STATE)
         self._handler, self._raw, self._include_kind = message_handler, raw, include_kind
         self._on_disconnect = on_disconnect
-        native.check(self._lib.dapper_ipc_set_callback(self._handle, _MESSAGE_THUNK, _STATE_THUNK,
-                                                        ctypes.c_void_p(self._token)))
+        native.check(self._lib.dapper_ipc_set_batch_callback(self._handle, _BATCH_THUNK, _STATE_THUNK,
+                                                              ctypes.c_void_p(self._token)))
         native.check(self._lib.dapper_ipc_start_reader(self._handle))
         self._reader_started = True
 
@@ -506,12 +395,12 @@ class IPCManager:
         stays usable."""
         if wait_for_client is not None and self._is_listener and not self.is_connected:
             self.wait_for_client(wait_for_client)
-        data = bytes(payload)
+        data = payload if type(payload) is bytes else bytes(payload)
         kind = self._default_kind() if kind is None else kind
-        if _get_ident() == _MAIN_THREAD and _WATCH_SENDS:
-            status = self._watched(self._lib.dapper_ipc_send, self._handle, kind, data, len(data))
+        if _watch_this_send():
+            status = self._watched(self._send, self._handle, kind, data, _size_t(len(data)))
         else:
-            status = self._lib.dapper_ipc_send(self._handle, kind, data, len(data))
+            status = self._send(self._handle, kind, data, _size_t(len(data)))
         native.check(status)
 
     def send(self, message: dict, kind: int = None, wait_for_client: float = None) -> None:
@@ -536,7 +425,7 @@ class IPCManager:
             frame.length = len(payload)
             frame.kind = kind
         sent = ctypes.c_size_t()
-        if _get_ident() == _MAIN_THREAD and _WATCH_SENDS:
+        if _watch_this_send():
             status = self._watched(self._lib.dapper_ipc_send_batch, self._handle, frames, len(payloads),
                                    ctypes.byref(sent))
         else:
@@ -622,7 +511,7 @@ class IPCManager:
     def _pull_state(self):
         pull = self._pull
         if pull is None:
-            pull = self._pull = _Pull(self._lib, self._handle)
+            pull = self._pull = Pull(self._lib, self._handle)
         return pull
 
     def _recv_blocking(self, timeout):
@@ -652,6 +541,9 @@ class IPCManager:
         pull = self._pull_state()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
+            # Asked first, not after a trip through the loop: a response often arrives while
+            # the request's send returns (the peer runs on the other CPU, or preempts the
+            # sender on the same one), and then the loop is not entered at all.
             item = pull.take(0, self._decode)
             if item is _END:
                 raise pull.error
@@ -759,7 +651,7 @@ class IPCManager:
             message = data
         else:
             try:
-                message = json.loads(data.decode("utf-8"))
+                message = _json_loads(data.decode("utf-8"))
             except (UnicodeDecodeError, ValueError) as error:
                 logger.warning("skipped a frame whose payload is not UTF-8 JSON (%s): %r", error, data[:80])
                 return

@@ -18,6 +18,9 @@ public sealed unsafe class FrameReader : IDisposable
     // frames does not realloc per frame) and shrunk back above it.
     internal const int RetainedCapacity = 4 * 1024 * 1024;
 
+    // Frames per batch-handler call: a 64 KiB read of 128-byte frames is about 480.
+    internal const int BatchSize = 256;
+
     private readonly uint _maxPayload;
     private byte* _buffer;
     private int _capacity;
@@ -43,26 +46,58 @@ public sealed unsafe class FrameReader : IDisposable
     public bool Run(IFrameSource source, IFrameHandler handler)
     {
         ObjectDisposedException.ThrowIf(_buffer == null, this);
+        var batchHandler = handler as IFrameBatchHandler;
+        Span<NativeFrame> batch = batchHandler is null ? default : stackalloc NativeFrame[BatchSize];
         while (true)
         {
-            // Dispatch every complete frame already buffered.
+            // Dispatch every complete frame already buffered (a batch handler: in one call,
+            // made before MakeRoom may move the bytes its payloads point at).
             int needed = 0;
-            while (_end - _start >= FrameHeader.Size)
+            int batched = 0;
+            try
             {
-                var (kind, length) = FrameHeader.Parse(new ReadOnlySpan<byte>(_buffer + _start, FrameHeader.Size), _maxPayload);
-                long frameSize = FrameHeader.Size + (long)length;
-                if (_end - _start < frameSize)
+                while (_end - _start >= FrameHeader.Size)
                 {
-                    needed = (int)frameSize;
-                    break;
-                }
+                    var (kind, length) = FrameHeader.Parse(new ReadOnlySpan<byte>(_buffer + _start, FrameHeader.Size), _maxPayload);
+                    long frameSize = FrameHeader.Size + (long)length;
+                    if (_end - _start < frameSize)
+                    {
+                        needed = (int)frameSize;
+                        break;
+                    }
 
-                var payload = new ReadOnlySpan<byte>(_buffer + _start + FrameHeader.Size, (int)length);
-                _start += (int)frameSize;
-                if (!handler.OnFrame(kind, payload))
-                {
-                    return false;
+                    byte* payload = _buffer + _start + FrameHeader.Size;
+                    _start += (int)frameSize;
+                    if (batchHandler is null)
+                    {
+                        if (!handler.OnFrame(kind, new ReadOnlySpan<byte>(payload, (int)length)))
+                        {
+                            return false;
+                        }
+
+                        continue;
+                    }
+
+                    batch[batched++] = new NativeFrame(kind, payload, length);
+                    if (batched == batch.Length)
+                    {
+                        batched = 0;
+                        if (!batchHandler.OnFrames(batch))
+                        {
+                            return false;
+                        }
+                    }
                 }
+            }
+            catch (IpcException) when (batched > 0)
+            {
+                batchHandler!.OnFrames(batch[..batched]); // the frames before a bad header are whole and valid
+                throw;
+            }
+
+            if (batched > 0 && !batchHandler!.OnFrames(batch[..batched]))
+            {
+                return false;
             }
 
             MakeRoom(needed);

@@ -137,6 +137,25 @@ internal static unsafe class Exports
         void* userData)
         => SetCallbacksCore(handle, onMessage, onState, userData);
 
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_set_batch_callback")]
+    public static int SetBatchCallback(ManagerHandle handle,
+        delegate* unmanaged<void*, NativeFrame*, nuint, void> onBatch,
+        delegate* unmanaged<void*, int, int, byte*, void> onState,
+        void* userData)
+    {
+        try
+        {
+            HandleTable.Get(handle).SetHandler(onBatch == null && onState == null
+                ? null
+                : new NativeBatchCallbacks(onBatch, onState, userData));
+            return LastError.Ok();
+        }
+        catch (Exception e)
+        {
+            return LastError.Fail(e);
+        }
+    }
+
     private static int SetCallbacksCore(ManagerHandle handle,
         delegate* unmanaged<void*, int, byte*, nuint, void> onMessage,
         delegate* unmanaged<void*, int, int, byte*, void> onState,
@@ -298,7 +317,7 @@ internal static unsafe class Exports
     }
 
     [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_send_batch")]
-    public static int SendBatch(ManagerHandle handle, OutgoingFrame* frames, nuint count, nuint* framesSent)
+    public static int SendBatch(ManagerHandle handle, NativeFrame* frames, nuint count, nuint* framesSent)
     {
         int sent = 0;
         try
@@ -319,7 +338,7 @@ internal static unsafe class Exports
                 return LastError.Fail(IpcStatus.InvalidArgument, $"count {count} is more frames than one call can send");
             }
 
-            var batch = new ReadOnlySpan<OutgoingFrame>(frames, (int)count);
+            var batch = new ReadOnlySpan<NativeFrame>(frames, (int)count);
             SendChecks.Batch(batch);
             manager.SendCheckedFrames(batch, ref sent);
             return LastError.Ok();
@@ -353,32 +372,24 @@ internal static unsafe class Exports
                 return LastError.Fail(IpcStatus.InvalidArgument, "length is NULL");
             }
 
+            ReceivedFrame frame = default;
             IpcStatus status = manager.Recv(new Span<byte>(buf, (int)Math.Min(cap, (nuint)int.MaxValue)),
-                out int size, out byte frameKind, timeoutMs);
+                new Span<ReceivedFrame>(ref frame), out _, timeoutMs);
             switch (status)
             {
                 case IpcStatus.Ok:
-                    *length = (nuint)size;
-                    if (kind != null)
-                    {
-                        *kind = frameKind;
-                    }
-
-                    return LastError.Ok();
                 case IpcStatus.BufferTooSmall:
-                    *length = (nuint)size;
+                    *length = (nuint)frame.Length;
                     if (kind != null)
                     {
-                        *kind = frameKind;
+                        *kind = frame.Kind;
                     }
 
-                    return LastError.Fail(IpcStatus.BufferTooSmall,
+                    return status == IpcStatus.Ok ? LastError.Ok() : LastError.Fail(IpcStatus.BufferTooSmall,
                         "the next frame is larger than the buffer: *length is its size; it stays for the next call");
                 default:
                     *length = 0;
-                    return LastError.Fail(status, timeoutMs == 0
-                        ? "no whole frame is ready (timeout 0)"
-                        : "no whole frame arrived within the timeout");
+                    return NoFrame(status, timeoutMs);
             }
         }
         catch (Exception e)
@@ -386,6 +397,71 @@ internal static unsafe class Exports
             return LastError.Fail(e);
         }
     }
+
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_recv_batch")]
+    public static int RecvBatch(ManagerHandle handle, byte* buf, nuint cap, NativeFrame* frames, nuint maxFrames,
+        nuint* count, int timeoutMs)
+    {
+        try
+        {
+            if (count != null)
+            {
+                *count = 0;
+            }
+
+            IPCManager manager = HandleTable.Get(handle);
+            if (buf == null && cap > 0)
+            {
+                return LastError.Fail(IpcStatus.InvalidArgument, "buf is NULL but cap is not 0");
+            }
+
+            if (frames == null || maxFrames == 0)
+            {
+                return LastError.Fail(IpcStatus.InvalidArgument, "frames is NULL or max_frames is 0: there is nowhere to describe a frame");
+            }
+
+            if (count == null)
+            {
+                return LastError.Fail(IpcStatus.InvalidArgument, "count is NULL");
+            }
+
+            // The offsets are collected on the stack, then written as the header's frames:
+            // no allocation, whatever max_frames is.
+            int slots = (int)Math.Min(maxFrames, (nuint)MaxFramesPerRecv);
+            Span<ReceivedFrame> taken = stackalloc ReceivedFrame[slots];
+            IpcStatus status = manager.Recv(new Span<byte>(buf, (int)Math.Min(cap, (nuint)int.MaxValue)), taken,
+                out int n, timeoutMs);
+            switch (status)
+            {
+                case IpcStatus.Ok:
+                    for (int i = 0; i < n; i++)
+                    {
+                        frames[i] = new NativeFrame(taken[i].Kind, buf + taken[i].Offset, (nuint)taken[i].Length);
+                    }
+
+                    *count = (nuint)n;
+                    return LastError.Ok();
+                case IpcStatus.BufferTooSmall:
+                    frames[0] = new NativeFrame(taken[0].Kind, null, (nuint)taken[0].Length);
+                    return LastError.Fail(IpcStatus.BufferTooSmall,
+                        "the next frame is larger than the buffer: frames[0].length is its size; it stays for the next call");
+                default:
+                    return NoFrame(status, timeoutMs);
+            }
+        }
+        catch (Exception e)
+        {
+            return LastError.Fail(e);
+        }
+    }
+
+    // One recv_batch call describes at most this many frames (a larger max_frames is not an
+    // error): 256 of them fill a 64 KiB read of 128-byte frames, and the slots live on the stack.
+    private const int MaxFramesPerRecv = 1024;
+
+    private static int NoFrame(IpcStatus status, int timeoutMs) => LastError.Fail(status, timeoutMs == 0
+        ? "no whole frame is ready (timeout 0)"
+        : "no whole frame arrived within the timeout");
 
     [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_readable_handle")]
     public static int ReadableHandle(ManagerHandle handle, nint* readable)

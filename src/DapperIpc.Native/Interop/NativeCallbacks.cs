@@ -2,6 +2,7 @@ using System;
 using System.Runtime.InteropServices;
 using System.Text;
 using DapperIpc.Diagnostics;
+using DapperIpc.Framing;
 using DapperIpc.Manager;
 
 namespace DapperIpc.Interop;
@@ -38,6 +39,40 @@ internal sealed unsafe class NativeCallbacks(
             onState(userData, (int)connectionEvent, (int)status, text);
         }
     }
+}
+
+/// <summary>The host's dapper_ipc_batch_cb and dapper_ipc_state_cb: the frames of one read in one call.</summary>
+internal sealed unsafe class NativeBatchCallbacks(
+    delegate* unmanaged<void*, NativeFrame*, nuint, void> onBatch,
+    delegate* unmanaged<void*, int, int, byte*, void> onState,
+    void* userData) : IConnectionBatchHandler
+{
+    private readonly NativeCallbacks _state = new(null, onState, userData);
+
+    public void OnMessages(ReadOnlySpan<NativeFrame> frames)
+    {
+        if (onBatch == null)
+        {
+            return;
+        }
+
+        fixed (NativeFrame* f = frames)
+        {
+            onBatch(userData, f, (nuint)frames.Length);
+        }
+    }
+
+    public void OnMessage(byte kind, ReadOnlySpan<byte> payload)
+    {
+        fixed (byte* p = &MemoryMarshal.GetReference(payload))
+        {
+            NativeFrame frame = new(kind, p, (nuint)payload.Length);
+            OnMessages(new ReadOnlySpan<NativeFrame>(ref frame));
+        }
+    }
+
+    public void OnConnectionEvent(ConnectionEvent connectionEvent, IpcStatus status, string reason)
+        => _state.OnConnectionEvent(connectionEvent, status, reason);
 }
 
 /// <summary>The host's dapper_ipc_log_cb.</summary>

@@ -1,4 +1,5 @@
 using System;
+using DapperIpc.Framing;
 
 namespace DapperIpc.Manager;
 
@@ -17,4 +18,11 @@ public interface IConnectionHandler
 
     /// <summary>The connection started, or ended without the host asking. Runs on the reader thread.</summary>
     void OnConnectionEvent(ConnectionEvent connectionEvent, IpcStatus status, string reason);
+}
+
+/// <summary>A handler that takes the frames of one read in one call (dapper_ipc_set_batch_callback).</summary>
+public interface IConnectionBatchHandler : IConnectionHandler
+{
+    /// <summary>Whole frames in order; their payloads are valid only during the call. Runs on the reader thread.</summary>
+    void OnMessages(ReadOnlySpan<NativeFrame> frames);
 }

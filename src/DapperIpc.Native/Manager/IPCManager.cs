@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Threading;
 using DapperIpc.Factory;
+using DapperIpc.Framing;
 using DapperIpc.Transports;
 
 namespace DapperIpc.Manager;
@@ -143,19 +144,19 @@ public sealed class IPCManager : IDisposable
     /// Sends a batch in order and in as few writes as possible; see <see cref="ConnectionBase.SendFrames"/>.
     /// Sets <paramref name="framesSent"/> to 0 first; a bad kind or NULL payload is InvalidArgument with nothing sent.
     /// </summary>
-    public void SendFrames(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
+    public void SendFrames(ReadOnlySpan<NativeFrame> frames, ref int framesSent)
     {
         framesSent = 0;
         SendChecks.Batch(frames);
         SendCheckedFrames(frames, ref framesSent);
     }
 
-    /// <summary>Pull mode: one frame on the calling thread; see <see cref="IpcSession.Recv"/>.</summary>
-    public IpcStatus Recv(Span<byte> destination, out int length, out byte kind, int timeoutMs)
+    /// <summary>Pull mode: whole frames on the calling thread; see <see cref="IpcSession.Recv"/>.</summary>
+    public IpcStatus Recv(Span<byte> destination, Span<ReceivedFrame> frames, out int count, int timeoutMs)
     {
         IpcSession s = Volatile.Read(ref _session) ?? throw new IpcException(IpcStatus.InvalidState,
             "recv needs a listener or a connection: call create_listener or connect first");
-        return s.Recv(destination, out length, out kind, timeoutMs);
+        return s.Recv(destination, frames, out count, timeoutMs);
     }
 
     /// <summary>Pull mode: the handle a host polls; see <see cref="IpcSession.ReadableHandle"/>.</summary>
@@ -167,7 +168,7 @@ public sealed class IPCManager : IDisposable
     }
 
     /// <summary><see cref="SendFrames"/> for frames the caller has checked (<see cref="SendChecks"/>), with <paramref name="framesSent"/> at 0.</summary>
-    internal void SendCheckedFrames(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
+    internal void SendCheckedFrames(ReadOnlySpan<NativeFrame> frames, ref int framesSent)
         => ConnectionForSend().SendFrames(frames, ref framesSent);
 
     private ConnectionBase ConnectionForSend()

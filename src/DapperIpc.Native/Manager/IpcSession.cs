@@ -365,18 +365,18 @@ internal sealed class IpcSession
     }
 
     /// <summary>
-    /// Pull mode: one frame on the calling thread (see <see cref="PullReader.Recv"/>). A
+    /// Pull mode: whole frames on the calling thread (see <see cref="PullReader.Recv"/>). A
     /// listener without a client accepts first, within the same timeout. Throws
     /// IpcException: InvalidState while the reader runs or another thread is in recv,
     /// Cancelled when cleanup ran before or during the call.
     /// </summary>
-    public IpcStatus Recv(Span<byte> destination, out int length, out byte kind, int timeoutMs)
+    public IpcStatus Recv(Span<byte> destination, Span<ReceivedFrame> frames, out int count, int timeoutMs)
     {
         long start = Stopwatch.GetTimestamp();
         PullReader pull = EnterPull();
         try
         {
-            IpcStatus status = pull.Recv(destination, out length, out kind, timeoutMs, start);
+            IpcStatus status = pull.Recv(destination, frames, out count, timeoutMs, start);
             if (_closed)
             {
                 throw Cancelled("receiving");
@@ -565,7 +565,9 @@ internal sealed class IpcSession
         {
             try
             {
-                reader.Run(connection, new Dispatcher(this, handler, connection.Description));
+                reader.Run(connection, handler is IConnectionBatchHandler batchHandler
+                    ? new BatchDispatcher(this, batchHandler, connection.Description)
+                    : new Dispatcher(this, handler, connection.Description));
             }
             catch (IpcException e)
             {
@@ -627,6 +629,33 @@ internal sealed class IpcSession
                     // The handler's bug must not end the connection.
                     Log.HandlerFailed(description, e);
                 }
+            }
+
+            return !session._closed;
+        }
+    }
+
+    /// <summary>The same, for a host that takes the frames of one read in one call.</summary>
+    private sealed class BatchDispatcher(IpcSession session, IConnectionBatchHandler handler, string description)
+        : IFrameBatchHandler
+    {
+        public bool OnFrame(byte kind, ReadOnlySpan<byte> payload) => throw new InvalidOperationException(
+            "the frame reader hands a batch handler batches");
+
+        public bool OnFrames(ReadOnlySpan<NativeFrame> frames)
+        {
+            if (session._closed)
+            {
+                return false;
+            }
+
+            try
+            {
+                handler.OnMessages(frames);
+            }
+            catch (Exception e)
+            {
+                Log.HandlerFailed(description, e);
             }
 
             return !session._closed;

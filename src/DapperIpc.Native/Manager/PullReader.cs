@@ -38,14 +38,18 @@ internal sealed class PullReader(ConnectionBase connection) : IDisposable
     }
 
     /// <summary>
-    /// One frame into <paramref name="destination"/>: Ok, BufferTooSmall (the frame stays;
-    /// <paramref name="length"/> is its size), or Timeout when no whole frame came within
-    /// <paramref name="timeoutMs"/> (0: do not wait; negative: no limit). Throws
-    /// IpcException: Closed once the peer closed (every later call too), Protocol/FrameTooLarge for a bad
+    /// Whole frames copied back to back into <paramref name="destination"/> and described in
+    /// <paramref name="frames"/>[0..<paramref name="count"/>): every frame already buffered that
+    /// fits (so a burst that one read brought in costs one call), else the next to arrive
+    /// within <paramref name="timeoutMs"/> (0: do not wait; negative: no limit). Ok with
+    /// count &gt;= 1; BufferTooSmall when the next frame alone exceeds the destination (it
+    /// stays; frames[0] describes it); Timeout when no whole frame came. Throws IpcException:
+    /// Closed once the peer closed (every later call too), Protocol/FrameTooLarge for a bad
     /// header, Io.
     /// </summary>
-    public IpcStatus Recv(Span<byte> destination, out int length, out byte kind, int timeoutMs, long start)
+    public IpcStatus Recv(Span<byte> destination, Span<ReceivedFrame> frames, out int count, int timeoutMs, long start)
     {
+        count = 0;
         try
         {
             while (true)
@@ -55,16 +59,10 @@ internal sealed class PullReader(ConnectionBase connection) : IDisposable
                     throw _ended;
                 }
 
-                if (_frames.TryPeek(out kind, out length))
+                IpcStatus taken = TakeBuffered(destination, frames, out count);
+                if (taken != IpcStatus.Timeout)
                 {
-                    if (length > destination.Length)
-                    {
-                        return IpcStatus.BufferTooSmall;
-                    }
-
-                    _frames.PeekedPayload(length).CopyTo(destination);
-                    _frames.Consume(length);
-                    return IpcStatus.Ok;
+                    return taken;
                 }
 
                 int wait = timeoutMs < 0 ? -1
@@ -103,6 +101,48 @@ internal sealed class PullReader(ConnectionBase connection) : IDisposable
                 UpdateSignal();
             }
         }
+    }
+
+    // The buffered whole frames that fit: Ok (count >= 1), BufferTooSmall (the first does
+    // not fit; frames[0] describes it) or Timeout (none buffered).
+    private IpcStatus TakeBuffered(Span<byte> destination, Span<ReceivedFrame> frames, out int count)
+    {
+        count = 0;
+        int used = 0;
+        while (count < frames.Length)
+        {
+            byte kind;
+            int length;
+            try
+            {
+                if (!_frames.TryPeek(out kind, out length))
+                {
+                    break;
+                }
+            }
+            catch (IpcException) when (count > 0)
+            {
+                break; // the frames before a bad header are delivered; the next call reports it
+            }
+
+            if (length > destination.Length - used)
+            {
+                if (count == 0)
+                {
+                    frames[0] = new ReceivedFrame(0, length, kind);
+                    return IpcStatus.BufferTooSmall;
+                }
+
+                break;
+            }
+
+            _frames.PeekedPayload(length).CopyTo(destination[used..]);
+            _frames.Consume(length);
+            frames[count++] = new ReceivedFrame(used, length, kind);
+            used += length;
+        }
+
+        return count > 0 ? IpcStatus.Ok : IpcStatus.Timeout;
     }
 
     private void UpdateSignal()

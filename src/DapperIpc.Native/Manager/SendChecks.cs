@@ -28,7 +28,7 @@ internal static unsafe class SendChecks
     }
 
     /// <summary>The same for every frame of a batch, naming the first bad one; nothing is sent then.</summary>
-    public static void Batch(ReadOnlySpan<OutgoingFrame> frames)
+    public static void Batch(ReadOnlySpan<NativeFrame> frames)
     {
         for (int i = 0; i < frames.Length; i++)
         {

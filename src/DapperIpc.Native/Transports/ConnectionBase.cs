@@ -78,9 +78,9 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
 
         fixed (byte* p = payload)
         {
-            var frame = new OutgoingFrame(kind, p, (nuint)payload.Length);
+            var frame = new NativeFrame(kind, p, (nuint)payload.Length);
             int sent = 0;
-            Write(new ReadOnlySpan<OutgoingFrame>(in frame), ref sent);
+            Write(new ReadOnlySpan<NativeFrame>(in frame), ref sent);
         }
     }
 
@@ -95,7 +95,7 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
     /// leaves the connection usable and the caller knows where to resume; a frame cut in
     /// two closes it, as for one frame.
     /// </summary>
-    public void SendFrames(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
+    public void SendFrames(ReadOnlySpan<NativeFrame> frames, ref int framesSent)
     {
         for (int i = 0; i < frames.Length; i++)
         {
@@ -109,7 +109,7 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
         Write(frames, ref framesSent);
     }
 
-    private void Write(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
+    private void Write(ReadOnlySpan<NativeFrame> frames, ref int framesSent)
     {
         lock (_sendLock)
         {
@@ -138,7 +138,7 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
     /// <paramref name="framesSent"/> to the number of frames fully written, also when it
     /// throws IpcException (with StreamCut when a frame went out in part).
     /// </summary>
-    protected abstract void WriteFrames(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent);
+    protected abstract void WriteFrames(ReadOnlySpan<NativeFrame> frames, ref int framesSent);
 
     /// <summary>Shuts the stream down both ways: the peer sees end-of-file, a blocked receive returns 0, blocked sends fail. Never blocks.</summary>
     protected abstract void ShutdownCore();

@@ -1,5 +1,6 @@
 using System;
 using System.Net.Sockets;
+using DapperIpc.Framing;
 using DapperIpc.Transports.Platform;
 
 namespace DapperIpc.Transports;
@@ -112,9 +113,9 @@ internal abstract class SocketConnection : ConnectionBase
     protected abstract int ReceiveCore(Span<byte> buffer, int timeoutMs);
 
     /// <summary>Writes a checked batch (see <see cref="ConnectionBase.WriteFrames"/>); this platform's gathered write.</summary>
-    protected abstract void WriteSocket(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent);
+    protected abstract void WriteSocket(ReadOnlySpan<NativeFrame> frames, ref int framesSent);
 
-    protected sealed override void WriteFrames(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
+    protected sealed override void WriteFrames(ReadOnlySpan<NativeFrame> frames, ref int framesSent)
     {
         // Before the write: data read after this point sets it again (see Receive).
         _ackHeld = false;

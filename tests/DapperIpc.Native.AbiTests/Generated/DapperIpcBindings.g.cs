@@ -95,6 +95,15 @@ public unsafe partial struct dapper_ipc_message_cb
     public dapper_ipc_message_cb(delegate* unmanaged<void*, int, byte*, nuint, void> pointer) => Pointer = pointer;
 }
 
+/// <summary>dapper_ipc_batch_cb: a C function pointer; the struct keeps the header's name for it.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe partial struct dapper_ipc_batch_cb
+{
+    public delegate* unmanaged<void*, dapper_ipc_frame*, nuint, void> Pointer;
+
+    public dapper_ipc_batch_cb(delegate* unmanaged<void*, dapper_ipc_frame*, nuint, void> pointer) => Pointer = pointer;
+}
+
 /// <summary>dapper_ipc_state_cb: a C function pointer; the struct keeps the header's name for it.</summary>
 [StructLayout(LayoutKind.Sequential)]
 public unsafe partial struct dapper_ipc_state_cb
@@ -141,6 +150,9 @@ public static unsafe partial class DapperIpcNative
     [LibraryImport(Library, EntryPoint = "dapper_ipc_set_callback")]
     public static partial int dapper_ipc_set_callback(dapper_ipc_manager manager, dapper_ipc_message_cb on_message, dapper_ipc_state_cb on_state, void* user_data);
 
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_set_batch_callback")]
+    public static partial int dapper_ipc_set_batch_callback(dapper_ipc_manager manager, dapper_ipc_batch_cb on_batch, dapper_ipc_state_cb on_state, void* user_data);
+
     [LibraryImport(Library, EntryPoint = "dapper_ipc_set_callbacks")]
     public static partial int dapper_ipc_set_callbacks(dapper_ipc_manager manager, dapper_ipc_message_cb on_message, dapper_ipc_state_cb on_state, void* user_data);
 
@@ -173,6 +185,9 @@ public static unsafe partial class DapperIpcNative
 
     [LibraryImport(Library, EntryPoint = "dapper_ipc_recv")]
     public static partial int dapper_ipc_recv(dapper_ipc_manager manager, void* buf, nuint cap, nuint* length, int* kind, int timeout_ms);
+
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_recv_batch")]
+    public static partial int dapper_ipc_recv_batch(dapper_ipc_manager manager, void* buf, nuint cap, dapper_ipc_frame* frames, nuint max_frames, nuint* count, int timeout_ms);
 
     [LibraryImport(Library, EntryPoint = "dapper_ipc_readable_handle")]
     public static partial int dapper_ipc_readable_handle(dapper_ipc_manager manager, nint* handle);

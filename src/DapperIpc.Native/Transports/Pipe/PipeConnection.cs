@@ -74,7 +74,7 @@ internal sealed class PipeConnection : ConnectionBase
         }
     }
 
-    protected override void WriteFrames(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
+    protected override void WriteFrames(ReadOnlySpan<NativeFrame> frames, ref int framesSent)
     {
         for (int i = 0; i < frames.Length; i++)
         {

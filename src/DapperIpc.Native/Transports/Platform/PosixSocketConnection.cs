@@ -63,7 +63,7 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
     /// the number of frames fully written, also when it throws. Throws IpcException
     /// (StreamCut when a frame went out in part).
     /// </summary>
-    protected override void WriteSocket(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
+    protected override void WriteSocket(ReadOnlySpan<NativeFrame> frames, ref int framesSent)
     {
         // One deadline for the whole call, however many sendmsg calls it takes.
         long start = Stopwatch.GetTimestamp();
@@ -72,7 +72,7 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
         SocketShim.IoVec* iov = stackalloc SocketShim.IoVec[perWrite * 2];
         for (int first = 0; first < frames.Length; first += FramesPerWrite)
         {
-            ReadOnlySpan<OutgoingFrame> chunk = frames.Slice(first, Math.Min(FramesPerWrite, frames.Length - first));
+            ReadOnlySpan<NativeFrame> chunk = frames.Slice(first, Math.Min(FramesPerWrite, frames.Length - first));
             int count = 0;
             for (int i = 0; i < chunk.Length; i++)
             {

@@ -73,7 +73,7 @@ internal sealed class WindowsSocketConnection : SocketConnection
         }
     }
 
-    protected override void WriteSocket(ReadOnlySpan<OutgoingFrame> frames, ref int framesSent)
+    protected override void WriteSocket(ReadOnlySpan<NativeFrame> frames, ref int framesSent)
     {
         Span<byte> header = stackalloc byte[FrameHeader.Size];
         for (int i = 0; i < frames.Length; i++)

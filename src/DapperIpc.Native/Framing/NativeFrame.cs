@@ -1,18 +1,18 @@
 using System;
 using System.Runtime.InteropServices;
 
-namespace DapperIpc.Transports;
+namespace DapperIpc.Framing;
 
 /// <summary>
-/// One frame of a batch send. The layout is the C header's <c>dapper_ipc_frame</c>, so
-/// the caller's array is sent from where it lies, with no copy and no allocation. The
-/// payload is caller memory that must stay put for the duration of the send (native
-/// memory, or pinned).
+/// One frame in caller memory, laid out as the C header's <c>dapper_ipc_frame</c>: a batch
+/// send reads the caller's array where it lies (no copy, no allocation), and recv_batch
+/// describes the frames it copied into the caller's buffer with it. The payload must stay
+/// put while the library uses it (native memory, or pinned).
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
-public readonly unsafe struct OutgoingFrame
+public readonly unsafe struct NativeFrame
 {
-    public OutgoingFrame(byte kind, byte* payload, nuint length)
+    public NativeFrame(byte kind, byte* payload, nuint length)
     {
         Payload = payload;
         Length = length;
