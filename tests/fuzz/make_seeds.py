@@ -18,7 +18,7 @@ CORPUS = os.path.join(HERE, "corpus")
 # FrameReaderTarget.Maxima indexes (the low 4 bits of the mode byte).
 MAX_DEFAULT, MAX_0, MAX_1, MAX_7, MAX_8, MAX_16, MAX_255, MAX_1024 = range(8)
 MAX_64K_MINUS_9, MAX_64K_MINUS_8, MAX_64K_MINUS_7, MAX_64K = 8, 9, 10, 11
-PULL, STOP_EACH = 0x10, 0x20
+PULL, STOP_EACH, BATCH = 0x10, 0x20, 0x40
 
 
 def frame(kind, payload, magic=b"DP", version=1, length=None):
@@ -103,6 +103,12 @@ def frame_reader_seeds():
     write(t, "pull-two-frames-split1", reader_input(two, [1], flags=PULL))
     write(t, "pull-burst", reader_input(event * 16, [100, 3], flags=PULL))
     write(t, "stop-each-two-frames", reader_input(two, [5], flags=STOP_EACH))
+    # The batch handler: one call per read, 256 frames at most per call, the frames before a
+    # bad header handed over before the refusal.
+    write(t, "batch-two-frames-split3", reader_input(two, [3], flags=BATCH))
+    write(t, "batch-300-empty-frames", reader_input(frame(1, b"") * 300, [0], MAX_16, BATCH))
+    write(t, "batch-300-then-bad-magic", reader_input(frame(2, b"") * 300 + b"XX\x01\x01\x00\x00\x00\x00", [0], MAX_0, BATCH))
+    write(t, "batch-stop-each", reader_input(event * 5 + frame(1, b"", length=17), [100], MAX_16, BATCH | STOP_EACH))
     # Edges of the configured maximum.
     write(t, "len-at-max16", reader_input(frame(1, b"y" * 16) + event, [9], MAX_16))
     write(t, "len-max16-plus1", reader_input(frame(1, b"y" * 17), [], MAX_16))

@@ -8,8 +8,8 @@ namespace DapperIpc.Fuzz.Targets;
 /// <summary>
 /// Framing/FrameReader.cs fed by a scripted stream. Input: a mode byte (low 4 bits: the
 /// configured maximum payload from <see cref="Maxima"/>; 0x10: pull mode, the
-/// dapper_ipc_recv path; 0x20: push mode whose handler stops after every frame and is
-/// resumed), the split script (<see cref="ScriptedStream.From"/>), then the peer's bytes.
+/// dapper_ipc_recv path; 0x40: a batch handler, the batch callback's path; 0x20: a push
+/// handler that stops after every call and is resumed), the split script (<see cref="ScriptedStream.From"/>), then the peer's bytes.
 /// The reader's frames and ending are compared with a reference walk over the whole stream.
 /// </summary>
 internal static class FrameReaderTarget
@@ -44,7 +44,10 @@ internal static class FrameReaderTarget
             }
             else
             {
-                var handler = new Recorder(delivered, reader, capacityLimit, stopEach: (mode & 0x20) != 0);
+                bool stopEach = (mode & 0x20) != 0;
+                IFrameHandler handler = (mode & 0x40) != 0
+                    ? new BatchRecorder(delivered, reader, capacityLimit, max, stopEach)
+                    : new Recorder(delivered, reader, capacityLimit, stopEach);
                 var source = new Source(stream, reader, capacityLimit);
                 while (!reader.Run(source, handler))
                 {
@@ -165,6 +168,26 @@ internal static class FrameReaderTarget
         {
             Invariant.Check(reader.Capacity <= capacityLimit, $"the buffer grew to {reader.Capacity} bytes, beyond a whole frame of the maximum ({capacityLimit})");
             return stream.Read(buffer);
+        }
+    }
+
+    private sealed class BatchRecorder(List<(byte, byte[])> delivered, FrameReader reader, long capacityLimit, uint max, bool stopEach)
+        : IFrameBatchHandler
+    {
+        public bool OnFrame(byte kind, ReadOnlySpan<byte> payload)
+            => throw new InvariantViolation("a batch handler was called per frame");
+
+        public bool OnFrames(ReadOnlySpan<NativeFrame> frames)
+        {
+            Invariant.Check(frames.Length is > 0 and <= FrameReader.BatchSize, $"a batch of {frames.Length} frames (1 to {FrameReader.BatchSize} expected)");
+            Invariant.Check(reader.Capacity <= capacityLimit, $"the buffer grew to {reader.Capacity} bytes, beyond a whole frame of the maximum ({capacityLimit})");
+            foreach (var frame in frames)
+            {
+                Invariant.Check(frame.Length <= max && frame.Kind is >= 0 and <= 255, $"a batched frame of kind {frame.Kind} and {frame.Length} bytes (maximum {max})");
+                delivered.Add(((byte)frame.Kind, frame.PayloadSpan.ToArray()));
+            }
+
+            return !stopEach;
         }
     }
 
