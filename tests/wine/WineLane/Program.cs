@@ -35,6 +35,7 @@ Check("the managed client against an AF_PIPE listener making multiprocessing's c
 Check("the managed client against a multiprocessing.connection AF_PIPE listener: frames of 0 B to 4 MiB+ echoed, one message each; end-of-file at cleanup", () =>
     probe["default-owner"] == "yes" ? ClientOfCPythonListener(owned: false)
         : Skip("this OS gives a pipe made with default security (as multiprocessing makes it) no owner, and the client refuses a pipe whose owner it cannot check (the next check)"));
+Check("unix sockets on Windows: a listener at a caller-given path talks to a client; a path that exists is refused (PathExists), not replaced", UnixCallerPath);
 Check("a pipe that reports no owner is refused with ConnectionRefused, never a crash", () =>
     probe["default-owner"] == "no" ? OwnerlessPipeRefused()
         : Skip("every pipe has an owner on this OS (the probe's pipe made with default security had one)"));
@@ -217,6 +218,55 @@ string? OwnerlessPipeRefused()
 
     ExpectClient(p, TimeSpan.FromSeconds(30), "listen"); // the refused client closed its end: end-of-file
     return null;
+}
+
+// Windows keeps .NET's AF_UNIX socket; a caller-given path must not reach the POSIX C
+// shim (lstat), which is not built for Windows.
+string? UnixCallerPath()
+{
+    if (!System.Net.Sockets.Socket.OSSupportsUnixDomainSockets)
+    {
+        return Skip("this OS has no AF_UNIX sockets (.NET says so; the library then listens on tcp, as documented)");
+    }
+
+    string dir = Directory.CreateTempSubdirectory("dapper-wine-unix-").FullName;
+    try
+    {
+        string path = Path.Combine(dir, "ipc.sock");
+        var atServer = new Handler();
+        using var server = new IPCManager();
+        server.SetHandler(atServer);
+        var launcher = server.CreateListener(new TransportConfig { Transport = "unix", Path = path });
+        Require(launcher[1] == "unix" && launcher[3] == path, "launcher args: " + string.Join(' ', launcher));
+        using var client = new IPCManager();
+        client.Connect(new TransportConfig { Transport = "unix", Path = path, ConnectTimeoutMs = 10_000 });
+        server.WaitForClient(20_000);
+        server.StartReader();
+        client.Send(1, Payload(3, 1000));
+        Require(atServer.WaitFrames(1, TimeSpan.FromSeconds(30)), "the frame did not arrive");
+        using var second = new IPCManager();
+        var refused = Refusal(() => second.CreateListener(new TransportConfig { Transport = "unix", Path = path }));
+        Require(refused.Status == IpcStatus.PathExists, $"a second listener at an existing path: {refused.Status} ({refused.Message})");
+        return null;
+    }
+    finally
+    {
+        Directory.Delete(dir, recursive: true);
+    }
+}
+
+static IpcException Refusal(Action call)
+{
+    try
+    {
+        call();
+    }
+    catch (IpcException e)
+    {
+        return e;
+    }
+
+    throw new InvalidOperationException("the call succeeded");
 }
 
 string? EchoSizes()
