@@ -367,7 +367,7 @@ class CleanupTests(unittest.TestCase):
         # The reader hands a whole read's frames to Python in one callback: cleanup from
         # the handler at the first frame must still end the deliveries there.
         server = IPCManager()
-        args = server.create_listener(TransportConfig(transport="unix"))
+        args = server.create_listener(TransportConfig(transport=LOCAL))
         calls, cleaned = [], threading.Event()
 
         def handler(message):

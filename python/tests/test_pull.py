@@ -72,7 +72,7 @@ class BatchTests(unittest.TestCase):
         client.send_many_bytes(payloads)
 
     def test_recv_hands_out_a_burst_in_order_through_growth_and_skips(self):
-        pair = Pair("unix", echo=False)
+        pair = Pair(LOCAL, echo=False)
         try:
             with self.assertLogs("dapper.ipc", "WARNING"):
                 self.send_burst(pair.client)
