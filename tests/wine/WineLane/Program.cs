@@ -34,7 +34,7 @@ Check("the managed client against an AF_PIPE listener making multiprocessing's c
     ClientOfCPythonListener(owned: true));
 Check("the managed client against a multiprocessing.connection AF_PIPE listener: frames of 0 B to 4 MiB+ echoed, one message each; end-of-file at cleanup", () =>
     probe["default-owner"] == "yes" ? ClientOfCPythonListener(owned: false)
-        : Skip("this OS gives a pipe made with default security (as multiprocessing makes it) no owner, and the client refuses a pipe whose owner it cannot check (the next check)"));
+        : Skip("this OS gives a pipe made with default security (as multiprocessing makes it) no owner, and the client refuses a pipe whose owner it cannot check (the 'reports no owner' check)"));
 Check("unix sockets on Windows: a listener at a caller-given path talks to a client; a path that exists is refused (PathExists), not replaced", UnixCallerPath);
 Check("a pipe that reports no owner is refused with ConnectionRefused, never a crash", () =>
     probe["default-owner"] == "no" ? OwnerlessPipeRefused()
