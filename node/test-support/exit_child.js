@@ -5,7 +5,7 @@
 //   natural  the manager is unref()'d; the script ends with the flood going on
 //   connecting  process.exit(0) while connect() is retrying (nobody listens)
 const { IPCManager } = require('..');
-const { peer } = require('./helpers');
+const { peer, LOCAL } = require('./helpers');
 
 const mode = process.argv[2];
 if (mode === 'connecting') {
@@ -16,7 +16,7 @@ if (mode === 'connecting') {
   return;
 }
 const m = new IPCManager();
-const args = m.createListener({ transport: process.argv[3] || 'unix' });
+const args = m.createListener({ transport: process.argv[3] || LOCAL });
 const child = peer('flood', ...args);
 child.unref();
 child.stdout.destroy(); // nothing but the manager may keep this process alive

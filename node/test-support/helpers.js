@@ -5,6 +5,9 @@ const { once } = require('events');
 
 const PEER = path.join(__dirname, 'peer.py');
 const PYTHON = process.env.PYTHON || 'python3';
+// The transport a test means by "the platform's own" (the library's default): unix
+// sockets on POSIX, named pipes on Windows, whose CPython (the peer) has no AF_UNIX.
+const LOCAL = process.platform === 'win32' ? 'pipe' : 'unix';
 
 /** The Python peer (peer.py) in its own process; `exited` resolves to its exit code. */
 function peer(mode, ...args) {
@@ -33,4 +36,4 @@ function within(ms, promise, what) {
   ]);
 }
 
-module.exports = { peer, firstLine, within, once };
+module.exports = { peer, firstLine, within, once, LOCAL };

@@ -3,7 +3,11 @@ written from the protocol alone (it does not load libdapper_ipc).
 
     python3 peer.py MODE --ipc unix --ipc-path P            (connects: the launcher side)
     python3 peer.py MODE --ipc tcp --ipc-host H --ipc-port N
-    python3 peer.py listen-echo unix|tcp                     (listens: prints "listening ARGS...")
+    python3 peer.py listen-echo unix|tcp|pipe                (listens: prints "listening ARGS...")
+
+On Windows the local transport is the named pipe (CPython there has no AF_UNIX): the
+peer is a multiprocessing.connection pipe client or listener, as the Python launcher
+uses, through python/tests/_pipe_stream.py (one message per write).
 
 MODE
   echo         answer each kind 2 frame with a kind 1 frame {"echo": <message>}; exit 0 at EOF
@@ -20,6 +24,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python", "tests"))
+from _pipe_stream import PipeStream, connect_pipe  # noqa: E402
+
 HEADER = struct.Struct(">2sBBI")
 
 
@@ -31,6 +38,8 @@ def connect(args):
     opts = dict(zip(args[::2], args[1::2]))
     for _ in range(100):
         try:
+            if opts["--ipc"] == "pipe":
+                return connect_pipe(opts["--ipc-pipe"])
             if opts["--ipc"] == "unix":
                 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 s.connect(opts["--ipc-path"])
@@ -106,6 +115,15 @@ def junk(s):
 
 
 def listen_echo(transport):
+    if transport == "pipe":
+        from multiprocessing.connection import Listener
+
+        name = rf"\\.\pipe\dapper-node-peer-{os.getpid()}"
+        with Listener(name, family="AF_PIPE") as server:
+            print("listening --ipc pipe --ipc-pipe " + name, flush=True)
+            s = PipeStream(server.accept())
+        with s:
+            return echo(s)
     if transport == "unix":
         directory = tempfile.mkdtemp(prefix="dapper-node-peer-")
         path = os.path.join(directory, "s.sock")

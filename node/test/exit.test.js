@@ -4,6 +4,8 @@ const assert = require('node:assert/strict');
 const path = require('path');
 const { spawn } = require('child_process');
 
+const { LOCAL } = require('../test-support/helpers');
+
 const CHILD = path.join(__dirname, '..', 'test-support', 'exit_child.js');
 
 function run(mode, transport) {
@@ -19,7 +21,7 @@ function run(mode, transport) {
 }
 
 for (const mode of ['exit', 'natural']) {
-  for (const transport of ['unix', 'tcp']) {
+  for (const transport of [LOCAL, 'tcp']) {
     test(`process ${mode === 'exit' ? 'exit (process.exit)' : 'end (loop runs dry, manager unref()ed)'} with a reader running and messages flowing: exit code 0, no crash, no hang (${transport}, 5 runs)`, async () => {
       for (let i = 0; i < 5; i++) {
         const { code, signal, out, err } = await run(mode, transport);

@@ -7,6 +7,9 @@ import os
 import socket
 import sys
 import threading
+import unittest
+
+from _pipe_stream import connect_pipe
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.join(os.path.dirname(HERE), "src")
@@ -20,6 +23,17 @@ except ImportError:
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(dapper_ipc.__file__)))
 PEER = os.path.join(HERE, "launcher_peer.py")
 HOST = os.path.join(HERE, "host_script.py")
+
+# The transport a test uses where it means "the platform's own": the library's default,
+# unix sockets on POSIX and named pipes on Windows (whose CPython has no AF_UNIX). Tests
+# about transports in general run over LOCAL and tcp; a test named for unix has a twin
+# named for pipe: UNIX_ONLY skips one on Windows, PIPE_ONLY the other elsewhere.
+LOCAL = "pipe" if sys.platform == "win32" else "unix"
+TRANSPORTS = (LOCAL, "tcp")
+UNIX_ONLY = unittest.skipIf(sys.platform == "win32", "unix-socket files: CPython on Windows has no AF_UNIX "
+                            "(the pipe transport is tested there instead)")
+PIPE_ONLY = unittest.skipUnless(sys.platform == "win32", "named pipes are the Windows transport "
+                                "(POSIX runs the same test over unix)")
 
 # Upper bound of every wait: generous for a loaded 2-core machine. Waits end early as
 # soon as what they wait for happens; no test depends on how long anything takes.
@@ -35,9 +49,12 @@ def child_env(**extra):
 
 
 def raw_client(args):
-    """A plain socket connected to the endpoint that launcher args describe."""
+    """A plain socket (a plain pipe client on Windows) connected to the endpoint that
+    launcher args describe."""
     opts = dict(zip(args[::2], args[1::2]))
-    if opts["--ipc"] == "unix":
+    if opts["--ipc"] == "pipe":
+        s = connect_pipe(opts["--ipc-pipe"])
+    elif opts["--ipc"] == "unix":
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(opts["--ipc-path"])
     else:

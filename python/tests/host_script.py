@@ -1,11 +1,12 @@
 """Hosts that the tests run in a child process, where a hang or a crash cannot take the
 test runner down. Exit status 0 and the printed lines are what the tests check.
 
-    python3 host_script.py MODE [TRANSPORT]
+    python3 host_script.py MODE [TRANSPORT]      (TRANSPORT: unix, tcp or pipe; the platform's own by default)
 
 MODE
   exit-open              listener and client in this process, both readers running, a
-                         message exchanged; exit without cleanup (prints the socket path)
+                         message exchanged; exit without cleanup (prints the socket path,
+                         or the transport's name where there is no socket file)
   exit-flooding          a launcher floods the listener; exit without cleanup while the
                          handler is being called
   exit-after-handler-cleanup
@@ -33,7 +34,7 @@ import sys
 import threading
 import time
 
-from _support import PEER, WAIT  # noqa: E402  (also makes dapper_ipc importable)
+from _support import LOCAL, PEER, WAIT  # noqa: E402  (also makes dapper_ipc importable)
 from dapper_ipc import IPCManager, TransportConfig  # noqa: E402
 
 
@@ -71,7 +72,7 @@ def exit_open(transport):
     if not got.wait(WAIT):
         sys.exit("the message never arrived")
     server.send({"seq": 1, "command": "continue"})
-    print(args[3] if args[1] == "unix" else "tcp", flush=True)
+    print(args[3] if args[1] == "unix" else args[1], flush=True)
     return 0  # no cleanup
 
 
@@ -236,8 +237,8 @@ def ctrl_c(call, transport):
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "ctrl-c":
-        sys.exit(ctrl_c(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "unix"))
-    transport = sys.argv[2] if len(sys.argv) > 2 else "unix"
+        sys.exit(ctrl_c(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else LOCAL))
+    transport = sys.argv[2] if len(sys.argv) > 2 else LOCAL
     sys.exit({
         "exit-open": exit_open,
         "exit-flooding": exit_flooding,

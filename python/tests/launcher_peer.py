@@ -5,6 +5,7 @@ kind 1 response, ignores frames of any other kind, and exits 0 at end-of-file.
 
     python3 launcher_peer.py MODE --ipc unix --ipc-path P
     python3 launcher_peer.py MODE --ipc tcp --ipc-host H --ipc-port N
+    python  launcher_peer.py MODE --ipc pipe --ipc-pipe PIPE-PATH         (Windows)
 
 MODE
   echo   send {"event": "stopped"}, answer commands until end-of-file, then print
@@ -29,6 +30,10 @@ def connect(args):
     opts = dict(zip(args[::2], args[1::2]))
     for _attempt in range(60):
         try:
+            if opts["--ipc"] == "pipe":  # as the launcher: multiprocessing.connection, AF_PIPE
+                from _pipe_stream import connect_pipe
+
+                return connect_pipe(opts["--ipc-pipe"])
             if opts["--ipc"] == "unix":
                 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 s.connect(opts["--ipc-path"])

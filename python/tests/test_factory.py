@@ -147,7 +147,6 @@ BAD_CONFIGS = [
     ("unknown transport", "create_listener", dict(transport="bogus"), dict(transport="bogus")),
     ("unknown transport, connect", "connect", dict(transport="bogus", port=1), dict(transport="bogus", port=1)),
     ("unknown transport, spaces and case", "create_listener", dict(transport=" Bogus "), dict(transport=" Bogus ")),
-    ("pipe on POSIX", "create_listener", dict(transport="pipe"), dict(transport="pipe")),
     ("port above 65535", "create_listener", dict(transport="tcp", port=99999), dict(transport="tcp", port=99999)),
     ("negative port", "create_listener", dict(transport="tcp", port=-1), dict(transport="tcp", port=-1)),
     ("port above 65535, connect", "connect", dict(transport="tcp", port=70000), dict(transport="tcp", port=70000)),
@@ -168,10 +167,11 @@ BAD_CONFIGS = [
     ("max_frame_size beyond uint32", "create_listener", dict(transport="unix", max_frame_size=2**40),
      ("max_frame_size", 2**31)),
 ]
+if sys.platform != "win32":  # Windows has the pipe transport: no error to compare there
+    BAD_CONFIGS.insert(3, ("pipe on POSIX", "create_listener", dict(transport="pipe"), dict(transport="pipe")))
 _TYPES = {-1: IPCConfigError, -7: IPCConfigError, -14: IPCConfigError, -3: IPCStateError}
 
 
-@unittest.skipIf(sys.platform == "win32", "pipe is supported there; paths differ")
 class ConfigErrorsAreTheLibrarysTests(unittest.TestCase):
     """Each bad config raises what the C API reports for the same input: the status as
     .status, dapper_ipc_last_error's message as the message, and the subclass for it."""

@@ -1,5 +1,5 @@
 """Against a launcher written from docs/protocol.md alone (launcher_peer.py), in its own
-process, over unix and tcp; and hosts in child processes (host_script.py) for what
+process, over the local transport (unix; pipe on Windows) and tcp; and hosts in child processes (host_script.py) for what
 could hang or crash: cleanup while messages flow, interpreter exit with managers open."""
 import os
 import queue
@@ -11,11 +11,8 @@ import threading
 import time
 import unittest
 
-from _support import HOST, PEER, WAIT, Inbox, child_env
+from _support import HOST, LOCAL, PEER, TRANSPORTS, PIPE_ONLY, UNIX_ONLY, WAIT, Inbox, child_env
 from dapper_ipc import KIND_EVENT, IPCManager, TransportConfig
-
-TRANSPORTS = ("unix", "tcp")
-
 
 def start_peer(mode, args):
     return subprocess.Popen([sys.executable, PEER, mode, *args], stdout=subprocess.PIPE, text=True)
@@ -51,8 +48,13 @@ class LauncherInteropTests(unittest.TestCase):
         if transport == "unix":
             self.assertFalse(os.path.exists(args[3]), "cleanup leaves no socket file")
 
+    @UNIX_ONLY
     def test_a_launcher_talks_to_the_adapter_over_unix(self):
         self.exchange("unix")
+
+    @PIPE_ONLY
+    def test_a_launcher_talks_to_the_adapter_over_pipe(self):
+        self.exchange("pipe")
 
     def test_a_launcher_talks_to_the_adapter_over_tcp(self):
         self.exchange("tcp")
@@ -128,21 +130,31 @@ class NoFrameLostAtCleanupTests(unittest.TestCase):
     def test_every_frame_then_eof_at_cleanup_over_tcp(self):
         self.host_sends_then("tcp", IPCManager.cleanup)
 
+    @UNIX_ONLY
     def test_every_frame_then_eof_at_cleanup_over_unix(self):
         self.host_sends_then("unix", IPCManager.cleanup)
+
+    @PIPE_ONLY
+    def test_every_frame_then_eof_at_cleanup_over_pipe(self):
+        self.host_sends_then("pipe", IPCManager.cleanup)
 
     def test_every_frame_then_eof_at_close_over_tcp(self):
         self.host_sends_then("tcp", IPCManager.close)
 
+    @UNIX_ONLY
     def test_every_frame_then_eof_at_close_over_unix(self):
         self.host_sends_then("unix", IPCManager.close)
+
+    @PIPE_ONLY
+    def test_every_frame_then_eof_at_close_over_pipe(self):
+        self.host_sends_then("pipe", IPCManager.close)
 
 
 class ChildHostTests(unittest.TestCase):
     """Each runs host_script.py in a child; run() returns once the child and any launcher
     it started have closed stdout (the launcher inherits it)."""
 
-    def host(self, mode, transport="unix"):
+    def host(self, mode, transport=LOCAL):
         result = subprocess.run([sys.executable, HOST, mode, transport], capture_output=True, text=True,
                                 timeout=WAIT * 2, env=child_env(), stdin=subprocess.DEVNULL)
         self.assertEqual(result.returncode, 0, f"stdout: {result.stdout}\nstderr: {result.stderr}")
@@ -218,7 +230,7 @@ class CtrlCTests(unittest.TestCase):
 
     BOUND = 2.0
 
-    def interrupt(self, call, transport="unix"):
+    def interrupt(self, call, transport=LOCAL):
         with tempfile.TemporaryDirectory(prefix="ctrlc-", dir="/tmp") as tmp:
             child = subprocess.Popen([sys.executable, HOST, "ctrl-c", call, transport], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, env=child_env(TMPDIR=tmp),

@@ -12,12 +12,9 @@ import threading
 import unittest
 import weakref
 
-from _support import WAIT, Inbox, raw_client, recv_exactly
+from _support import LOCAL, TRANSPORTS, WAIT, Inbox, raw_client, recv_exactly
 from dapper_ipc import (KIND_COMMAND, KIND_EVENT, IPCConfigError, IPCConnectionError, IPCManager, IPCStateError,
                         IPCTimeoutError, TransportConfig)
-
-TRANSPORTS = ("unix", "tcp")
-
 
 def read_frame(sock):
     header = recv_exactly(sock, 8)
@@ -61,7 +58,7 @@ class RoundTripTests(unittest.TestCase):
                     pair.close()
 
     def test_the_raw_bytes_path(self):
-        pair = Pair("unix", raw=True)
+        pair = Pair(LOCAL, raw=True)
         try:
             pair.client.send_bytes(b'{"raw": true}')
             pair.client.send_bytes(bytearray(b"not json at all"))
@@ -80,7 +77,7 @@ class RoundTripTests(unittest.TestCase):
             pair.close()
 
     def test_send_many_sends_a_batch_in_order_and_reports_what_went_out(self):
-        pair = Pair("unix", include_kind=True)
+        pair = Pair(LOCAL, include_kind=True)
         try:
             pair.client.send_many([{"i": i} for i in range(700)])  # more than one write's worth
             pair.client.send_many_bytes([b'{"raw": 1}', bytearray(b'{}')], kind=KIND_COMMAND)
@@ -95,7 +92,7 @@ class RoundTripTests(unittest.TestCase):
             pair.close()
 
     def test_send_message_is_a_coroutine(self):
-        pair = Pair("unix")
+        pair = Pair(LOCAL)
         try:
             asyncio.run(pair.server.send_message({"seq": 7, "command": "threads"}))
             self.assertEqual(pair.at_client.wait(1), [{"seq": 7, "command": "threads"}])
@@ -104,7 +101,7 @@ class RoundTripTests(unittest.TestCase):
 
     def test_a_frame_above_max_frame_size_is_refused_before_it_is_sent(self):
         server = IPCManager()
-        args = server.create_listener(TransportConfig(transport="unix"))
+        args = server.create_listener(TransportConfig(transport=LOCAL))
         inbox = Inbox()
         server.start_reader(inbox.put)
         client = IPCManager()
@@ -141,7 +138,7 @@ class SendBeforeAClientTests(unittest.TestCase):
 
     def test_send_before_a_client_with_the_reader_accepting(self):
         server = IPCManager()
-        args = server.create_listener(TransportConfig(transport="unix", client_wait=-1))
+        args = server.create_listener(TransportConfig(transport=LOCAL, client_wait=-1))
         inbox = Inbox()
         server.start_reader(inbox.put)
         with self.assertRaises(IPCStateError):
@@ -185,7 +182,7 @@ class SendWaitsForTheClientTests(unittest.TestCase):
 
     def test_a_send_gives_up_after_client_wait(self):
         server = IPCManager()
-        server.create_listener(TransportConfig(transport="unix", client_wait=0.05))
+        server.create_listener(TransportConfig(transport=LOCAL, client_wait=0.05))
         with self.assertRaises(IPCTimeoutError) as caught:
             server.send({"seq": 1})
         self.assertIn("no client connected within 50 ms", str(caught.exception))
@@ -341,7 +338,7 @@ class CleanupTests(unittest.TestCase):
 
     def test_cleanup_from_inside_the_handler(self):
         server = IPCManager()
-        args = server.create_listener(TransportConfig(transport="unix"))
+        args = server.create_listener(TransportConfig(transport=LOCAL))
         cleaned, release, finished = threading.Event(), threading.Event(), threading.Event()
 
         def handler(_message):
@@ -370,7 +367,7 @@ class CleanupTests(unittest.TestCase):
         # The reader hands a whole read's frames to Python in one callback: cleanup from
         # the handler at the first frame must still end the deliveries there.
         server = IPCManager()
-        args = server.create_listener(TransportConfig(transport="unix"))
+        args = server.create_listener(TransportConfig(transport=LOCAL))
         calls, cleaned = [], threading.Event()
 
         def handler(message):
@@ -406,7 +403,7 @@ class CleanupTests(unittest.TestCase):
 
         def listen():
             server = IPCManager()
-            args = server.create_listener(TransportConfig(transport="unix"))
+            args = server.create_listener(TransportConfig(transport=LOCAL))
             server.start_reader(got.put)
             return args, weakref.ref(server)
 
@@ -432,7 +429,7 @@ class HandlerTests(unittest.TestCase):
             inbox.put(message)
 
         server = IPCManager()
-        args = server.create_listener(TransportConfig(transport="unix"))
+        args = server.create_listener(TransportConfig(transport=LOCAL))
         with self.assertLogs("dapper.ipc", "ERROR") as logs:
             server.start_reader(handler)
             with IPCManager() as client:
@@ -487,7 +484,7 @@ class HandlerTests(unittest.TestCase):
 
         async def scenario():
             server = IPCManager()
-            args = server.create_listener(TransportConfig(transport="unix"))
+            args = server.create_listener(TransportConfig(transport=LOCAL))
             client = IPCManager()
             await asyncio.get_running_loop().run_in_executor(None, client.connect, TransportConfig.from_launcher_args(args))
 
@@ -511,7 +508,7 @@ class HandlerTests(unittest.TestCase):
     def test_messages_are_delivered_into_the_loop_thread(self):
         async def scenario():
             server = IPCManager()
-            args = server.create_listener(TransportConfig(transport="unix"))
+            args = server.create_listener(TransportConfig(transport=LOCAL))
             loop_thread = threading.get_ident()
             threads = []
             client = IPCManager()
@@ -587,7 +584,7 @@ class LoggingAndErrorTests(unittest.TestCase):
 
     def test_state_errors_the_package_finds_carry_the_librarys_status(self):
         server = IPCManager()
-        server.create_listener(TransportConfig(transport="unix"))
+        server.create_listener(TransportConfig(transport=LOCAL))
         with self.assertRaises(IPCStateError) as caught:
             server.start_reader(accept=False)  # no client yet
         self.assertEqual(caught.exception.status, -3)
@@ -619,7 +616,7 @@ class LoggingAndErrorTests(unittest.TestCase):
 
     def test_json_goes_out_as_utf8(self):
         server = IPCManager()
-        args = server.create_listener(TransportConfig(transport="unix"))
+        args = server.create_listener(TransportConfig(transport=LOCAL))
         peer = raw_client(args)
         server.wait_for_client(WAIT)
         server.send({"text": "é"})

@@ -5,11 +5,8 @@ import json
 import threading
 import unittest
 
-from _support import WAIT
+from _support import LOCAL, TRANSPORTS, WAIT
 from dapper_ipc import IPCConnectionError, IPCManager, IPCStateError, IPCTimeoutError, TransportConfig
-
-TRANSPORTS = ("unix", "tcp")
-
 
 def reader_threads():
     return [t for t in threading.enumerate() if t.name == "dapper-ipc-reader"]
@@ -52,7 +49,7 @@ class BlockingRecvTests(unittest.TestCase):
                     pair.close()
 
     def test_a_request_from_a_thread_and_its_response_awaited_there(self):
-        pair = Pair("unix")
+        pair = Pair(LOCAL)
         try:
             for seq in range(50):
                 pair.server.send({"seq": seq})
@@ -75,7 +72,7 @@ class BatchTests(unittest.TestCase):
         client.send_many_bytes(payloads)
 
     def test_recv_hands_out_a_burst_in_order_through_growth_and_skips(self):
-        pair = Pair("unix", echo=False)
+        pair = Pair(LOCAL, echo=False)
         try:
             with self.assertLogs("dapper.ipc", "WARNING"):
                 self.send_burst(pair.client)
@@ -140,7 +137,7 @@ class AsyncPullTests(unittest.TestCase):
     def test_messages_on_a_listener_waits_for_the_client(self):
         async def scenario():
             server, client = IPCManager(), IPCManager()
-            args = server.create_listener(TransportConfig(transport="unix"))
+            args = server.create_listener(TransportConfig(transport=LOCAL))
 
             async def consume():
                 return [m async for m in server.messages()]

@@ -13,37 +13,6 @@ public unsafe class BatchCallbackAbiTests
 
     public static TheoryData<string> Transports => ["unix", "tcp"];
 
-    private static void SendBurst(dapper_ipc_manager client, int count)
-    {
-        var payloads = Enumerable.Range(0, count).Select(i => System.Text.Encoding.UTF8.GetBytes(i == 7 ? "" : $"{i}")).ToArray();
-        var pins = payloads.Select(p => GCHandle.Alloc(p, GCHandleType.Pinned)).ToArray();
-        try
-        {
-            var frames = new dapper_ipc_frame[count];
-            for (int i = 0; i < count; i++)
-            {
-                frames[i] = new dapper_ipc_frame
-                {
-                    payload = (void*)pins[i].AddrOfPinnedObject(), length = (nuint)payloads[i].Length,
-                    kind = i % 2 == 0 ? Event : Command,
-                };
-            }
-
-            nuint sent;
-            fixed (dapper_ipc_frame* f = frames)
-            {
-                Assert.Equal(Ok, dapper_ipc_send_batch(client, f, (nuint)count, &sent));
-            }
-        }
-        finally
-        {
-            foreach (var pin in pins)
-            {
-                pin.Free();
-            }
-        }
-    }
-
     [Theory]
     [MemberData(nameof(Transports))]
     public void A_burst_arrives_whole_and_in_order_in_fewer_calls_than_frames(string transport)
@@ -58,7 +27,7 @@ public unsafe class BatchCallbackAbiTests
         Assert.True(recorder.Connected.Wait(Recorder.Wait), "no connected event");
 
         const int Count = 1000;
-        SendBurst(client, Count);
+        Abi.SendBatch(client, Enumerable.Range(0, Count).Select(i => (i % 2 == 0 ? Event : Command, i == 7 ? "" : $"{i}")).ToList());
         for (int i = 0; i < Count; i++)
         {
             var (kind, payload, _) = recorder.Next();

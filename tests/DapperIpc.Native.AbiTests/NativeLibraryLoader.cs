@@ -141,6 +141,48 @@ internal static unsafe class Abi
 
     public static byte[] Utf8(string s) => System.Text.Encoding.UTF8.GetBytes(s + "\0");
 
+    /// <summary>A listener and a client connected to it, accepted.</summary>
+    public static (dapper_ipc_manager Server, dapper_ipc_manager Client) Pair(string transport)
+    {
+        var server = Create();
+        Assert.Equal(0, Listen(server, transport));
+        var client = Create();
+        Assert.Equal(0, Connect(client, LauncherArgs(server)));
+        Assert.Equal(0, DapperIpcNative.dapper_ipc_wait_for_client(server, 20_000));
+        return (server, client);
+    }
+
+    /// <summary>The payloads as one dapper_ipc_send_batch (one writev: they arrive as a burst).</summary>
+    public static void SendBatch(dapper_ipc_manager m, IReadOnlyList<(int Kind, string Payload)> frames)
+    {
+        var payloads = frames.Select(f => System.Text.Encoding.UTF8.GetBytes(f.Payload)).ToArray();
+        var pins = payloads.Select(p => GCHandle.Alloc(p, GCHandleType.Pinned)).ToArray();
+        try
+        {
+            var batch = new dapper_ipc_frame[frames.Count];
+            for (int i = 0; i < batch.Length; i++)
+            {
+                batch[i] = new dapper_ipc_frame
+                {
+                    payload = (void*)pins[i].AddrOfPinnedObject(), length = (nuint)payloads[i].Length, kind = frames[i].Kind,
+                };
+            }
+
+            nuint sent;
+            fixed (dapper_ipc_frame* f = batch)
+            {
+                Assert.Equal(0, DapperIpcNative.dapper_ipc_send_batch(m, f, (nuint)batch.Length, &sent));
+            }
+        }
+        finally
+        {
+            foreach (var pin in pins)
+            {
+                pin.Free();
+            }
+        }
+    }
+
     public static int Send(dapper_ipc_manager m, int kind, string json)
     {
         byte[] bytes = System.Text.Encoding.UTF8.GetBytes(json);

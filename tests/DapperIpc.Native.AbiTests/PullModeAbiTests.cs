@@ -34,52 +34,20 @@ public unsafe partial class PullModeAbiTests
         return Poll(&p, 1, timeoutMs) == 1 && (p.Revents & 1) != 0;
     }
 
-    private static (dapper_ipc_manager Server, dapper_ipc_manager Client) Pair(string transport)
-    {
-        var server = Abi.Create();
-        Assert.Equal(Ok, Abi.Listen(server, transport));
-        var client = Abi.Create();
-        Assert.Equal(Ok, Abi.Connect(client, Abi.LauncherArgs(server)));
-        Assert.Equal(Ok, dapper_ipc_wait_for_client(server, 20_000));
-        return (server, client);
-    }
-
     public static TheoryData<string> Transports => ["unix", "tcp"];
 
-    [Theory]
+    [DapperIpc.Tests.LinuxTheory("readable_handle is Linux-only so far (E_UNSUPPORTED elsewhere)")]
     [MemberData(nameof(Transports))]
     public void A_burst_read_at_once_keeps_the_handle_readable_until_every_frame_is_taken(string transport)
     {
-        if (!OperatingSystem.IsLinux())
-        {
-            return; // readable_handle is Linux-only so far
-        }
-
-        var (server, client) = Pair(transport);
+        var (server, client) = Abi.Pair(transport);
         nint handle;
         Assert.Equal(Ok, dapper_ipc_readable_handle(server, &handle));
         Assert.False(Readable(handle, 0), "nothing was sent yet");
 
         // 50 frames in one writev: they land in the library's buffer in one or few reads.
         const int Count = 50;
-        var payloads = Enumerable.Range(0, Count).Select(i => System.Text.Encoding.UTF8.GetBytes($"{{\"seq\": {i}}}")).ToArray();
-        var pins = payloads.Select(p => GCHandle.Alloc(p, GCHandleType.Pinned)).ToArray();
-        var frames = new dapper_ipc_frame[Count];
-        for (int i = 0; i < Count; i++)
-        {
-            frames[i] = new dapper_ipc_frame { payload = (void*)pins[i].AddrOfPinnedObject(), length = (nuint)payloads[i].Length, kind = Event };
-        }
-
-        nuint sent;
-        fixed (dapper_ipc_frame* f = frames)
-        {
-            Assert.Equal(Ok, dapper_ipc_send_batch(client, f, Count, &sent));
-        }
-
-        foreach (var pin in pins)
-        {
-            pin.Free();
-        }
+        Abi.SendBatch(client, Enumerable.Range(0, Count).Select(i => (Event, $"{{\"seq\": {i}}}")).ToList());
 
         byte* buf = stackalloc byte[256];
         nuint length;
@@ -110,7 +78,7 @@ public unsafe partial class PullModeAbiTests
     [MemberData(nameof(Transports))]
     public void A_frame_larger_than_the_buffer_reports_its_size_and_is_kept(string transport)
     {
-        var (server, client) = Pair(transport);
+        var (server, client) = Abi.Pair(transport);
         string big = "{\"data\": \"" + new string('x', 5000) + "\"}";
         Assert.Equal(Ok, Abi.Send(client, Event, big));
         Assert.Equal(Ok, Abi.Send(client, Event, "{}"));
@@ -137,7 +105,7 @@ public unsafe partial class PullModeAbiTests
     [Fact]
     public void Recv_waits_for_the_timeout_then_returns_timeout_and_a_reader_is_refused_after_pull()
     {
-        var (server, client) = Pair("unix");
+        var (server, client) = Abi.Pair("unix");
         byte* buf = stackalloc byte[64];
         nuint length = 99;
         Assert.Equal(Timeout, dapper_ipc_recv(server, buf, 64, &length, null, 30));
@@ -150,7 +118,7 @@ public unsafe partial class PullModeAbiTests
     [Fact]
     public void Cleanup_on_another_thread_ends_a_blocked_recv_with_cancelled()
     {
-        var (server, client) = Pair("tcp");
+        var (server, client) = Abi.Pair("tcp");
         var recv = Task.Run(() =>
         {
             byte* buf = stackalloc byte[64];

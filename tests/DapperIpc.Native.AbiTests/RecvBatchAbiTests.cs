@@ -23,57 +23,15 @@ public unsafe class RecvBatchAbiTests
 
     public static TheoryData<string> Transports => ["unix", "tcp"];
 
-    private static (dapper_ipc_manager Server, dapper_ipc_manager Client) Pair(string transport)
-    {
-        var server = Abi.Create();
-        Assert.Equal(Ok, Abi.Listen(server, transport));
-        var client = Abi.Create();
-        Assert.Equal(Ok, Abi.Connect(client, Abi.LauncherArgs(server)));
-        Assert.Equal(Ok, dapper_ipc_wait_for_client(server, 20_000));
-        return (server, client);
-    }
-
     private static string Payload(int i) => $"{{\"seq\": {i}}}";
-
-    /// <summary>Sends Payload(0..count) in one batch, kinds alternating.</summary>
-    private static void SendBurst(dapper_ipc_manager client, int count)
-    {
-        var payloads = Enumerable.Range(0, count).Select(i => System.Text.Encoding.UTF8.GetBytes(Payload(i))).ToArray();
-        var pins = payloads.Select(p => GCHandle.Alloc(p, GCHandleType.Pinned)).ToArray();
-        try
-        {
-            var frames = new dapper_ipc_frame[count];
-            for (int i = 0; i < count; i++)
-            {
-                frames[i] = new dapper_ipc_frame
-                {
-                    payload = (void*)pins[i].AddrOfPinnedObject(), length = (nuint)payloads[i].Length,
-                    kind = i % 2 == 0 ? Event : Command,
-                };
-            }
-
-            nuint sent;
-            fixed (dapper_ipc_frame* f = frames)
-            {
-                Assert.Equal(Ok, dapper_ipc_send_batch(client, f, (nuint)count, &sent));
-            }
-        }
-        finally
-        {
-            foreach (var pin in pins)
-            {
-                pin.Free();
-            }
-        }
-    }
 
     [Theory]
     [MemberData(nameof(Transports))]
     public void A_burst_comes_in_few_calls_in_order_within_max_frames(string transport)
     {
-        var (server, client) = Pair(transport);
+        var (server, client) = Abi.Pair(transport);
         const int Count = 200;
-        SendBurst(client, Count);
+        Abi.SendBatch(client, Enumerable.Range(0, Count).Select(i => (i % 2 == 0 ? Event : Command, Payload(i))).ToList());
 
         byte* buf = stackalloc byte[64 * 1024];
         var frames = new dapper_ipc_frame[7];
@@ -111,7 +69,7 @@ public unsafe class RecvBatchAbiTests
     [MemberData(nameof(Transports))]
     public void Frames_beyond_cap_stay_and_a_frame_larger_than_cap_reports_its_size(string transport)
     {
-        var (server, client) = Pair(transport);
+        var (server, client) = Abi.Pair(transport);
         string big = "{\"data\": \"" + new string('x', 5000) + "\"}";
         Assert.Equal(Ok, Abi.Send(client, Event, Payload(0)));  // 11 bytes
         Assert.Equal(Ok, Abi.Send(client, Event, Payload(1)));
@@ -205,7 +163,7 @@ public unsafe class RecvBatchAbiTests
     [Fact]
     public void Bad_arguments_are_invalid_argument_and_lose_no_frame()
     {
-        var (server, client) = Pair("unix");
+        var (server, client) = Abi.Pair("unix");
         Assert.Equal(Ok, Abi.Send(client, Event, Payload(0)));
         byte* buf = stackalloc byte[64];
         dapper_ipc_frame frame;

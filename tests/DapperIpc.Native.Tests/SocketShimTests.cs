@@ -37,15 +37,9 @@ public sealed class SocketShimTests
         Assert.Equal(0, (int)ErrnoClass.None);
     }
 
-    [Fact]
+    [LinuxFact("the errno numbers below are Linux's; the shim, not this test, knows them elsewhere")]
     public void The_shim_classifies_the_platform_errno_values()
     {
-        // Linux numbers; the shim, not this test, is what knows them on other platforms.
-        if (!OperatingSystem.IsLinux())
-        {
-            return; // the numbers below are Linux's
-        }
-
         Assert.Equal(ErrnoClass.None, SocketShim.Classify(0));
         Assert.Equal(ErrnoClass.WouldBlock, SocketShim.Classify(11));   // EAGAIN
         Assert.Equal(ErrnoClass.PeerGone, SocketShim.Classify(32));     // EPIPE
@@ -61,14 +55,9 @@ public sealed class SocketShimTests
         Assert.Equal(ErrnoClass.Other, SocketShim.Classify(2));         // ENOENT
     }
 
-    [Fact]
+    [PosixFact("Windows AF_UNIX has no peer credentials (and the C shim is not built there)")]
     public void The_peer_uid_of_a_socket_pair_is_this_process_s()
     {
-        if (OperatingSystem.IsWindows())
-        {
-            return; // no peer credentials on Windows AF_UNIX
-        }
-
         string dir = Directory.CreateTempSubdirectory("dapper-shim-").FullName;
         try
         {

@@ -9,6 +9,8 @@ namespace DapperIpc.Tests;
 /// <summary>The unix listener: its private directory, the caller-given paths it takes, and those it refuses.</summary>
 public sealed class UnixListenerTests : IDisposable
 {
+    private const string PosixFiles = "unix-socket files on disk (their lstat kind and mode, stale sockets, the path lock) are the POSIX code path; on Windows the library keeps .NET's AF_UNIX socket and the C shim that reads struct stat is not built";
+
     private const UnixFileMode Mode0700 = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private const UnixFileMode Mode0600 = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
@@ -31,7 +33,7 @@ public sealed class UnixListenerTests : IDisposable
         return path;
     }
 
-    [Fact]
+    [PosixFact(PosixFiles)]
     public void The_default_socket_is_0600_inside_a_fresh_0700_directory_and_dispose_removes_both()
     {
         string path;
@@ -61,7 +63,7 @@ public sealed class UnixListenerTests : IDisposable
         Assert.NotEqual(Path.GetDirectoryName(a.LauncherArgs[3]), Path.GetDirectoryName(b.LauncherArgs[3]));
     }
 
-    [Fact]
+    [PosixFact(PosixFiles)]
     public void A_caller_path_is_used_as_given_and_removed_on_dispose_leaving_its_directory()
     {
         string path = Path.Combine(_dir, "given.sock");
@@ -76,7 +78,7 @@ public sealed class UnixListenerTests : IDisposable
         Assert.True(Directory.Exists(_dir), "a directory the listener did not make is not removed");
     }
 
-    [Fact]
+    [PosixFact(PosixFiles)]
     public void A_caller_path_of_exactly_the_sun_path_limit_is_used_as_given()
     {
         // 107 bytes on Linux (108 with the terminator), 103 on macOS.
@@ -89,7 +91,7 @@ public sealed class UnixListenerTests : IDisposable
         Assert.NotNull(accepted);
     }
 
-    [Fact]
+    [PosixFact(PosixFiles)]
     public void A_caller_path_too_long_for_sun_path_is_refused_and_nothing_is_created()
     {
         int tooLong = UnixSocketPath.MaxBytes + 1;
@@ -108,7 +110,7 @@ public sealed class UnixListenerTests : IDisposable
         Assert.Equal(IpcStatus.PathTooLong, Assert.Throws<IpcException>(() => TransportFactory.CreateConnection(At(path))).Status);
     }
 
-    [Fact]
+    [PosixFact(PosixFiles)]
     public void Sun_path_is_counted_in_utf8_bytes_not_characters()
     {
         // Fewer characters than sun_path holds, but more bytes: 'é' is two bytes.
@@ -124,7 +126,7 @@ public sealed class UnixListenerTests : IDisposable
         Assert.Empty(Directory.GetFileSystemEntries(_dir));
     }
 
-    [Fact]
+    [PosixFact(PosixFiles)]
     public void A_regular_file_at_the_caller_path_is_refused_and_left_alone()
     {
         string path = Path.Combine(_dir, "file.sock");
@@ -136,7 +138,7 @@ public sealed class UnixListenerTests : IDisposable
         Assert.Equal("precious", File.ReadAllText(path));
     }
 
-    [Fact]
+    [PosixFact(PosixFiles)]
     public void A_directory_at_the_caller_path_is_refused_and_left_alone()
     {
         string path = Path.Combine(_dir, "dir.sock");
@@ -146,7 +148,7 @@ public sealed class UnixListenerTests : IDisposable
         Assert.Equal("precious", File.ReadAllText(Path.Combine(path, "inside")));
     }
 
-    [Theory]
+    [PosixTheory(PosixFiles)]
     [InlineData(true)]
     [InlineData(false)]
     public void A_symlink_at_the_caller_path_is_never_followed_or_replaced(bool targetExists)
@@ -174,7 +176,7 @@ public sealed class UnixListenerTests : IDisposable
         }
     }
 
-    [Fact]
+    [PosixFact(PosixFiles)]
     public void A_stale_socket_at_the_caller_path_is_taken_over()
     {
         string path = Path.Combine(_dir, "stale.sock");
@@ -192,7 +194,7 @@ public sealed class UnixListenerTests : IDisposable
         Assert.NotNull(accepted);
     }
 
-    [Fact]
+    [PosixFact(PosixFiles)]
     public void A_caller_path_with_a_live_listener_is_address_in_use_and_the_live_one_keeps_working()
     {
         string path = Path.Combine(_dir, "live.sock");
@@ -217,14 +219,14 @@ public sealed class UnixListenerTests : IDisposable
         Assert.Contains(path, e.Message);
     }
 
-    [Fact]
+    [PosixFact(PosixFiles)]
     public void The_file_identity_seen_by_the_JIT_is_what_stat_reports()
     {
         // PosixFileKind reads struct stat in Native/file_identity.c (libdapper_ipc_shim in
         // the JIT); this holds what it reports to stat(1).
         string path = Path.Combine(_dir, "identity");
         File.WriteAllText(path, "x");
-        var stat = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%d %i", path])
+        var stat = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", OperatingSystem.IsMacOS() ? ["-f", "%d %i", path] : ["-c", "%d %i", path])
         {
             RedirectStandardOutput = true,
         })!;
@@ -237,7 +239,7 @@ public sealed class UnixListenerTests : IDisposable
         Assert.Equal(ulong.Parse(expected[1]), identity.Inode);
     }
 
-    [Fact]
+    [PosixFact(PosixFiles)]
     public void Two_listeners_racing_for_a_stale_socket_path_never_both_win()
     {
         // Native/path_lock.c (libdapper_ipc_shim in the JIT); across processes, H: path-race-*.

@@ -63,9 +63,15 @@ endforeach()
 
 # ---- find_package --------------------------------------------------------------------
 run(${CMAKE_COMMAND} -S "${SOURCE_DIR}" -B "${WORK_DIR}/build" -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
-run(${CMAKE_COMMAND} --build "${WORK_DIR}/build")
+run(${CMAKE_COMMAND} --build "${WORK_DIR}/build" --config Release) # --config: Visual Studio's generator is multi-config
 find_program(consumer consumer PATHS "${WORK_DIR}/build" "${WORK_DIR}/build/Release" NO_DEFAULT_PATH REQUIRED)
-run(${CMAKE_COMMAND} -E env --unset=LD_LIBRARY_PATH "${consumer}")
+if(WIN32)
+  # Windows has no rpath: a program finds a DLL next to itself or on PATH, where an
+  # installed package's bin folder goes.
+  run(${CMAKE_COMMAND} -E env --modify "PATH=path_list_prepend:${prefix}/bin" "${consumer}")
+else()
+  run(${CMAKE_COMMAND} -E env --unset=LD_LIBRARY_PATH "${consumer}")
+endif()
 
 # ---- pkg-config: its flags alone, run without LD_LIBRARY_PATH ------------------------
 find_program(PKG_CONFIG pkg-config)

@@ -67,8 +67,14 @@ class PythonHostTests(unittest.TestCase):
             self.assertFalse(os.path.exists(args[3]))
         sample.check(LIB.dapper_ipc_manager_destroy(manager), "manager_destroy")
 
+    # unix on POSIX; on Windows, whose CPython has no AF_UNIX, the local transport is the pipe.
+    @unittest.skipIf(sys.platform == "win32", "no AF_UNIX in CPython on Windows: the pipe twin runs there")
     def test_cleanup_from_the_main_thread_while_messages_flow_over_unix(self):
         self.cleanup_while_flowing("unix")
+
+    @unittest.skipUnless(sys.platform == "win32", "named pipes are the Windows transport: the unix twin runs here")
+    def test_cleanup_from_the_main_thread_while_messages_flow_over_pipe(self):
+        self.cleanup_while_flowing("pipe")
 
     def test_cleanup_from_the_main_thread_while_messages_flow_over_tcp(self):
         self.cleanup_while_flowing("tcp")
@@ -90,7 +96,7 @@ class PythonHostTests(unittest.TestCase):
         sample.check(LIB.dapper_ipc_set_callback(manager, message_cb, state_cb, None), "set_callback")
         config = sample.Config()
         LIB.dapper_ipc_config_init(ctypes.byref(config), ctypes.sizeof(config))
-        config.transport = b"unix"
+        config.transport = b"pipe" if sys.platform == "win32" else b"unix"  # the platform's own
         sample.check(LIB.dapper_ipc_create_listener(manager, ctypes.byref(config)), "create_listener")
         peer = subprocess.Popen([sys.executable, os.path.join(HERE, "flood_peer.py"), *sample.launcher_args(manager)])
         self.addCleanup(peer.kill)

@@ -10,11 +10,18 @@
 
 #include <dapper_ipc.h>
 
+#include <errno.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#if defined(__APPLE__)
+#include <mach-o/dyld.h> /* _NSGetExecutablePath: macOS has no /proc */
+#include <stdint.h>
+#endif
 
 extern char **environ;
 
@@ -49,10 +56,54 @@ static char self_exe[4096];
 /* Call first in main: finds self_exe and makes stdout line-buffered. */
 static void test_program_init(const char *argv0)
 {
+#if defined(__APPLE__)
+    uint32_t size = sizeof self_exe;
+    int found = _NSGetExecutablePath(self_exe, &size) == 0;
+#else
     ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
-    if (n <= 0)
+    int found = n > 0;
+#endif
+    if (!found)
         snprintf(self_exe, sizeof self_exe, "%s", argv0);
     setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
+/* A latch: one side adds, the other waits for a count (bounded, so a broken promise
+   fails the test instead of hanging it). */
+struct latch {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int value;
+};
+#define LATCH_INIT {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0}
+
+static void latch_add(struct latch *l, int n)
+{
+    pthread_mutex_lock(&l->lock);
+    l->value += n;
+    pthread_cond_broadcast(&l->cond);
+    pthread_mutex_unlock(&l->lock);
+}
+
+static int latch_wait(struct latch *l, int at_least, int seconds)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += seconds;
+    int ok = 1;
+    pthread_mutex_lock(&l->lock);
+    while (l->value < at_least && ok)
+        ok = pthread_cond_timedwait(&l->cond, &l->lock, &deadline) != ETIMEDOUT;
+    pthread_mutex_unlock(&l->lock);
+    return ok;
+}
+
+/* A one-use barrier for `parties` threads, from a latch (macOS has no pthread_barrier_t):
+   each arrives, and none goes on before all have arrived. */
+static void barrier_wait(struct latch *l, int parties)
+{
+    latch_add(l, 1);
+    latch_wait(l, parties, WAIT_SECONDS);
 }
 
 /* Spawns argv with its stdout on a pipe; returns the pid (-1 on failure) and the read end in *out. */

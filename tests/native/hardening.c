@@ -102,19 +102,22 @@ static int wait_until(struct recorder *r, int messages, int disconnected)
 
 /* ---- threads blocked in the kernel ------------------------------------------ */
 
-/* A thread's id for wait_in_syscall: the kernel tid on Linux (read from /proc), the Mach
-   thread port on macOS (read with thread_info; pthread_threadid_np's id cannot be queried). */
+/* A thread's id for wait_in_syscall: the kernel tid on Linux (read from /proc), the
+   64-bit thread id of pthread_threadid_np on macOS (what proc_pidinfo takes). */
 #if defined(__linux__)
 #include <sys/syscall.h>
 typedef pid_t thread_ref;
 static thread_ref current_thread_ref(void) { return (thread_ref)syscall(SYS_gettid); }
 #elif defined(__APPLE__)
+#include <libproc.h>
 #include <mach/mach.h>
-typedef mach_port_t thread_ref;
-static thread_ref current_thread_ref(void) { return pthread_mach_thread_np(pthread_self()); }
-#else
-typedef long thread_ref;
-static thread_ref current_thread_ref(void) { return 1; }
+typedef uint64_t thread_ref;
+static thread_ref current_thread_ref(void)
+{
+    uint64_t id = 0;
+    pthread_threadid_np(pthread_self(), &id);
+    return id;
+}
 #endif
 
 #if defined(__linux__)
@@ -137,31 +140,6 @@ static int wait_in_syscall(thread_ref tid, long nr, long nr2)
     }
     return 0;
 }
-#elif defined(__APPLE__)
-/* macOS has no /proc and does not say which system call a thread is in; Mach does say
-   whether it is running or waiting. The thread counts as blocked once thread_info has
-   reported it waiting (TH_STATE_WAITING) for 100 consecutive 1 ms samples: weaker than
-   Linux's check (it cannot tell sendmsg from poll), but still an observation, not a sleep. */
-static int wait_in_syscall(thread_ref thread, long nr, long nr2)
-{
-    (void)nr;
-    (void)nr2;
-    int waiting = 0;
-    for (int i = 0; i < WAIT_SECONDS * 1000; i++) {
-        thread_basic_info_data_t info;
-        mach_msg_type_number_t count = THREAD_BASIC_INFO_COUNT;
-        if (thread_info(thread, THREAD_BASIC_INFO, (thread_info_t)&info, &count) != KERN_SUCCESS)
-            return 0;
-        waiting = info.run_state == TH_STATE_WAITING ? waiting + 1 : 0;
-        if (waiting >= 100)
-            return 1;
-        usleep(1000);
-    }
-    return 0;
-}
-#else
-#error "wait_in_syscall: no way to observe a blocked thread on this OS (Linux and macOS are supported)"
-#endif
 
 #if defined(__x86_64__)
 #define NR_SENDMSG 46
@@ -172,8 +150,52 @@ static int wait_in_syscall(thread_ref thread, long nr, long nr2)
 #define NR_POLL -100
 #define NR_PPOLL 73
 #endif
+#elif defined(__APPLE__)
+/* macOS has no /proc and does not say which system call a thread is in; proc_pidinfo does
+   say whether the thread is running or waiting. The thread counts as blocked once it has
+   been reported waiting (TH_STATE_WAITING) for 100 consecutive 1 ms samples: weaker than
+   Linux's check (it cannot tell sendmsg from poll, or from a lock), but an observation of
+   the thread, not a sleep. */
+static int wait_in_syscall(thread_ref thread, long nr, long nr2)
+{
+    (void)nr;
+    (void)nr2;
+    int waiting = 0;
+    for (int i = 0; i < WAIT_SECONDS * 1000; i++) {
+        struct proc_threadinfo info;
+        if (proc_pidinfo(getpid(), PROC_PIDTHREADID64INFO, thread, &info, (int)sizeof info) != (int)sizeof info)
+            return 0;
+        waiting = info.pth_run_state == TH_STATE_WAITING ? waiting + 1 : 0;
+        if (waiting >= 100)
+            return 1;
+        usleep(1000);
+    }
+    return 0;
+}
+
+/* Not used on macOS: wait_in_syscall there sees only "waiting", not which call. */
+#define NR_SENDMSG 0
+#define NR_POLL 0
+#define NR_PPOLL 0
+#else
+#error "wait_in_syscall: no way to observe a blocked thread on this OS (Linux and macOS are supported)"
+#endif
 
 /* ---- processes ------------------------------------------------------------ */
+
+/* A pipe whose ends are closed on exec (pipe2 is Linux's; macOS has pipe and fcntl). */
+static int cloexec_pipe(int fds[2])
+{
+#if defined(__linux__)
+    return pipe2(fds, O_CLOEXEC);
+#else
+    if (pipe(fds) != 0)
+        return -1;
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+    return 0;
+#endif
+}
 
 
 static pid_t spawn_peer(const char *mode, const char *a1, const char *a2)
@@ -1471,7 +1493,7 @@ static int wait_message_or_end(struct recorder *r)
 
 struct racer {
     const char *path;
-    pthread_barrier_t *start;
+    struct latch *start;
     dapper_ipc_manager m;
     int32_t rc;
     char message[512];
@@ -1484,7 +1506,7 @@ static void *race(void *arg)
     dapper_ipc_config_init(&config, sizeof config);
     config.transport = "unix";
     config.path = r->path;
-    pthread_barrier_wait(r->start);
+    barrier_wait(r->start, 2);
     r->rc = dapper_ipc_create_listener(r->m, &config);
     snprintf(r->message, sizeof r->message, "%s", last_error());
     return NULL;
@@ -1498,8 +1520,8 @@ static int test_path_race_threads(void)
     int both = 0, none = 0, bad_loser = 0, unreachable = 0;
     for (int round = 0; round < RACE_ROUNDS; round++) {
         make_stale_socket(path);
-        pthread_barrier_t start;
-        pthread_barrier_init(&start, NULL, 2);
+        static struct latch start = LATCH_INIT;
+        start.value = 0; /* both racers of the last round have been joined */
         struct racer r[2] = {{.path = path, .start = &start}, {.path = path, .start = &start}};
         pthread_t t[2];
         for (int i = 0; i < 2; i++) {
@@ -1508,7 +1530,6 @@ static int test_path_race_threads(void)
         }
         for (int i = 0; i < 2; i++)
             pthread_join(t[i], NULL);
-        pthread_barrier_destroy(&start);
         int winners = (r[0].rc == DAPPER_IPC_OK) + (r[1].rc == DAPPER_IPC_OK);
         if (winners == 2)
             both++;
@@ -1593,7 +1614,7 @@ static int test_path_race_processes(void)
     for (int round = 0; round < rounds; round++) {
         make_stale_socket(path);
         int ready[2], go[2], quit[2];
-        if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(go, O_CLOEXEC) != 0 || pipe2(quit, O_CLOEXEC) != 0)
+        if (cloexec_pipe(ready) != 0 || cloexec_pipe(go) != 0 || cloexec_pipe(quit) != 0)
             return 1;
         /* The racers inherit only their ends (dup'd without close-on-exec). */
         int child_ready = dup(ready[1]), child_go = dup(go[0]), child_quit = dup(quit[0]);

@@ -41,36 +41,6 @@ static void must(int32_t status, const char *what)
     }
 }
 
-/* A latch: one side sets it, the other waits for it (bounded, so a broken promise
-   fails the test instead of hanging it). */
-struct latch {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int value;
-};
-#define LATCH_INIT {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0}
-
-static void latch_add(struct latch *l, int n)
-{
-    pthread_mutex_lock(&l->lock);
-    l->value += n;
-    pthread_cond_broadcast(&l->cond);
-    pthread_mutex_unlock(&l->lock);
-}
-
-static int latch_wait(struct latch *l, int at_least, int seconds)
-{
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += seconds;
-    int ok = 1;
-    pthread_mutex_lock(&l->lock);
-    while (l->value < at_least && ok)
-        ok = pthread_cond_timedwait(&l->cond, &l->lock, &deadline) != ETIMEDOUT;
-    pthread_mutex_unlock(&l->lock);
-    return ok;
-}
-
 /* A listener (unix unless told) and a library client connected to it. */
 static void connected_pair(dapper_ipc_manager *server, dapper_ipc_manager *client, const char *transport)
 {
@@ -274,7 +244,7 @@ static int test_callback_relisten_one_reader_at_a_time(void)
 
 struct crossed {
     dapper_ipc_manager other;
-    pthread_barrier_t *both_inside;
+    struct latch *both_inside;
     struct latch *returned;
     int32_t status;
 };
@@ -283,16 +253,15 @@ static void on_message_destroy_other(void *user, int32_t kind, const uint8_t *pa
 {
     struct crossed *c = user;
     (void)kind, (void)payload, (void)length;
-    pthread_barrier_wait(c->both_inside); /* both readers are in a callback now */
+    barrier_wait(c->both_inside, 2); /* both readers are in a callback now */
     c->status = dapper_ipc_manager_destroy(c->other);
     latch_add(c->returned, 1);
 }
 
 static int test_callbacks_destroying_each_other(void)
 {
-    static pthread_barrier_t barrier;
+    static struct latch barrier = LATCH_INIT;
     static struct latch returned = LATCH_INIT;
-    pthread_barrier_init(&barrier, NULL, 2);
     static struct crossed a, b;
     dapper_ipc_manager sa, ca, sb, cb;
     connected_pair(&sa, &ca, "unix");

@@ -18,10 +18,24 @@
  *   pipe_client squat NAME          create the pipe first (unlimited instances), print "ready",
  *                                   hold it until stdin closes
  *   pipe_client probe NAME          probe what this OS enforces (prints "first-instance: yes|no",
- *                                   "reject-remote: accepted|refused")
+ *                                   "reject-remote: accepted|refused", "default-owner: yes|no":
+ *                                   whether a pipe made with default security has an owner)
+ *   pipe_client listen NAME [owned] the other way round: listen as multiprocessing.connection's
+ *                                   AF_PIPE Listener does (the Python and Node suites' listening
+ *                                   peer on Windows), print "listening", accept one client, echo
+ *                                   each frame as one message until end-of-file. "owned": the one
+ *                                   difference, a security descriptor naming this user the owner
+ *                                   (Wine gives a pipe made with default security no owner)
+ * Listener (PipeListener._new_handle / accept): CreateNamedPipeW(PIPE_ACCESS_DUPLEX |
+ * FILE_FLAG_OVERLAPPED, FILE_FLAG_FIRST_PIPE_INSTANCE on the first handle; PIPE_TYPE_MESSAGE |
+ * PIPE_READMODE_MESSAGE | PIPE_WAIT; PIPE_UNLIMITED_INSTANCES; 8192-byte buffers;
+ * NMPWAIT_WAIT_FOREVER); accept makes the next handle first, then an overlapped
+ * ConnectNamedPipe on the first (ERROR_PIPE_CONNECTED and ERROR_NO_DATA: already connected).
  * Exit 0: passed; 1: failed (the reason on stderr).
  */
 #include <windows.h>
+#include <aclapi.h>
+#include <sddl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -313,6 +327,20 @@ static int run_probe(const char *name)
     printf("reject-remote: %s\n", c == INVALID_HANDLE_VALUE ? "refused" : "accepted");
     if (c != INVALID_HANDLE_VALUE)
         CloseHandle(c);
+    /* A pipe made with default security, as multiprocessing makes its pipes: does it have
+       an owner a client can check? (Windows: always; Wine: none.) */
+    HANDLE d = CreateNamedPipeW(w, PIPE_ACCESS_DUPLEX, PIPE_TYPE_MESSAGE, 1, 4096, 4096, 0, NULL);
+    PSID owner = NULL;
+    PSECURITY_DESCRIPTOR descriptor = NULL;
+    int has_owner = d != INVALID_HANDLE_VALUE &&
+                    GetSecurityInfo(d, SE_KERNEL_OBJECT, OWNER_SECURITY_INFORMATION, &owner, NULL, NULL, NULL,
+                                    &descriptor) == ERROR_SUCCESS &&
+                    owner != NULL;
+    printf("default-owner: %s\n", has_owner ? "yes" : "no");
+    if (descriptor != NULL)
+        LocalFree(descriptor);
+    if (d != INVALID_HANDLE_VALUE)
+        CloseHandle(d);
     free(w);
     return 0;
 }
@@ -332,11 +360,85 @@ static int run_squat(const char *name)
     return 0;
 }
 
+/* "owned": owner and only user this process's user, the security the library's own listener sets. */
+static SECURITY_ATTRIBUTES *owned_by_this_user(void)
+{
+    static SECURITY_ATTRIBUTES attributes;
+    HANDLE token;
+    char user[256];
+    DWORD n;
+    wchar_t *sid, sddl[512];
+    if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token) ||
+        !GetTokenInformation(token, TokenUser, user, sizeof user, &n) ||
+        !ConvertSidToStringSidW(((TOKEN_USER *)user)->User.Sid, &sid))
+        fail("the user's SID", GetLastError());
+    CloseHandle(token);
+    swprintf(sddl, sizeof sddl / sizeof *sddl, L"O:%lsD:P(A;;GA;;;%ls)", sid, sid);
+    LocalFree(sid);
+    attributes.nLength = sizeof attributes;
+    if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl, SDDL_REVISION_1, &attributes.lpSecurityDescriptor, NULL))
+        fail("ConvertStringSecurityDescriptorToSecurityDescriptorW", GetLastError());
+    return &attributes;
+}
+
+/* PipeListener._new_handle: BUFSIZE is 8192 in multiprocessing.connection; security NULL
+   (the default) unless "owned". */
+static SECURITY_ATTRIBUTES *listener_security;
+
+static HANDLE listener_handle(const wchar_t *name, int first)
+{
+    DWORD flags = PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED | (first ? FILE_FLAG_FIRST_PIPE_INSTANCE : 0);
+    HANDLE h = CreateNamedPipeW(name, flags, PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT,
+                                PIPE_UNLIMITED_INSTANCES, 8192, 8192, NMPWAIT_WAIT_FOREVER, listener_security);
+    if (h == INVALID_HANDLE_VALUE)
+        fail("CreateNamedPipeW(listener)", GetLastError());
+    return h;
+}
+
+static int run_listen(const char *name)
+{
+    wchar_t *w = wide(name);
+    HANDLE first = listener_handle(w, 1);
+    printf("listening\n");
+    /* accept(): the next instance first, then wait for a client on the first one. */
+    HANDLE next = listener_handle(w, 0);
+    OVERLAPPED ov = {0};
+    ov.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
+    if (!ConnectNamedPipe(first, &ov)) {
+        DWORD e = GetLastError();
+        if (e == ERROR_IO_PENDING) {
+            if (WaitForMultipleObjects(1, &ov.hEvent, FALSE, INFINITE) != WAIT_OBJECT_0)
+                fail("WaitForMultipleObjects(accept)", GetLastError());
+            DWORD ignored;
+            if (!GetOverlappedResult(first, &ov, &ignored, TRUE))
+                fail("GetOverlappedResult(accept)", GetLastError());
+        } else if (e != ERROR_PIPE_CONNECTED && e != ERROR_NO_DATA) {
+            fail("ConnectNamedPipe", e);
+        }
+    }
+    CloseHandle(ov.hEvent);
+    pipe_handle = first;
+    uint32_t frames = 0;
+    DWORD got;
+    uint8_t *m;
+    while ((m = recv_message(&got)) != NULL) {
+        check_frame(m, got, "listen");
+        send_message(m, got);
+        free(m);
+        frames++;
+    }
+    printf("listen: %lu frames echoed, then end-of-file: ok\n", (unsigned long)frames);
+    CloseHandle(first);
+    CloseHandle(next);
+    free(w);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc < 3) {
-        fprintf(stderr, "usage: pipe_client sizes|both|eof|garbage|one|squat|probe NAME [COUNT]\n");
+        fprintf(stderr, "usage: pipe_client sizes|both|eof|garbage|one|squat|probe|listen NAME [COUNT|owned]\n");
         return 2;
     }
     const char *mode = argv[1], *name = argv[2];
@@ -344,6 +446,11 @@ int main(int argc, char **argv)
         return run_probe(name);
     if (strcmp(mode, "squat") == 0)
         return run_squat(name);
+    if (strcmp(mode, "listen") == 0) {
+        if (argc >= 4 && strcmp(argv[3], "owned") == 0)
+            listener_security = owned_by_this_user();
+        return run_listen(name);
+    }
     connect_pipe(name);
     if (strcmp(mode, "sizes") == 0)
         return run_sizes();

@@ -111,6 +111,9 @@ _WATCH_SENDS = os.name == "posix"
 _SIGINT, _DEFAULT_INT_HANDLER = signal.SIGINT, signal.default_int_handler
 _string_at = ctypes.string_at
 _size_t = ctypes.c_size_t
+# json.dumps with no options is this encoder's encode, after checking its eight keyword
+# arguments on every call.
+_json_dumps = json.JSONEncoder().encode
 
 
 def _watch_this_send():
@@ -401,12 +404,13 @@ class IPCManager:
             status = self._watched(self._send, self._handle, kind, data, _size_t(len(data)))
         else:
             status = self._send(self._handle, kind, data, _size_t(len(data)))
-        native.check(status)
+        if status or native._interrupt_pending:
+            native.check(status)
 
     def send(self, message: dict, kind: int = None, wait_for_client: float = None) -> None:
         """Sends a dict as JSON: the synchronous send, for threads without an event loop.
         Kind defaults to command (2) on a listener, event (1) on a client."""
-        self.send_bytes(json.dumps(message).encode("utf-8"), kind, wait_for_client)
+        self.send_bytes(_json_dumps(message).encode("utf-8"), kind, wait_for_client)
 
     def send_many(self, messages, kind: int = None) -> None:
         """Sends several dicts, in order, in one call (dapper_ipc_send_batch): frames that

@@ -138,6 +138,19 @@ internal sealed class UnixSocketListener : SocketListener
     /// </summary>
     private static void ClearStaleSocket(string path)
     {
+        if (OperatingSystem.IsWindows())
+        {
+            // No lstat here (the C shim that reads struct stat is POSIX's, not built for
+            // Windows): what is at the path cannot be told apart, so nothing is replaced.
+            if (File.Exists(path) || Directory.Exists(path))
+            {
+                throw new IpcException(IpcStatus.PathExists,
+                    $"{path} exists; on Windows a unix socket path is never replaced, remove it first");
+            }
+
+            return;
+        }
+
         FileIdentity found = PosixFileKind.IdentityOf(path);
         switch (found.Kind)
         {

@@ -30,6 +30,15 @@ Check("another user cannot open the pipe (owner-only DACL)", () =>
     Skip("Wine has a single user; Windows runners check only that this user can connect"));
 Check("the managed client (PipeConnector) connects, checks the owner, and talks both ways", ManagedClient);
 Check("the first frame arrives promptly while the thread pool is saturated", FirstFrameWithPoolSaturated);
+Check("the managed client against an AF_PIPE listener making multiprocessing's calls, with this user as the owner: frames of 0 B to 4 MiB+ echoed, one message each; end-of-file at cleanup", () =>
+    ClientOfCPythonListener(owned: true));
+Check("the managed client against a multiprocessing.connection AF_PIPE listener: frames of 0 B to 4 MiB+ echoed, one message each; end-of-file at cleanup", () =>
+    probe["default-owner"] == "yes" ? ClientOfCPythonListener(owned: false)
+        : Skip("this OS gives a pipe made with default security (as multiprocessing makes it) no owner, and the client refuses a pipe whose owner it cannot check (the 'reports no owner' check)"));
+Check("unix sockets on Windows: a listener at a caller-given path talks to a client; a path that exists is refused (PathExists), not replaced", UnixCallerPath);
+Check("a pipe that reports no owner is refused with ConnectionRefused, never a crash", () =>
+    probe["default-owner"] == "no" ? OwnerlessPipeRefused()
+        : Skip("every pipe has an owner on this OS (the probe's pipe made with default security had one)"));
 
 Console.WriteLine($"wine lane: {passed} passed, {skipped} skipped, {failed} failed");
 return failed == 0 ? 0 : 1;
@@ -60,6 +69,7 @@ void Check(string name, Func<string?> run)
     {
         failed++;
         Console.WriteLine($"FAIL {name} ({clock.ElapsedMilliseconds} ms): {e.GetType().Name}: {e.Message}");
+        Console.WriteLine(e.StackTrace); // where: a failure under Wine cannot be re-run in a debugger here
     }
 }
 
@@ -75,7 +85,7 @@ static void Require(bool condition, string message)
 
 Dictionary<string, string> Probe(string exe)
 {
-    var result = new Dictionary<string, string> { ["first-instance"] = "unknown", ["reject-remote"] = "unknown" };
+    var result = new Dictionary<string, string> { ["first-instance"] = "unknown", ["reject-remote"] = "unknown", ["default-owner"] = "unknown" };
     var (code, output) = RunClient(exe, ["probe", @"\\.\pipe\dapper-wine-probe-" + Environment.ProcessId], TimeSpan.FromSeconds(30));
     foreach (string line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
     {
@@ -86,7 +96,7 @@ Dictionary<string, string> Probe(string exe)
         }
     }
 
-    Console.WriteLine($"probe (exit {code}): FILE_FLAG_FIRST_PIPE_INSTANCE enforced: {result["first-instance"]}; PIPE_REJECT_REMOTE_CLIENTS {result["reject-remote"]}");
+    Console.WriteLine($"probe (exit {code}): FILE_FLAG_FIRST_PIPE_INSTANCE enforced: {result["first-instance"]}; PIPE_REJECT_REMOTE_CLIENTS {result["reject-remote"]}; a pipe made with default security has an owner: {result["default-owner"]}");
     return result;
 }
 
@@ -156,6 +166,107 @@ static (IPCManager Manager, string Pipe) Listen(Handler handler, string? name = 
     var launcher = m.CreateListener(new TransportConfig { Transport = "pipe", PipeName = name });
     Require(launcher.Count == 4 && launcher[2] == "--ipc-pipe", "launcher args: " + string.Join(' ', launcher));
     return (m, launcher[3]);
+}
+
+// On Windows the Python and Node suites' listening peer is multiprocessing.connection's
+// AF_PIPE Listener (CPython has no AF_UNIX there): the library is the pipe's client.
+// owned: a security descriptor naming this user the owner, the listener's one difference
+// from multiprocessing's (which passes none: Windows then makes the token's default owner
+// the pipe's owner; Wine makes none).
+string? ClientOfCPythonListener(bool owned)
+{
+    string pipe = @"\\.\pipe\dapper-wine-listener-" + Environment.ProcessId + (owned ? "-owned" : "");
+    using var p = StartClient(client, owned ? ["listen", pipe, "owned"] : ["listen", pipe]);
+    string? said = p.StandardOutput.ReadLine();
+    Require(said == "listening", $"the listener said {said ?? "nothing"}");
+    var atClient = new Handler();
+    using var c = new IPCManager();
+    c.SetHandler(atClient);
+    c.Connect(new TransportConfig { Transport = "pipe", PipeName = pipe, ConnectTimeoutMs = 10_000 });
+    c.StartReader();
+    int[] sizes = [0, 1, 127, 128, 129, 8192, 8193, 65536, 1 << 20, (4 << 20) + 7];
+    for (int k = 0; k < sizes.Length; k++)
+    {
+        byte[] sent = Payload((uint)k, sizes[k]);
+        c.Send(1, sent);
+        Require(atClient.WaitFrames(k + 1, TimeSpan.FromSeconds(30)), $"the echo of {sizes[k]} bytes did not come back");
+        Require(atClient.Last.AsSpan().SequenceEqual(sent), $"the echo of {sizes[k]} bytes differs");
+    }
+
+    c.Cleanup();
+    ExpectClient(p, TimeSpan.FromSeconds(30), "listen");
+    return null;
+}
+
+// Wine: the AF_PIPE listener's pipe has no owner; the client must refuse it cleanly.
+string? OwnerlessPipeRefused()
+{
+    string pipe = @"\\.\pipe\dapper-wine-ownerless-" + Environment.ProcessId;
+    using var p = StartClient(client, ["listen", pipe]);
+    string? said = p.StandardOutput.ReadLine();
+    Require(said == "listening", $"the listener said {said ?? "nothing"}");
+    using var c = new IPCManager();
+    try
+    {
+        c.Connect(new TransportConfig { Transport = "pipe", PipeName = pipe, ConnectTimeoutMs = 10_000 });
+        throw new InvalidOperationException("the client connected to a pipe whose owner it could not check");
+    }
+    catch (IpcException e) when (e.Status == IpcStatus.ConnectionRefused && e.Message.Contains("no owner", StringComparison.Ordinal))
+    {
+        Console.WriteLine($"  refused: {e.Message}");
+    }
+
+    ExpectClient(p, TimeSpan.FromSeconds(30), "listen"); // the refused client closed its end: end-of-file
+    return null;
+}
+
+// Windows keeps .NET's AF_UNIX socket; a caller-given path must not reach the POSIX C
+// shim (lstat), which is not built for Windows.
+string? UnixCallerPath()
+{
+    if (!System.Net.Sockets.Socket.OSSupportsUnixDomainSockets)
+    {
+        return Skip("this OS has no AF_UNIX sockets (.NET says so; the library then listens on tcp, as documented)");
+    }
+
+    string dir = Directory.CreateTempSubdirectory("dapper-wine-unix-").FullName;
+    try
+    {
+        string path = Path.Combine(dir, "ipc.sock");
+        var atServer = new Handler();
+        using var server = new IPCManager();
+        server.SetHandler(atServer);
+        var launcher = server.CreateListener(new TransportConfig { Transport = "unix", Path = path });
+        Require(launcher[1] == "unix" && launcher[3] == path, "launcher args: " + string.Join(' ', launcher));
+        using var client = new IPCManager();
+        client.Connect(new TransportConfig { Transport = "unix", Path = path, ConnectTimeoutMs = 10_000 });
+        server.WaitForClient(20_000);
+        server.StartReader();
+        client.Send(1, Payload(3, 1000));
+        Require(atServer.WaitFrames(1, TimeSpan.FromSeconds(30)), "the frame did not arrive");
+        using var second = new IPCManager();
+        var refused = Refusal(() => second.CreateListener(new TransportConfig { Transport = "unix", Path = path }));
+        Require(refused.Status == IpcStatus.PathExists, $"a second listener at an existing path: {refused.Status} ({refused.Message})");
+        return null;
+    }
+    finally
+    {
+        Directory.Delete(dir, recursive: true);
+    }
+}
+
+static IpcException Refusal(Action call)
+{
+    try
+    {
+        call();
+    }
+    catch (IpcException e)
+    {
+        return e;
+    }
+
+    throw new InvalidOperationException("the call succeeded");
 }
 
 string? EchoSizes()

@@ -420,6 +420,21 @@ internal sealed unsafe partial class WindowsPipeIo : IDisposable
         }
     }
 
+    private static bool IsSid(void* sid, SecurityIdentifier? expected)
+    {
+        if (expected is null)
+        {
+            return false;
+        }
+
+        byte[] binary = new byte[expected.BinaryLength];
+        expected.GetBinaryForm(binary, 0);
+        fixed (byte* b = binary)
+        {
+            return EqualSid(sid, b);
+        }
+    }
+
     private static void CheckOwnerIsCurrentUser(SafePipeHandle handle, string fullName)
     {
         const int SE_KERNEL_OBJECT = 6;
@@ -433,16 +448,23 @@ internal sealed unsafe partial class WindowsPipeIo : IDisposable
 
         try
         {
-            using WindowsIdentity me = WindowsIdentity.GetCurrent();
-            byte[] mine = new byte[me.User!.BinaryLength];
-            me.User.GetBinaryForm(mine, 0);
-            fixed (byte* m = mine)
+            // Windows gives every pipe an owner; Wine gives none to a pipe made with default
+            // security (CPython's multiprocessing makes its pipes so). Unverifiable: refused.
+            if (owner == null)
             {
-                if (!EqualSid(owner, m))
-                {
-                    throw new IpcException(IpcStatus.ConnectionRefused,
-                        $"the pipe {fullName} belongs to {new SecurityIdentifier((nint)owner).Value}, not to this user: refused");
-                }
+                throw new IpcException(IpcStatus.ConnectionRefused,
+                    $"the pipe {fullName} reports no owner, so it cannot be checked to be this user's: refused");
+            }
+
+            // This user's pipe: owned by the user, or by the owner this user's objects get by
+            // default (the token's owner), which is what a server that sets none gets. In an
+            // elevated process that is the Administrators group, not the user (.NET's
+            // PipeOptions.CurrentUserOnly compares with the same).
+            using WindowsIdentity me = WindowsIdentity.GetCurrent();
+            if (!IsSid(owner, me.User) && !IsSid(owner, me.Owner))
+            {
+                throw new IpcException(IpcStatus.ConnectionRefused,
+                    $"the pipe {fullName} belongs to {new SecurityIdentifier((nint)owner).Value}, not to this user: refused");
             }
         }
         finally
