@@ -107,7 +107,7 @@ static void barrier_wait(struct latch *l, int parties)
 }
 
 /* Spawns argv with its stdout on a pipe; returns the pid (-1 on failure) and the read end in *out. */
-static pid_t spawn_with_stdout(char *const argv[], int *out)
+static inline pid_t spawn_with_stdout(char *const argv[], int *out)
 {
     int fds[2];
     if (pipe(fds) != 0)

@@ -19,7 +19,7 @@ internal static class TokenHandshake
 
     // The auth frame is small; a longer one is refused unread.
     private const int MaxAuthPayload = 1024;
-    private const int ReadTimeoutMs = 5000;
+    public const int ReadTimeoutMs = 5000;
 
     public static string NewToken() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
 
@@ -29,18 +29,19 @@ internal static class TokenHandshake
         connection.SendFrame(FrameKind.Event, payload);
     }
 
-    /// <summary>Reads exactly the first frame (nothing after it) and checks its token. Returns the reason for a refusal, or null.</summary>
-    public static string? Verify(SocketConnection connection, string expected)
+    /// <summary>Reads exactly the first frame (nothing after it), all of it within <paramref name="timeoutMs"/>, and checks its token. Returns the reason for a refusal, or null.</summary>
+    public static string? Verify(SocketConnection connection, string expected, int timeoutMs)
     {
+        long deadline = SocketConnection.Deadline(timeoutMs);
         Span<byte> header = stackalloc byte[FrameHeader.Size];
-        if (!connection.ReceiveExactly(header, ReadTimeoutMs))
+        if (!connection.ReceiveExactly(header, deadline))
         {
             return "it sent no auth frame";
         }
 
         (byte kind, uint length) = FrameHeader.Parse(header, MaxAuthPayload);
         byte[] payload = new byte[length];
-        if (kind != FrameKind.Event || !connection.ReceiveExactly(payload, ReadTimeoutMs))
+        if (kind != FrameKind.Event || !connection.ReceiveExactly(payload, deadline))
         {
             return "its first frame is not an auth event";
         }
