@@ -290,48 +290,93 @@ public sealed class SessionListener : IDisposable
                 continue;
             }
 
-            lock (_gate)
-            {
-                if (_closed)
-                {
-                    client.DisposeNow();
-                    return;
-                }
-
-                // A thread per client whose hello is coming: a silent one waits out its
-                // deadline there, and the next client is read at once.
-                var thread = new Thread(() => ReadHello(listener, client)) { IsBackground = true, Name = "dapper-ipc-hello" };
-                _helloThreads.RemoveAll(t => !t.IsAlive);
-                _helloThreads.Add(thread);
-                _pending.Add(client);
-                thread.Start();
-            }
+            Handle(listener, client);
         }
     }
 
-    private void ReadHello(SocketListener listener, SocketConnection client)
+    /// <summary>
+    /// On the accepting thread. The launcher writes its hello right after it connects, so it
+    /// is usually whole in the socket already: then it is read and routed here, with no
+    /// thread to start. Otherwise (a token comes first, the hello is still on its way, or the
+    /// host's offer callback must decide, which may take its time) a thread of its own
+    /// waits for it, and the next client is accepted at once.
+    /// </summary>
+    private void Handle(SocketListener listener, SocketConnection client)
     {
-        bool kept = false;
-        string? refusal = null;
-        SessionHello? hello = null;
-        int? peerPid = null;
-        try
+        int timeoutMs;
+        uint maxSize;
+        lock (_gate)
         {
-            peerPid = client.PeerProcessId;
-            int timeoutMs;
-            uint maxSize;
-            lock (_gate)
+            timeoutMs = _helloTimeoutMs;
+            maxSize = _maxHelloSize;
+        }
+
+        if (listener.AuthToken is null && client.HasWholeFrame(maxSize))
+        {
+            SessionHello? hello = HelloReader.Read(client, SocketConnection.Deadline(timeoutMs), timeoutMs, maxSize,
+                out string refusal);
+            if (hello is null || !NeedsOffer(hello.SessionId))
             {
-                timeoutMs = _helloTimeoutMs;
-                maxSize = _maxHelloSize;
+                Admit(listener, client, hello, refusal);
+                return;
             }
 
-            long deadline = SocketConnection.Deadline(timeoutMs);
-            refusal = listener.AuthRefusal(client, timeoutMs);
-            if (refusal is null)
+            StartHelloThread(listener, client, hello);
+            return;
+        }
+
+        StartHelloThread(listener, client, null);
+    }
+
+    private bool NeedsOffer(string sessionId)
+    {
+        lock (_gate)
+        {
+            ForgetEnded();
+            return _offer is not null && !_slots.ContainsKey(sessionId);
+        }
+    }
+
+    private void StartHelloThread(SocketListener listener, SocketConnection client, SessionHello? hello)
+    {
+        lock (_gate)
+        {
+            if (_closed)
             {
-                hello = HelloReader.Read(client, deadline, timeoutMs, maxSize, out string bad);
-                refusal = hello is null ? bad : Route(hello, client, out kept);
+                client.DisposeNow();
+                return;
+            }
+
+            var thread = new Thread(() => ReadHello(listener, client, hello)) { IsBackground = true, Name = "dapper-ipc-hello" };
+            _helloThreads.RemoveAll(t => !t.IsAlive);
+            _helloThreads.Add(thread);
+            _pending.Add(client);
+            thread.Start();
+        }
+    }
+
+    /// <summary>A client's own thread: reads its auth frame and hello (unless the acceptor already read the hello), then admits it.</summary>
+    private void ReadHello(SocketListener listener, SocketConnection client, SessionHello? hello)
+    {
+        string refusal = string.Empty;
+        try
+        {
+            if (hello is null)
+            {
+                int timeoutMs;
+                uint maxSize;
+                lock (_gate)
+                {
+                    timeoutMs = _helloTimeoutMs;
+                    maxSize = _maxHelloSize;
+                }
+
+                long deadline = SocketConnection.Deadline(timeoutMs);
+                refusal = listener.AuthRefusal(client, timeoutMs) ?? string.Empty;
+                if (refusal.Length == 0)
+                {
+                    hello = HelloReader.Read(client, deadline, timeoutMs, maxSize, out refusal);
+                }
             }
         }
         catch (Exception e)
@@ -340,27 +385,49 @@ public sealed class SessionListener : IDisposable
         }
         finally
         {
-            bool closed;
             lock (_gate)
             {
                 _pending.Remove(client);
-                closed = _closed;
             }
+        }
 
-            if (!kept)
-            {
-                client.DisposeNow();
-            }
+        Admit(listener, client, hello, refusal);
+    }
 
-            // A client cut off by cleanup is not a refusal worth a warning.
-            if (refusal is not null && !closed)
+    /// <summary>Routes a client with its hello (or refuses it for <paramref name="refusal"/>), closes it unless kept, and logs which.</summary>
+    private void Admit(SocketListener listener, SocketConnection client, SessionHello? hello, string refusal)
+    {
+        bool kept = false;
+        int? peerPid = client.PeerProcessId;
+        try
+        {
+            if (hello is not null)
             {
-                Log.SessionRefused(listener.Description, peerPid, refusal);
+                refusal = Route(hello, client, out kept) ?? string.Empty;
             }
-            else if (kept)
-            {
-                Log.SessionReady(listener.Description, hello!.SessionId, peerPid);
-            }
+        }
+        catch (Exception e)
+        {
+            refusal = $"internal error while routing its hello: {e.Message}";
+        }
+
+        bool closed;
+        lock (_gate)
+        {
+            closed = _closed;
+        }
+
+        if (kept)
+        {
+            Log.SessionReady(listener.Description, hello!.SessionId, peerPid);
+            return;
+        }
+
+        client.DisposeNow();
+        // A client cut off by cleanup is not a refusal worth a warning.
+        if (!closed)
+        {
+            Log.SessionRefused(listener.Description, peerPid, refusal);
         }
     }
 

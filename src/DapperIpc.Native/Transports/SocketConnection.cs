@@ -194,6 +194,35 @@ internal abstract class SocketConnection : ConnectionBase
         }
     }
 
+    /// <summary>
+    /// True when a whole frame of at most <paramref name="maxPayload"/> bytes is in the
+    /// socket already (peeked, nothing taken): a handshake can then read it without waiting.
+    /// </summary>
+    public bool HasWholeFrame(uint maxPayload)
+    {
+        try
+        {
+            int available = Socket.Available;
+            if (available < Framing.FrameHeader.Size)
+            {
+                return false;
+            }
+
+            Span<byte> header = stackalloc byte[Framing.FrameHeader.Size];
+            if (Socket.Receive(header, SocketFlags.Peek) != header.Length)
+            {
+                return false;
+            }
+
+            uint length = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(header[4..]);
+            return length <= maxPayload && available >= Framing.FrameHeader.Size + (long)length;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>The pid of the process at the other end of a unix socket, where the OS tells it (Linux, macOS); null otherwise.</summary>
     public int? PeerProcessId
         => Socket.AddressFamily == AddressFamily.Unix ? PeerCredentials.PeerPid(Socket.SafeHandle.DangerousGetHandle()) : null;
