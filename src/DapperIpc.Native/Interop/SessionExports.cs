@@ -174,10 +174,10 @@ internal static unsafe class SessionExports
                 return LastError.Fail(IpcStatus.InvalidArgument, "buf is NULL but cap is not 0");
             }
 
-            SessionHello hello = manager.Hello ?? throw new IpcException(IpcStatus.InvalidState,
+            byte[] hello = manager.Hello ?? throw new IpcException(IpcStatus.InvalidState,
                 "the manager was not made by dapper_ipc_session_listener_accept: it has no hello");
-            byte[] text = new byte[hello.Payload.Length + 1];
-            hello.Payload.CopyTo(text, 0);
+            byte[] text = new byte[hello.Length + 1];
+            hello.CopyTo(text, 0);
             IpcStatus status = OutputBuffer.Copy(text, buf, cap, length, out string? tooSmall, "the hello");
             return tooSmall is null ? LastError.Ok() : LastError.Fail(status, tooSmall);
         }

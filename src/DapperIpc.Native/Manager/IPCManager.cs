@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.Threading;
 using DapperIpc.Factory;
 using DapperIpc.Framing;
-using DapperIpc.Sessions;
 using DapperIpc.Transports;
 
 namespace DapperIpc.Manager;
@@ -96,7 +95,7 @@ public sealed class IPCManager : IDisposable
     /// routed by its hello: from here it is a connected manager like one made by connect.
     /// Returns the session, so the listener can end exactly that one at its cleanup.
     /// </summary>
-    internal IpcSession Adopt(ConnectionBase connection, SessionHello hello)
+    internal IpcSession Adopt(ConnectionBase connection, byte[] hello)
     {
         IpcSession s = Reserve();
         s.Attach(connection);
@@ -104,8 +103,8 @@ public sealed class IPCManager : IDisposable
         return s;
     }
 
-    /// <summary>The hello of the subprocess session this manager was made for by a session listener; null otherwise.</summary>
-    public SessionHello? Hello { get; private set; }
+    /// <summary>The hello payload (JSON, as received) of the subprocess session a session listener made this manager for; null otherwise.</summary>
+    public byte[]? Hello { get; private set; }
 
     /// <summary>Cleans up <paramref name="session"/> if it is still this manager's (the host may have cleaned it up and listened again since).</summary>
     internal void Cleanup(IpcSession session)

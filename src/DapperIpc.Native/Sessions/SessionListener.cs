@@ -173,7 +173,7 @@ public sealed class SessionListener : IDisposable
                 else if (slot.Connection is not null)
                 {
                     var manager = new IPCManager();
-                    slot.Session = manager.Adopt(slot.Connection, slot.Hello!);
+                    slot.Session = manager.Adopt(slot.Connection, slot.Hello!.Payload);
                     slot.Manager = manager;
                     slot.Connection = null;
                     return manager;
