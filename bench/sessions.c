@@ -129,6 +129,21 @@ static int compare(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Prints the percentiles of n samples (of the expected count) and frees them. */
+static int report(int64_t *samples, int n, int expected)
+{
+    if (n == 0) {
+        fprintf(stderr, "sessions: no session became ready\n");
+        free(samples);
+        return 1;
+    }
+    qsort(samples, (size_t)n, sizeof *samples, compare);
+    printf("p50_us=%.1f p99_us=%.1f max_us=%.1f n=%d missing=%d\n", samples[n / 2] / 1e3,
+           samples[n * 99 / 100 < n ? n * 99 / 100 : n - 1] / 1e3, samples[n - 1] / 1e3, n, expected - n);
+    free(samples);
+    return 0;
+}
+
 static int run(const char *transport, int children, int rounds, const char *self)
 {
     dapper_ipc_session_listener l;
@@ -173,15 +188,7 @@ static int run(const char *transport, int children, int rounds, const char *self
         }
     }
     dapper_ipc_session_listener_destroy(l);
-    if (n == 0) {
-        fprintf(stderr, "sessions: no session became ready\n");
-        return 1;
-    }
-    qsort(samples, (size_t)n, sizeof *samples, compare);
-    printf("p50_us=%.1f p99_us=%.1f max_us=%.1f n=%d missing=%d\n", samples[n / 2] / 1e3,
-           samples[n * 99 / 100 < n ? n * 99 / 100 : n - 1] / 1e3, samples[n - 1] / 1e3, n, children * rounds - n);
-    free(samples);
-    return 0;
+    return report(samples, n, children * rounds);
 }
 
 static int read_all(int fd, char *buf, size_t n)
@@ -256,13 +263,7 @@ static int raw(const char *transport, int children, int rounds, const char *self
     close(fd);
     if (path[0])
         unlink(path);
-    if (n == 0)
-        return 1;
-    qsort(samples, (size_t)n, sizeof *samples, compare);
-    printf("p50_us=%.1f p99_us=%.1f max_us=%.1f n=%d missing=%d\n", samples[n / 2] / 1e3,
-           samples[n * 99 / 100 < n ? n * 99 / 100 : n - 1] / 1e3, samples[n - 1] / 1e3, n, children * rounds - n);
-    free(samples);
-    return 0;
+    return report(samples, n, children * rounds);
 }
 
 int main(int argc, char **argv)

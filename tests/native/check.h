@@ -1,7 +1,7 @@
 /*
  * What the C test programs (hardening.c, lifecycle.c) share: a check that prints
- * "ok:" or "FAILED:" and counts failures, the calling thread's last error, the
- * program's own path (peers are the same program in a peer mode), a child whose
+ * "ok:" or "FAILED:" and counts failures, the calling thread's last error, a directory's
+ * entry count, the program's own path (peers are the same program in a peer mode), a child whose
  * stdout the test reads, and main's dispatch to one test of the program's table.
  * Header-only; each program includes it once.
  */
@@ -10,6 +10,7 @@
 
 #include <dapper_ipc.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <spawn.h>
@@ -125,6 +126,21 @@ static inline pid_t spawn_with_stdout(char *const argv[], int *out)
     }
     *out = fds[0];
     return pid;
+}
+
+/* The entries of a directory (whose names start with prefix, unless it is NULL): open
+   descriptors in /proc/self/fd, threads in /proc/self/task, files a test left. */
+static inline int count_dir(const char *path, const char *prefix)
+{
+    DIR *d = opendir(path);
+    int n = 0;
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.' && (prefix == NULL || strncmp(e->d_name, prefix, strlen(prefix)) == 0))
+            n++;
+    if (d != NULL)
+        closedir(d);
+    return n;
 }
 
 /* Exit status of a skipped test (CTest's SKIP_RETURN_CODE), with the reason printed. */

@@ -545,19 +545,6 @@ static int test_destroy_with_sessions_open(void)
     return 0;
 }
 
-static int count_dir(const char *path, const char *prefix)
-{
-    DIR *d = opendir(path);
-    int n = 0;
-    struct dirent *e;
-    while (d != NULL && (e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.' && (prefix == NULL || strncmp(e->d_name, prefix, strlen(prefix)) == 0))
-            n++;
-    if (d != NULL)
-        closedir(d);
-    return n;
-}
-
 static int one_cycle(dapper_ipc_session_listener l, int i)
 {
     char id[32], buf[256];

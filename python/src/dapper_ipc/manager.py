@@ -42,6 +42,7 @@ except ImportError:  # pragma: no cover - not CPython
     from signal import getsignal as _getsignal
 
 from . import _native as native
+from ._closing import CleansUpOnExit
 from ._frames import payloads as _payloads
 from ._json_fast import loads as _json_loads
 from ._pull import END as _END, NOTHING as _NOTHING, TIMED_OUT as _TIMED_OUT, Pull
@@ -182,7 +183,7 @@ def _status_and_error(fn, *args):
     return status, (native.error_for(status) if status else None)
 
 
-class IPCManager:
+class IPCManager(CleansUpOnExit):
     """One connection: a listener (the adapter side) or a client (the launcher side).
 
     A listener sends commands (kind 2) by default, a client made by connect sends
@@ -768,15 +769,3 @@ class IPCManager:
                 self._lib.dapper_ipc_manager_destroy(self._handle)
         except Exception:
             pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.cleanup()
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc):
-        await self.acleanup()

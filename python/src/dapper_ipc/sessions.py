@@ -22,13 +22,14 @@ import logging
 import threading
 
 from . import _native as native
+from ._closing import CleansUpOnExit
 from .config import TransportConfig
 from .manager import IPCManager
 
 logger = logging.getLogger("dapper.ipc")
 
 
-class SessionListener:
+class SessionListener(CleansUpOnExit):
     """A session listener (dapper_ipc_session_listener_*): bind once, expect session ids,
     accept each as an IPCManager. Usable as a context manager (cleanup on exit)."""
 
@@ -155,18 +156,6 @@ class SessionListener:
                 self._lib.dapper_ipc_session_listener_destroy(self._handle)
         except Exception:
             pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.cleanup()
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc):
-        await self.acleanup()
 
 
 def _close_unclaimed(future):
