@@ -150,7 +150,12 @@ class IPCManager extends EventEmitter {
     super();
     const handle = {};
     native.check(native.lib().manager_create(handle));
+    this._init(handle);
+  }
+
+  _init(handle) {
     this._handle = handle;
+    this.hello = null; // a session's hello, for a manager a SessionListener accepted
     this._token = 0;
     this._destroyed = false;
     this._enabled = false;
@@ -230,23 +235,23 @@ class IPCManager extends EventEmitter {
   }
 
   get launcherArgs() {
-    const lib = native.lib();
-    const length = [0];
-    const argc = [0];
-    let status = lib.launcher_args(this._handle, null, 0, length, argc);
-    if (status !== Status.E_BUFFER_TOO_SMALL) native.check(status);
-    const buf = Buffer.alloc(length[0]);
-    native.check(lib.launcher_args(this._handle, buf, buf.length, length, argc));
-    return buf.toString('utf8', 0, Math.max(0, length[0] - 1)).split('\0').slice(0, argc[0]);
+    return native.launcherArgs(native.lib().launcher_args, this._handle);
   }
 
   /** The token a launcher must present (listener with requireAuth); hand it over in the
    * DAPPER_IPC_AUTH_TOKEN environment variable, never argv. */
   get authToken() {
-    const buf = Buffer.alloc(128);
-    const length = [0];
-    native.check(native.lib().auth_token(this._handle, buf, buf.length, length));
-    return buf.toString('ascii', 0, length[0] - 1);
+    return native.textResult(native.lib().auth_token, this._handle);
+  }
+
+  /** The manager of a session a SessionListener accepted: connected, reader started, `hello` its hello. */
+  static _adopt(handle) {
+    const manager = Object.create(IPCManager.prototype);
+    EventEmitter.call(manager);
+    manager._init(handle);
+    manager.hello = JSON.parse(native.textResult(native.lib().session_hello, handle));
+    manager._connected();
+    return manager;
   }
 
   /**
@@ -339,7 +344,8 @@ class IPCManager extends EventEmitter {
   // ---- sending ----------------------------------------------------------------------
 
   _defaultKind() {
-    return this._isListener ? Kind.COMMAND : Kind.EVENT;
+    // The adapter's side sends commands: a listener, or a session a SessionListener accepted.
+    return this._isListener || this.hello !== null ? Kind.COMMAND : Kind.EVENT;
   }
 
   /**
@@ -587,8 +593,12 @@ class IPCManager extends EventEmitter {
   }
 }
 
+IPCManager._nativeConfig = nativeConfig;
+const { SessionListener } = require('./lib/sessions')(IPCManager);
+
 module.exports = {
   IPCManager,
+  SessionListener,
   IPCError,
   Status,
   Kind,
