@@ -719,8 +719,12 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_is_connected(dapper_ipc_manage
    with the same id is refused while the first session's manager is open
    (after its cleanup or destroy the id may be expected again).
    Threads: one accepting thread per listening session listener
-   ("dapper-ipc-sessions") and, while a hello is coming, one thread per
-   client ("dapper-ipc-hello"); all of them end in destroy. */
+   ("dapper-ipc-sessions"), which reads and routes a hello that is already
+   whole in the socket when the client is accepted (the usual case), and one
+   thread per other client ("dapper-ipc-hello": its hello is still coming,
+   its token comes first, or the offer callback must decide) until that
+   client is routed or refused; all of them are joined by destroy. The log
+   callback may run on any of them. */
 typedef struct dapper_ipc_session_listener {
     uint64_t id;
 } dapper_ipc_session_listener;
