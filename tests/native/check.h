@@ -101,7 +101,7 @@ static int latch_wait(struct latch *l, int at_least, int seconds)
 
 /* A one-use barrier for `parties` threads, from a latch (macOS has no pthread_barrier_t):
    each arrives, and none goes on before all have arrived. */
-static void barrier_wait(struct latch *l, int parties)
+static inline void barrier_wait(struct latch *l, int parties)
 {
     latch_add(l, 1);
     latch_wait(l, parties, WAIT_SECONDS);

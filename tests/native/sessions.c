@@ -465,29 +465,25 @@ static int test_a_child_that_dies(void)
     return 0;
 }
 
+/* Messages delivered by the readers of every open session, and disconnects reported. */
 struct counted {
-    pthread_mutex_t lock;
-    pthread_cond_t changed;
-    int messages, disconnects;
+    struct latch messages;
+    int disconnects;
 };
 
 static void on_counted_message(void *user, int32_t kind, const uint8_t *payload, size_t length)
 {
     struct counted *c = user;
     (void)kind, (void)payload, (void)length;
-    pthread_mutex_lock(&c->lock);
-    c->messages++;
-    pthread_cond_broadcast(&c->changed);
-    pthread_mutex_unlock(&c->lock);
+    latch_add(&c->messages, 1);
 }
 
 static void on_counted_state(void *user, int32_t event, int32_t status, const char *reason)
 {
     struct counted *c = user;
     (void)status, (void)reason;
-    pthread_mutex_lock(&c->lock);
-    c->disconnects += event == DAPPER_IPC_EVENT_DISCONNECTED;
-    pthread_mutex_unlock(&c->lock);
+    if (event == DAPPER_IPC_EVENT_DISCONNECTED)
+        __atomic_add_fetch(&c->disconnects, 1, __ATOMIC_SEQ_CST);
 }
 
 static int test_destroy_with_sessions_open(void)
@@ -501,7 +497,7 @@ static int test_destroy_with_sessions_open(void)
     const char *ids[OPEN] = {"open-a", "open-b", "open-c"};
     pid_t pids[OPEN];
     dapper_ipc_manager m[OPEN];
-    struct counted c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    struct counted c = {LATCH_INIT, 0};
     for (int i = 0; i < OPEN; i++) {
         must(dapper_ipc_session_listener_expect(l, ids[i]), "expect");
         pids[i] = spawn_child(l, ids[i], 1);
@@ -509,14 +505,7 @@ static int test_destroy_with_sessions_open(void)
         must(dapper_ipc_set_callback(m[i], on_counted_message, on_counted_state, &c), "set_callback");
         must(dapper_ipc_start_reader(m[i]), "start_reader");
     }
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += WAIT_SECONDS;
-    pthread_mutex_lock(&c.lock);
-    while (c.messages < OPEN && pthread_cond_timedwait(&c.changed, &c.lock, &deadline) != ETIMEDOUT) {
-    }
-    pthread_mutex_unlock(&c.lock);
-    check(c.messages == OPEN, "each open session's reader delivered its ping");
+    check(latch_wait(&c.messages, OPEN, WAIT_SECONDS), "each open session's reader delivered its ping");
     /* An expected session whose child is connected but not accepted is ended too. */
     must(dapper_ipc_session_listener_expect(l, "never-accepted"), "expect");
     int waiting = raw_connect(l);
@@ -535,7 +524,8 @@ static int test_destroy_with_sessions_open(void)
         all_closed &= connected == 0 && dapper_ipc_send(m[i], DAPPER_IPC_KIND_COMMAND, "{}", 2) != DAPPER_IPC_OK;
     }
     check(all_closed, "every session's manager is cleaned up (not connected, sends fail)");
-    check(c.disconnects == 0, "a close the host asked for is not reported as a disconnect");
+    check(__atomic_load_n(&c.disconnects, __ATOMIC_SEQ_CST) == 0,
+          "a close the host asked for is not reported as a disconnect");
     check(access(path, F_OK) != 0, "the socket file is gone");
     int destroyed = 1;
     for (int i = 0; i < OPEN; i++)
