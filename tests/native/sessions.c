@@ -230,29 +230,31 @@ static int logged(const char *needle, const char *also)
 
 /* ---- raw clients (this process, plain sockets): the peers that misbehave ---- */
 
+static int connect_to(int domain, const struct sockaddr *address, socklen_t length)
+{
+    int fd = socket(domain, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, address, length) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
 static int raw_connect(dapper_ipc_session_listener l)
 {
     char *args[16];
     int argc = launcher_args(l, args);
-    int fd = -1;
     if (argc >= 4 && strcmp(args[1], "unix") == 0) {
         struct sockaddr_un a = {.sun_family = AF_UNIX};
         snprintf(a.sun_path, sizeof a.sun_path, "%s", args[3]);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-            close(fd);
-            fd = -1;
-        }
-    } else if (argc >= 6) {
+        return connect_to(AF_UNIX, (struct sockaddr *)&a, sizeof a);
+    }
+    if (argc >= 6) {
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(args[5]))};
         inet_pton(AF_INET, args[3], &a.sin_addr);
-        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-            close(fd);
-            fd = -1;
-        }
+        return connect_to(AF_INET, (struct sockaddr *)&a, sizeof a);
     }
-    return fd;
+    return -1;
 }
 
 static int raw_frame(int fd, int kind, const char *payload, uint32_t claimed)
