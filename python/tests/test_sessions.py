@@ -4,6 +4,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -160,6 +161,33 @@ class SessionListenerTests(unittest.TestCase):
                 listener.create_listener(TransportConfig(transport="pipe"))
         with self.assertRaises(IPCConfigError):
             SessionListener(hello_timeout=0)
+
+    def test_ctrl_c_interrupts_accept_on_the_main_thread(self):
+        script = "\n".join([
+            "from dapper_ipc import SessionListener",
+            "listener = SessionListener()",
+            "listener.create_listener()",
+            "listener.expect('never')",
+            "try:",
+            "    print('inside', flush=True)",
+            "    listener.accept('never')  # no limit: only Ctrl-C ends it",
+            "except KeyboardInterrupt:",
+            "    print('interrupted', flush=True)",
+            "listener.cleanup()",
+        ])
+        child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=child_env())
+        try:
+            self.assertEqual(child.stdout.readline().strip(), "inside")
+            os.kill(child.pid, signal.SIGINT)
+            out, _ = child.communicate(timeout=WAIT)
+        except subprocess.TimeoutExpired:
+            self.fail("Ctrl-C did not end accept on the main thread")
+        finally:
+            child.kill()
+            child.wait()
+            child.stdout.close()
+        self.assertEqual(out.strip(), "interrupted")
+        self.assertEqual(child.returncode, 0)
 
     def test_aaccept_does_not_block_the_loop(self):
         async def main():

@@ -20,13 +20,16 @@ import ctypes
 import json
 import logging
 import threading
+import time
 
 from . import _native as native
 from ._closing import CleansUpOnExit
 from .config import TransportConfig
+from .errors import IPCTimeoutError
 from .manager import IPCManager
 
 logger = logging.getLogger("dapper.ipc")
+_SLICE_MS = 50  # the main thread's longest uninterruptible wait in accept
 
 
 class SessionListener(CleansUpOnExit):
@@ -85,11 +88,21 @@ class SessionListener(CleansUpOnExit):
         an IPCManager that owns its connection, with .hello the hello as a dict.
         IPCTimeoutError when it did not come; IPCStateError for an id not expected (without
         an offer callback) or already accepted, and with status E_CANCELLED (-15) when
-        cleanup() ran meanwhile."""
-        ms = native.timeout_ms(timeout)
+        cleanup() ran meanwhile. On the main thread it waits in slices, so Ctrl-C
+        interrupts it."""
         out = native.Manager()
-        status = self._lib.dapper_ipc_session_listener_accept(self._handle, session_id.encode("utf-8"), ms,
-                                                              ctypes.byref(out))
+        sid = session_id.encode("utf-8")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        on_main = threading.current_thread() is threading.main_thread()
+        while True:
+            ms = -1 if deadline is None else native.timeout_ms(max(0.0, deadline - time.monotonic()))
+            if on_main and (ms < 0 or ms > _SLICE_MS):
+                ms = _SLICE_MS  # Ctrl-C is seen between slices: nothing is taken by a wait that ends
+            status = self._lib.dapper_ipc_session_listener_accept(self._handle, sid, ms, ctypes.byref(out))
+            if status != native.E_TIMEOUT or (deadline is not None and time.monotonic() >= deadline):
+                break
+        if status == native.E_TIMEOUT:
+            raise IPCTimeoutError(f"session '{session_id}' did not connect within {timeout} s", status)
         native.check(status)
         manager = IPCManager._adopt(self._lib, out)
         with self._lock:
