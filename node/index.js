@@ -405,6 +405,13 @@ class IPCManager extends EventEmitter {
     const wantsMessage = this.listenerCount('message') > 0 || this._subscribers.size > 0;
     if (!wantsData && !wantsMessage) return;
     const L = FrameLayout;
+    if (count === 1 && !wantsData) {
+      // A lone frame (a response, an event): decoded straight from the library's buffer.
+      const frame = koffi.decode(frames, native.Frame);
+      const n = Number(frame.length);
+      this._deliverText(frame.kind, n > 0 ? koffi.decode.string(frame.payload, n) : '');
+      return;
+    }
     const table = new DataView(koffi.view(frames, count * L.size));
     const first = L.word(table, 0);
     const last = (count - 1) * L.size;
@@ -419,25 +426,37 @@ class IPCManager extends EventEmitter {
   }
 
   _deliver(kind, bytes, start, end, wantsData, wantsMessage) {
-    try {
-      if (wantsData) this.emit('data', bytes.subarray(start, end), kind);
-      if (wantsMessage) {
-        let message;
-        try {
-          message = JSON.parse(bytes.toString('utf8', start, end));
-        } catch (error) {
-          this._parseErrors++;
-          if (this.listenerCount('parseError') > 0) this.emit('parseError', error, Buffer.from(bytes.subarray(start, end)), kind);
-          return;
-        }
-        this.emit('message', message, kind);
-        for (const subscriber of this._subscribers) subscriber.push(message);
+    if (wantsData) {
+      try {
+        this.emit('data', bytes.subarray(start, end), kind);
+      } catch (error) {
+        this._rethrowLater(error);
       }
-    } catch (error) {
-      // A listener threw: as in any event handler, it is the process's uncaught exception,
-      // raised on the loop after the library's reader has been let go.
-      process.nextTick(() => { throw error; });
     }
+    if (wantsMessage) this._deliverText(kind, bytes.toString('utf8', start, end));
+  }
+
+  _deliverText(kind, text) {
+    try {
+      let message;
+      try {
+        message = JSON.parse(text);
+      } catch (error) {
+        this._parseErrors++;
+        if (this.listenerCount('parseError') > 0) this.emit('parseError', error, Buffer.from(text, 'utf8'), kind);
+        return;
+      }
+      this.emit('message', message, kind);
+      for (const subscriber of this._subscribers) subscriber.push(message);
+    } catch (error) {
+      this._rethrowLater(error);
+    }
+  }
+
+  _rethrowLater(error) {
+    // A listener threw: as in any event handler, it is the process's uncaught exception,
+    // raised on the loop after the library's reader has been let go.
+    process.nextTick(() => { throw error; });
   }
 
   _onState(event, status, reason) {
