@@ -6,8 +6,13 @@ const net = require('net');
 const { SessionListener, IPCError, Status, Kind } = require('..');
 const { peer, within, once } = require('../test-support/helpers');
 
+// The Python peers have no AF_UNIX on Windows (and a session listener no pipe transport):
+// there the unix case is skipped and the rest runs over tcp.
+const SHARED = process.platform === 'win32' ? 'tcp' : 'unix';
+
 for (const transport of ['unix', 'tcp']) {
-  test(`${transport}: two Python launchers on one shared endpoint, each routed by its hello to its own manager`, async () => {
+  const skip = transport === 'unix' && process.platform === 'win32' ? 'CPython on Windows has no AF_UNIX for the peers' : false;
+  test(`${transport}: two Python launchers on one shared endpoint, each routed by its hello to its own manager`, { skip }, async () => {
     const listener = new SessionListener();
     const args = listener.createListener({ transport });
     assert.deepEqual(args.slice(0, 2), ['--ipc', transport]);
@@ -61,8 +66,8 @@ test('unknown ids are refused unless the offer callback accepts them; accept rej
 
 test('a client that is silent past the deadline is closed', async () => {
   const listener = new SessionListener({ helloTimeoutMs: 200 });
-  const args = listener.createListener({ transport: 'unix' });
-  const socket = net.connect(args[3]);
+  const args = listener.createListener({ transport: SHARED });
+  const socket = SHARED === 'unix' ? net.connect(args[3]) : net.connect(Number(args[5]), args[3]);
   await within(10000, once(socket, 'close'), 'the silent client closed by the listener');
   await listener.cleanup();
 });
