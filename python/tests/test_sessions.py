@@ -14,6 +14,12 @@ from _support import PEER, WAIT, Inbox, child_env, raw_client, recv_exactly
 from dapper_ipc import IPCConfigError, IPCStateError, IPCTimeoutError, SessionListener, TransportConfig
 
 
+# A session listener has no pipe transport, and CPython on Windows no AF_UNIX for the peers:
+# there the tests run over tcp.
+SHARED = "tcp" if sys.platform == "win32" else "unix"
+SHARED_TRANSPORTS = ("tcp",) if sys.platform == "win32" else ("unix", "tcp")
+
+
 def spawn(args, session_id, parent="root"):
     return subprocess.Popen([sys.executable, PEER, "session", *args, "--session-id", session_id,
                              "--parent-session-id", parent], env=child_env())
@@ -53,7 +59,7 @@ class LogCapture(logging.Handler):
 
 class SessionListenerTests(unittest.TestCase):
     def test_children_on_one_endpoint_each_get_their_own_manager(self):
-        for transport in ("unix", "tcp"):
+        for transport in SHARED_TRANSPORTS:
             with self.subTest(transport=transport), SessionListener() as listener:
                 args = listener.create_listener(TransportConfig(transport=transport))
                 self.assertEqual(args[:2], ["--ipc", transport])
@@ -84,7 +90,7 @@ class SessionListenerTests(unittest.TestCase):
 
     def test_refused_hellos_are_logged_and_the_session_goes_on(self):
         with LogCapture() as log, SessionListener(hello_timeout=0.5, max_hello_size=256) as listener:
-            args = listener.create_listener()
+            args = listener.create_listener(TransportConfig(transport=SHARED))
             listener.expect("kept")
             child = spawn(args, "kept")
             manager = listener.accept("kept", timeout=WAIT)
@@ -119,7 +125,7 @@ class SessionListenerTests(unittest.TestCase):
             return hello_message["body"]["sessionId"].startswith("friend")
 
         with LogCapture() as log, SessionListener(offer=offer) as listener:
-            args = listener.create_listener()
+            args = listener.create_listener(TransportConfig(transport=SHARED))
             with raw_client(args) as foe:
                 foe.sendall(hello("foe"))
                 log.wait_for("offer callback refused session 'foe'")
@@ -132,7 +138,7 @@ class SessionListenerTests(unittest.TestCase):
 
     def test_cleanup_ends_the_sessions_it_accepted(self):
         listener = SessionListener()
-        args = listener.create_listener()
+        args = listener.create_listener(TransportConfig(transport=SHARED))
         path = args[3]
         listener.expect("a")
         child = spawn(args, "a")
@@ -162,6 +168,7 @@ class SessionListenerTests(unittest.TestCase):
         with self.assertRaises(IPCConfigError):
             SessionListener(hello_timeout=0)
 
+    @unittest.skipIf(sys.platform == "win32", "SIGINT to a child process is POSIX")
     def test_ctrl_c_interrupts_accept_on_the_main_thread(self):
         script = "\n".join([
             "from dapper_ipc import SessionListener",
@@ -192,7 +199,7 @@ class SessionListenerTests(unittest.TestCase):
     def test_aaccept_does_not_block_the_loop(self):
         async def main():
             async with SessionListener() as listener:
-                args = listener.create_listener()
+                args = listener.create_listener(TransportConfig(transport=SHARED))
                 listener.expect("async")
                 accepting = asyncio.ensure_future(listener.aaccept("async", timeout=WAIT))
                 await asyncio.sleep(0)  # the loop runs on while accept waits on its thread
