@@ -27,12 +27,14 @@ if QUICK:
     PY = dict(iterations=200, flood=2000, rounds=1, seconds=5)
     NODE = dict(iterations=200, flood=2000, rounds=1, seconds=5)
     STARTS, RSS_STARTS = 2, 1
+    SESSION_ROUNDS = {1: 10, 16: 2}
 else:
     ROUNDS, RTT_N, RTT_SECONDS = 5, 8000, 8
     BIG_COUNT, SMALL_COUNT, RECV_COUNT = 1000, 200000, 300000
     PY = dict(iterations=5000, flood=100000, rounds=3, seconds=8)
     NODE = dict(iterations=5000, flood=50000, rounds=3, seconds=8)
     STARTS, RSS_STARTS = 9, 5
+    SESSION_ROUNDS = {1: 300, 16: 25}  # children at once: rounds
 ORIGINAL_MSGS_PER_S = 27000  # the pure-Python original, measured on these machines (issue 5)
 STEP_TIMEOUT = 150  # seconds, any one benchmark process
 
@@ -128,6 +130,9 @@ def run_all(lib, lib_origin, libdir, out):
     sh(cc, "-O2", "-Wall", "-I", include, os.path.join(HERE, "bench.c"), "-o", bench, f"-L{libdir}", "-ldapper_ipc",
        f"-Wl,-rpath,{libdir}", "-lpthread")
     sh(cc, "-O2", "-Wall", "-I", include, os.path.join(HERE, "startup.c"), "-o", startup, "-ldl", "-lpthread")
+    sessions = os.path.join(out, "sessions")
+    sh(cc, "-O2", "-Wall", "-I", include, os.path.join(HERE, "sessions.c"), "-o", sessions, f"-L{libdir}",
+       "-ldapper_ipc", f"-Wl,-rpath,{libdir}", "-lpthread")
     load_before, busy_before = load(), cpu_busy()
     pin = ["taskset", "-c", "0"] if shutil.which("taskset") else None
 
@@ -286,6 +291,20 @@ def run_all(lib, lib_origin, libdir, out):
                      nd["node_net_msgs_per_s"], framer, None, "one hop to the loop per socket read (batch callback)"))
         rows.append(("Node receive rate, for await messages() (msgs/s)", nd["node_async_msgs_per_s"],
                      nd["node_net_msgs_per_s"], framer, None, ""))
+
+    # ---- 3c. subprocess sessions on one shared listener: a child's connect to its session ready ----
+    session_runs = {}
+    for r in range(ROUNDS):
+        for children, rounds in SESSION_ROUNDS.items():
+            for impl in (["raw", "run"] if r % 2 == 0 else ["run", "raw"]):
+                f = figures(sh(sessions, impl, "unix", str(children), str(max(1, rounds // ROUNDS))))
+                session_runs.setdefault((impl, children), []).append(f["p50_us"])
+    for children in SESSION_ROUNDS:
+        mine, raw = session_runs[("run", children)], session_runs[("raw", children)]
+        at_once = "1 child" if children == 1 else f"{children} children at once"
+        rows.append((f"session ready after a child's connect, {at_once}, unix p50 (µs)", statistics.median(mine),
+                     statistics.median(raw), "raw C endpoint: one thread, blocking reads", None,
+                     f"median of {len(mine)} round p50s; lib {spread(mine)}"))
 
     # ---- 4. the library's own cost ----
     starts = sorted((figures(sh(startup, "time", lib)) for _ in range(STARTS)),

@@ -693,6 +693,170 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_abort(dapper_ipc_manager manag
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_is_connected(dapper_ipc_manager manager,
                                                                int32_t *connected);
 
+/* ---- session listeners ------------------------------------------------- */
+
+/* A session listener: ONE shared endpoint (a unix socket or a tcp port) for
+   many subprocess launchers. Dapper starts each child of a debuggee as a
+   launcher of its own (--subprocess --session-id ID --parent-session-id ID
+   plus the listener's launcher arguments); each connects to the shared
+   endpoint and sends as its first frame a kind 1 event
+     {"event": "dapper/sessionHello",
+      "body": {"sessionId": "ID", "parentSessionId": "ID", "pid": N}}
+   after which it is an ordinary launcher connection (docs/protocol.md).
+   The listener accepts any number of clients at once; each client's hello
+   (after its auth frame, with DAPPER_IPC_FLAG_REQUIRE_AUTH) is read on a
+   thread of its own within a deadline and a size limit, then routed by
+   body.sessionId to a session the host expected (expect), or, when an offer
+   callback is set, offered to it. A hello that is late, too large,
+   malformed, not a kind 1 event, for an unknown session or for one that is
+   already connected closes that connection and is logged at WARNING (with
+   the peer's pid where the OS tells it: unix sockets on Linux and macOS); it
+   never disturbs the other sessions. An accepted session is handed out as
+   an ordinary dapper_ipc_manager (connected, as if made by connect): every
+   manager function works on it (callbacks or the pull mode, send,
+   send_batch, cleanup, destroy), and dapper_ipc_session_hello gives its
+   hello. Frames the child sent right after its hello wait in the socket for
+   that manager's reader or recv. A session id is routed once: a second hello
+   with the same id is refused while the first session's manager is open
+   (after its cleanup or destroy the id may be expected again).
+   Threads: one accepting thread per listening session listener
+   ("dapper-ipc-sessions"), which reads and routes a hello that is already
+   whole in the socket when the client is accepted (the usual case), and one
+   thread per other client ("dapper-ipc-hello": its hello is still coming,
+   its token comes first, or the offer callback must decide) until that
+   client is routed or refused; all of them are joined by destroy. The log
+   callback may run on any of them. */
+typedef struct dapper_ipc_session_listener {
+    uint64_t id;
+} dapper_ipc_session_listener;
+
+/* Called for a hello whose session id nobody expected, on the thread that
+   read it (several may run at once, one per client). session_id is the
+   hello's body.sessionId, NUL-terminated; hello/length the hello frame's
+   JSON payload as received (not NUL-terminated); both valid only during
+   the call. Return nonzero to accept the session (it is then accepted with
+   dapper_ipc_session_listener_accept as if it had been expected), 0 to
+   refuse it (the connection is closed and logged). An accept for that id
+   (on another thread: while an offer callback is set, accept waits for an id
+   nobody expected) returns the session once the callback has returned. It
+   may call any function of this library, destroy of its own listener
+   included (which then does not wait for the calling thread). */
+typedef int32_t(DAPPER_IPC_CALL *dapper_ipc_session_offer_cb)(void *user_data, const char *session_id,
+                                                              const uint8_t *hello, size_t length);
+
+/* Creates a session listener (not listening yet). *out receives its handle:
+   an integer id, never reused; the zero value is never valid.
+   Thread: any.
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_INVALID_ARGUMENT: out is NULL. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_session_listener_create(dapper_ipc_session_listener *out);
+
+/* Sets how long a client may take from its connect to its whole hello (its
+   auth frame included), in ms (0: 5000), and the largest hello payload, in
+   bytes (0: 16384); a larger hello is refused unread. For clients accepted
+   after the call.
+   Thread: any.
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_INVALID_ARGUMENT: a negative
+   timeout, or a size above 64 MiB; DAPPER_IPC_E_INVALID_HANDLE. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_session_listener_set_hello_limits(
+    dapper_ipc_session_listener listener, int32_t timeout_ms, uint32_t max_size);
+
+/* Sets the callback offered the sessions nobody expected (NULL: refuse
+   them all, the default), and its user_data, which must stay valid until
+   destroy returns or the callback is replaced. For hellos read after the
+   call.
+   Thread: any.
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_INVALID_HANDLE. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_session_listener_set_offer_callback(
+    dapper_ipc_session_listener listener, dapper_ipc_session_offer_cb offer, void *user_data);
+
+/* Binds the shared endpoint and starts accepting on the listener's thread.
+   config as for dapper_ipc_create_listener, with the same defaults and
+   security (a private 0700 directory holding a 0600 socket, the same-uid
+   check, loopback for tcp, DAPPER_IPC_FLAG_REQUIRE_AUTH, max_frame_size and
+   send_timeout_ms for every session); config may be NULL. "auto" is a unix
+   socket on every platform, Windows included: a pipe serves one client, so
+   "pipe" is DAPPER_IPC_E_UNSUPPORTED here. client_wait_ms does not apply
+   (an accepted session is connected). Once per session listener.
+   Thread: any.
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_INVALID_STATE: it already listens;
+   DAPPER_IPC_E_UNSUPPORTED: the pipe transport; otherwise the statuses of
+   dapper_ipc_create_listener. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_session_listener_listen(dapper_ipc_session_listener listener,
+                                                                          const dapper_ipc_config *config);
+
+/* The launcher arguments of the shared endpoint, as dapper_ipc_launcher_args
+   gives them (consecutive NUL-terminated strings): every child launcher gets
+   these, plus its own --session-id and --parent-session-id.
+   Thread: any.
+   Returns: as dapper_ipc_launcher_args; DAPPER_IPC_E_INVALID_STATE: not
+   listening (before listen). */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_session_listener_launcher_args(
+    dapper_ipc_session_listener listener, char *buf, size_t cap, size_t *length, int32_t *argc);
+
+/* The token every child must present before its hello, for an endpoint
+   made with DAPPER_IPC_FLAG_REQUIRE_AUTH; as dapper_ipc_auth_token (hand it
+   over in DAPPER_IPC_AUTH_TOKEN_ENV).
+   Thread: any.
+   Returns: as dapper_ipc_auth_token; DAPPER_IPC_E_INVALID_STATE: not
+   listening, or no auth required. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_session_listener_auth_token(
+    dapper_ipc_session_listener listener, char *buf, size_t cap, size_t *length);
+
+/* Announces a session id (UTF-8, NUL-terminated, not empty): its hello will
+   be routed to it. Call it before starting the child (a hello for an id not
+   yet expected is refused, or offered). May be called before listen.
+   Thread: any.
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_INVALID_STATE: the id is already
+   expected, or connected and its manager still open, or the listener is
+   destroyed; DAPPER_IPC_E_INVALID_ARGUMENT: session_id NULL, empty or not
+   UTF-8; DAPPER_IPC_E_INVALID_HANDLE. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_session_listener_expect(dapper_ipc_session_listener listener,
+                                                                          const char *session_id);
+
+/* Waits up to timeout_ms (negative: no limit) for the client of an
+   expected (or offered and accepted) session, then *manager receives a new
+   manager handle that owns its connection: connected, no reader yet (set
+   callbacks and start_reader, or use recv), the hello available through
+   dapper_ipc_session_hello. A client that arrived before the call is handed
+   over at once. The handle is the caller's to destroy
+   (dapper_ipc_manager_destroy); destroying the session listener cleans the
+   session up (as dapper_ipc_cleanup) but leaves the handle valid until then.
+   *manager is zeroed on failure.
+   Thread: any; several threads may wait for different sessions at once.
+   An id nobody expected is waited for while an offer callback is set (it
+   may yet be offered and accepted); without one it is an error at once.
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_TIMEOUT; DAPPER_IPC_E_CANCELLED: the
+   listener was destroyed meanwhile; DAPPER_IPC_E_INVALID_STATE: the id is
+   not expected and no offer callback is set, or it was accepted already; DAPPER_IPC_E_INVALID_ARGUMENT: session_id NULL, empty or not
+   UTF-8, or manager NULL; DAPPER_IPC_E_INVALID_HANDLE. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_session_listener_accept(dapper_ipc_session_listener listener,
+                                                                          const char *session_id,
+                                                                          int32_t timeout_ms,
+                                                                          dapper_ipc_manager *manager);
+
+/* Closes the shared endpoint (and removes its socket file and directory),
+   refuses the clients whose hello is still coming, waits for the
+   listener's threads (an offer callback still running included, unless it
+   is the caller), then cleans up every session it routed, accepted or not,
+   as dapper_ipc_cleanup does (their 2 s lingers run side by side), and
+   retires the handle.
+   Thread: any, including an offer callback and a manager's callbacks (a
+   session's own reader is then not waited for: as cleanup from a callback).
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_INVALID_HANDLE. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_session_listener_destroy(dapper_ipc_session_listener listener);
+
+/* Copies the hello of a session's manager (made by
+   dapper_ipc_session_listener_accept) into buf: the hello frame's JSON
+   payload exactly as received, NUL-terminated; *length (if not NULL)
+   receives the size needed, terminator included.
+   Thread: any, including the callbacks.
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_BUFFER_TOO_SMALL (buf then holds an
+   empty string if cap > 0); DAPPER_IPC_E_INVALID_ARGUMENT: buf is NULL and
+   cap > 0; DAPPER_IPC_E_INVALID_STATE: the manager was not made by a
+   session listener; DAPPER_IPC_E_INVALID_HANDLE. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_session_hello(dapper_ipc_manager manager, char *buf, size_t cap,
+                                                                size_t *length);
+
 #ifdef __cplusplus
 }
 #endif

@@ -112,6 +112,8 @@ export declare class IPCManager extends EventEmitter {
   readonly launcherArgs: string[];
   /** The token a launcher must present (requireAuth); hand it over in DAPPER_IPC_AUTH_TOKEN, never argv. */
   readonly authToken: string;
+  /** The child's hello (`{event: 'dapper/sessionHello', body: {sessionId, parentSessionId, pid}}`) for a manager a SessionListener accepted; null otherwise. */
+  readonly hello: SessionHello | null;
 
   /** Binds now, starts the reader (which accepts the client), returns the launcher arguments. Throws IPCError. */
   createListener(config?: TransportConfig): string[];
@@ -148,4 +150,42 @@ export declare class IPCManager extends EventEmitter {
   addListener<E extends keyof IPCManagerEvents>(event: E, listener: (...args: IPCManagerEvents[E]) => void): this;
   removeListener<E extends keyof IPCManagerEvents>(event: E, listener: (...args: IPCManagerEvents[E]) => void): this;
   emit<E extends keyof IPCManagerEvents>(event: E, ...args: IPCManagerEvents[E]): boolean;
+}
+
+/** The first frame of a subprocess launcher on a shared endpoint. */
+export interface SessionHello {
+  event: 'dapper/sessionHello';
+  body: { sessionId: string; parentSessionId?: string | null; pid?: number | null; [member: string]: unknown };
+  [member: string]: unknown;
+}
+
+export interface SessionListenerOptions {
+  /** How long a client may take from its connect to its whole hello, in ms (5000 by default). */
+  helloTimeoutMs?: number;
+  /** The largest hello, in bytes (16384 by default). */
+  maxHelloSize?: number;
+  /** Decides about session ids nobody expected (runs on the loop); true accepts. */
+  offer?: (hello: SessionHello) => boolean;
+}
+
+/**
+ * One shared endpoint (unix by default, or tcp) for many subprocess launchers, each routed
+ * by its hello to an IPCManager of its own. Refused hellos are closed and logged by the
+ * library; the other sessions go on.
+ */
+export declare class SessionListener {
+  constructor(options?: SessionListenerOptions);
+  /** Binds and returns the launcher arguments every child gets (plus its own --session-id ...). Throws IPCError. */
+  createListener(config?: TransportConfig): string[];
+  readonly launcherArgs: string[];
+  /** The token every child presents before its hello (requireAuth). */
+  readonly authToken: string;
+  /** Announces a session id before its child starts. Throws IPCError (E_INVALID_STATE if already expected or connected). */
+  expect(sessionId: string): void;
+  /** Resolves to the session's IPCManager (connected, reader started, `hello` set); rejects with IPCError (E_TIMEOUT, E_INVALID_STATE, E_CANCELLED). */
+  accept(sessionId: string, timeoutMs?: number): Promise<IPCManager>;
+  /** Sets (or with null removes) the callback for ids nobody expected. */
+  setOfferCallback(offer: ((hello: SessionHello) => boolean) | null): void;
+  /** Closes the endpoint and ends every session it accepted. Idempotent. */
+  cleanup(): Promise<void>;
 }

@@ -150,7 +150,12 @@ class IPCManager extends EventEmitter {
     super();
     const handle = {};
     native.check(native.lib().manager_create(handle));
+    this._init(handle);
+  }
+
+  _init(handle) {
     this._handle = handle;
+    this.hello = null; // a session's hello, for a manager a SessionListener accepted
     this._token = 0;
     this._destroyed = false;
     this._enabled = false;
@@ -230,23 +235,23 @@ class IPCManager extends EventEmitter {
   }
 
   get launcherArgs() {
-    const lib = native.lib();
-    const length = [0];
-    const argc = [0];
-    let status = lib.launcher_args(this._handle, null, 0, length, argc);
-    if (status !== Status.E_BUFFER_TOO_SMALL) native.check(status);
-    const buf = Buffer.alloc(length[0]);
-    native.check(lib.launcher_args(this._handle, buf, buf.length, length, argc));
-    return buf.toString('utf8', 0, Math.max(0, length[0] - 1)).split('\0').slice(0, argc[0]);
+    return native.launcherArgs(native.lib().launcher_args, this._handle);
   }
 
   /** The token a launcher must present (listener with requireAuth); hand it over in the
    * DAPPER_IPC_AUTH_TOKEN environment variable, never argv. */
   get authToken() {
-    const buf = Buffer.alloc(128);
-    const length = [0];
-    native.check(native.lib().auth_token(this._handle, buf, buf.length, length));
-    return buf.toString('ascii', 0, length[0] - 1);
+    return native.textResult(native.lib().auth_token, this._handle);
+  }
+
+  /** The manager of a session a SessionListener accepted: connected, reader started, `hello` its hello. */
+  static _adopt(handle) {
+    const manager = Object.create(IPCManager.prototype);
+    EventEmitter.call(manager);
+    manager._init(handle);
+    manager.hello = JSON.parse(native.textResult(native.lib().session_hello, handle));
+    manager._connected();
+    return manager;
   }
 
   /**
@@ -339,7 +344,8 @@ class IPCManager extends EventEmitter {
   // ---- sending ----------------------------------------------------------------------
 
   _defaultKind() {
-    return this._isListener ? Kind.COMMAND : Kind.EVENT;
+    // The adapter's side sends commands: a listener, or a session a SessionListener accepted.
+    return this._isListener || this.hello !== null ? Kind.COMMAND : Kind.EVENT;
   }
 
   /**
@@ -399,6 +405,13 @@ class IPCManager extends EventEmitter {
     const wantsMessage = this.listenerCount('message') > 0 || this._subscribers.size > 0;
     if (!wantsData && !wantsMessage) return;
     const L = FrameLayout;
+    if (count === 1 && !wantsData) {
+      // A lone frame (a response, an event): decoded straight from the library's buffer.
+      const frame = koffi.decode(frames, native.Frame);
+      const n = Number(frame.length);
+      this._deliverText(frame.kind, n > 0 ? koffi.decode.string(frame.payload, n) : '');
+      return;
+    }
     const table = new DataView(koffi.view(frames, count * L.size));
     const first = L.word(table, 0);
     const last = (count - 1) * L.size;
@@ -413,25 +426,37 @@ class IPCManager extends EventEmitter {
   }
 
   _deliver(kind, bytes, start, end, wantsData, wantsMessage) {
-    try {
-      if (wantsData) this.emit('data', bytes.subarray(start, end), kind);
-      if (wantsMessage) {
-        let message;
-        try {
-          message = JSON.parse(bytes.toString('utf8', start, end));
-        } catch (error) {
-          this._parseErrors++;
-          if (this.listenerCount('parseError') > 0) this.emit('parseError', error, Buffer.from(bytes.subarray(start, end)), kind);
-          return;
-        }
-        this.emit('message', message, kind);
-        for (const subscriber of this._subscribers) subscriber.push(message);
+    if (wantsData) {
+      try {
+        this.emit('data', bytes.subarray(start, end), kind);
+      } catch (error) {
+        this._rethrowLater(error);
       }
-    } catch (error) {
-      // A listener threw: as in any event handler, it is the process's uncaught exception,
-      // raised on the loop after the library's reader has been let go.
-      process.nextTick(() => { throw error; });
     }
+    if (wantsMessage) this._deliverText(kind, bytes.toString('utf8', start, end));
+  }
+
+  _deliverText(kind, text) {
+    try {
+      let message;
+      try {
+        message = JSON.parse(text);
+      } catch (error) {
+        this._parseErrors++;
+        if (this.listenerCount('parseError') > 0) this.emit('parseError', error, Buffer.from(text, 'utf8'), kind);
+        return;
+      }
+      this.emit('message', message, kind);
+      for (const subscriber of this._subscribers) subscriber.push(message);
+    } catch (error) {
+      this._rethrowLater(error);
+    }
+  }
+
+  _rethrowLater(error) {
+    // A listener threw: as in any event handler, it is the process's uncaught exception,
+    // raised on the loop after the library's reader has been let go.
+    process.nextTick(() => { throw error; });
   }
 
   _onState(event, status, reason) {
@@ -587,8 +612,12 @@ class IPCManager extends EventEmitter {
   }
 }
 
+IPCManager._nativeConfig = nativeConfig;
+const { SessionListener } = require('./lib/sessions')(IPCManager);
+
 module.exports = {
   IPCManager,
+  SessionListener,
   IPCError,
   Status,
   Kind,

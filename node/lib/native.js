@@ -127,6 +127,9 @@ function load() {
 }
 
 const Manager = koffi.struct('dapper_ipc_manager', { id: 'uint64_t' });
+const SessionListener = koffi.struct('dapper_ipc_session_listener', { id: 'uint64_t' });
+// user_data as an integer, as for the batch callback: it carries a session listener's token.
+const OfferCb = koffi.proto('int32_t dapper_ipc_session_offer_cb(intptr_t user, const char *session_id, const uint8_t *hello, size_t length)');
 const Config = koffi.struct('dapper_ipc_config', {
   struct_size: 'uint32_t',
   max_frame_size: 'uint32_t',
@@ -188,12 +191,45 @@ function lib() {
     cleanup: f('int32_t dapper_ipc_cleanup(dapper_ipc_manager manager)'),
     abort: f('int32_t dapper_ipc_abort(dapper_ipc_manager manager)'),
     is_connected: f('int32_t dapper_ipc_is_connected(dapper_ipc_manager manager, _Out_ int32_t *connected)'),
+    session_listener_create: f('int32_t dapper_ipc_session_listener_create(_Out_ dapper_ipc_session_listener *out)'),
+    session_listener_destroy: f('int32_t dapper_ipc_session_listener_destroy(dapper_ipc_session_listener listener)'),
+    session_listener_set_hello_limits: f('int32_t dapper_ipc_session_listener_set_hello_limits(dapper_ipc_session_listener listener, int32_t timeout_ms, uint32_t max_size)'),
+    session_listener_set_offer_callback: f('int32_t dapper_ipc_session_listener_set_offer_callback(dapper_ipc_session_listener listener, dapper_ipc_session_offer_cb *offer, intptr_t user)'),
+    session_listener_listen: f('int32_t dapper_ipc_session_listener_listen(dapper_ipc_session_listener listener, const dapper_ipc_config *config)'),
+    session_listener_launcher_args: f('int32_t dapper_ipc_session_listener_launcher_args(dapper_ipc_session_listener listener, _Out_ uint8_t *buf, size_t cap, _Out_ size_t *length, _Out_ int32_t *argc)'),
+    session_listener_auth_token: f('int32_t dapper_ipc_session_listener_auth_token(dapper_ipc_session_listener listener, _Out_ uint8_t *buf, size_t cap, _Out_ size_t *length)'),
+    session_listener_expect: f('int32_t dapper_ipc_session_listener_expect(dapper_ipc_session_listener listener, const char *session_id)'),
+    session_listener_accept: f('int32_t dapper_ipc_session_listener_accept(dapper_ipc_session_listener listener, const char *session_id, int32_t timeout_ms, _Out_ dapper_ipc_manager *manager)'),
+    session_hello: f('int32_t dapper_ipc_session_hello(dapper_ipc_manager manager, _Out_ uint8_t *buf, size_t cap, _Out_ size_t *length)'),
   };
   const probe = { struct_size: 0 };
   // The size both sides know: the library never reads past it.
   if (loaded.config_init(probe, koffi.sizeof(Config)) !== 0) throw new IPCError('dapper_ipc_config_init failed', Status.E_INTERNAL);
   loaded.configSize = probe.struct_size;
   return loaded;
+}
+
+/** The strings a copy-out function (launcher_args and the like) fills: [buffer, length, argc]. */
+function copyOut(fn, ...args) {
+  const length = [0];
+  const argc = [0];
+  const status = fn(...args, null, 0, length, argc);
+  if (status !== Status.E_BUFFER_TOO_SMALL) check(status);
+  const buf = Buffer.alloc(length[0]);
+  check(fn(...args, buf, buf.length, length, argc));
+  return [buf, length[0], argc[0]];
+}
+
+/** The launcher arguments fn (dapper_ipc_launcher_args or the session listener's) copies out. */
+function launcherArgs(fn, handle) {
+  const [buf, length, argc] = copyOut(fn, handle);
+  return buf.toString('utf8', 0, Math.max(0, length - 1)).split('\0').slice(0, argc);
+}
+
+/** A NUL-terminated text result (a token, a hello) that fn copies out. */
+function textResult(fn, handle) {
+  const [buf, length] = copyOut((h, b, cap, len) => fn(h, b, cap, len), handle);
+  return buf.toString('utf8', 0, Math.max(0, length - 1));
 }
 
 /** The calling thread's last error message (call it right after the failing call). */
@@ -219,5 +255,6 @@ function check(status) {
 
 module.exports = {
   koffi, Status, Kind, IPCError, EVENT_CONNECTED, EVENT_DISCONNECTED, FLAG_REQUIRE_AUTH,
-  LIBRARY_ENV, Manager, Config, Frame, FrameLayout, BatchCb, StateCb, lib, lastError, errorFor, check, libraryNames,
+  LIBRARY_ENV, Manager, SessionListener, Config, Frame, FrameLayout, BatchCb, StateCb, OfferCb, lib, lastError, errorFor,
+  check, libraryNames, launcherArgs, textResult,
 };

@@ -15,6 +15,8 @@ MODE
   flood        send small events as fast as the socket takes them, until the connection fails
   junk         send a payload that is not JSON, then {"after": "junk"}; read to EOF
   listen-echo  listen, accept one client, echo as `echo`; exit 0 at EOF
+  session ID   a subprocess launcher on a shared endpoint: send the dapper/sessionHello
+               event for session ID first, then echo as `echo`
 """
 import json
 import os
@@ -150,6 +152,12 @@ def main():
     mode = sys.argv[1]
     if mode == "listen-echo":
         return listen_echo(sys.argv[2])
+    if mode == "session":
+        sid, args = sys.argv[2], sys.argv[3:]
+        with connect(args) as s:
+            hello = {"event": "dapper/sessionHello", "body": {"sessionId": sid, "parentSessionId": "root", "pid": os.getpid()}}
+            s.sendall(frame(1, json.dumps(hello).encode()))
+            return echo(s)
     if mode == "count":
         n, args = int(sys.argv[2]), sys.argv[3:]
         with connect(args) as s:

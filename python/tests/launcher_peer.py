@@ -16,7 +16,11 @@ MODE
   drain  send one event (which the adapter may never read), print "sent", then read
          every frame until the connection ends; print "frames=N end=eof" (or end=reset,
          end=eof-mid-frame, end=<error>)
+  session  a subprocess launcher (--session-id ID --parent-session-id P among the
+         arguments): send the dapper/sessionHello event, then {"event": "stopped"}, answer
+         each command with a response naming its session id, until end-of-file
 """
+import os
 import json
 import socket
 import struct
@@ -144,10 +148,28 @@ def drain(s):
     return 0
 
 
+def session(s, args):
+    opts = dict(zip(args[::2], args[1::2]))
+    sid = opts["--session-id"]
+    send(s, 1, {"event": "dapper/sessionHello",
+                "body": {"sessionId": sid, "parentSessionId": opts.get("--parent-session-id"), "pid": os.getpid()}})
+    send(s, 1, {"event": "stopped", "body": {"sessionId": sid}})
+    while True:
+        got = read_frame(s)
+        if got is None:
+            return 0
+        kind, message = got
+        if kind == 2:
+            send(s, 1, {"event": "response", "id": message.get("seq"),
+                        "body": {"sessionId": sid, "command": message.get("command")}})
+
+
 def main():
     mode, args = sys.argv[1], sys.argv[2:]
     s = connect(args)
     with s:
+        if mode == "session":
+            return session(s, args)
         return {"echo": echo, "flood": flood, "junk": junk, "drain": drain}[mode](s)
 
 

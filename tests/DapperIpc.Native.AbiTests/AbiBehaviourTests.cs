@@ -211,6 +211,44 @@ public unsafe class AbiBehaviourTests
                 ("recv", () => dapper_ipc_recv(handle, buf, 64, length, argc, 0)),
                 ("recv_batch", () => dapper_ipc_recv_batch(handle, buf, 64, (dapper_ipc_frame*)buf, 1, length, 0)),
                 ("readable_handle", () => dapper_ipc_readable_handle(handle, (nint*)length)),
+                ("session_hello", () => dapper_ipc_session_hello(handle, buf, 64, length)),
+            };
+            foreach (var (name, call) in calls)
+            {
+                Assert.True(call() == (int)dapper_ipc_status.DAPPER_IPC_E_INVALID_HANDLE, $"{name} with handle {handle.id}");
+                Assert.Contains("invalid handle", Abi.LastError());
+            }
+        }
+    }
+
+    [Fact]
+    public void Every_session_listener_export_rejects_a_zero_stale_or_destroyed_handle_with_a_message()
+    {
+        dapper_ipc_session_listener destroyed;
+        Assert.Equal(Ok, dapper_ipc_session_listener_create(&destroyed));
+        Assert.Equal(Ok, dapper_ipc_session_listener_destroy(destroyed));
+        dapper_ipc_session_listener zero = default;
+        dapper_ipc_session_listener neverIssued = new() { id = ulong.MaxValue };
+        byte* buf = stackalloc byte[64];
+        nuint* length = stackalloc nuint[1];
+        int* argc = stackalloc int[1];
+        dapper_ipc_manager* manager = stackalloc dapper_ipc_manager[1];
+        dapper_ipc_config* config = stackalloc dapper_ipc_config[1];
+        dapper_ipc_config_init(config, (nuint)sizeof(dapper_ipc_config));
+        byte* id = stackalloc byte[] { (byte)'s', 0 };
+
+        foreach (var handle in new[] { zero, destroyed, neverIssued })
+        {
+            var calls = new (string Name, Func<int> Call)[]
+            {
+                ("session_listener_destroy", () => dapper_ipc_session_listener_destroy(handle)),
+                ("session_listener_set_hello_limits", () => dapper_ipc_session_listener_set_hello_limits(handle, 0, 0)),
+                ("session_listener_set_offer_callback", () => dapper_ipc_session_listener_set_offer_callback(handle, default, null)),
+                ("session_listener_listen", () => dapper_ipc_session_listener_listen(handle, config)),
+                ("session_listener_launcher_args", () => dapper_ipc_session_listener_launcher_args(handle, buf, 64, length, argc)),
+                ("session_listener_auth_token", () => dapper_ipc_session_listener_auth_token(handle, buf, 64, length)),
+                ("session_listener_expect", () => dapper_ipc_session_listener_expect(handle, id)),
+                ("session_listener_accept", () => dapper_ipc_session_listener_accept(handle, id, 0, manager)),
             };
             foreach (var (name, call) in calls)
             {

@@ -1,7 +1,7 @@
 /*
  * What the C test programs (hardening.c, lifecycle.c) share: a check that prints
- * "ok:" or "FAILED:" and counts failures, the calling thread's last error, the
- * program's own path (peers are the same program in a peer mode), a child whose
+ * "ok:" or "FAILED:" and counts failures, the calling thread's last error, a directory's
+ * entry count, the program's own path (peers are the same program in a peer mode), a child whose
  * stdout the test reads, and main's dispatch to one test of the program's table.
  * Header-only; each program includes it once.
  */
@@ -10,6 +10,7 @@
 
 #include <dapper_ipc.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <spawn.h>
@@ -100,14 +101,14 @@ static int latch_wait(struct latch *l, int at_least, int seconds)
 
 /* A one-use barrier for `parties` threads, from a latch (macOS has no pthread_barrier_t):
    each arrives, and none goes on before all have arrived. */
-static void barrier_wait(struct latch *l, int parties)
+static inline void barrier_wait(struct latch *l, int parties)
 {
     latch_add(l, 1);
     latch_wait(l, parties, WAIT_SECONDS);
 }
 
 /* Spawns argv with its stdout on a pipe; returns the pid (-1 on failure) and the read end in *out. */
-static pid_t spawn_with_stdout(char *const argv[], int *out)
+static inline pid_t spawn_with_stdout(char *const argv[], int *out)
 {
     int fds[2];
     if (pipe(fds) != 0)
@@ -125,6 +126,21 @@ static pid_t spawn_with_stdout(char *const argv[], int *out)
     }
     *out = fds[0];
     return pid;
+}
+
+/* The entries of a directory (whose names start with prefix, unless it is NULL): open
+   descriptors in /proc/self/fd, threads in /proc/self/task, files a test left. */
+static inline int count_dir(const char *path, const char *prefix)
+{
+    DIR *d = opendir(path);
+    int n = 0;
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.' && (prefix == NULL || strncmp(e->d_name, prefix, strlen(prefix)) == 0))
+            n++;
+    if (d != NULL)
+        closedir(d);
+    return n;
 }
 
 /* Exit status of a skipped test (CTest's SKIP_RETURN_CODE), with the reason printed. */

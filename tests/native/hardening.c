@@ -677,19 +677,6 @@ static int test_wait_for_client(void)
 
 /* ---- leaks ---------------------------------------------------------------- */
 
-static int count_dir(const char *path, const char *prefix)
-{
-    DIR *d = opendir(path);
-    int n = 0;
-    struct dirent *e;
-    while (d != NULL && (e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.' && (prefix == NULL || strncmp(e->d_name, prefix, strlen(prefix)) == 0))
-            n++;
-    if (d != NULL)
-        closedir(d);
-    return n;
-}
-
 /* Open descriptors, threads and resident memory: /proc on Linux; /dev/fd and Mach's task
    calls on macOS (without them the counts would read 0 == 0 there and prove nothing). */
 #if defined(__APPLE__)
@@ -716,7 +703,6 @@ static long rss_kib(void)
 }
 #else
 #define FD_DIR "/proc/self/fd"
-static int count_dir(const char *path, const char *prefix);
 static int count_threads(void) { return count_dir("/proc/self/task", NULL); }
 
 static long rss_kib(void)

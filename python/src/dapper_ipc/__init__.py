@@ -14,9 +14,11 @@ from .config import TransportConfig
 from .errors import IPCConfigError, IPCConnectionError, IPCError, IPCStateError, IPCTimeoutError
 from .factory import TransportFactory
 from .manager import IPCManager
+from .sessions import SessionListener
 
 __all__ = [
     "IPCManager",
+    "SessionListener",
     "TransportConfig",
     "TransportFactory",
     "IPCError",

@@ -66,6 +66,11 @@ class Manager(ctypes.Structure):
     _fields_ = [("id", ctypes.c_uint64)]
 
 
+class SessionListenerHandle(ctypes.Structure):
+    """dapper_ipc_session_listener."""
+    _fields_ = [("id", ctypes.c_uint64)]
+
+
 class Frame(ctypes.Structure):
     """dapper_ipc_frame: one frame of dapper_ipc_send_batch or dapper_ipc_recv_batch."""
     _fields_ = [("payload", ctypes.c_void_p), ("length", ctypes.c_size_t), ("kind", ctypes.c_int32)]
@@ -93,6 +98,8 @@ MESSAGE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.POIN
 BATCH_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(Frame), ctypes.c_size_t)
 STATE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_char_p)
 LOG_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_char_p)
+OFFER_CB = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_char),
+                            ctypes.c_size_t)
 
 
 # ---- finding and loading the library -------------------------------------------------
@@ -320,6 +327,17 @@ def _declare(lib):
         "dapper_ipc_recv": (i32, [Manager, ctypes.c_void_p, size_t, ptr(size_t), ptr(i32), i32]),
         "dapper_ipc_recv_batch": (i32, [Manager, ctypes.c_void_p, size_t, ptr(Frame), size_t, ptr(size_t), i32]),
         "dapper_ipc_readable_handle": (i32, [Manager, ptr(ctypes.c_ssize_t)]),
+        "dapper_ipc_session_listener_create": (i32, [ptr(SessionListenerHandle)]),
+        "dapper_ipc_session_listener_destroy": (i32, [SessionListenerHandle]),
+        "dapper_ipc_session_listener_set_hello_limits": (i32, [SessionListenerHandle, i32, ctypes.c_uint32]),
+        "dapper_ipc_session_listener_set_offer_callback": (i32, [SessionListenerHandle, OFFER_CB, ctypes.c_void_p]),
+        "dapper_ipc_session_listener_listen": (i32, [SessionListenerHandle, ptr(Config)]),
+        "dapper_ipc_session_listener_launcher_args": (
+            i32, [SessionListenerHandle, ctypes.c_char_p, size_t, ptr(size_t), ptr(i32)]),
+        "dapper_ipc_session_listener_auth_token": (i32, [SessionListenerHandle, ctypes.c_char_p, size_t, ptr(size_t)]),
+        "dapper_ipc_session_listener_expect": (i32, [SessionListenerHandle, ctypes.c_char_p]),
+        "dapper_ipc_session_listener_accept": (i32, [SessionListenerHandle, ctypes.c_char_p, i32, ptr(Manager)]),
+        "dapper_ipc_session_hello": (i32, [Manager, ctypes.c_char_p, size_t, ptr(size_t)]),
     }
     for name, (restype, argtypes) in signatures.items():
         fn = getattr(lib, name)
@@ -362,6 +380,28 @@ def hot(name, restype=ctypes.c_int32):
 
 
 _hot, _hot_lib = {}, None
+
+
+def launcher_args(fn, handle):
+    """The launcher arguments fn (dapper_ipc_launcher_args or the session listener's) copies out."""
+    length, argc = ctypes.c_size_t(), ctypes.c_int32()
+    status = fn(handle, None, 0, ctypes.byref(length), ctypes.byref(argc))
+    if status != E_BUFFER_TOO_SMALL:
+        check(status)
+    buf = ctypes.create_string_buffer(length.value)
+    check(fn(handle, buf, len(buf), None, None))
+    return [a.decode("utf-8") for a in buf.raw[: length.value].split(b"\0")[: argc.value]]
+
+
+def text_result(fn, *args):
+    """A NUL-terminated result (a token, a hello) that fn copies into a buffer, as bytes."""
+    length = ctypes.c_size_t()
+    status = fn(*args, None, 0, ctypes.byref(length))
+    if status != E_BUFFER_TOO_SMALL:
+        check(status)
+    buf = ctypes.create_string_buffer(length.value)
+    check(fn(*args, buf, len(buf), None))
+    return buf.value
 
 
 def version():

@@ -42,6 +42,7 @@ except ImportError:  # pragma: no cover - not CPython
     from signal import getsignal as _getsignal
 
 from . import _native as native
+from ._closing import CleansUpOnExit
 from ._frames import payloads as _payloads
 from ._json_fast import loads as _json_loads
 from ._pull import END as _END, NOTHING as _NOTHING, TIMED_OUT as _TIMED_OUT, Pull
@@ -182,7 +183,7 @@ def _status_and_error(fn, *args):
     return status, (native.error_for(status) if status else None)
 
 
-class IPCManager:
+class IPCManager(CleansUpOnExit):
     """One connection: a listener (the adapter side) or a client (the launcher side).
 
     A listener sends commands (kind 2) by default, a client made by connect sends
@@ -190,10 +191,25 @@ class IPCManager:
     """
 
     def __init__(self):
-        self._lib = native.lib()
+        lib = native.lib()
+        handle = native.Manager()
+        native.check(lib.dapper_ipc_manager_create(ctypes.byref(handle)))
+        self._init_state(lib, handle)
+
+    @classmethod
+    def _adopt(cls, lib, handle):
+        """The manager of a session a SessionListener accepted: connected, its hello read."""
+        self = cls.__new__(cls)
+        self._init_state(lib, handle)
+        self.hello = json.loads(native.text_result(lib.dapper_ipc_session_hello, handle).decode("utf-8"))
+        self._opened(is_listener=False)
+        return self
+
+    def _init_state(self, lib, handle):
+        self._lib = lib
         self._send = native.hot("dapper_ipc_send")
-        self._handle = native.Manager()
-        native.check(self._lib.dapper_ipc_manager_create(ctypes.byref(self._handle)))
+        self._handle = handle
+        self.hello = None  # a session's hello (dict), for a manager a SessionListener accepted
         self._destroyed = False
         self._token = next(_tokens)
         self._lock = threading.Lock()          # subscribers, the ended flag
@@ -315,22 +331,13 @@ class IPCManager:
 
     @property
     def launcher_args(self) -> list:
-        length, argc = ctypes.c_size_t(), ctypes.c_int32()
-        status = self._lib.dapper_ipc_launcher_args(self._handle, None, 0, ctypes.byref(length), ctypes.byref(argc))
-        if status != native.E_BUFFER_TOO_SMALL:
-            native.check(status)
-        buf = ctypes.create_string_buffer(length.value)
-        native.check(self._lib.dapper_ipc_launcher_args(self._handle, buf, len(buf), None, None))
-        return [a.decode("utf-8") for a in buf.raw[: length.value].split(b"\0")[: argc.value]]
+        return native.launcher_args(self._lib.dapper_ipc_launcher_args, self._handle)
 
     @property
     def auth_token(self) -> str:
         """The token a launcher must present (listener created with require_auth=True).
         Hand it over in the DAPPER_IPC_AUTH_TOKEN environment variable, never argv."""
-        length = ctypes.c_size_t()
-        buf = ctypes.create_string_buffer(128)
-        native.check(self._lib.dapper_ipc_auth_token(self._handle, buf, len(buf), ctypes.byref(length)))
-        return buf.value.decode("ascii")
+        return native.text_result(self._lib.dapper_ipc_auth_token, self._handle).decode("ascii")
 
     def connect(self, config: TransportConfig) -> None:
         """Connects to a listener, retrying while nobody listens (connect_timeout, 3 s by
@@ -386,7 +393,8 @@ class IPCManager:
     # ---- sending --------------------------------------------------------------------
 
     def _default_kind(self):
-        return native.KIND_COMMAND if self._is_listener else native.KIND_EVENT
+        # The adapter's side sends commands: a listener, or a session a SessionListener accepted.
+        return native.KIND_COMMAND if self._is_listener or self.hello is not None else native.KIND_EVENT
 
     def send_bytes(self, payload: bytes, kind: int = None, wait_for_client: float = None) -> None:
         """Sends one frame with a payload the caller encoded; returns once the kernel has
@@ -761,15 +769,3 @@ class IPCManager:
                 self._lib.dapper_ipc_manager_destroy(self._handle)
         except Exception:
             pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.cleanup()
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc):
-        await self.acleanup()

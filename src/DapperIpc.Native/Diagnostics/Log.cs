@@ -104,4 +104,19 @@ public static class Log
 
     public static void CleanupFailed(string what, Exception e)
         => Write(LogLevel.Warning, () => $"cleanup could not {what}: {e.Message}");
+
+    public static void SessionRefused(string description, int? peerPid, string reason)
+        => Write(LogLevel.Warning, () =>
+            $"refused a session client on {description}{PeerPid(peerPid)}: {reason}; the other sessions go on");
+
+    public static void SessionReady(string description, string sessionId, int? peerPid)
+        => Write(LogLevel.Debug, () => $"session {sessionId} connected on {description}{PeerPid(peerPid)}");
+
+    public static void SessionOfferFailed(string sessionId, Exception e)
+        => Write(LogLevel.Error, () => $"the offer callback for session {sessionId} threw: {e.GetType().Name}: {e.Message}; the session is refused");
+
+    public static void SessionAcceptFailed(string description, string reason)
+        => Write(LogLevel.Warning, () => $"accepting a session client on {description} failed: {reason}; retrying");
+
+    private static string PeerPid(int? pid) => pid is int p ? $" (peer pid {p})" : string.Empty;
 }

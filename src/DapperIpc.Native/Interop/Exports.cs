@@ -200,20 +200,25 @@ internal static unsafe class Exports
                 return LastError.Fail(IpcStatus.InvalidArgument, "buf is NULL but cap is not 0");
             }
 
-            IReadOnlyList<string> args = manager.LauncherArgs;
-            if (argc != null)
-            {
-                *argc = args.Count;
-            }
-
-            IpcStatus status = OutputBuffer.Copy(OutputBuffer.Terminated(args), buf, cap, length, out string? tooSmall,
-                "the launcher arguments");
-            return tooSmall is null ? LastError.Ok() : LastError.Fail(status, tooSmall);
+            return CopyLauncherArgs(manager.LauncherArgs, buf, cap, length, argc);
         }
         catch (Exception e)
         {
             return LastError.Fail(e);
         }
+    }
+
+    /// <summary>dapper_ipc_launcher_args' copy, for a manager's listener and a session listener alike.</summary>
+    internal static int CopyLauncherArgs(IReadOnlyList<string> args, byte* buf, nuint cap, nuint* length, int* argc)
+    {
+        if (argc != null)
+        {
+            *argc = args.Count;
+        }
+
+        IpcStatus status = OutputBuffer.Copy(OutputBuffer.Terminated(args), buf, cap, length, out string? tooSmall,
+            "the launcher arguments");
+        return tooSmall is null ? LastError.Ok() : LastError.Fail(status, tooSmall);
     }
 
     [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_auth_token")]
@@ -227,14 +232,19 @@ internal static unsafe class Exports
                 return LastError.Fail(IpcStatus.InvalidArgument, "buf is NULL but cap is not 0");
             }
 
-            IpcStatus status = OutputBuffer.Copy(NativeText.Utf8Z(manager.AuthToken), buf, cap, length, out string? tooSmall,
-                "the token");
-            return tooSmall is null ? LastError.Ok() : LastError.Fail(status, tooSmall);
+            return CopyText(manager.AuthToken, buf, cap, length, "the token");
         }
         catch (Exception e)
         {
             return LastError.Fail(e);
         }
+    }
+
+    /// <summary>A string result copied NUL-terminated into the caller's buffer (the auth tokens).</summary>
+    internal static int CopyText(string text, byte* buf, nuint cap, nuint* length, string what)
+    {
+        IpcStatus status = OutputBuffer.Copy(NativeText.Utf8Z(text), buf, cap, length, out string? tooSmall, what);
+        return tooSmall is null ? LastError.Ok() : LastError.Fail(status, tooSmall);
     }
 
     [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_connect")]

@@ -55,10 +55,10 @@ public unsafe struct NativeConfig
                 : $"config->struct_size is {config->StructSize}, smaller than any dapper_ipc_config ({BaseSize})");
         }
 
-        result.Transport = Utf8(config->Transport, "transport") ?? "auto";
-        result.Host = Utf8(config->Host, "host");
-        result.Path = Utf8(config->Path, "path");
-        result.PipeName = Utf8(config->PipeName, "pipe_name");
+        result.Transport = Utf8(config->Transport, "config->transport") ?? "auto";
+        result.Host = Utf8(config->Host, "config->host");
+        result.Path = Utf8(config->Path, "config->path");
+        result.PipeName = Utf8(config->PipeName, "config->pipe_name");
         result.Port = config->Port;
         result.MaxFrameSize = config->MaxFrameSize == 0 ? FrameHeader.DefaultMaxPayload : config->MaxFrameSize;
         result.ConnectTimeoutMs = config->ConnectTimeoutMs == 0 ? TransportConfig.DefaultConnectTimeoutMs : config->ConnectTimeoutMs;
@@ -66,7 +66,7 @@ public unsafe struct NativeConfig
         {
             result.SendTimeoutMs = config->SendTimeoutMs == 0 ? TransportConfig.DefaultSendTimeoutMs : config->SendTimeoutMs;
             result.RequireAuth = (config->Flags & FlagRequireAuth) != 0;
-            result.AuthToken = Utf8(config->AuthToken, "auth_token");
+            result.AuthToken = Utf8(config->AuthToken, "config->auth_token");
         }
 
         if (config->StructSize >= EndOf(config, &config->ClientWaitMs, sizeof(int)))
@@ -80,10 +80,11 @@ public unsafe struct NativeConfig
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     /// <summary>
-    /// A NUL-terminated string of the config, decoded strictly: invalid UTF-8 is refused
-    /// (a lenient decode would turn it into U+FFFD and, for a path, bind somewhere else).
+    /// A NUL-terminated string of the config (or another argument: <paramref name="field"/>
+    /// names it), decoded strictly: invalid UTF-8 is refused (a lenient decode would turn it
+    /// into U+FFFD and, for a path, bind somewhere else).
     /// </summary>
-    private static string? Utf8(byte* s, string field)
+    internal static string? Utf8(byte* s, string field)
     {
         if (s == null)
         {
@@ -98,7 +99,7 @@ public unsafe struct NativeConfig
         catch (DecoderFallbackException)
         {
             throw new IpcException(IpcStatus.InvalidArgument,
-                $"config->{field} is not valid UTF-8 (the byte at offset {FirstInvalid(bytes)} is not); strings in the config must be UTF-8");
+                $"{field} is not valid UTF-8 (the byte at offset {FirstInvalid(bytes)} is not); strings passed in must be UTF-8");
         }
     }
 

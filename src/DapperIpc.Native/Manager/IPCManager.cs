@@ -90,6 +90,45 @@ public sealed class IPCManager : IDisposable
         }
     }
 
+    /// <summary>
+    /// Makes this (new) manager the owner of a connection a session listener accepted and
+    /// routed by its hello: from here it is a connected manager like one made by connect.
+    /// Returns the session, so the listener can end exactly that one at its cleanup.
+    /// </summary>
+    internal IpcSession Adopt(ConnectionBase connection, byte[] hello)
+    {
+        IpcSession s = Reserve();
+        s.Attach(connection);
+        Hello = hello;
+        return s;
+    }
+
+    /// <summary>The hello payload (JSON, as received) of the subprocess session a session listener made this manager for; null otherwise.</summary>
+    public byte[]? Hello { get; private set; }
+
+    /// <summary>Cleans up <paramref name="session"/> if it is still this manager's (the host may have cleaned it up and listened again since).</summary>
+    internal void Cleanup(IpcSession session)
+    {
+        lock (_gate)
+        {
+            if (_session != session)
+            {
+                return;
+            }
+        }
+
+        Cleanup(abort: false, only: session);
+    }
+
+    /// <summary>The session listener's part of this manager is over once its session has been cleaned up.</summary>
+    internal bool Holds(IpcSession session)
+    {
+        lock (_gate)
+        {
+            return _session == session;
+        }
+    }
+
     /// <summary>The listener's launcher arguments.</summary>
     public IReadOnlyList<string> LauncherArgs
         => Current()?.Listener?.LauncherArgs
@@ -192,7 +231,7 @@ public sealed class IPCManager : IDisposable
     /// <summary>Cleanup without the linger: frames still queued in the kernel may be lost. Ends the linger of a cleanup under way on another thread.</summary>
     public void Abort() => Cleanup(abort: true);
 
-    private void Cleanup(bool abort)
+    private void Cleanup(bool abort, IpcSession? only = null)
     {
         while (true)
         {
@@ -201,6 +240,11 @@ public sealed class IPCManager : IDisposable
             lock (_gate)
             {
                 s = _session;
+                if (only is not null && s != only)
+                {
+                    return; // the host cleaned it up meanwhile, and may have listened again
+                }
+
                 _session = null;
                 if (s is not null)
                 {

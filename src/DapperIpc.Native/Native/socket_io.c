@@ -27,6 +27,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #endif
+#if defined(__APPLE__)
+#include <sys/un.h> /* SOL_LOCAL, LOCAL_PEERPID */
+#endif
 
 #include "shim.h"
 
@@ -210,4 +213,30 @@ DAPPER_IPC_SHIM_API int32_t dapper_ipc_peer_uid(int32_t fd, uint32_t *uid)
     *uid = (uint32_t)euid;
 #endif
     return 0;
+}
+
+/* The pid of the process at the other end of a unix socket, for the logs: SO_PEERCRED
+   on Linux, LOCAL_PEERPID on macOS. 0 or a class; Other where the platform has no such
+   call (the BSDs). */
+DAPPER_IPC_SHIM_API int32_t dapper_ipc_peer_pid(int32_t fd, int32_t *pid)
+{
+#if defined(__linux__)
+    struct ucred cred;
+    socklen_t length = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0)
+        return dapper_ipc_errno_class(errno);
+    *pid = (int32_t)cred.pid;
+    return 0;
+#elif defined(__APPLE__)
+    pid_t peer;
+    socklen_t length = sizeof peer;
+    if (getsockopt(fd, SOL_LOCAL, LOCAL_PEERPID, &peer, &length) != 0)
+        return dapper_ipc_errno_class(errno);
+    *pid = (int32_t)peer;
+    return 0;
+#else
+    (void)fd;
+    (void)pid;
+    return DAPPER_IPC_ERRC_OTHER;
+#endif
 }

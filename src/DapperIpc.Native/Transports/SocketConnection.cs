@@ -142,15 +142,31 @@ internal abstract class SocketConnection : ConnectionBase
     {
     }
 
-    /// <summary>Fills <paramref name="buffer"/> or returns false (end of stream, or nothing for <paramref name="timeoutMs"/>). For handshakes, before the reader starts.</summary>
-    public bool ReceiveExactly(Span<byte> buffer, int timeoutMs)
+    /// <summary>A Stopwatch timestamp <paramref name="timeoutMs"/> from now, for <see cref="ReceiveExactly"/>.</summary>
+    public static long Deadline(int timeoutMs)
+        => System.Diagnostics.Stopwatch.GetTimestamp() + (long)timeoutMs * System.Diagnostics.Stopwatch.Frequency / 1000;
+
+    /// <summary>
+    /// Fills <paramref name="buffer"/> or returns false (end of stream, an error, or the
+    /// <paramref name="deadline"/>, a Stopwatch timestamp, passed: one deadline for all of it,
+    /// so a client that sends a byte at a time cannot stretch it). For handshakes, before
+    /// the reader starts; reads nothing past the buffer.
+    /// </summary>
+    public bool ReceiveExactly(Span<byte> buffer, long deadline)
     {
-        Socket.ReceiveTimeout = timeoutMs;
         try
         {
             int got = 0;
             while (got < buffer.Length)
             {
+                long left = deadline - System.Diagnostics.Stopwatch.GetTimestamp();
+                if (left <= 0)
+                {
+                    return false;
+                }
+
+                // At least 1 ms: 0 would mean no timeout at all.
+                Socket.ReceiveTimeout = (int)Math.Clamp(left * 1000 / System.Diagnostics.Stopwatch.Frequency, 1, int.MaxValue);
                 int n = Socket.Receive(buffer.Slice(got));
                 if (n == 0)
                 {
@@ -162,15 +178,54 @@ internal abstract class SocketConnection : ConnectionBase
 
             return true;
         }
-        catch (SocketException)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
             return false;
         }
         finally
         {
-            Socket.ReceiveTimeout = 0;
+            try
+            {
+                Socket.ReceiveTimeout = 0;
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+            }
         }
     }
+
+    /// <summary>
+    /// True when a whole frame of at most <paramref name="maxPayload"/> bytes is in the
+    /// socket already (peeked, nothing taken): a handshake can then read it without waiting.
+    /// </summary>
+    public bool HasWholeFrame(uint maxPayload)
+    {
+        try
+        {
+            int available = Socket.Available;
+            if (available < Framing.FrameHeader.Size)
+            {
+                return false;
+            }
+
+            Span<byte> header = stackalloc byte[Framing.FrameHeader.Size];
+            if (Socket.Receive(header, SocketFlags.Peek) != header.Length)
+            {
+                return false;
+            }
+
+            uint length = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(header[4..]);
+            return length <= maxPayload && available >= Framing.FrameHeader.Size + (long)length;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The pid of the process at the other end of a unix socket, where the OS tells it (Linux, macOS); null otherwise.</summary>
+    public int? PeerProcessId
+        => Socket.AddressFamily == AddressFamily.Unix ? PeerCredentials.PeerPid(Socket.SafeHandle.DangerousGetHandle()) : null;
 
     protected override void ShutdownCore()
     {

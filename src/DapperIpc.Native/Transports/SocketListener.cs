@@ -22,7 +22,16 @@ internal abstract class SocketListener : ListenerBase
 
     protected bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
-    public override ConnectionBase? Accept(int timeoutMs)
+    public override ConnectionBase? Accept(int timeoutMs) => Accept(timeoutMs, authenticate: true);
+
+    /// <summary>
+    /// Accept for a listener that serves many clients (Sessions/SessionListener): the token
+    /// check, which waits for the client's first frame, is left to the caller's thread
+    /// (<see cref="AuthRefusal"/>), so a slow client never holds up the next one.
+    /// </summary>
+    internal SocketConnection? AcceptUnauthenticated(int timeoutMs) => (SocketConnection?)Accept(timeoutMs, authenticate: false);
+
+    private ConnectionBase? Accept(int timeoutMs, bool authenticate)
     {
         if (IsDisposed)
         {
@@ -63,7 +72,7 @@ internal abstract class SocketListener : ListenerBase
                 try
                 {
                     SocketConnection? connection = OnAccepted(client);
-                    if (connection is not null && Authenticated(connection))
+                    if (connection is not null && (!authenticate || Authenticated(connection)))
                     {
                         return connection;
                     }
@@ -109,21 +118,7 @@ internal abstract class SocketListener : ListenerBase
 
     private bool Authenticated(SocketConnection connection)
     {
-        if (Options.AuthToken is null)
-        {
-            return true;
-        }
-
-        string? refusal;
-        try
-        {
-            refusal = TokenHandshake.Verify(connection, Options.AuthToken);
-        }
-        catch (IpcException e)
-        {
-            refusal = e.Message;
-        }
-
+        string? refusal = AuthRefusal(connection, TokenHandshake.ReadTimeoutMs);
         if (refusal is null)
         {
             return true;
@@ -132,6 +127,24 @@ internal abstract class SocketListener : ListenerBase
         Diagnostics.Log.AuthRefused(Description, refusal);
         connection.DisposeNow();
         return false;
+    }
+
+    /// <summary>Reads and checks the client's auth frame when the listener requires one, within <paramref name="timeoutMs"/>: the reason for a refusal, or null.</summary>
+    internal string? AuthRefusal(SocketConnection connection, int timeoutMs)
+    {
+        if (Options.AuthToken is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return TokenHandshake.Verify(connection, Options.AuthToken, timeoutMs);
+        }
+        catch (IpcException e)
+        {
+            return e.Message;
+        }
     }
 
     private IpcException Cancelled() => new(IpcStatus.Cancelled, $"the listener {Description} was closed while waiting for a client");

@@ -19,7 +19,7 @@ internal static class TokenHandshake
 
     // The auth frame is small; a longer one is refused unread.
     private const int MaxAuthPayload = 1024;
-    private const int ReadTimeoutMs = 5000;
+    public const int ReadTimeoutMs = 5000;
 
     public static string NewToken() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
 
@@ -29,27 +29,29 @@ internal static class TokenHandshake
         connection.SendFrame(FrameKind.Event, payload);
     }
 
-    /// <summary>Fills the buffer or returns false (end of stream, or nothing within the timeout).</summary>
-    internal delegate bool ExactReceive(Span<byte> buffer, int timeoutMs);
+    /// <summary>Fills the buffer or returns false (end of stream, or not all of it by the deadline, a Stopwatch timestamp).</summary>
+    internal delegate bool ExactReceive(Span<byte> buffer, long deadline);
 
-    /// <summary>Reads exactly the first frame (nothing after it) and checks its token. Returns the reason for a refusal, or null.</summary>
-    public static string? Verify(SocketConnection connection, string expected) => Verify(connection.ReceiveExactly, expected);
+    /// <summary>Reads exactly the first frame (nothing after it), all of it within <paramref name="timeoutMs"/>, and checks its token. Returns the reason for a refusal, or null.</summary>
+    public static string? Verify(SocketConnection connection, string expected, int timeoutMs)
+        => Verify(connection.ReceiveExactly, expected, timeoutMs);
 
     /// <summary>
-    /// <see cref="Verify(SocketConnection, string)"/> over any exact receive: the seam the
+    /// <see cref="Verify(SocketConnection, string, int)"/> over any exact receive: the seam the
     /// fuzz target (tests/fuzz) feeds scripted bytes through, without a socket.
     /// </summary>
-    internal static string? Verify(ExactReceive receiveExactly, string expected)
+    internal static string? Verify(ExactReceive receiveExactly, string expected, int timeoutMs)
     {
+        long deadline = SocketConnection.Deadline(timeoutMs);
         Span<byte> header = stackalloc byte[FrameHeader.Size];
-        if (!receiveExactly(header, ReadTimeoutMs))
+        if (!receiveExactly(header, deadline))
         {
             return "it sent no auth frame";
         }
 
         (byte kind, uint length) = FrameHeader.Parse(header, MaxAuthPayload);
         byte[] payload = new byte[length];
-        if (kind != FrameKind.Event || !receiveExactly(payload, ReadTimeoutMs))
+        if (kind != FrameKind.Event || !receiveExactly(payload, deadline))
         {
             return "its first frame is not an auth event";
         }

@@ -86,6 +86,12 @@ public unsafe partial struct dapper_ipc_frame
     public int kind;
 }
 
+[StructLayout(LayoutKind.Sequential)]
+public unsafe partial struct dapper_ipc_session_listener
+{
+    public ulong id;
+}
+
 /// <summary>dapper_ipc_message_cb: a C function pointer; the struct keeps the header's name for it.</summary>
 [StructLayout(LayoutKind.Sequential)]
 public unsafe partial struct dapper_ipc_message_cb
@@ -120,6 +126,15 @@ public unsafe partial struct dapper_ipc_log_cb
     public delegate* unmanaged<void*, int, byte*, void> Pointer;
 
     public dapper_ipc_log_cb(delegate* unmanaged<void*, int, byte*, void> pointer) => Pointer = pointer;
+}
+
+/// <summary>dapper_ipc_session_offer_cb: a C function pointer; the struct keeps the header's name for it.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe partial struct dapper_ipc_session_offer_cb
+{
+    public delegate* unmanaged<void*, byte*, byte*, nuint, int> Pointer;
+
+    public dapper_ipc_session_offer_cb(delegate* unmanaged<void*, byte*, byte*, nuint, int> pointer) => Pointer = pointer;
 }
 
 public static unsafe partial class DapperIpcNative
@@ -200,4 +215,34 @@ public static unsafe partial class DapperIpcNative
 
     [LibraryImport(Library, EntryPoint = "dapper_ipc_is_connected")]
     public static partial int dapper_ipc_is_connected(dapper_ipc_manager manager, int* connected);
+
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_session_listener_create")]
+    public static partial int dapper_ipc_session_listener_create(dapper_ipc_session_listener* @out);
+
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_session_listener_set_hello_limits")]
+    public static partial int dapper_ipc_session_listener_set_hello_limits(dapper_ipc_session_listener listener, int timeout_ms, uint max_size);
+
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_session_listener_set_offer_callback")]
+    public static partial int dapper_ipc_session_listener_set_offer_callback(dapper_ipc_session_listener listener, dapper_ipc_session_offer_cb offer, void* user_data);
+
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_session_listener_listen")]
+    public static partial int dapper_ipc_session_listener_listen(dapper_ipc_session_listener listener, dapper_ipc_config* config);
+
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_session_listener_launcher_args")]
+    public static partial int dapper_ipc_session_listener_launcher_args(dapper_ipc_session_listener listener, byte* buf, nuint cap, nuint* length, int* argc);
+
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_session_listener_auth_token")]
+    public static partial int dapper_ipc_session_listener_auth_token(dapper_ipc_session_listener listener, byte* buf, nuint cap, nuint* length);
+
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_session_listener_expect")]
+    public static partial int dapper_ipc_session_listener_expect(dapper_ipc_session_listener listener, byte* session_id);
+
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_session_listener_accept")]
+    public static partial int dapper_ipc_session_listener_accept(dapper_ipc_session_listener listener, byte* session_id, int timeout_ms, dapper_ipc_manager* manager);
+
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_session_listener_destroy")]
+    public static partial int dapper_ipc_session_listener_destroy(dapper_ipc_session_listener listener);
+
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_session_hello")]
+    public static partial int dapper_ipc_session_hello(dapper_ipc_manager manager, byte* buf, nuint cap, nuint* length);
 }

@@ -33,4 +33,16 @@ internal static unsafe partial class PeerCredentials
 
         return uid;
     }
+
+    /// <summary>The peer's pid, for the logs; null where the platform cannot tell (Windows, the BSDs) or the call fails.</summary>
+    public static int? PeerPid(nint handle)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return null;
+        }
+
+        int pid;
+        return SocketShim.PeerPid((int)handle, &pid) == 0 ? pid : null;
+    }
 }

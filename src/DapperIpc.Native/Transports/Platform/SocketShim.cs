@@ -68,4 +68,8 @@ internal static unsafe partial class SocketShim
 
     [LibraryImport(Library, EntryPoint = "dapper_ipc_peer_uid", SetLastError = true)]
     public static partial int PeerUid(int fd, uint* uid);
+
+    /// <summary>SO_PEERCRED (Linux) or LOCAL_PEERPID (macOS): 0 with the peer's pid, or a class (Other where there is no such call).</summary>
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_peer_pid", SetLastError = true)]
+    public static partial int PeerPid(int fd, int* pid);
 }

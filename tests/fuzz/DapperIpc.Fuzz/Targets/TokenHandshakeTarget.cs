@@ -1,5 +1,6 @@
 using System;
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Text.Json;
 using DapperIpc.Transports;
 
@@ -26,9 +27,10 @@ internal static class TokenHandshakeTarget
         string expected = Tokens[data.IsEmpty ? 0 : data[0] % Tokens.Length];
         byte[] sent = data.IsEmpty ? [] : data[1..].ToArray();
         int consumed = 0;
-        bool Receive(Span<byte> buffer, int timeoutMs)
+        bool Receive(Span<byte> buffer, long deadline)
         {
-            Invariant.Check(timeoutMs > 0, "the handshake reads without a time limit: a silent client would hold the accept loop");
+            long left = deadline - Stopwatch.GetTimestamp();
+            Invariant.Check(left > 0 && left <= 60 * Stopwatch.Frequency, "the handshake reads without a bounded time limit: a silent client would hold the accept loop");
             int n = Math.Min(buffer.Length, sent.Length - consumed);
             sent.AsSpan(consumed, n).CopyTo(buffer);
             consumed += n;
@@ -39,7 +41,7 @@ internal static class TokenHandshakeTarget
         string? refusal;
         try
         {
-            refusal = TokenHandshake.Verify(Receive, expected);
+            refusal = TokenHandshake.Verify(Receive, expected, TokenHandshake.ReadTimeoutMs);
             Invariant.Check(refusal is null || refusal.Length > 0, "a refusal carries an empty reason");
         }
         catch (Exception e)
