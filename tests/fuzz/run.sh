@@ -66,7 +66,7 @@ case "${1:-}" in
     [ $# -eq 2 ] || { echo "usage: $0 all <seconds>" >&2; exit 2; }
     build
     status=0
-    # The targets this build has (session-hello only once the product has SessionHello).
+    # Every target the build has ('list').
     for target in $(dotnet "$bin/DapperIpc.Fuzz.dll" list); do
       run_target "$target" "$2" "$root/build/fuzz/out/$target" || status=$?
     done

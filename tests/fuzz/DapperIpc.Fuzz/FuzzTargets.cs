@@ -15,8 +15,6 @@ public static class FuzzTargets
         ["token-handshake"] = TokenHandshakeTarget.Run,
         ["native-config"] = NativeConfigTarget.Run,
         ["launcher-argv"] = LauncherArgvTarget.Run,
-#if DAPPER_IPC_SESSION_HELLO
         ["session-hello"] = SessionHelloTarget.Run,
-#endif
     };
 }
