@@ -30,9 +30,9 @@ internal static class TokenHandshake
     }
 
     /// <summary>Reads exactly the first frame (nothing after it), all of it within <paramref name="timeoutMs"/>, and checks its token. Returns the reason for a refusal, or null.</summary>
-    public static string? Verify(SocketConnection connection, string expected, int timeoutMs)
+    public static string? Verify(ConnectionBase connection, string expected, int timeoutMs)
     {
-        long deadline = SocketConnection.Deadline(timeoutMs);
+        long deadline = ConnectionBase.Deadline(timeoutMs);
         Span<byte> header = stackalloc byte[FrameHeader.Size];
         if (!connection.ReceiveExactly(header, deadline))
         {
