@@ -200,6 +200,18 @@ static uint32_t check_frame(const uint8_t *m, DWORD length, const char *what)
     return n;
 }
 
+/* The next message, which must be one whole frame (its payload length in *n); end-of-file
+   fails with early_eof. */
+static uint8_t *recv_frame(const char *what, const char *early_eof, uint32_t k, uint32_t *n)
+{
+    DWORD got;
+    uint8_t *m = recv_message(&got);
+    if (m == NULL)
+        fail(early_eof, k);
+    *n = check_frame(m, got, what);
+    return m;
+}
+
 static uint32_t frame_seq(const uint8_t *m, uint32_t n)
 {
     return n < 4 ? 0 : (uint32_t)m[8] << 24 | (uint32_t)m[9] << 16 | (uint32_t)m[10] << 8 | m[11];
@@ -255,11 +267,8 @@ static int run_both(uint32_t count)
     both_count = count;
     HANDLE t = CreateThread(NULL, 0, writer, NULL, 0, NULL);
     for (uint32_t k = 0; k < count; k++) {
-        DWORD got;
-        uint8_t *m = recv_message(&got);
-        if (m == NULL)
-            fail("end-of-file before every frame arrived", k);
-        uint32_t n = check_frame(m, got, "both");
+        uint32_t n;
+        uint8_t *m = recv_frame("both", "end-of-file before every frame arrived", k, &n);
         if (frame_seq(m, n) != k || n != 4 + (k * 7919u) % 70000u)
             fail("a frame out of order or of the wrong size", k);
         check_payload(m, n, k, "both");
@@ -273,11 +282,8 @@ static int run_both(uint32_t count)
 static int run_eof(uint32_t count)
 {
     for (uint32_t k = 0; k < count; k++) {
-        DWORD got;
-        uint8_t *m = recv_message(&got);
-        if (m == NULL)
-            fail("end-of-file before every frame sent before cleanup arrived", k);
-        uint32_t n = check_frame(m, got, "eof");
+        uint32_t n;
+        uint8_t *m = recv_frame("eof", "end-of-file before every frame sent before cleanup arrived", k, &n);
         if (frame_seq(m, n) != k)
             fail("a frame out of order", k);
         free(m);
@@ -347,11 +353,8 @@ static int run_session(const char *id, uint32_t count)
         send_json(text);
     }
     for (uint32_t k = 0; k < count; k++) {
-        DWORD got;
-        uint8_t *m = recv_message(&got);
-        if (m == NULL)
-            fail("end-of-file before every frame of the session arrived", k);
-        uint32_t n = check_frame(m, got, "session");
+        uint32_t n;
+        uint8_t *m = recv_frame("session", "end-of-file before every frame of the session arrived", k, &n);
         snprintf(text, sizeof text, "{\"to\":\"%s\",\"n\":%lu}", id, (unsigned long)k);
         if (m[3] != 1 || n != strlen(text) || memcmp(m + 8, text, n) != 0) {
             fprintf(stderr, "pipe_client: session %s: frame %lu is %.*s, not %s\n", id, (unsigned long)k, (int)n, (const char *)m + 8, text);
