@@ -773,14 +773,17 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_session_listener_set_offer_cal
    config as for dapper_ipc_create_listener, with the same defaults and
    security (a private 0700 directory holding a 0600 socket, the same-uid
    check, loopback for tcp, DAPPER_IPC_FLAG_REQUIRE_AUTH, max_frame_size and
-   send_timeout_ms for every session); config may be NULL. "auto" is a unix
-   socket on every platform, Windows included: a pipe serves one client, so
-   "pipe" is DAPPER_IPC_E_UNSUPPORTED here. client_wait_ms does not apply
-   (an accepted session is connected). Once per session listener.
+   send_timeout_ms for every session); config may be NULL. "auto" is the
+   platform default, as for a manager: a named pipe on Windows, whose
+   listener makes an instance of the name per client (the first with
+   FILE_FLAG_FIRST_PIPE_INSTANCE, each with the manager's flags and
+   owner-only DACL), the next before a connected one is handed over.
+   client_wait_ms does not apply (an accepted session is connected). Once
+   per session listener.
    Thread: any.
    Returns: DAPPER_IPC_OK; DAPPER_IPC_E_INVALID_STATE: it already listens;
-   DAPPER_IPC_E_UNSUPPORTED: the pipe transport; otherwise the statuses of
-   dapper_ipc_create_listener. */
+   DAPPER_IPC_E_UNSUPPORTED: the pipe transport where pipes do not exist
+   (POSIX); otherwise the statuses of dapper_ipc_create_listener. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_session_listener_listen(dapper_ipc_session_listener listener,
                                                                           const dapper_ipc_config *config);
 

@@ -60,7 +60,7 @@ module.exports = (IPCManager) => {
       if (options.offer) this.setOfferCallback(options.offer);
     }
 
-    /** Binds the shared endpoint (unix by default, or tcp) and returns the launcher arguments every child gets. */
+    /** Binds the shared endpoint (as a manager's listener: unix by default, a pipe on Windows; or tcp) and returns the launcher arguments every child gets. */
     createListener(config = {}) {
       native.check(native.lib().session_listener_listen(this._handle, IPCManager._nativeConfig(config)));
       return this.launcherArgs;

@@ -6,8 +6,8 @@ const net = require('net');
 const { SessionListener, IPCError, Status, Kind } = require('..');
 const { peer, within, once } = require('../test-support/helpers');
 
-// The Python peers have no AF_UNIX on Windows (and a session listener no pipe transport):
-// there the unix case is skipped and the rest runs over tcp.
+// The Python peers have no AF_UNIX on Windows: there the unix case is skipped and the rest
+// runs over tcp (a session listener's pipe is run by the Wine lane and the subprocess sample).
 const SHARED = process.platform === 'win32' ? 'tcp' : 'unix';
 
 for (const transport of ['unix', 'tcp']) {
@@ -48,7 +48,7 @@ test('unknown ids are refused unless the offer callback accepts them; accept rej
     helloTimeoutMs: 2000,
     offer: (hello) => { offered.push(hello.body.sessionId); return hello.body.sessionId.startsWith('friend'); },
   });
-  const args = listener.createListener();
+  const args = listener.createListener({ transport: SHARED });
   const foe = peer('session', 'foe', ...args);
   assert.equal(await within(10000, foe.exited, 'the refused peer'), 0, 'the refused peer saw its connection closed');
   const friend = peer('session', 'friend-1', ...args);

@@ -14,8 +14,8 @@ from _support import PEER, WAIT, Inbox, child_env, raw_client, recv_exactly
 from dapper_ipc import IPCConfigError, IPCStateError, IPCTimeoutError, SessionListener, TransportConfig
 
 
-# A session listener has no pipe transport, and CPython on Windows no AF_UNIX for the peers:
-# there the tests run over tcp.
+# CPython on Windows has no AF_UNIX for the raw peers: there the tests run over tcp (a session
+# listener's pipe is run by the Wine lane and the subprocess sample).
 SHARED = "tcp" if sys.platform == "win32" else "unix"
 SHARED_TRANSPORTS = ("tcp",) if sys.platform == "win32" else ("unix", "tcp")
 
@@ -163,8 +163,9 @@ class SessionListenerTests(unittest.TestCase):
                 listener.expect("once")
             with self.assertRaises(IPCTimeoutError):
                 listener.accept("once", timeout=0)
-            with self.assertRaises(IPCConfigError):
-                listener.create_listener(TransportConfig(transport="pipe"))
+            if sys.platform != "win32":  # no pipes here: E_UNSUPPORTED (on Windows it listens)
+                with self.assertRaises(IPCConfigError):
+                    listener.create_listener(TransportConfig(transport="pipe"))
         with self.assertRaises(IPCConfigError):
             SessionListener(hello_timeout=0)
 

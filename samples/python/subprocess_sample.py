@@ -3,7 +3,7 @@
 two child launchers, each routed to its own IPCManager by the hello it sends first.
 Run from the repository root:
 
-    PYTHONPATH=python/src python3 samples/python/subprocess_sample.py [--transport unix|tcp]
+    PYTHONPATH=python/src python3 samples/python/subprocess_sample.py [--transport auto|unix|tcp|pipe]
 
 The children are this script started again as launchers, with the listener's arguments
 plus --subprocess --session-id ID --parent-session-id ID, as Dapper starts them.

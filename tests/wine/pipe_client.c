@@ -15,6 +15,14 @@
  *   pipe_client eof NAME COUNT      read COUNT frames, then expect end-of-file
  *   pipe_client garbage NAME        send bytes that are not a frame, then expect end-of-file
  *   pipe_client one NAME            send one frame, read one frame
+ *   pipe_client session NAME ID COUNT
+ *                                   a subprocess launcher on a session listener's pipe: send the
+ *                                   sessionHello of session ID first, then COUNT frames
+ *                                   {"from":"ID","n":k}; read COUNT frames, each exactly
+ *                                   {"to":"ID","n":k} (no cross-talk), then expect end-of-file
+ *   pipe_client refused NAME ID     send the sessionHello of session ID, then expect end-of-file
+ *                                   (the listener refused it) with no message before it
+ *   pipe_client silent NAME         send nothing; expect end-of-file (the hello deadline passed)
  *   pipe_client squat NAME          create the pipe first (unlimited instances), print "ready",
  *                                   hold it until stdin closes
  *   pipe_client probe NAME          probe what this OS enforces (prints "first-instance: yes|no",
@@ -192,6 +200,18 @@ static uint32_t check_frame(const uint8_t *m, DWORD length, const char *what)
     return n;
 }
 
+/* The next message, which must be one whole frame (its payload length in *n); end-of-file
+   fails with early_eof. */
+static uint8_t *recv_frame(const char *what, const char *early_eof, uint32_t k, uint32_t *n)
+{
+    DWORD got;
+    uint8_t *m = recv_message(&got);
+    if (m == NULL)
+        fail(early_eof, k);
+    *n = check_frame(m, got, what);
+    return m;
+}
+
 static uint32_t frame_seq(const uint8_t *m, uint32_t n)
 {
     return n < 4 ? 0 : (uint32_t)m[8] << 24 | (uint32_t)m[9] << 16 | (uint32_t)m[10] << 8 | m[11];
@@ -247,11 +267,8 @@ static int run_both(uint32_t count)
     both_count = count;
     HANDLE t = CreateThread(NULL, 0, writer, NULL, 0, NULL);
     for (uint32_t k = 0; k < count; k++) {
-        DWORD got;
-        uint8_t *m = recv_message(&got);
-        if (m == NULL)
-            fail("end-of-file before every frame arrived", k);
-        uint32_t n = check_frame(m, got, "both");
+        uint32_t n;
+        uint8_t *m = recv_frame("both", "end-of-file before every frame arrived", k, &n);
         if (frame_seq(m, n) != k || n != 4 + (k * 7919u) % 70000u)
             fail("a frame out of order or of the wrong size", k);
         check_payload(m, n, k, "both");
@@ -265,11 +282,8 @@ static int run_both(uint32_t count)
 static int run_eof(uint32_t count)
 {
     for (uint32_t k = 0; k < count; k++) {
-        DWORD got;
-        uint8_t *m = recv_message(&got);
-        if (m == NULL)
-            fail("end-of-file before every frame sent before cleanup arrived", k);
-        uint32_t n = check_frame(m, got, "eof");
+        uint32_t n;
+        uint8_t *m = recv_frame("eof", "end-of-file before every frame sent before cleanup arrived", k, &n);
         if (frame_seq(m, n) != k)
             fail("a frame out of order", k);
         free(m);
@@ -306,6 +320,63 @@ static int run_one(void)
     check_frame(m, got, "one");
     free(m);
     printf("one: ok\n");
+    return 0;
+}
+
+/* One kind-1 frame of a JSON text, as one message. */
+static void send_json(const char *json)
+{
+    size_t n = strlen(json);
+    uint8_t *f = malloc(8 + n);
+    f[0] = 'D', f[1] = 'P', f[2] = 1, f[3] = 1;
+    f[4] = (uint8_t)(n >> 24), f[5] = (uint8_t)(n >> 16), f[6] = (uint8_t)(n >> 8), f[7] = (uint8_t)n;
+    memcpy(f + 8, json, n);
+    send_message(f, (DWORD)(8 + n));
+    free(f);
+}
+
+static void send_hello(const char *id)
+{
+    char hello[512];
+    snprintf(hello, sizeof hello,
+             "{\"event\":\"dapper/sessionHello\",\"body\":{\"sessionId\":\"%s\",\"parentSessionId\":\"root\",\"pid\":%lu}}", id,
+             (unsigned long)GetCurrentProcessId());
+    send_json(hello);
+}
+
+static int run_session(const char *id, uint32_t count)
+{
+    char text[256];
+    send_hello(id);
+    for (uint32_t k = 0; k < count; k++) {
+        snprintf(text, sizeof text, "{\"from\":\"%s\",\"n\":%lu}", id, (unsigned long)k);
+        send_json(text);
+    }
+    for (uint32_t k = 0; k < count; k++) {
+        uint32_t n;
+        uint8_t *m = recv_frame("session", "end-of-file before every frame of the session arrived", k, &n);
+        snprintf(text, sizeof text, "{\"to\":\"%s\",\"n\":%lu}", id, (unsigned long)k);
+        if (m[3] != 1 || n != strlen(text) || memcmp(m + 8, text, n) != 0) {
+            fprintf(stderr, "pipe_client: session %s: frame %lu is %.*s, not %s\n", id, (unsigned long)k, (int)n, (const char *)m + 8, text);
+            exit(1);
+        }
+        free(m);
+    }
+    DWORD got;
+    if (recv_message(&got) != NULL)
+        fail("a message after the session's last frame instead of end-of-file", got);
+    printf("session %s: %lu frames each way, then end-of-file: ok\n", id, (unsigned long)count);
+    return 0;
+}
+
+static int run_refused(const char *id)
+{
+    if (id != NULL)
+        send_hello(id);
+    DWORD got;
+    if (recv_message(&got) != NULL)
+        fail("a message instead of end-of-file after a hello the listener should refuse", got);
+    printf("refused %s: the listener closed the pipe: ok\n", id != NULL ? id : "(silent)");
     return 0;
 }
 
@@ -438,7 +509,7 @@ int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc < 3) {
-        fprintf(stderr, "usage: pipe_client sizes|both|eof|garbage|one|squat|probe|listen NAME [COUNT|owned]\n");
+        fprintf(stderr, "usage: pipe_client sizes|both|eof|garbage|one|session|refused|silent|squat|probe|listen NAME [COUNT|owned|ID [COUNT]]\n");
         return 2;
     }
     const char *mode = argv[1], *name = argv[2];
@@ -462,6 +533,12 @@ int main(int argc, char **argv)
         return run_garbage();
     if (strcmp(mode, "one") == 0)
         return run_one();
+    if (strcmp(mode, "session") == 0 && argc >= 5)
+        return run_session(argv[3], (uint32_t)strtoul(argv[4], NULL, 10));
+    if (strcmp(mode, "refused") == 0 && argc >= 4)
+        return run_refused(argv[3]);
+    if (strcmp(mode, "silent") == 0)
+        return run_refused(NULL);
     fprintf(stderr, "pipe_client: unknown mode %s\n", mode);
     return 2;
 }

@@ -61,8 +61,8 @@ class SessionListener(CleansUpOnExit):
             self.set_offer_callback(offer)
 
     def create_listener(self, config: TransportConfig = None) -> list:
-        """Binds the shared endpoint (a unix socket by default, or tcp; the same defaults and
-        security as IPCManager.create_listener) and starts accepting. Returns the launcher
+        """Binds the shared endpoint (the same defaults and security as
+        IPCManager.create_listener: a unix socket, or a named pipe on Windows; or tcp) and starts accepting. Returns the launcher
         arguments every child gets (plus its own --session-id and --parent-session-id)."""
         c, _keep = native.new_config(config if config is not None else TransportConfig())
         native.check(self._lib.dapper_ipc_session_listener_listen(self._handle, ctypes.byref(c)))

@@ -79,6 +79,26 @@ public static class TransportFactory
         }
     }
 
+    /// <summary>
+    /// Creates a bound listener that serves many clients (Sessions/SessionListener, which
+    /// accepts with <see cref="ListenerBase.AcceptNext"/>): as <see cref="CreateListener"/>,
+    /// with the same defaults and security, except that a Windows pipe listener makes a new
+    /// instance of its name for each client.
+    /// </summary>
+    internal static ListenerBase CreateSharedListener(TransportConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        if (ResolveTransport(config.Transport) != TransportKind.Pipe)
+        {
+            return CreateListener(config);
+        }
+
+        return OperatingSystem.IsWindows()
+            ? PipeListener.CreateShared(config.PipeName, ListenerOptions(config))
+            : throw PipeUnsupported();
+    }
+
     /// <summary>Connects to an existing listener, retrying for up to the config's connect timeout.</summary>
     public static ConnectionBase CreateConnection(TransportConfig config, CancellationToken cancel = default)
     {

@@ -7,13 +7,13 @@ namespace DapperIpc.Sessions;
 
 /// <summary>
 /// Reads a session client's first frame, exactly that frame (what the client sends after
-/// it stays in the socket for the session's reader), under one deadline and a size limit,
+/// it stays in the socket or pipe for the session's reader), under one deadline and a size limit,
 /// and parses it as a <see cref="SessionHello"/>.
 /// </summary>
 internal static class HelloReader
 {
     /// <summary>The hello, or null with the reason to refuse the client.</summary>
-    public static SessionHello? Read(SocketConnection client, long deadline, int timeoutMs, uint maxSize, out string refusal)
+    public static SessionHello? Read(ConnectionBase client, long deadline, int timeoutMs, uint maxSize, out string refusal)
     {
         Span<byte> header = stackalloc byte[FrameHeader.Size];
         if (!client.ReceiveExactly(header, deadline))

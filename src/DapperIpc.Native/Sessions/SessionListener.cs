@@ -27,10 +27,10 @@ public sealed class SessionListener : IDisposable
     // Guards every field below. Host callbacks (offer, log) are never called under it.
     private readonly object _gate = new();
     private readonly Dictionary<string, Slot> _slots = new(StringComparer.Ordinal);
-    private readonly HashSet<SocketConnection> _pending = []; // clients whose hello is being read: cleanup aborts them, which wakes their threads
+    private readonly HashSet<ConnectionBase> _pending = []; // clients whose hello is being read: cleanup aborts them, which wakes their threads
     private readonly List<Thread> _helloThreads = []; // not yet joined: Dispose joins them, so none outlives it
     private readonly ManualResetEventSlim _closing = new(false);
-    private SocketListener? _listener;
+    private ListenerBase? _listener;
     private Thread? _acceptor;
     private Func<SessionHello, bool>? _offer;
     private int _helloTimeoutMs = DefaultHelloTimeoutMs;
@@ -84,12 +84,7 @@ public sealed class SessionListener : IDisposable
     public IReadOnlyList<string> Listen(TransportConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
-        ListenerBase bound = TransportFactory.CreateListener(ForSessions(config));
-        if (bound is not SocketListener listener)
-        {
-            bound.Dispose();
-            throw PipeUnsupported();
-        }
+        ListenerBase listener = TransportFactory.CreateSharedListener(config);
 
         lock (_gate)
         {
@@ -198,9 +193,9 @@ public sealed class SessionListener : IDisposable
     /// </summary>
     public void Dispose()
     {
-        SocketListener? listener;
+        ListenerBase? listener;
         Thread? acceptor;
-        SocketConnection[] pending;
+        ConnectionBase[] pending;
         Thread[] helloThreads;
         Slot[] slots;
         lock (_gate)
@@ -223,7 +218,7 @@ public sealed class SessionListener : IDisposable
 
         _closing.Set();
         listener?.Dispose();
-        foreach (SocketConnection client in pending)
+        foreach (ConnectionBase client in pending)
         {
             client.Abort();
         }
@@ -260,14 +255,14 @@ public sealed class SessionListener : IDisposable
         }
     }
 
-    private void AcceptLoop(SocketListener listener)
+    private void AcceptLoop(ListenerBase listener)
     {
         while (true)
         {
-            SocketConnection? client;
+            ConnectionBase? client;
             try
             {
-                client = listener.AcceptUnauthenticated(Timeout.Infinite);
+                client = listener.AcceptNext(Timeout.Infinite);
             }
             catch (IpcException e) when (e.Status == IpcStatus.Cancelled)
             {
@@ -301,7 +296,7 @@ public sealed class SessionListener : IDisposable
     /// host's offer callback must decide, which may take its time) a thread of its own
     /// waits for it, and the next client is accepted at once.
     /// </summary>
-    private void Handle(SocketListener listener, SocketConnection client)
+    private void Handle(ListenerBase listener, ConnectionBase client)
     {
         int timeoutMs;
         uint maxSize;
@@ -313,7 +308,7 @@ public sealed class SessionListener : IDisposable
 
         if (listener.AuthToken is null && client.HasWholeFrame(maxSize))
         {
-            SessionHello? hello = HelloReader.Read(client, SocketConnection.Deadline(timeoutMs), timeoutMs, maxSize,
+            SessionHello? hello = HelloReader.Read(client, ConnectionBase.Deadline(timeoutMs), timeoutMs, maxSize,
                 out string refusal);
             if (hello is null || !NeedsOffer(hello.SessionId))
             {
@@ -337,7 +332,7 @@ public sealed class SessionListener : IDisposable
         }
     }
 
-    private void StartHelloThread(SocketListener listener, SocketConnection client, SessionHello? hello)
+    private void StartHelloThread(ListenerBase listener, ConnectionBase client, SessionHello? hello)
     {
         lock (_gate)
         {
@@ -356,7 +351,7 @@ public sealed class SessionListener : IDisposable
     }
 
     /// <summary>A client's own thread: reads its auth frame and hello (unless the acceptor already read the hello), then admits it.</summary>
-    private void ReadHello(SocketListener listener, SocketConnection client, SessionHello? hello)
+    private void ReadHello(ListenerBase listener, ConnectionBase client, SessionHello? hello)
     {
         string refusal = string.Empty;
         try
@@ -371,7 +366,7 @@ public sealed class SessionListener : IDisposable
                     maxSize = _maxHelloSize;
                 }
 
-                long deadline = SocketConnection.Deadline(timeoutMs);
+                long deadline = ConnectionBase.Deadline(timeoutMs);
                 refusal = listener.AuthRefusal(client, timeoutMs) ?? string.Empty;
                 if (refusal.Length == 0)
                 {
@@ -395,7 +390,7 @@ public sealed class SessionListener : IDisposable
     }
 
     /// <summary>Routes a client with its hello (or refuses it for <paramref name="refusal"/>), closes it unless kept, and logs which.</summary>
-    private void Admit(SocketListener listener, SocketConnection client, SessionHello? hello, string refusal)
+    private void Admit(ListenerBase listener, ConnectionBase client, SessionHello? hello, string refusal)
     {
         bool kept = false;
         int? peerPid = client.PeerProcessId;
@@ -432,7 +427,7 @@ public sealed class SessionListener : IDisposable
     }
 
     /// <summary>Hands the client to its session: null when kept, else the reason to refuse it.</summary>
-    private string? Route(SessionHello hello, SocketConnection client, out bool kept)
+    private string? Route(SessionHello hello, ConnectionBase client, out bool kept)
     {
         string id = hello.SessionId;
         Func<SessionHello, bool>? offer;
@@ -493,7 +488,7 @@ public sealed class SessionListener : IDisposable
     }
 
     /// <summary>Under the gate: the client becomes the slot's, unless the session has one already (a duplicate hello).</summary>
-    private string? Fill(Slot slot, SessionHello hello, SocketConnection client, out bool kept)
+    private string? Fill(Slot slot, SessionHello hello, ConnectionBase client, out bool kept)
     {
         kept = false;
         if (slot.Connection is not null || slot.Manager is not null)
@@ -526,7 +521,7 @@ public sealed class SessionListener : IDisposable
         }
     }
 
-    private SocketListener Listening()
+    private ListenerBase Listening()
     {
         lock (_gate)
         {
@@ -536,26 +531,6 @@ public sealed class SessionListener : IDisposable
                     : "the session listener does not listen yet: call listen first");
         }
     }
-
-    /// <summary>The config for the shared endpoint: "auto" is a unix socket on every platform (a Windows pipe instance serves one client).</summary>
-    private static TransportConfig ForSessions(TransportConfig config)
-    {
-        if (TransportFactory.ResolveTransport(config.Transport) != TransportKind.Pipe)
-        {
-            return config;
-        }
-
-        string name = (config.Transport ?? string.Empty).Trim();
-        if (name.Length == 0 || name.Equals("auto", StringComparison.OrdinalIgnoreCase))
-        {
-            return config.WithTransport("unix");
-        }
-
-        throw PipeUnsupported();
-    }
-
-    private static IpcException PipeUnsupported() => new(IpcStatus.Unsupported,
-        "a session listener serves many clients and the pipe transport one: use unix (the default) or tcp");
 
     private static IpcException Closed() => new(IpcStatus.InvalidState, "the session listener was cleaned up");
 

@@ -62,6 +62,26 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
     /// <summary>The OS handle a poller can watch for incoming data (a socket's fd), or -1 where there is none.</summary>
     public virtual nint PollHandle => -1;
 
+    /// <summary>A Stopwatch timestamp <paramref name="timeoutMs"/> from now, for <see cref="ReceiveExactly"/>.</summary>
+    public static long Deadline(int timeoutMs)
+        => System.Diagnostics.Stopwatch.GetTimestamp() + (long)timeoutMs * System.Diagnostics.Stopwatch.Frequency / 1000;
+
+    /// <summary>
+    /// Fills <paramref name="buffer"/> or returns false (end of stream, an error, or the
+    /// <paramref name="deadline"/>, a Stopwatch timestamp, passed: one deadline for all of it,
+    /// so a client that sends a byte at a time cannot stretch it). For handshakes (the token,
+    /// a session's hello), before the reader starts; reads nothing past the buffer.
+    /// Unsupported where a read cannot wait with a deadline.
+    /// </summary>
+    public virtual bool ReceiveExactly(Span<byte> buffer, long deadline)
+        => throw new IpcException(IpcStatus.Unsupported, $"a handshake read with a deadline is not supported on {Description}");
+
+    /// <summary>True when a whole frame of at most <paramref name="maxPayload"/> bytes can be read without waiting (nothing taken); false when unknown.</summary>
+    public virtual bool HasWholeFrame(uint maxPayload) => false;
+
+    /// <summary>The pid of the process at the other end, where the OS tells it; null otherwise.</summary>
+    public virtual int? PeerProcessId => null;
+
     /// <summary>
     /// Sends one DP v1 frame, header and payload gathered in one write, and returns once
     /// all of it is with the kernel. Throws IpcException: Closed once the connection is

@@ -25,6 +25,18 @@ public abstract class ListenerBase : IDisposable
     /// </summary>
     public abstract ConnectionBase? Accept(int timeoutMs);
 
+    /// <summary>
+    /// Accept for a listener that serves many clients (Sessions/SessionListener), one
+    /// accepting thread: as <see cref="Accept"/>, with the token check left to the caller's
+    /// thread (<see cref="AuthRefusal"/>), so a slow client never holds up the next one.
+    /// Unsupported for a listener made for one client.
+    /// </summary>
+    internal virtual ConnectionBase? AcceptNext(int timeoutMs)
+        => throw new IpcException(IpcStatus.Unsupported, $"the listener {Description} serves one client");
+
+    /// <summary>Reads and checks a client's auth frame when the listener requires one, within <paramref name="timeoutMs"/>: the reason for a refusal, or null.</summary>
+    internal virtual string? AuthRefusal(ConnectionBase connection, int timeoutMs) => null;
+
     /// <summary>Closes the socket and removes every file the listener created. Idempotent; wakes a blocked Accept.</summary>
     public abstract void Dispose();
 }

@@ -142,17 +142,7 @@ internal abstract class SocketConnection : ConnectionBase
     {
     }
 
-    /// <summary>A Stopwatch timestamp <paramref name="timeoutMs"/> from now, for <see cref="ReceiveExactly"/>.</summary>
-    public static long Deadline(int timeoutMs)
-        => System.Diagnostics.Stopwatch.GetTimestamp() + (long)timeoutMs * System.Diagnostics.Stopwatch.Frequency / 1000;
-
-    /// <summary>
-    /// Fills <paramref name="buffer"/> or returns false (end of stream, an error, or the
-    /// <paramref name="deadline"/>, a Stopwatch timestamp, passed: one deadline for all of it,
-    /// so a client that sends a byte at a time cannot stretch it). For handshakes, before
-    /// the reader starts; reads nothing past the buffer.
-    /// </summary>
-    public bool ReceiveExactly(Span<byte> buffer, long deadline)
+    public override bool ReceiveExactly(Span<byte> buffer, long deadline)
     {
         try
         {
@@ -198,7 +188,7 @@ internal abstract class SocketConnection : ConnectionBase
     /// True when a whole frame of at most <paramref name="maxPayload"/> bytes is in the
     /// socket already (peeked, nothing taken): a handshake can then read it without waiting.
     /// </summary>
-    public bool HasWholeFrame(uint maxPayload)
+    public override bool HasWholeFrame(uint maxPayload)
     {
         try
         {
@@ -224,7 +214,7 @@ internal abstract class SocketConnection : ConnectionBase
     }
 
     /// <summary>The pid of the process at the other end of a unix socket, where the OS tells it (Linux, macOS); null otherwise.</summary>
-    public int? PeerProcessId
+    public override int? PeerProcessId
         => Socket.AddressFamily == AddressFamily.Unix ? PeerCredentials.PeerPid(Socket.SafeHandle.DangerousGetHandle()) : null;
 
     protected override void ShutdownCore()

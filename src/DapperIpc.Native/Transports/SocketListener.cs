@@ -24,12 +24,7 @@ internal abstract class SocketListener : ListenerBase
 
     public override ConnectionBase? Accept(int timeoutMs) => Accept(timeoutMs, authenticate: true);
 
-    /// <summary>
-    /// Accept for a listener that serves many clients (Sessions/SessionListener): the token
-    /// check, which waits for the client's first frame, is left to the caller's thread
-    /// (<see cref="AuthRefusal"/>), so a slow client never holds up the next one.
-    /// </summary>
-    internal SocketConnection? AcceptUnauthenticated(int timeoutMs) => (SocketConnection?)Accept(timeoutMs, authenticate: false);
+    internal override ConnectionBase? AcceptNext(int timeoutMs) => Accept(timeoutMs, authenticate: false);
 
     private ConnectionBase? Accept(int timeoutMs, bool authenticate)
     {
@@ -129,8 +124,7 @@ internal abstract class SocketListener : ListenerBase
         return false;
     }
 
-    /// <summary>Reads and checks the client's auth frame when the listener requires one, within <paramref name="timeoutMs"/>: the reason for a refusal, or null.</summary>
-    internal string? AuthRefusal(SocketConnection connection, int timeoutMs)
+    internal override string? AuthRefusal(ConnectionBase connection, int timeoutMs)
     {
         if (Options.AuthToken is null)
         {

@@ -33,16 +33,16 @@ internal static class TokenHandshake
     internal delegate bool ExactReceive(Span<byte> buffer, long deadline);
 
     /// <summary>Reads exactly the first frame (nothing after it), all of it within <paramref name="timeoutMs"/>, and checks its token. Returns the reason for a refusal, or null.</summary>
-    public static string? Verify(SocketConnection connection, string expected, int timeoutMs)
+    public static string? Verify(ConnectionBase connection, string expected, int timeoutMs)
         => Verify(connection.ReceiveExactly, expected, timeoutMs);
 
     /// <summary>
-    /// <see cref="Verify(SocketConnection, string, int)"/> over any exact receive: the seam the
+    /// <see cref="Verify(ConnectionBase, string, int)"/> over any exact receive: the seam the
     /// fuzz target (tests/fuzz) feeds scripted bytes through, without a socket.
     /// </summary>
     internal static string? Verify(ExactReceive receiveExactly, string expected, int timeoutMs)
     {
-        long deadline = SocketConnection.Deadline(timeoutMs);
+        long deadline = ConnectionBase.Deadline(timeoutMs);
         Span<byte> header = stackalloc byte[FrameHeader.Size];
         if (!receiveExactly(header, deadline))
         {

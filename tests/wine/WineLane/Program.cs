@@ -8,12 +8,15 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using DapperIpc;
 using DapperIpc.Factory;
+using DapperIpc.Diagnostics;
 using DapperIpc.Manager;
+using DapperIpc.Sessions;
 
 string client = args.Length > 0 ? args[0] : throw new ArgumentException("usage: WineLane CLIENT_EXE [CHECK...]");
 var only = args.Skip(1).ToHashSet();
 int failed = 0, passed = 0, skipped = 0;
 var probe = Probe(client);
+(bool Logged, string Message)? refusedPid = null;
 
 Check("frames of 0 B to 4 MiB+ cross whole, one message each, echoed by the host", EchoSizes);
 Check("2000 frames each way at once, in order, every byte checked", BothWays);
@@ -39,6 +42,18 @@ Check("unix sockets on Windows: a listener at a caller-given path talks to a cli
 Check("a pipe that reports no owner is refused with ConnectionRefused, never a crash", () =>
     probe["default-owner"] == "no" ? OwnerlessPipeRefused()
         : Skip("every pipe has an owner on this OS (the probe's pipe made with default security had one)"));
+
+Check("session listener on a pipe: 8 launcher processes connecting at once are each routed by their hello to their own session, frames both ways, no cross-talk; an unknown id, and a client silent past the hello deadline, are refused (the client sees the pipe closed) while the others go on; cleanup ends them all", SessionsOnOnePipe);
+Check("session listener on a pipe: a refused client is logged with its pid (GetNamedPipeClientProcessId)", () =>
+    refusedPid is null ? Skip("the session check did not run or failed")
+        : refusedPid.Value.Logged ? null
+        : Skip($"this OS does not tell a pipe server its client's pid (GetNamedPipeClientProcessId); the refusal was logged without it: {refusedPid.Value.Message}"));
+Check("session listener on a pipe: two managed clients (PipeConnector, which checks the owner of each instance) are routed to their own sessions and talk both ways", ManagedSessionClients);
+Check("session listener on a pipe: a second listener on its live name fails with AddressInUse (FILE_FLAG_FIRST_PIPE_INSTANCE)", () =>
+    probe["first-instance"] == "yes" ? SecondSessionListener()
+        : Skip("this OS ignores FILE_FLAG_FIRST_PIPE_INSTANCE (the probe made a second instance with the flag), so a second listener of unlimited instances joins the name"));
+Check("session listener on a pipe: remote clients are rejected on every instance (PIPE_REJECT_REMOTE_CLIENTS)", () =>
+    Skip($"no remote client can be made on one machine; the flag is {probe["reject-remote"]} by CreateNamedPipe here (Wine does not implement it)"));
 
 Console.WriteLine($"wine lane: {passed} passed, {skipped} skipped, {failed} failed");
 return failed == 0 ? 0 : 1;
@@ -253,6 +268,156 @@ string? UnixCallerPath()
     {
         Directory.Delete(dir, recursive: true);
     }
+}
+
+// Issue 16 over the pipe transport: one session listener's pipe, many instances of its
+// name, each client routed by its hello. The clients are separate processes started at once.
+string? SessionsOnOnePipe()
+{
+    const int Clients = 8, Count = 20;
+    var log = new LogCollector();
+    Log.SetSink(log, LogLevel.Warning);
+    try
+    {
+        using var sessions = new SessionListener();
+        sessions.SetHelloLimits(2000, SessionListener.DefaultMaxHelloSize);
+        var launcher = sessions.Listen(new TransportConfig { Transport = "pipe" });
+        Require(launcher.Count == 4 && launcher[1] == "pipe" && launcher[2] == "--ipc-pipe", "launcher args: " + string.Join(' ', launcher));
+        string pipe = launcher[3];
+        string[] ids = [.. Enumerable.Range(0, Clients).Select(i => $"wine-{i}")];
+        foreach (string id in ids)
+        {
+            sessions.Expect(id);
+        }
+
+        var children = ids.Select(id => StartClient(client, ["session", pipe, id, Count.ToString(System.Globalization.CultureInfo.InvariantCulture)])).ToList();
+        using var stranger = StartClient(client, ["refused", pipe, "nobody-expected-me"]);
+        using var silent = StartClient(client, ["silent", pipe]);
+        try
+        {
+            var managers = new List<IPCManager>();
+            var handlers = new List<Handler>();
+            foreach (string id in ids)
+            {
+                IPCManager m = sessions.Accept(id, 60_000);
+                Require(m.Hello is not null && SessionHello.TryParse(m.Hello, out SessionHello hello, out _) && hello.SessionId == id,
+                    $"session {id}'s manager holds another hello");
+                var handler = new Handler();
+                m.SetHandler(handler);
+                m.StartReader();
+                managers.Add(m);
+                handlers.Add(handler);
+            }
+
+            // The unknown id is refused and its client sees end-of-file, with every session open
+            // (the refusal is logged right after the pipe is closed).
+            ExpectClient(stranger, TimeSpan.FromSeconds(60), "refused");
+            string? refusal = log.Wait("nobody-expected-me", TimeSpan.FromSeconds(30));
+            Require(refusal is not null, "the refusal of the unknown id was not logged");
+            refusedPid = (refusal!.Contains($"(peer pid {stranger.Id})", StringComparison.Ordinal), refusal);
+            // A client that sends nothing is refused at the hello deadline (a pipe read with a timeout).
+            ExpectClient(silent, TimeSpan.FromSeconds(60), "silent");
+            Require(log.Wait("no whole hello within 2000 ms", TimeSpan.FromSeconds(30)) is not null, "the silent client's refusal was not logged");
+
+            for (int i = 0; i < Clients; i++)
+            {
+                for (int k = 0; k < Count; k++)
+                {
+                    managers[i].Send(1, System.Text.Encoding.UTF8.GetBytes($"{{\"to\":\"{ids[i]}\",\"n\":{k}}}"));
+                }
+            }
+
+            for (int i = 0; i < Clients; i++)
+            {
+                Require(handlers[i].WaitFrames(Count, TimeSpan.FromSeconds(60)), $"session {ids[i]} got {handlers[i].Frames} of {Count} frames");
+                for (int k = 0; k < Count; k++)
+                {
+                    string got = System.Text.Encoding.UTF8.GetString(handlers[i].All[k]);
+                    Require(got == $"{{\"from\":\"{ids[i]}\",\"n\":{k}}}", $"session {ids[i]}'s frame {k} is {got}");
+                }
+            }
+
+            // Cleanup of the listener ends every session: each client reads its frames, then end-of-file.
+            sessions.Dispose();
+            foreach (var (child, id) in children.Zip(ids))
+            {
+                ExpectClient(child, TimeSpan.FromSeconds(60), "session " + id);
+            }
+
+            Require(managers.All(m => !m.IsConnected), "a session is still connected after the listener's cleanup");
+            return null;
+        }
+        finally
+        {
+            foreach (var child in children)
+            {
+                if (!child.HasExited)
+                {
+                    child.Kill();
+                }
+
+                child.Dispose();
+            }
+        }
+    }
+    finally
+    {
+        Log.SetSink(null, LogLevel.Warning);
+    }
+}
+
+string? ManagedSessionClients()
+{
+    using var sessions = new SessionListener();
+    string pipe = sessions.Listen(new TransportConfig { Transport = "pipe" })[3];
+    var clients = new List<(IPCManager Manager, Handler Handler, string Id)>();
+    try
+    {
+        foreach (string id in new[] { "managed-a", "managed-b" })
+        {
+            sessions.Expect(id);
+            var handler = new Handler();
+            var c = new IPCManager();
+            c.SetHandler(handler);
+            c.Connect(new TransportConfig { Transport = "pipe", PipeName = pipe, ConnectTimeoutMs = 10_000 });
+            c.Send(1, System.Text.Encoding.UTF8.GetBytes($"{{\"event\":\"dapper/sessionHello\",\"body\":{{\"sessionId\":\"{id}\",\"parentSessionId\":\"root\",\"pid\":{Environment.ProcessId}}}}}"));
+            c.StartReader();
+            clients.Add((c, handler, id));
+        }
+
+        foreach (var (c, handler, id) in clients)
+        {
+            using IPCManager session = sessions.Accept(id, 30_000);
+            var atSession = new Handler();
+            session.SetHandler(atSession);
+            session.StartReader();
+            session.Send(2, System.Text.Encoding.UTF8.GetBytes(id));
+            Require(handler.WaitFrames(1, TimeSpan.FromSeconds(30)), $"client {id} got nothing from its session");
+            Require(System.Text.Encoding.UTF8.GetString(handler.Last) == id, $"client {id} got {System.Text.Encoding.UTF8.GetString(handler.Last)}");
+            c.Send(1, System.Text.Encoding.UTF8.GetBytes("from " + id));
+            Require(atSession.WaitFrames(1, TimeSpan.FromSeconds(30)), $"session {id} got nothing from its client");
+            Require(System.Text.Encoding.UTF8.GetString(atSession.Last) == "from " + id, $"session {id} got {System.Text.Encoding.UTF8.GetString(atSession.Last)}");
+        }
+
+        return null;
+    }
+    finally
+    {
+        foreach (var (c, _, _) in clients)
+        {
+            c.Dispose();
+        }
+    }
+}
+
+string? SecondSessionListener()
+{
+    using var first = new SessionListener();
+    string pipe = first.Listen(new TransportConfig { Transport = "pipe" })[3];
+    using var second = new SessionListener();
+    var refused = Refusal(() => second.Listen(new TransportConfig { Transport = "pipe", PipeName = pipe }));
+    Require(refused.Status == IpcStatus.AddressInUse, $"a second session listener on a live name: {refused.Status} ({refused.Message})");
+    return null;
 }
 
 static IpcException Refusal(Action call)
@@ -525,6 +690,20 @@ internal sealed class Handler : IConnectionHandler
 
     public byte[] Last { get; private set; } = [];
 
+    private readonly List<byte[]> _all = [];
+
+    /// <summary>Every frame so far, in order.</summary>
+    public IReadOnlyList<byte[]> All
+    {
+        get
+        {
+            lock (this)
+            {
+                return [.. _all];
+            }
+        }
+    }
+
     public ManualResetEventSlim Disconnected { get; } = new();
 
     public IpcStatus DisconnectStatus { get; private set; }
@@ -538,6 +717,7 @@ internal sealed class Handler : IConnectionHandler
         OnFrame?.Invoke(kind, copy);
         lock (this)
         {
+            _all.Add(copy);
             _frames++;
             Monitor.PulseAll(this);
         }
@@ -568,6 +748,40 @@ internal sealed class Handler : IConnectionHandler
             }
 
             return true;
+        }
+    }
+}
+
+internal sealed class LogCollector : ILogSink
+{
+    private readonly List<string> _messages = [];
+
+    public void Write(LogLevel level, string message)
+    {
+        lock (_messages)
+        {
+            _messages.Add(message);
+            Monitor.PulseAll(_messages);
+        }
+    }
+
+    /// <summary>The first message containing <paramref name="text"/>, waiting up to <paramref name="timeout"/> for it; null if none came.</summary>
+    public string? Wait(string text, TimeSpan timeout)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        lock (_messages)
+        {
+            while (true)
+            {
+                string? found = _messages.FirstOrDefault(m => m.Contains(text, StringComparison.Ordinal));
+                long left = (deadline - Stopwatch.GetTimestamp()) * 1000 / Stopwatch.Frequency;
+                if (found is not null || left <= 0)
+                {
+                    return found;
+                }
+
+                Monitor.Wait(_messages, (int)left);
+            }
         }
     }
 }

@@ -74,6 +74,45 @@ internal sealed class PipeConnection : ConnectionBase
         }
     }
 
+    public override bool ReceiveExactly(Span<byte> buffer, long deadline)
+    {
+        if (_windows is null || !OperatingSystem.IsWindows())
+        {
+            return base.ReceiveExactly(buffer, deadline);
+        }
+
+        try
+        {
+            // A message longer than what is asked for stays in the pipe (ERROR_MORE_DATA):
+            // nothing past the buffer is read.
+            int got = 0;
+            while (got < buffer.Length)
+            {
+                long left = (deadline - System.Diagnostics.Stopwatch.GetTimestamp()) * 1000 / System.Diagnostics.Stopwatch.Frequency;
+                if (left <= 0)
+                {
+                    return false;
+                }
+
+                int n = _windows.Read(buffer[got..], (int)Math.Min(left, int.MaxValue));
+                if (n <= 0)
+                {
+                    return false;
+                }
+
+                got += n;
+            }
+
+            return true;
+        }
+        catch (IpcException)
+        {
+            return false;
+        }
+    }
+
+    public override int? PeerProcessId => _windows is not null && OperatingSystem.IsWindows() ? _windows.ClientProcessId : null;
+
     protected override void WriteFrames(ReadOnlySpan<NativeFrame> frames, ref int framesSent)
     {
         for (int i = 0; i < frames.Length; i++)

@@ -110,6 +110,10 @@ internal sealed unsafe partial class WindowsPipeIo : IDisposable
     [LibraryImport("kernel32.dll")]
     private static partial void* LocalFree(void* memory);
 
+    [LibraryImport("kernel32.dll", SetLastError = true)]
+    [return: MarshalAs(UnmanagedType.Bool)]
+    private static partial bool GetNamedPipeClientProcessId(SafePipeHandle pipe, out uint processId);
+
     private readonly SafePipeHandle _handle;
     private readonly nint _cancel; // manual-reset: set once by Shutdown, wakes every wait
     private int _shutdown;
@@ -118,6 +122,22 @@ internal sealed unsafe partial class WindowsPipeIo : IDisposable
     {
         _handle = handle;
         _cancel = NewEvent();
+    }
+
+    /// <summary>The pid of a connected client (server end), where the OS tells it; null otherwise.</summary>
+    public int? ClientProcessId
+    {
+        get
+        {
+            try
+            {
+                return GetNamedPipeClientProcessId(_handle, out uint pid) && pid != 0 ? (int)pid : null;
+            }
+            catch (ObjectDisposedException)
+            {
+                return null;
+            }
+        }
     }
 
     /// <summary>True once <see cref="Shutdown"/> ran.</summary>
@@ -167,11 +187,14 @@ internal sealed unsafe partial class WindowsPipeIo : IDisposable
     /// than the buffer (ERROR_MORE_DATA) continues in the next read. 0: end-of-file (the
     /// peer closed, or <see cref="Shutdown"/> ran).
     /// </summary>
-    public int Read(Span<byte> buffer)
+    public int Read(Span<byte> buffer) => Read(buffer, -1);
+
+    /// <summary>As <see cref="Read(Span{byte})"/>, waiting at most <paramref name="timeoutMs"/> (negative: no limit): -1 when nothing came in time.</summary>
+    public int Read(Span<byte> buffer, int timeoutMs)
     {
         fixed (byte* p = buffer)
         {
-            var outcome = Run(-1, static (h, ov, data, length) =>
+            var outcome = Run(timeoutMs, static (h, ov, data, length) =>
             {
                 bool ok = ReadFile(h, data, length, null, ov);
                 return ok ? 0 : Marshal.GetLastPInvokeError();
@@ -180,6 +203,7 @@ internal sealed unsafe partial class WindowsPipeIo : IDisposable
             {
                 Outcome.Done => (int)transferred,
                 _ when error == ERROR_MORE_DATA => (int)transferred,
+                Outcome.TimedOut => -1,
                 Outcome.Cancelled => 0,
                 _ when error is ERROR_BROKEN_PIPE or ERROR_PIPE_NOT_CONNECTED or ERROR_NO_DATA or ERROR_INVALID_HANDLE => 0,
                 _ => throw new IpcException(IpcStatus.Io, $"ReadFile failed: {new Win32Exception(error).Message}"),

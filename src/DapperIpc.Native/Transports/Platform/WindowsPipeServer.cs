@@ -12,7 +12,10 @@ namespace DapperIpc.Transports.Platform;
 /// Creates the server end of a pipe exactly as the launcher and our security need it:
 /// message mode (the Python client reads one frame per message), the first instance of
 /// the name (a squatter who made it first makes us fail instead of serve them),
-/// remote clients rejected, and a DACL that admits only the current user. Only Windows
+/// remote clients rejected, and a DACL that admits only the current user. A listener for
+/// many clients (the session listener) makes its first instance so, allowing unlimited
+/// instances, and each later one with <see cref="CreateNext"/>: the same name, mode,
+/// flags and DACL, without the first-instance flag (the name is already ours). Only Windows
 /// runs this file: CI compiles it for win-x64 and the Wine lane (tests/wine) runs it.
 /// </summary>
 [SupportedOSPlatform("windows")]
@@ -25,6 +28,7 @@ internal static unsafe partial class WindowsPipeServer
     private const uint PIPE_READMODE_MESSAGE = 0x2;
     private const uint PIPE_REJECT_REMOTE_CLIENTS = 0x8;
     private const int BufferSize = 64 * 1024;
+    private const uint PIPE_UNLIMITED_INSTANCES = 255;
 
     [StructLayout(LayoutKind.Sequential)]
     private struct SecurityAttributes
@@ -45,7 +49,14 @@ internal static unsafe partial class WindowsPipeServer
     [LibraryImport("kernel32.dll", EntryPoint = "LocalFree")]
     private static partial void* LocalFree(void* memory);
 
-    public static SafePipeHandle Create(string bareName)
+    /// <summary>The first instance of a name; <paramref name="manyClients"/>: more instances may follow (<see cref="CreateNext"/>), else this is the only one.</summary>
+    public static SafePipeHandle Create(string bareName, bool manyClients = false)
+        => Create(bareName, FILE_FLAG_FIRST_PIPE_INSTANCE, manyClients ? PIPE_UNLIMITED_INSTANCES : 1);
+
+    /// <summary>Another instance of a name whose first instance <see cref="Create"/> made with manyClients.</summary>
+    public static SafePipeHandle CreateNext(string bareName) => Create(bareName, 0, PIPE_UNLIMITED_INSTANCES);
+
+    private static SafePipeHandle Create(string bareName, uint firstInstance, uint maxInstances)
     {
         string user = WindowsIdentity.GetCurrent().User?.Value
             ?? throw new IpcException(IpcStatus.Io, "cannot read the current user's SID for the pipe's access list");
@@ -60,9 +71,9 @@ internal static unsafe partial class WindowsPipeServer
         {
             var attributes = new SecurityAttributes { Length = sizeof(SecurityAttributes), SecurityDescriptor = descriptor };
             SafePipeHandle handle = CreateNamedPipe(PipeName.Full(bareName),
-                PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE | FILE_FLAG_OVERLAPPED,
+                PIPE_ACCESS_DUPLEX | firstInstance | FILE_FLAG_OVERLAPPED,
                 PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_REJECT_REMOTE_CLIENTS,
-                1, BufferSize, BufferSize, 0, &attributes);
+                maxInstances, BufferSize, BufferSize, 0, &attributes);
             if (handle.IsInvalid)
             {
                 int error = Marshal.GetLastPInvokeError();
