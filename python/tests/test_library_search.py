@@ -89,6 +89,15 @@ class LibrarySearchTests(unittest.TestCase):
         os.utime(bogus, (future, future))  # newer, but cannot be loaded: skipped
         self.assertEqual(self.load(), good)
 
+    def test_a_dangling_link_in_the_build_is_passed_over(self):
+        # CMake's configure leaves build/<preset>/install-links/libdapper_ipc.so pointing at a
+        # name that only exists once installed: the search must not trip over it.
+        good = self.link(self.repo, "build", "default", "dapper_ipc", NAME)
+        dangling = os.path.join(self.repo, "build", "default", "install-links", NAME)
+        os.makedirs(os.path.dirname(dangling))
+        os.symlink(NAME + ".0", dangling)
+        self.assertEqual(self.load(), good)
+
     def test_the_package_folder_comes_before_the_build(self):
         self.link(self.repo, "build", "default", NAME)
         bundled = self.link(self.package, NAME)

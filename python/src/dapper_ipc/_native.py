@@ -209,7 +209,10 @@ def _load(package_dir=PACKAGE_DIR):
     if repository is not None:
         for name in library_names():
             pattern = os.path.join(repository, "build", "**", name)
-            found = sorted(glob.glob(pattern, recursive=True), key=os.path.getmtime, reverse=True)
+            # isfile follows links: CMake leaves build/*/install-links/ pointing at names
+            # that exist only once installed.
+            found = sorted(filter(os.path.isfile, glob.glob(pattern, recursive=True)), key=os.path.getmtime,
+                           reverse=True)
             looked.append(pattern + ("" if found else " (nothing)"))
             for candidate in found:
                 try:
