@@ -287,6 +287,49 @@ class CleanupCancelsAWaitTests(unittest.TestCase):
                 server.close()
 
 
+@unittest.skipIf(sys.platform == "win32", "pthread_kill")
+@unittest.skipUnless(threading.current_thread() is threading.main_thread(), "needs the main thread")
+class CtrlCAtAnyMomentTests(unittest.TestCase):
+    """A SIGINT can land between any two bytecodes of the main thread's wait for a blocking
+    call. With the wait slice at 0 the main thread spends its time in the waiting code
+    itself, so SIGINTs sent at scattered moments land all over it, including where
+    threading's Event.wait has let go of its lock and not yet entered its try (there a
+    KeyboardInterrupt turns into RuntimeError("release unlocked lock"), which CI saw once
+    in test_interop's Ctrl-C test). Each must come out as KeyboardInterrupt, the manager
+    cleaned up, whatever the moment."""
+
+    def test_a_sigint_anywhere_in_the_wait_is_a_keyboard_interrupt(self):
+        import random
+        import time
+        import dapper_ipc.manager as manager_module
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        wait_slice = manager_module._WAIT_SLICE
+        manager_module._WAIT_SLICE = 0
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(1e-4)  # the spinning main thread hands the GIL to the others soon
+        rng, main = random.Random(13), threading.main_thread().ident
+        try:
+            for _ in range(100):
+                server = IPCManager()
+                server.create_listener(TransportConfig(transport=LOCAL))
+                delay = rng.random() * 0.001  # scatters the signal over the wait, not a wait for something
+
+                def interrupt():
+                    time.sleep(delay)
+                    signal.pthread_kill(main, signal.SIGINT)
+
+                helper = when_main_thread_is_inside("_blocking", interrupt)
+                with self.assertRaises(KeyboardInterrupt):
+                    server.wait_for_client(WAIT)
+                helper.join(WAIT)
+                self.assertFalse(server.is_enabled)
+                server.close()
+        finally:
+            manager_module._WAIT_SLICE = wait_slice
+            sys.setswitchinterval(switch)
+            signal.signal(signal.SIGINT, previous)
+
+
 class CleanupTests(unittest.TestCase):
     """The original's cleanup() from the main thread did not close the connection."""
 

@@ -35,6 +35,7 @@ import logging
 import os
 import signal
 import threading
+import _thread
 
 try:
     from _signal import getsignal as _getsignal  # signal.getsignal adds an enum lookup costing µs a call
@@ -183,6 +184,34 @@ def _status_and_error(fn, *args):
     return status, (native.error_for(status) if status else None)
 
 
+class _Completion:
+    """Set once, by the thread that finished; waited for on the main thread, where
+    KeyboardInterrupt can land between any two bytecodes. threading.Event (and Thread.start
+    and join, which use it) cannot be waited on there: Condition.wait has a point where
+    its lock is let go and not yet under try/finally, and an interrupt there comes out as
+    RuntimeError("release unlocked lock"), or leaves the lock held for ever. Here done is
+    set before the lock is released, so an acquire that an interrupt cut short can only
+    leave behind a lock nobody needs any more."""
+
+    __slots__ = ("done", "_lock")
+
+    def __init__(self):
+        self.done = False
+        self._lock = _thread.allocate_lock()
+        self._lock.acquire()
+
+    def set(self):
+        self.done = True
+        self._lock.release()
+
+    def wait(self, timeout):
+        if self.done:
+            return True
+        if self._lock.acquire(True, timeout):
+            self._lock.release()  # for the next waiter
+        return self.done
+
+
 class IPCManager(CleansUpOnExit):
     """One connection: a listener (the adapter side) or a client (the launcher side).
 
@@ -214,6 +243,7 @@ class IPCManager(CleansUpOnExit):
         self._token = next(_tokens)
         self._lock = threading.Lock()          # subscribers, the ended flag
         self._cleanup_lock = threading.RLock()  # cleanups from threads other than a reader
+        self._pending_cleanup = None  # the _Completion of a cleanup Ctrl-C left running
         self._enabled = False
         self._is_listener = False
         self._client_wait_ms = _DEFAULT_CLIENT_WAIT_MS
@@ -257,37 +287,48 @@ class IPCManager(CleansUpOnExit):
     def _blocking(self, fn, on_interrupt):
         """fn() (library calls that may block), so that Ctrl-C interrupts it: see the
         module's docstring. on_interrupt(done) runs after KeyboardInterrupt on the main
-        thread; done is the Event set when fn has returned."""
+        thread; done is the _Completion set when fn has returned."""
         if threading.current_thread() is not threading.main_thread():
             return fn()
-        outcome, done, worker = [], threading.Event(), None
+        # KeyboardInterrupt can land between any two bytecodes here, so the main thread
+        # waits on bare locks only (_Completion). The gate tells an interrupted main thread
+        # whether fn began; if not, it never will.
+        outcome, completion, gate = [], _Completion(), _thread.allocate_lock()
+        flags = [False, False]  # cancelled, began
 
         def run():
+            with gate:
+                if flags[0]:
+                    return
+                flags[1] = True
             try:
                 outcome.append((fn(), None))
             except BaseException as error:  # handed to the caller
                 outcome.append((None, error))
             finally:
-                done.set()
+                completion.set()
 
         try:
-            worker = threading.Thread(target=run, name="dapper-ipc-call", daemon=True)
             try:
-                worker.start()
+                _thread.start_new_thread(run, ())
             except RuntimeError:  # no new threads (interpreter shutdown): block here
+                with gate:
+                    flags[0] = True
                 return fn()
-            # A lock acquire: on POSIX a signal handler runs at once and may raise; the
+            # On POSIX a signal handler runs at once in a lock acquire and may raise; the
             # slices bound the delay where an acquire is not interrupted.
-            while not done.wait(_WAIT_SLICE):
+            while not completion.wait(_WAIT_SLICE):
                 pass
         except KeyboardInterrupt:
-            # Wherever the signal landed, even before the worker started or inside its
-            # start(), the call is ended and the manager cleaned up the same way.
-            if worker is None or worker.ident is None:
-                done.set()  # fn never ran: nothing to wait for
-            on_interrupt(done)
+            # Wherever the signal landed, even before the worker began, the call is ended
+            # and the manager cleaned up the same way.
+            with gate:
+                flags[0] = True
+                began = flags[1]
+            if not began:
+                completion.set()  # fn never runs: nothing to wait for
+            on_interrupt(completion)
             raise
-        worker.join()
         result, error = outcome[0]
         if error is not None:
             raise error
@@ -319,6 +360,7 @@ class IPCManager(CleansUpOnExit):
         """Binds a listener now (a launcher started afterwards finds it) and returns the
         launcher arguments (--ipc ...). A client is accepted by wait_for_client or by the
         reader (start_reader); a late one waits in the backlog."""
+        self._await_pending_cleanup()
         c, _keep = self._prepare(config)
         _status, error = self._blocking(
             lambda: _status_and_error(self._lib.dapper_ipc_create_listener, self._handle, ctypes.byref(c)),
@@ -342,6 +384,7 @@ class IPCManager(CleansUpOnExit):
     def connect(self, config: TransportConfig) -> None:
         """Connects to a listener, retrying while nobody listens (connect_timeout, 3 s by
         default). Blocks the calling thread; IPCConnectionError if nobody came."""
+        self._await_pending_cleanup()
         c, _keep = self._prepare(config)
         _status, error = self._blocking(
             lambda: _status_and_error(self._lib.dapper_ipc_connect, self._handle, ctypes.byref(c)), self._cancel)
@@ -713,9 +756,21 @@ class IPCManager(CleansUpOnExit):
             # Ctrl-C leaves it running in its worker until the reader has been joined (the
             # connection is closed and the socket file removed before that).
             self._enabled = False
-            error = self._blocking(self._cleanup_locked, lambda done: None)
+            error = self._blocking(self._cleanup_locked, self._cleanup_goes_on)
         if error is not None:
             raise error
+
+    def _cleanup_goes_on(self, done):
+        # Ctrl-C: the cleanup finishes in its worker; create_listener and connect wait for
+        # it, so it cannot close what they open.
+        self._pending_cleanup = done
+
+    def _await_pending_cleanup(self):
+        pending = self._pending_cleanup
+        if pending is not None:
+            while not pending.wait(_WAIT_SLICE):  # slices: Ctrl-C interrupts this wait too
+                pass
+            self._pending_cleanup = None
 
     def _cleanup_locked(self, abort=False):
         """cleanup() off the reader thread (abort: without the linger, after Ctrl-C);
