@@ -172,5 +172,131 @@ class AsyncPullTests(unittest.TestCase):
         asyncio.run(scenario())
 
 
+def when_inside_an_idle_wait(action):
+    """A thread that runs action() once the main thread is blocked in IdleWait.readable's
+    poll (its frame is on the main thread's stack); .ran says whether it did."""
+    import sys
+    from dapper_ipc import _idle_wait
+    main, path = threading.main_thread().ident, _idle_wait.__file__
+
+    def watch():
+        pause = threading.Event()
+        for _ in range(WAIT * 500):
+            frame = sys._current_frames().get(main)
+            while frame is not None:
+                if frame.f_code.co_name == "readable" and frame.f_code.co_filename == path:
+                    helper.ran = True
+                    action()
+                    return
+                frame = frame.f_back
+            pause.wait(0.002)
+
+    helper = threading.Thread(target=watch)
+    helper.ran = False
+    helper.start()
+    return helper
+
+
+class IdleWaitTests(unittest.TestCase):
+    """await recv() on a loop with nothing else to do blocks in poll() on the readable
+    handle and the loop's own selector (_idle_wait.py). Nothing else on the loop may wait
+    longer for it: a timer, an fd another callback watches, a wake-up from another thread
+    each get their turn while a response is awaited. Each scenario's response is sent only
+    by the callback under test; a watchdog thread sends a different one after WAIT, so a
+    wait that kept the loop from the callback returns the watchdog's message (and fails)
+    instead of hanging."""
+
+    def scenario(self, trigger):
+        async def run():
+            pair = Pair(LOCAL, echo=False)
+            watchdog_off = threading.Event()
+
+            def watchdog():
+                if not watchdog_off.wait(WAIT):
+                    pair.client.send({"from": "the watchdog"})
+
+            guard = threading.Thread(target=watchdog)
+            guard.start()
+            try:
+                # Sent once recv waits: that first wait sets up the readable handle.
+                asyncio.get_running_loop().call_soon(pair.client.send, {"from": "the priming send"})
+                self.assertEqual(await pair.server.recv(), {"from": "the priming send"})
+                self.assertIsNotNone(pair.server._pull._fd)
+                await trigger(asyncio.get_running_loop(), lambda: pair.client.send({"from": "the callback"}))
+                self.assertEqual(await pair.server.recv(), {"from": "the callback"})
+                self.assertIsNotNone(pair.server._pull._idle._poll, "the idle wait was not used")
+            finally:
+                watchdog_off.set()
+                guard.join()
+                pair.close()
+
+        asyncio.run(run())
+
+    def test_a_timer_due_while_a_response_is_awaited_runs(self):
+        async def trigger(loop, respond):
+            loop.call_later(0.01, respond)
+        self.scenario(trigger)
+
+    def test_an_fd_the_loop_watches_is_served_while_a_response_is_awaited(self):
+        import socket
+
+        async def trigger(loop, respond):
+            ours, theirs = socket.socketpair()
+
+            def readable():
+                loop.remove_reader(ours)
+                ours.close()
+                theirs.close()
+                respond()
+
+            loop.add_reader(ours, readable)
+            theirs.send(b"x")  # ready before the wait begins: a wait on the handle alone would block
+        self.scenario(trigger)
+
+    def test_a_wake_up_from_another_thread_is_served_while_a_response_is_awaited(self):
+        async def trigger(loop, respond):
+            threading.Thread(target=loop.call_soon_threadsafe, args=(respond,)).start()
+        self.scenario(trigger)
+
+    def test_cleanup_from_another_thread_ends_an_idle_wait(self):
+        async def run():
+            pair = Pair(LOCAL, echo=False)
+            try:
+                loop = asyncio.get_running_loop()
+                loop.call_soon(pair.client.send, {"seq": 0})  # once recv waits: the handle is set up
+                await pair.server.recv()
+                # A frame nobody awaits for a few loop iterations: the loop stops watching the
+                # handle (Pull._on_readable), so only the idle wait itself can be woken.
+                pair.client.send({"seq": 1})
+                for _ in range(5):
+                    await asyncio.sleep(0)
+                self.assertIsNone(pair.server._pull._loop, "the loop still watches the handle")
+                self.assertEqual(await pair.server.recv(), {"seq": 1})
+                helper = when_inside_an_idle_wait(pair.server.cleanup)
+                woken, done = [], threading.Event()
+
+                def watchdog():  # ends a wait that the cleanup did not end, so the test fails instead of hanging
+                    if not done.wait(WAIT):
+                        woken.append(True)
+                        loop.call_soon_threadsafe(lambda: None)
+
+                guard = threading.Thread(target=watchdog)
+                guard.start()
+                try:
+                    with self.assertRaises(IPCStateError) as caught:
+                        await pair.server.recv()
+                finally:
+                    done.set()
+                    guard.join()
+                helper.join(WAIT)
+                self.assertTrue(helper.ran, "the cleanup did not come during an idle wait")
+                self.assertEqual(woken, [], "the idle wait went on after the cleanup until the watchdog woke the loop")
+                self.assertEqual(caught.exception.status, -15)
+            finally:
+                pair.close()
+
+        asyncio.run(run())
+
+
 if __name__ == "__main__":
     unittest.main()

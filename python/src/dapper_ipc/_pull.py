@@ -8,6 +8,7 @@ import ctypes
 
 from . import _native as native
 from ._frames import first_row, payloads
+from ._idle_wait import IdleWait
 from .errors import IPCStateError
 
 END = object()
@@ -28,7 +29,7 @@ class Pull:
     says nothing about ``pending``: it reflects what the library still holds."""
 
     __slots__ = ("_recv", "_handle", "_buf", "_view", "_cap", "_frames", "_rows", "_count", "_count_ref", "pending",
-                 "error", "_fd", "_loop", "_waiter", "_decode", "_idle_wakes", "_closed")
+                 "error", "_fd", "_loop", "_waiter", "_decode", "_idle_wakes", "_closed", "_idle")
 
     def __init__(self, lib, handle):
         self._recv = native.hot("dapper_ipc_recv_batch")
@@ -48,6 +49,7 @@ class Pull:
         self._decode = None
         self._idle_wakes = 0
         self._closed = False
+        self._idle = IdleWait()
 
     def take(self, ms, decode):
         """decode(kind, payload) of the next frame, NOTHING when none came within ms (or
@@ -88,6 +90,11 @@ class Pull:
             if item is not NOTHING:
                 return item
         return NOTHING
+
+    def readable_while_idle(self, loop, deadline):
+        """True when the readable handle became readable while the loop had nothing else to
+        do (take again); False: await readable() (see _idle_wait.py)."""
+        return self._fd is not None and not self._closed and self._idle.readable(loop, self._fd, deadline)
 
     async def readable(self, manager, loop, deadline, decode):
         """Waits on the readable handle; the loop's callback takes the frame itself (so a
@@ -149,6 +156,10 @@ class Pull:
     def wake_all(self):
         """Before cleanup closes the handle: stop watching it and wake a waiting task. Any thread."""
         self._closed = True
+        # A task in an idle wait polls the handle, which does not wake when another thread
+        # closes it: the loop's self-pipe does (its byte stays until the loop reads it, so a
+        # wait that begins after this returns at once too).
+        self._idle.wake()
         loop = self._loop
         if loop is None:
             return

@@ -607,6 +607,8 @@ class IPCManager(CleansUpOnExit):
                 raise pull.error
             if item is not _NOTHING:
                 return item
+            if pull.readable_while_idle(loop, deadline):
+                continue
             item = await pull.readable(self, loop, deadline, self._decode)
             if item is _TIMED_OUT:
                 raise IPCTimeoutError(f"no message arrived within {timeout} s", native.E_TIMEOUT)
@@ -658,6 +660,8 @@ class IPCManager(CleansUpOnExit):
         while True:
             item = take(0, decode)
             if item is _NOTHING:
+                if pull.readable_while_idle(loop, None):
+                    continue
                 try:
                     item = await pull.readable(self, loop, None, decode)
                 except IPCStateError:

@@ -1,0 +1,82 @@
+"""Waiting for a response without two trips through an idle event loop.
+
+A task that awaits recv() on a loop with nothing else to do would make the loop block in
+its selector until an fd is ready or a timer is due; then one loop iteration runs the
+readable handle's callback, which resolves a future, and a second runs the task again:
+about half of the Python work of an adapter's round trip. When the loop has nothing else
+to do (no callback ready, not stopping), the task blocks instead, in poll() on two fds:
+the library's readable handle and the loop's own selector (an epoll or kqueue fd, readable
+when any fd the loop watches is ready, the self-pipe that call_soon_threadsafe and
+signal wake-ups write to included), for no longer than the earliest timer. If the
+handle became readable the frame is taken at once; anything else and the loop takes over
+as usual, so no other task waits longer than it would have.
+
+It reads asyncio's selector loop internals (_ready, _scheduled, _stopping, _selector),
+which every CPython since 3.4 has; a loop without them (uvloop, the Windows Proactor
+loop) or in debug mode (a blocked step would be reported as slow) takes the ordinary path.
+"""
+
+import math
+import select
+
+_POLLIN = getattr(select, "POLLIN", 1)
+
+
+def _nothing():
+    pass
+
+
+class IdleWait:
+    """One connection's wait; used by the loop's thread only."""
+
+    __slots__ = ("_loop", "_fd", "_poll")
+
+    def __init__(self):
+        self._loop = None
+        self._fd = None
+        self._poll = None
+
+    def readable(self, loop, fd, deadline):
+        """True when fd became readable while the loop had nothing else to do; False when
+        the loop has work (or a timer or the deadline, a loop.time(), is due): await the
+        ordinary way."""
+        if loop is not self._loop or fd != self._fd:
+            self._attach(loop, fd)
+        if self._poll is None or loop._ready or loop._stopping or loop._debug:
+            return False
+        timeout = None
+        scheduled = loop._scheduled
+        if scheduled or deadline is not None:
+            now = loop.time()
+            if scheduled:
+                timeout = scheduled[0]._when - now  # may be a cancelled timer: then it just wakes early
+            if deadline is not None and (timeout is None or deadline - now < timeout):
+                timeout = deadline - now
+            if timeout <= 0:
+                return False
+            timeout = math.ceil(timeout * 1000)
+        for ready, _events in self._poll.poll(timeout):
+            if ready == fd:
+                return True
+        return False
+
+    def wake(self):
+        """Ends a wait in progress (any thread): the loop's selector becomes readable."""
+        loop = self._loop
+        if self._poll is not None:
+            try:
+                loop.call_soon_threadsafe(_nothing)
+            except RuntimeError:
+                pass  # that loop is closed
+
+    def _attach(self, loop, fd):
+        self._loop, self._fd, self._poll = loop, fd, None
+        try:
+            selector = loop._selector.fileno()  # epoll and kqueue selectors have one
+            loop._ready, loop._scheduled, loop._stopping, loop._debug  # noqa: B018 - the internals used
+        except AttributeError:
+            return
+        if isinstance(selector, int) and selector >= 0 and hasattr(select, "poll"):
+            self._poll = select.poll()
+            self._poll.register(fd, _POLLIN)
+            self._poll.register(selector, _POLLIN)
