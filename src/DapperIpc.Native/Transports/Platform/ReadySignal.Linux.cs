@@ -12,7 +12,7 @@ namespace DapperIpc.Transports.Platform;
 /// still in the kernel. The eventfd is written and read only when that state flips, not
 /// per frame.
 /// </summary>
-internal sealed unsafe partial class LinuxReadySignal : IDisposable
+internal sealed unsafe partial class LinuxReadySignal : ReadySignal
 {
     private const int EPOLL_CLOEXEC = 0x80000;
     private const int EFD_CLOEXEC = 0x80000;
@@ -54,10 +54,10 @@ internal sealed unsafe partial class LinuxReadySignal : IDisposable
     }
 
     /// <summary>The fd to hand to the host.</summary>
-    public int Handle => _epoll;
+    public override nint Handle => _epoll;
 
     /// <summary>Makes the handle readable (a frame is buffered, or recv has a final status) or not.</summary>
-    public void Set(bool ready)
+    public override void Set(bool ready)
     {
         if (ready == _signalled || _event < 0)
         {
@@ -85,16 +85,9 @@ internal sealed unsafe partial class LinuxReadySignal : IDisposable
         Check(EpollCtl(_epoll, EPOLL_CTL_ADD, fd, ev), "epoll_ctl");
     }
 
-    private static void Check(int result, string call)
-    {
-        if (result < 0)
-        {
-            int errno = Marshal.GetLastPInvokeError();
-            throw new IpcException(IpcStatus.Io, $"{call} failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
-        }
-    }
+    private static void Check(int result, string call) => LibC.Check(result, call);
 
-    public void Dispose()
+    public override void Dispose()
     {
         if (_epoll >= 0)
         {

@@ -45,7 +45,7 @@ internal sealed unsafe partial class WindowsPipeIo : IDisposable
     private const uint PIPE_READMODE_MESSAGE = 0x2;
 
     [StructLayout(LayoutKind.Sequential)]
-    private struct Overlapped
+    internal struct Overlapped
     {
         public nuint Internal;
         public nuint InternalHigh;
