@@ -205,7 +205,11 @@ internal sealed unsafe partial class WindowsReadySignal : ReadySignal
         }
 
         // A read the OS never completed keeps its OVERLAPPED: freed memory it could write is worse than 40 bytes.
-        if (!Pending)
+        if (Pending)
+        {
+            Diagnostics.Log.ReadableReadKept();
+        }
+        else
         {
             NativeMemory.Free(_overlapped);
         }
