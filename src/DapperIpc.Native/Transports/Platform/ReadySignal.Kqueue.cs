@@ -10,60 +10,17 @@ namespace DapperIpc.Transports.Platform;
 /// poll, select or another kqueue while any event is pending. Native/ready_kqueue.c builds
 /// it (struct kevent differs between the BSDs).
 /// </summary>
-internal sealed unsafe partial class KqueueReadySignal : ReadySignal
+internal sealed unsafe partial class KqueueReadySignal : PosixReadySignal
 {
-    private int _kqueue = -1;
-    private int _flagRead = -1;
-    private int _flagWrite = -1;
-    private bool _signalled;
-
     [LibraryImport("dapper_ipc_shim", EntryPoint = "dapper_ipc_kqueue_signal", SetLastError = true)]
     private static partial int Make(int socket, int* fds);
 
-    public KqueueReadySignal(nint socket)
+    public KqueueReadySignal(nint socket) : base(1)
     {
         int* fds = stackalloc int[3];
         LibC.Check(Make((int)socket, fds), "kqueue");
-        _kqueue = fds[0];
-        _flagRead = fds[1];
-        _flagWrite = fds[2];
-    }
-
-    public override nint Handle => _kqueue;
-
-    public override void Set(bool ready)
-    {
-        if (ready == _signalled || _kqueue < 0)
-        {
-            return;
-        }
-
-        byte one = 1;
-        if (ready)
-        {
-            LibC.Write(_flagWrite, &one, 1);
-        }
-        else
-        {
-            LibC.Read(_flagRead, &one, 1);
-        }
-
-        _signalled = ready;
-    }
-
-    public override void Dispose()
-    {
-        Close(ref _kqueue);
-        Close(ref _flagRead);
-        Close(ref _flagWrite);
-    }
-
-    private static void Close(ref int fd)
-    {
-        if (fd >= 0)
-        {
-            LibC.Close(fd);
-            fd = -1;
-        }
+        Poller = fds[0];
+        FlagRead = fds[1];
+        FlagWrite = fds[2];
     }
 }

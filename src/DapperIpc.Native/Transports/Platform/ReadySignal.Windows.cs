@@ -1,8 +1,8 @@
 using System;
-using System.ComponentModel;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using System.Threading;
+using static DapperIpc.Transports.Platform.Win32Io;
 
 namespace DapperIpc.Transports.Platform;
 
@@ -32,50 +32,25 @@ internal sealed unsafe partial class WindowsReadySignal : ReadySignal
 
     [LibraryImport("ws2_32.dll", SetLastError = true)]
     private static partial int WSARecv(nint socket, WsaBuf* buffers, uint count, uint* received, uint* flags,
-        WindowsPipeIo.Overlapped* overlapped, nint completion);
+        OVERLAPPED* overlapped, nint completion);
 
     [LibraryImport("ws2_32.dll")]
     private static partial int WSAGetLastError();
-
-    [LibraryImport("kernel32.dll", EntryPoint = "CreateEventW", SetLastError = true)]
-    private static partial nint CreateEvent(void* attributes, [MarshalAs(UnmanagedType.Bool)] bool manualReset,
-        [MarshalAs(UnmanagedType.Bool)] bool initialState, void* name);
-
-    [LibraryImport("kernel32.dll")]
-    [return: MarshalAs(UnmanagedType.Bool)]
-    private static partial bool SetEvent(nint handle);
-
-    [LibraryImport("kernel32.dll")]
-    [return: MarshalAs(UnmanagedType.Bool)]
-    private static partial bool ResetEvent(nint handle);
-
-    [LibraryImport("kernel32.dll")]
-    [return: MarshalAs(UnmanagedType.Bool)]
-    private static partial bool CloseHandle(nint handle);
-
-    [LibraryImport("kernel32.dll")]
-    [return: MarshalAs(UnmanagedType.Bool)]
-    private static partial bool CancelIoEx(nint file, WindowsPipeIo.Overlapped* overlapped);
 
     [LibraryImport("kernel32.dll")]
     private static partial uint WaitForSingleObject(nint handle, uint milliseconds);
 
     private readonly SafeHandle _socket;
     private nint _event;
-    private WindowsPipeIo.Overlapped* _overlapped; // the zero-byte read's, with its flags word after it
+    private OVERLAPPED* _overlapped; // the zero-byte read's, with its flags word after it
     private bool _posted;     // a read was posted: _overlapped is the OS's until it completes
     private bool _signalled;  // set by Set(true), not by a completion
 
     public WindowsReadySignal(SafeHandle socket)
     {
         _socket = socket;
-        _event = CreateEvent(null, true, false, null);
-        if (_event == 0)
-        {
-            throw new IpcException(IpcStatus.Io, $"CreateEvent failed: {new Win32Exception(Marshal.GetLastPInvokeError()).Message}");
-        }
-
-        _overlapped = (WindowsPipeIo.Overlapped*)NativeMemory.AllocZeroed((nuint)(sizeof(WindowsPipeIo.Overlapped) + sizeof(uint)));
+        _event = NewEvent();
+        _overlapped = (OVERLAPPED*)NativeMemory.AllocZeroed((nuint)(sizeof(OVERLAPPED) + sizeof(uint)));
     }
 
     public override nint Handle => _event;
