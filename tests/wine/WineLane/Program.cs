@@ -40,7 +40,7 @@ Check("the managed client against a multiprocessing.connection AF_PIPE listener:
     probe["default-owner"] == "yes" ? ClientOfCPythonListener(owned: false)
         : Skip("this OS gives a pipe made with default security (as multiprocessing makes it) no owner, and the client refuses a pipe whose owner it cannot check (the 'reports no owner' check)"));
 Check("unix sockets on Windows: a listener at a caller-given path talks to a client; a path that exists is refused (PathExists), not replaced", UnixCallerPath);
-Check("readable handle over tcp: an event not signalled with nothing sent, signalled for every frame of a 50-frame burst until recv(0) took it, not signalled once drained, signalled at the peer's close; signalled when made with a frame already in the library's buffer; cleanup with its zero-byte read pending cancels it and closes the event", () =>
+Check("readable handle over tcp: an event not signalled with nothing sent, a blocking recv unhindered by its pending zero-byte read, signalled for every frame of a 50-frame burst until recv(0) took it, not signalled once drained, signalled at the peer's close; signalled when made with a frame already in the library's buffer; cleanup with its zero-byte read pending cancels it and closes the event", () =>
     ReadableHandle("tcp"));
 Check("readable handle over unix sockets: the same as over tcp", () =>
     System.Net.Sockets.Socket.OSSupportsUnixDomainSockets ? ReadableHandle("unix")
@@ -334,6 +334,12 @@ static void ReadableThroughABurst(TransportConfig config)
         var frames = new ReceivedFrame[1];
         Require(server.Recv(buffer, frames, out _, 0) == IpcStatus.Timeout, "recv(0) with nothing sent");
         Require(Kernel32.WaitForSingleObject(h, 0) == Kernel32.WAIT_TIMEOUT, "signalled after a recv that found nothing");
+
+        // A blocking recv (no timeout) behind the pending zero-byte read still gets the frame.
+        byte[] first = Payload(99, 10_000);
+        client.Send(1, first);
+        Require(server.Recv(buffer, frames, out _, -1) == IpcStatus.Ok && buffer.AsSpan(0, frames[0].Length).SequenceEqual(first), "a blocking recv");
+        Require(Kernel32.WaitForSingleObject(h, 0) == Kernel32.WAIT_TIMEOUT, "signalled after the blocking recv took the only frame");
 
         const int Count = 50;
         var burst = Enumerable.Range(0, Count).Select(i => Payload((uint)i, 100 + i)).ToArray();
