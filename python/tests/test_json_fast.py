@@ -1,10 +1,10 @@
 """The per-message JSON decoder takes what json.loads takes, returns what it returns, and
-raises what it raises."""
+raises what it raises; the encoder gives and raises what json.dumps does."""
 
 import json
 import unittest
 
-from dapper_ipc._json_fast import loads
+from dapper_ipc._json_fast import dumps, loads
 
 
 class JsonFastTests(unittest.TestCase):
@@ -24,6 +24,36 @@ class JsonFastTests(unittest.TestCase):
                 with self.assertRaises(json.JSONDecodeError) as got:
                     loads(text)
                 self.assertEqual(str(expected.exception), str(got.exception))
+
+    def test_dumps_gives_what_json_dumps_gives(self):
+        values = [{"seq": 1, "type": "request", "arguments": {"expression": "x\u00e9\n\"", "n": [1, 2.5, None]}},
+                  [], {}, 0, -1.5e300, "s\ud83d\ude00", True, None, {"nan": float("nan"), "inf": float("-inf")},
+                  {1: "int key", 2.5: "float key", True: "bool key", None: "none key"},
+                  [[[[{"deep": [1]}]]]], 123456789012345678901234567890]
+        for value in values:
+            with self.subTest(value=value):
+                self.assertEqual(json.dumps(value), dumps(value))
+
+    def test_dumps_raises_what_json_dumps_raises(self):
+        circular = {"a": 1}
+        circular["self"] = circular
+        looped = []
+        looped.append({"list": looped})
+        for value in [circular, looped, {"x": object()}, {(1, 2): "tuple key"}, {"b": b"bytes"}, {1, 2}]:
+            with self.subTest(value=type(value).__name__):
+                with self.assertRaises(Exception) as expected:
+                    json.dumps(value)
+                with self.assertRaises(Exception) as got:
+                    dumps(value)
+                self.assertIs(type(expected.exception), type(got.exception))
+                self.assertEqual(str(expected.exception), str(got.exception))
+
+    def test_dumps_is_right_after_a_failure(self):
+        circular = {}
+        circular["c"] = circular
+        with self.assertRaises(ValueError):
+            dumps(circular)
+        self.assertEqual(dumps({"after": [1, {"x": 2}]}), json.dumps({"after": [1, {"x": 2}]}))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import collections
 import ctypes
 
 from . import _native as native
-from ._frames import payloads
+from ._frames import first_row, payloads
 from .errors import IPCStateError
 
 END = object()
@@ -17,7 +17,6 @@ TIMED_OUT = object()  # a wait on the readable handle reached its deadline
 _BUFFER = 64 * 1024  # the first receive buffer; grows for a larger frame
 _FRAMES = 512  # frames described per call: a 64 KiB read of 128-byte frames is about 480
 _MAX_FRAMES = ctypes.c_size_t(_FRAMES)  # the exact C type: native.hot calls are unprototyped
-_string_at = ctypes.string_at
 
 
 class Pull:
@@ -28,7 +27,7 @@ class Pull:
     out yet wait in ``pending``, which callers drain before they wait. The readable handle
     says nothing about ``pending``: it reflects what the library still holds."""
 
-    __slots__ = ("_recv", "_handle", "_buf", "_cap", "_frames", "_count", "_count_ref", "pending",
+    __slots__ = ("_recv", "_handle", "_buf", "_view", "_cap", "_frames", "_rows", "_count", "_count_ref", "pending",
                  "error", "_fd", "_loop", "_waiter", "_decode", "_idle_wakes", "_closed")
 
     def __init__(self, lib, handle):
@@ -36,7 +35,9 @@ class Pull:
         self._handle = handle
         self._cap = ctypes.c_size_t(_BUFFER)
         self._buf = ctypes.create_string_buffer(_BUFFER)
+        self._view = memoryview(self._buf).cast("B")
         self._frames = (native.Frame * _FRAMES)()
+        self._rows = memoryview(self._frames).cast("B")
         self._count = ctypes.c_size_t()
         self._count_ref = ctypes.byref(self._count)
         self.pending = collections.deque()  # (kind, payload) taken from the library, not handed out
@@ -51,7 +52,8 @@ class Pull:
     def take(self, ms, decode):
         """decode(kind, payload) of the next frame, NOTHING when none came within ms (or
         every frame that came was skipped), END once the stream is over (self.error says
-        why)."""
+        why). payload is bytes, or a memoryview of the receive buffer valid only during
+        decode (which must copy what it keeps)."""
         pending = self.pending
         while pending:
             item = decode(*pending.popleft())
@@ -68,6 +70,7 @@ class Pull:
             if status == native.E_BUFFER_TOO_SMALL:
                 self._cap = ctypes.c_size_t(self._frames[0].length)
                 self._buf = ctypes.create_string_buffer(self._cap.value)
+                self._view = memoryview(self._buf).cast("B")
                 continue
             error = native.error_for(status)
             if status in (native.E_INVALID_STATE, native.E_INVALID_ARGUMENT, native.E_UNSUPPORTED,
@@ -76,9 +79,9 @@ class Pull:
             self.error = error
             return END
         count = self._count.value
-        if count == 1:  # a request's response: no slicing
-            frame = self._frames[0]
-            return decode(frame.kind, _string_at(self._buf, frame.length))
+        if count == 1:  # a request's response: read in place, no foreign call, no ctypes object
+            _, length, kind = first_row(self._rows)
+            return decode(kind, self._view[:length])
         pending.extend(payloads(self._frames, count))
         while pending:
             item = decode(*pending.popleft())

@@ -45,7 +45,7 @@ except ImportError:  # pragma: no cover - not CPython
 from . import _native as native
 from ._closing import CleansUpOnExit
 from ._frames import payloads as _payloads
-from ._json_fast import loads as _json_loads
+from ._json_fast import dumps as _json_dumps, loads as _json_loads
 from ._pull import END as _END, NOTHING as _NOTHING, TIMED_OUT as _TIMED_OUT, Pull
 from ._send_watch import SendWatch
 from ._thread_state import KEEP as _KEEP_THREAD_STATE, ReaderStates
@@ -113,9 +113,6 @@ _WATCH_SENDS = os.name == "posix"
 _SIGINT, _DEFAULT_INT_HANDLER = signal.SIGINT, signal.default_int_handler
 _string_at = ctypes.string_at
 _size_t = ctypes.c_size_t
-# json.dumps with no options is this encoder's encode, after checking its eight keyword
-# arguments on every call.
-_json_dumps = json.JSONEncoder().encode
 
 
 def _watch_this_send():
@@ -468,7 +465,7 @@ class IPCManager(CleansUpOnExit):
         are ready together leave in one write, several times faster than send() each, and
         no other sender's frame lands between them. On failure the exception's ``sent``
         says how many went out whole (after a send timeout, resume from there)."""
-        self.send_many_bytes([json.dumps(m).encode("utf-8") for m in messages], kind)
+        self.send_many_bytes([_json_dumps(m).encode("utf-8") for m in messages], kind)
 
     def send_many_bytes(self, payloads, kind: int = None) -> None:
         """send_many for payloads the caller encoded."""
@@ -522,7 +519,14 @@ class IPCManager(CleansUpOnExit):
             # A listener serves one client: once it came, no send waits again (and the
             # per-message path makes no is_connected call).
             self._client_arrived = self.is_connected
-        self.send(message, kind)
+        # send_bytes, inline: this is the request path of every adapter.
+        data = _json_dumps(message).encode()
+        if _watch_this_send():
+            self.send_bytes(data, kind)
+            return
+        status = self._send(self._handle, self._default_kind() if kind is None else kind, data, _size_t(len(data)))
+        if status or native._interrupt_pending:
+            native.check(status)
 
     async def _await_client_for_send(self):
         # The wait runs on an executor thread (the library accepts there), so the loop goes on.
@@ -554,14 +558,14 @@ class IPCManager(CleansUpOnExit):
         Messages decode as in start_reader; a payload that is not UTF-8 JSON is logged and
         skipped. One thread at a time per manager."""
         try:
-            asyncio.get_running_loop()
+            loop = asyncio.get_running_loop()  # a getpid() system call: asked once per message
         except RuntimeError:
             return self._recv_blocking(timeout)
-        return self._arecv(timeout)
+        return self._arecv(timeout, loop)
 
     async def arecv(self, timeout: float = None):
         """``await manager.recv()`` under an unambiguous name."""
-        return await self._arecv(timeout)
+        return await self._arecv(timeout, asyncio.get_running_loop())
 
     def _pull_state(self):
         pull = self._pull
@@ -589,11 +593,10 @@ class IPCManager(CleansUpOnExit):
                 raise pull.error
             return item
 
-    async def _arecv(self, timeout):
-        loop = asyncio.get_running_loop()
+    async def _arecv(self, timeout, loop):
         if not native.PULL_HANDLE_SUPPORTED:  # Windows: the handle is an event, not for add_reader: a worker thread waits
             return await loop.run_in_executor(None, self._recv_blocking, timeout)
-        pull = self._pull_state()
+        pull = self._pull or self._pull_state()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
             # Asked first, not after a trip through the loop: a response often arrives while
@@ -613,13 +616,14 @@ class IPCManager(CleansUpOnExit):
                 return item
 
     def _decode(self, kind, data):
+        # data: bytes, or a memoryview of the pull buffer (Pull.take), read before it returns.
         if self._raw:
-            message = data
+            message = bytes(data)  # the same object for bytes
         else:
             try:
-                message = _json_loads(data.decode("utf-8"))  # str: json skips its encoding guess
+                message = _json_loads(str(data, "utf-8"))  # str: json skips its encoding guess
             except (UnicodeDecodeError, ValueError) as error:
-                logger.warning("skipped a frame whose payload is not UTF-8 JSON (%s): %r", error, data[:80])
+                logger.warning("skipped a frame whose payload is not UTF-8 JSON (%s): %r", error, bytes(data[:80]))
                 return _NOTHING
         return (kind, message) if self._include_kind else message
 
