@@ -34,9 +34,6 @@ internal sealed unsafe partial class WindowsReadySignal : ReadySignal
     private static partial int WSARecv(nint socket, WsaBuf* buffers, uint count, uint* received, uint* flags,
         OVERLAPPED* overlapped, nint completion);
 
-    [LibraryImport("ws2_32.dll")]
-    private static partial int WSAGetLastError();
-
     [LibraryImport("kernel32.dll")]
     private static partial uint WaitForSingleObject(nint handle, uint milliseconds);
 
@@ -113,7 +110,8 @@ internal sealed unsafe partial class WindowsReadySignal : ReadySignal
                 return;
             }
 
-            if (WSAGetLastError() == WSA_IO_PENDING)
+            // Winsock sets the thread's last error (WSAGetLastError), which the stub saved.
+            if (Marshal.GetLastPInvokeError() == WSA_IO_PENDING)
             {
                 _posted = true;
                 return;
