@@ -625,28 +625,35 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_recv_batch(dapper_ipc_manager 
                                                              dapper_ipc_frame *frames, size_t max_frames,
                                                              size_t *count, int32_t timeout_ms);
 
-/* *handle receives an OS handle to put into poll/epoll/libuv or an event
-   loop (a file descriptor on Linux) that is readable when dapper_ipc_recv
-   (or dapper_ipc_recv_batch) with timeout 0 would return something other
-   than DAPPER_IPC_E_TIMEOUT: a
-   whole frame is in the library's buffer (so a burst that one read brought
-   in keeps it readable until every frame is taken), or the connection ended
-   (recv returns the final status). It is also readable while bytes that the
-   library has not read yet wait in the socket: usually a frame; when they
-   are only part of one, recv takes them and returns DAPPER_IPC_E_TIMEOUT,
-   after which the handle is not readable until more arrives.
+/* *handle receives an OS handle that an event loop waits on, ready exactly
+   when dapper_ipc_recv (or dapper_ipc_recv_batch) with timeout 0 would
+   return something other than DAPPER_IPC_E_TIMEOUT: a whole frame is in the
+   library's buffer (so a burst that one read brought in keeps it ready until
+   every frame is taken), or the connection ended (recv returns the final
+   status). It is also ready while bytes that the library has not read yet
+   wait in the socket: usually a frame; when they are only part of one, recv
+   takes them and returns DAPPER_IPC_E_TIMEOUT, after which the handle is not
+   ready until more arrives. What it is:
+   - Linux: an epoll file descriptor; macOS: a kqueue file descriptor. Either
+     is readable to poll, select, epoll/kqueue or libuv (uv_poll) while ready.
+   - Windows: a manual-reset event HANDLE, signalled while ready: wait on it
+     with WaitForSingleObject/WaitForMultipleObjects or register it with
+     RegisterWaitForSingleObject (or an event loop's wait on handles); it is
+     not a socket for select or WSAPoll.
    Level-triggered: drain it with recv(timeout 0) until E_TIMEOUT. The
-   library owns the handle: do not read, write or close it; remove it from
-   your poller before cleanup or destroy, which close it. The same handle is
-   returned for the life of the connection.
+   library owns the handle: do not read, write, close, set or reset it;
+   remove it from your poller (or unregister the wait) before cleanup or
+   destroy, which close it. The same handle is returned for the life of the
+   connection.
    Thread: any, not concurrently with recv on the same manager.
    Returns: DAPPER_IPC_OK; DAPPER_IPC_E_NOT_CONNECTED: a listener whose
    client has not arrived (wait_for_client first), or no listener or
    connection; DAPPER_IPC_E_INVALID_STATE: the reader thread runs or another
    thread is inside recv; DAPPER_IPC_E_CANCELLED: cleanup began;
-   DAPPER_IPC_E_UNSUPPORTED: macOS, the BSDs, Windows and pipes so far (use
-   recv with a timeout there); DAPPER_IPC_E_IO;
-   DAPPER_IPC_E_INVALID_ARGUMENT: handle is NULL. */
+   DAPPER_IPC_E_UNSUPPORTED: the pipe transport (recv takes no
+   timeout there: use recv with a negative timeout, or the reader) and the
+   BSDs other than macOS; DAPPER_IPC_E_IO; DAPPER_IPC_E_INVALID_ARGUMENT:
+   handle is NULL. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_readable_handle(dapper_ipc_manager manager, intptr_t *handle);
 
 /* Closes the listener and the connection, stops the reader thread and waits

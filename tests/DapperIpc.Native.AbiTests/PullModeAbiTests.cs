@@ -27,16 +27,24 @@ public unsafe partial class PullModeAbiTests
     [LibraryImport("libc", EntryPoint = "poll")]
     private static partial int Poll(PollFd* fds, nuint count, int timeoutMs);
 
-    /// <summary>poll(2) on the handle: true when readable within timeoutMs.</summary>
+    [LibraryImport("kernel32.dll")]
+    private static partial uint WaitForSingleObject(nint handle, uint milliseconds);
+
+    /// <summary>True when the handle is readable within timeoutMs: poll(2) on the fd (epoll on Linux, kqueue on macOS); on Windows a wait on the event.</summary>
     private static bool Readable(nint handle, int timeoutMs)
     {
+        if (OperatingSystem.IsWindows())
+        {
+            return WaitForSingleObject(handle, (uint)timeoutMs) == 0;
+        }
+
         var p = new PollFd { Fd = (int)handle, Events = 1 };
         return Poll(&p, 1, timeoutMs) == 1 && (p.Revents & 1) != 0;
     }
 
     public static TheoryData<string> Transports => ["unix", "tcp"];
 
-    [DapperIpc.Tests.LinuxTheory("readable_handle is Linux-only so far (E_UNSUPPORTED elsewhere)")]
+    [Theory]
     [MemberData(nameof(Transports))]
     public void A_burst_read_at_once_keeps_the_handle_readable_until_every_frame_is_taken(string transport)
     {

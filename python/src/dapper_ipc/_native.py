@@ -32,8 +32,10 @@ E_PATH_EXISTS = -16
 E_SEND_TIMEOUT = -17
 E_INTERNAL = -99
 
-# dapper_ipc_readable_handle is implemented on Linux so far (E_UNSUPPORTED elsewhere).
-PULL_HANDLE_SUPPORTED = sys.platform.startswith("linux")
+# dapper_ipc_readable_handle gives a file descriptor for loop.add_reader on Linux (epoll)
+# and macOS (kqueue). On Windows it is an event HANDLE, which the Proactor loop cannot
+# watch with add_reader: the pull mode waits on an executor thread there.
+PULL_HANDLE_SUPPORTED = sys.platform.startswith("linux") or sys.platform == "darwin"
 
 KIND_EVENT = 1
 KIND_COMMAND = 2

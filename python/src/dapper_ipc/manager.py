@@ -594,7 +594,7 @@ class IPCManager(CleansUpOnExit):
             return item
 
     async def _arecv(self, timeout, loop):
-        if not native.PULL_HANDLE_SUPPORTED:  # no readable handle here yet: wait on a worker thread
+        if not native.PULL_HANDLE_SUPPORTED:  # Windows: the handle is an event, not for add_reader: a worker thread waits
             return await loop.run_in_executor(None, self._recv_blocking, timeout)
         pull = self._pull or self._pull_state()
         deadline = None if timeout is None else loop.time() + timeout

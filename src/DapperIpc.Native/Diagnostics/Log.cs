@@ -102,6 +102,10 @@ public static class Log
     public static void HandlerFailed(string description, Exception e)
         => Write(LogLevel.Error, () => $"the message handler of {description} threw: {e.GetType().Name}: {e.Message}");
 
+    public static void ReadableReadKept()
+        => Write(LogLevel.Warning, () =>
+            "cleanup: the readable handle's zero-byte read did not end within 10 s of being cancelled; its OVERLAPPED (40 bytes) is left allocated, as the OS may still write it");
+
     public static void CleanupFailed(string what, Exception e)
         => Write(LogLevel.Warning, () => $"cleanup could not {what}: {e.Message}");
 

@@ -432,7 +432,7 @@ internal sealed class IpcSession
         }
     }
 
-    /// <summary>The pull mode's readable handle (Linux: an epoll fd). NotConnected before a client arrived.</summary>
+    /// <summary>The pull mode's readable handle (an epoll fd on Linux, a kqueue fd on macOS, an event HANDLE on Windows). NotConnected before a client arrived.</summary>
     public nint ReadableHandle()
     {
         lock (_gate)

@@ -14,23 +14,18 @@ namespace DapperIpc.Manager;
 internal sealed class PullReader(ConnectionBase connection) : IDisposable
 {
     private readonly FrameReader _frames = new(connection.MaxPayload);
-    private LinuxReadySignal? _signal;
+    private ReadySignal? _signal;
     private IpcException? _ended; // the status every later call returns: the stream is over
 
     public ConnectionBase Connection => connection;
 
-    /// <summary>The readable handle, made on first use (Linux only).</summary>
+    /// <summary>The readable handle, made on first use (sockets on Linux, macOS and Windows).</summary>
     public nint ReadableHandle()
     {
         if (_signal is null)
         {
-            if (!OperatingSystem.IsLinux() || connection.PollHandle < 0)
-            {
-                throw new IpcException(IpcStatus.Unsupported,
-                    "readable_handle is implemented on Linux sockets only so far; use recv with a timeout, or the reader");
-            }
-
-            _signal = new LinuxReadySignal(connection.PollHandle);
+            _signal = ReadySignal.Create(connection) ?? throw new IpcException(IpcStatus.Unsupported,
+                "readable_handle is implemented for sockets on Linux, macOS and Windows (not pipes, not the BSDs); use recv with a timeout, or the reader");
             UpdateSignal();
         }
 

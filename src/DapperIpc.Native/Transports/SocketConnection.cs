@@ -80,6 +80,9 @@ internal abstract class SocketConnection : ConnectionBase
 
     public override nint PollHandle => Socket.SafeHandle.DangerousGetHandle();
 
+    /// <summary>The socket's handle, for a caller that must hold it open across an OS call (Windows' readable handle).</summary>
+    public System.Runtime.InteropServices.SafeHandle SocketHandle => Socket.SafeHandle;
+
     private void FlushHeldAck()
     {
         if (_ackHeld)

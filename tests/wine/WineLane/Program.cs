@@ -8,6 +8,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using DapperIpc;
 using DapperIpc.Factory;
+using DapperIpc.Framing;
 using DapperIpc.Diagnostics;
 using DapperIpc.Manager;
 using DapperIpc.Sessions;
@@ -39,6 +40,12 @@ Check("the managed client against a multiprocessing.connection AF_PIPE listener:
     probe["default-owner"] == "yes" ? ClientOfCPythonListener(owned: false)
         : Skip("this OS gives a pipe made with default security (as multiprocessing makes it) no owner, and the client refuses a pipe whose owner it cannot check (the 'reports no owner' check)"));
 Check("unix sockets on Windows: a listener at a caller-given path talks to a client; a path that exists is refused (PathExists), not replaced", UnixCallerPath);
+Check("readable handle over tcp: an event not signalled with nothing sent, a blocking recv unhindered by its pending zero-byte read, signalled for every frame of a 50-frame burst until recv(0) took it, not signalled once drained, signalled at the peer's close; signalled when made with a frame already in the library's buffer; cleanup with its zero-byte read pending cancels it and closes the event", () =>
+    ReadableHandle("tcp"));
+Check("readable handle over unix sockets: the same as over tcp", () =>
+    System.Net.Sockets.Socket.OSSupportsUnixDomainSockets ? ReadableHandle("unix")
+        : Skip("this OS has no AF_UNIX sockets (.NET says so)"));
+Check("readable handle over a pipe: Unsupported (recv with a timeout is unsupported on pipes)", ReadableHandlePipeUnsupported);
 Check("a pipe that reports no owner is refused with ConnectionRefused, never a crash", () =>
     probe["default-owner"] == "no" ? OwnerlessPipeRefused()
         : Skip("every pipe has an owner on this OS (the probe's pipe made with default security had one)"));
@@ -267,6 +274,161 @@ string? UnixCallerPath()
     finally
     {
         Directory.Delete(dir, recursive: true);
+    }
+}
+
+// Issue 13 on Windows: the pull mode's readable handle is an event that a zero-byte
+// overlapped WSARecv sets while the socket has bytes and the library sets while it holds a
+// whole frame; WaitForSingleObject(h, 0) must agree with recv(timeout 0) at every step.
+string? ReadableHandle(string transport)
+{
+    var log = new LogCollector();
+    Log.SetSink(log, LogLevel.Warning);
+    string? dir = transport == "unix" ? Directory.CreateTempSubdirectory("dapper-wine-pull-").FullName : null;
+    try
+    {
+        var config = dir is null ? new TransportConfig { Transport = "tcp" }
+            : new TransportConfig { Transport = "unix", Path = Path.Combine(dir, "ipc.sock") };
+        ReadableThroughABurst(config);
+        ReadableWhenMadeWithAFrameBuffered(config);
+        // Cleanup while the zero-byte read is pending (both ends open, nothing sent): the
+        // read is cancelled and waited for before its OVERLAPPED is freed.
+        for (int round = 0; round < 5; round++)
+        {
+            var (server, client) = PullPair(config);
+            using (client)
+            {
+                nint h = server.ReadableHandle();
+                Require(Kernel32.WaitForSingleObject(h, 0) == Kernel32.WAIT_TIMEOUT, "signalled with nothing sent");
+                server.Abort(); // no linger: the peer stays open
+                Require(Kernel32.WaitForSingleObject(h, 0) == Kernel32.WAIT_FAILED, "the event is still open after cleanup");
+            }
+        }
+
+        string? kept = log.Wait("readable handle", TimeSpan.Zero);
+        Require(kept is null, $"cleanup left a read pending: {kept}");
+        return null;
+    }
+    finally
+    {
+        Log.SetSink(null, LogLevel.Warning);
+        if (dir is not null)
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
+
+// WaitForSingleObject(h, 0) agrees with recv(timeout 0) at every step, from nothing sent
+// through a burst (most of it lands in the library's buffer in one read) to the peer's close.
+static void ReadableThroughABurst(TransportConfig config)
+{
+    var (server, client) = PullPair(config);
+    using (server)
+    using (client)
+    {
+        nint h = server.ReadableHandle();
+        Require(h == server.ReadableHandle(), "the same handle every time");
+        Require(Kernel32.WaitForSingleObject(h, 0) == Kernel32.WAIT_TIMEOUT, "signalled with nothing sent");
+        var buffer = new byte[64 * 1024];
+        var frames = new ReceivedFrame[1];
+        Require(server.Recv(buffer, frames, out _, 0) == IpcStatus.Timeout, "recv(0) with nothing sent");
+        Require(Kernel32.WaitForSingleObject(h, 0) == Kernel32.WAIT_TIMEOUT, "signalled after a recv that found nothing");
+
+        // A blocking recv (no timeout) behind the pending zero-byte read still gets the frame.
+        byte[] first = Payload(99, 10_000);
+        client.Send(1, first);
+        Require(server.Recv(buffer, frames, out _, -1) == IpcStatus.Ok && buffer.AsSpan(0, frames[0].Length).SequenceEqual(first), "a blocking recv");
+        Require(Kernel32.WaitForSingleObject(h, 0) == Kernel32.WAIT_TIMEOUT, "signalled after the blocking recv took the only frame");
+
+        const int Count = 50;
+        var burst = Enumerable.Range(0, Count).Select(i => Payload((uint)i, 100 + i)).ToArray();
+        foreach (byte[] frame in burst)
+        {
+            client.Send(1, frame);
+        }
+
+        for (int i = 0; i < Count; i++)
+        {
+            Require(Kernel32.WaitForSingleObject(h, 20_000) == 0, $"not signalled before frame {i}");
+            IpcStatus status = server.Recv(buffer, frames, out int count, 0);
+            Require(status == IpcStatus.Ok && count == 1, $"signalled, but recv(0) of frame {i} returned {status}");
+            Require(buffer.AsSpan(0, frames[0].Length).SequenceEqual(burst[i]), $"frame {i} differs");
+        }
+
+        Require(Kernel32.WaitForSingleObject(h, 0) == Kernel32.WAIT_TIMEOUT, "signalled with every frame taken");
+        Require(server.Recv(buffer, frames, out _, 0) == IpcStatus.Timeout, "recv(0) after draining");
+        Require(Kernel32.WaitForSingleObject(h, 0) == Kernel32.WAIT_TIMEOUT, "signalled after the recv that found nothing");
+
+        // The peer leaves: signalled, and recv reports it at once, every time (level).
+        client.Cleanup();
+        Require(Kernel32.WaitForSingleObject(h, 20_000) == 0, "not signalled at the peer's close");
+        for (int i = 0; i < 2; i++)
+        {
+            var closed = Refusal(() => server.Recv(buffer, frames, out _, 0));
+            Require(closed.Status == IpcStatus.Closed, $"recv(0) after the peer's close: {closed.Status}");
+            Require(Kernel32.WaitForSingleObject(h, 0) == 0, "not signalled after recv returned Closed");
+        }
+
+        server.Cleanup();
+        Require(Kernel32.WaitForSingleObject(h, 0) == Kernel32.WAIT_FAILED, "the event is still open after cleanup");
+    }
+}
+
+// A frame already in the library's buffer when the handle is made (the socket empty): the
+// library sets the event itself. Both frames leave in one send from a raw socket, so the
+// read that brings the first brings the second.
+static void ReadableWhenMadeWithAFrameBuffered(TransportConfig config)
+{
+    using var server = new IPCManager();
+    var launcher = server.CreateListener(config);
+    bool tcp = config.Transport == "tcp";
+    using var raw = new System.Net.Sockets.Socket(tcp ? System.Net.Sockets.AddressFamily.InterNetwork : System.Net.Sockets.AddressFamily.Unix,
+        System.Net.Sockets.SocketType.Stream, tcp ? System.Net.Sockets.ProtocolType.Tcp : System.Net.Sockets.ProtocolType.Unspecified);
+    raw.Connect(tcp ? new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, TcpPort(launcher))
+        : new System.Net.Sockets.UnixDomainSocketEndPoint(config.Path!));
+    server.WaitForClient(20_000);
+    byte[] a = Payload(1, 200), b = Payload(2, 300);
+    var both = new byte[2 * FrameHeader.Size + a.Length + b.Length];
+    FrameHeader.Write(both, 1, (uint)a.Length);
+    a.CopyTo(both, FrameHeader.Size);
+    FrameHeader.Write(both.AsSpan(FrameHeader.Size + a.Length), 1, (uint)b.Length);
+    b.CopyTo(both, 2 * FrameHeader.Size + a.Length);
+    Require(raw.Send(both) == both.Length, "the raw send was cut");
+    var buffer = new byte[1024];
+    var frames = new ReceivedFrame[1];
+    Require(server.Recv(buffer, frames, out _, 20_000) == IpcStatus.Ok && buffer.AsSpan(0, frames[0].Length).SequenceEqual(a), "the first frame");
+    nint h = server.ReadableHandle();
+    Require(Kernel32.WaitForSingleObject(h, 20_000) == 0, "not signalled with the second frame in the library's buffer");
+    Require(server.Recv(buffer, frames, out _, 0) == IpcStatus.Ok && buffer.AsSpan(0, frames[0].Length).SequenceEqual(b), "the second frame");
+    Require(Kernel32.WaitForSingleObject(h, 0) == Kernel32.WAIT_TIMEOUT, "signalled with both frames taken");
+    server.Abort();
+}
+
+static int TcpPort(IReadOnlyList<string> launcher) => int.Parse(launcher[launcher.ToList().IndexOf("--ipc-port") + 1]);
+
+// A listener in the pull mode (no reader) and a connected client, over config's transport.
+static (IPCManager Server, IPCManager Client) PullPair(TransportConfig config)
+{
+    var server = new IPCManager();
+    var launcher = server.CreateListener(config);
+    var client = new IPCManager();
+    client.Connect(config.Transport == "tcp"
+        ? new TransportConfig { Transport = "tcp", Port = TcpPort(launcher), ConnectTimeoutMs = 10_000 }
+        : new TransportConfig { Transport = config.Transport, Path = config.Path, PipeName = launcher[^1], ConnectTimeoutMs = 10_000 });
+    server.WaitForClient(20_000);
+    return (server, client);
+}
+
+string? ReadableHandlePipeUnsupported()
+{
+    var (server, client) = PullPair(new TransportConfig { Transport = "pipe" });
+    using (server)
+    using (client)
+    {
+        var refused = Refusal(() => server.ReadableHandle());
+        Require(refused.Status == IpcStatus.Unsupported, $"readable_handle over a pipe: {refused.Status} ({refused.Message})");
+        return null;
     }
 }
 
@@ -788,6 +950,12 @@ internal sealed class LogCollector : ILogSink
 
 internal static partial class Kernel32
 {
+    internal const uint WAIT_TIMEOUT = 0x102;
+    internal const uint WAIT_FAILED = 0xFFFFFFFF;
+
+    [System.Runtime.InteropServices.LibraryImport("kernel32.dll")]
+    internal static partial uint WaitForSingleObject(nint handle, uint milliseconds);
+
     [System.Runtime.InteropServices.LibraryImport("kernel32.dll", StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf16, SetLastError = true)]
     [return: System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.Bool)]
     internal static partial bool WaitNamedPipeW(string name, uint timeoutMs);

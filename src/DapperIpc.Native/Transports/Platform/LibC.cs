@@ -79,6 +79,16 @@ internal static unsafe partial class LibC
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
 
+    /// <summary>Throws Io with the errno's text when a call returned a negative result.</summary>
+    public static void Check(int result, string call)
+    {
+        if (result < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw new IpcException(IpcStatus.Io, $"{call} failed: {Describe(errno)}");
+        }
+    }
+
     public const int EINTR = 4;
     public const int EPIPE = 32;
 }

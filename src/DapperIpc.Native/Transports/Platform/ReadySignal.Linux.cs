@@ -9,20 +9,15 @@ namespace DapperIpc.Transports.Platform;
 /// keeps signalled exactly while its read buffer holds a whole frame (or the connection has
 /// ended and recv has a status to return). The epoll fd is readable when either is, so a
 /// host's poll/epoll/libuv sees frames that one read brought in together, not only bytes
-/// still in the kernel. The eventfd is written and read only when that state flips, not
-/// per frame.
+/// still in the kernel. <see cref="PosixReadySignal"/> sets and clears the eventfd.
 /// </summary>
-internal sealed unsafe partial class LinuxReadySignal : IDisposable
+internal sealed unsafe partial class LinuxReadySignal : PosixReadySignal
 {
     private const int EPOLL_CLOEXEC = 0x80000;
     private const int EFD_CLOEXEC = 0x80000;
     private const int EFD_NONBLOCK = 0x800;
     private const int EPOLL_CTL_ADD = 1;
     private const uint EPOLLIN = 1;
-
-    private int _epoll = -1;
-    private int _event = -1;
-    private bool _signalled;
 
     [LibraryImport("libc", EntryPoint = "epoll_create1", SetLastError = true)]
     private static partial int EpollCreate1(int flags);
@@ -35,16 +30,16 @@ internal sealed unsafe partial class LinuxReadySignal : IDisposable
     [LibraryImport("libc", EntryPoint = "eventfd", SetLastError = true)]
     private static partial int EventFd(uint initval, int flags);
 
-    public LinuxReadySignal(nint socket)
+    public LinuxReadySignal(nint socket) : base(sizeof(ulong))
     {
         try
         {
-            _epoll = EpollCreate1(EPOLL_CLOEXEC);
-            Check(_epoll, "epoll_create1");
-            _event = EventFd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-            Check(_event, "eventfd");
+            Poller = EpollCreate1(EPOLL_CLOEXEC);
+            LibC.Check(Poller, "epoll_create1");
+            FlagRead = FlagWrite = EventFd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+            LibC.Check(FlagRead, "eventfd");
             Add((int)socket);
-            Add(_event);
+            Add(FlagRead);
         }
         catch
         {
@@ -53,59 +48,11 @@ internal sealed unsafe partial class LinuxReadySignal : IDisposable
         }
     }
 
-    /// <summary>The fd to hand to the host.</summary>
-    public int Handle => _epoll;
-
-    /// <summary>Makes the handle readable (a frame is buffered, or recv has a final status) or not.</summary>
-    public void Set(bool ready)
-    {
-        if (ready == _signalled || _event < 0)
-        {
-            return;
-        }
-
-        ulong value = 1;
-        if (ready)
-        {
-            LibC.Write(_event, &value, sizeof(ulong));
-        }
-        else
-        {
-            LibC.Read(_event, &value, sizeof(ulong)); // resets the counter to 0
-        }
-
-        _signalled = ready;
-    }
-
     private void Add(int fd)
     {
         byte* ev = stackalloc byte[16];
         new Span<byte>(ev, 16).Clear();
         *(uint*)ev = EPOLLIN;
-        Check(EpollCtl(_epoll, EPOLL_CTL_ADD, fd, ev), "epoll_ctl");
-    }
-
-    private static void Check(int result, string call)
-    {
-        if (result < 0)
-        {
-            int errno = Marshal.GetLastPInvokeError();
-            throw new IpcException(IpcStatus.Io, $"{call} failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
-        }
-    }
-
-    public void Dispose()
-    {
-        if (_epoll >= 0)
-        {
-            LibC.Close(_epoll);
-            _epoll = -1;
-        }
-
-        if (_event >= 0)
-        {
-            LibC.Close(_event);
-            _event = -1;
-        }
+        LibC.Check(EpollCtl(Poller, EPOLL_CTL_ADD, fd, ev), "epoll_ctl");
     }
 }

@@ -6,6 +6,7 @@ using System.Runtime.Versioning;
 using System.Security.Principal;
 using System.Threading;
 using Microsoft.Win32.SafeHandles;
+using static DapperIpc.Transports.Platform.Win32Io;
 
 namespace DapperIpc.Transports.Platform;
 
@@ -44,49 +45,24 @@ internal sealed unsafe partial class WindowsPipeIo : IDisposable
     private const uint SECURITY_IDENTIFICATION = 0x00010000;
     private const uint PIPE_READMODE_MESSAGE = 0x2;
 
-    [StructLayout(LayoutKind.Sequential)]
-    private struct Overlapped
-    {
-        public nuint Internal;
-        public nuint InternalHigh;
-        public uint Offset;
-        public uint OffsetHigh;
-        public nint Event;
-    }
+    [LibraryImport("kernel32.dll", SetLastError = true)]
+    [return: MarshalAs(UnmanagedType.Bool)]
+    private static partial bool ConnectNamedPipe(nint pipe, OVERLAPPED* overlapped);
 
     [LibraryImport("kernel32.dll", SetLastError = true)]
     [return: MarshalAs(UnmanagedType.Bool)]
-    private static partial bool ConnectNamedPipe(nint pipe, Overlapped* overlapped);
+    private static partial bool ReadFile(nint file, byte* buffer, uint toRead, uint* read, OVERLAPPED* overlapped);
 
     [LibraryImport("kernel32.dll", SetLastError = true)]
     [return: MarshalAs(UnmanagedType.Bool)]
-    private static partial bool ReadFile(nint file, byte* buffer, uint toRead, uint* read, Overlapped* overlapped);
+    private static partial bool WriteFile(nint file, byte* buffer, uint toWrite, uint* written, OVERLAPPED* overlapped);
 
     [LibraryImport("kernel32.dll", SetLastError = true)]
     [return: MarshalAs(UnmanagedType.Bool)]
-    private static partial bool WriteFile(nint file, byte* buffer, uint toWrite, uint* written, Overlapped* overlapped);
-
-    [LibraryImport("kernel32.dll", SetLastError = true)]
-    [return: MarshalAs(UnmanagedType.Bool)]
-    private static partial bool GetOverlappedResult(nint file, Overlapped* overlapped, out uint transferred, [MarshalAs(UnmanagedType.Bool)] bool wait);
-
-    [LibraryImport("kernel32.dll", SetLastError = true)]
-    [return: MarshalAs(UnmanagedType.Bool)]
-    private static partial bool CancelIoEx(nint file, Overlapped* overlapped);
+    private static partial bool GetOverlappedResult(nint file, OVERLAPPED* overlapped, out uint transferred, [MarshalAs(UnmanagedType.Bool)] bool wait);
 
     [LibraryImport("kernel32.dll", SetLastError = true)]
     private static partial uint WaitForMultipleObjects(uint count, nint* handles, [MarshalAs(UnmanagedType.Bool)] bool waitAll, uint milliseconds);
-
-    [LibraryImport("kernel32.dll", EntryPoint = "CreateEventW", SetLastError = true)]
-    private static partial nint CreateEvent(void* attributes, [MarshalAs(UnmanagedType.Bool)] bool manualReset, [MarshalAs(UnmanagedType.Bool)] bool initialState, void* name);
-
-    [LibraryImport("kernel32.dll", SetLastError = true)]
-    [return: MarshalAs(UnmanagedType.Bool)]
-    private static partial bool SetEvent(nint handle);
-
-    [LibraryImport("kernel32.dll", SetLastError = true)]
-    [return: MarshalAs(UnmanagedType.Bool)]
-    private static partial bool CloseHandle(nint handle);
 
     [LibraryImport("kernel32.dll", EntryPoint = "WaitNamedPipeW", StringMarshalling = StringMarshalling.Utf16, SetLastError = true)]
     [return: MarshalAs(UnmanagedType.Bool)]
@@ -142,17 +118,6 @@ internal sealed unsafe partial class WindowsPipeIo : IDisposable
 
     /// <summary>True once <see cref="Shutdown"/> ran.</summary>
     public bool IsShutdown => Volatile.Read(ref _shutdown) != 0;
-
-    private static nint NewEvent()
-    {
-        nint e = CreateEvent(null, true, false, null);
-        if (e == 0)
-        {
-            throw new IpcException(IpcStatus.Io, $"CreateEvent failed: {new Win32Exception(Marshal.GetLastPInvokeError()).Message}");
-        }
-
-        return e;
-    }
 
     /// <summary>
     /// Waits for a client (server end). True: connected (also when the client came before
@@ -253,7 +218,7 @@ internal sealed unsafe partial class WindowsPipeIo : IDisposable
         Failed,
     }
 
-    private delegate int StartBufferOp(nint handle, Overlapped* overlapped, byte* buffer, uint length);
+    private delegate int StartBufferOp(nint handle, OVERLAPPED* overlapped, byte* buffer, uint length);
 
     /// <summary>What a start function returns when it finished without starting an overlapped operation.</summary>
     private const int AlreadyDone = -1;
@@ -289,7 +254,7 @@ internal sealed unsafe partial class WindowsPipeIo : IDisposable
 
             nint h = _handle.DangerousGetHandle();
             ioEvent = NewEvent();
-            Overlapped ov = default;
+            OVERLAPPED ov = default;
             // The low bit keeps a completion off any completion port (the handle is never
             // bound to one; this makes sure).
             ov.Event = ioEvent | 1;

@@ -1,0 +1,52 @@
+using System;
+
+namespace DapperIpc.Transports.Platform;
+
+/// <summary>
+/// The pull mode's readable handle: an OS object a host's event loop waits on, ready while
+/// the socket holds bytes the library has not read, or while the library says so
+/// (<see cref="Set"/>: a whole frame is in its buffer, or the connection ended). Each
+/// platform watches the socket its own way: <see cref="LinuxReadySignal"/> (epoll),
+/// <see cref="KqueueReadySignal"/> (macOS), <see cref="WindowsReadySignal"/> (an event set
+/// by a zero-byte overlapped read).
+/// </summary>
+internal abstract class ReadySignal : IDisposable
+{
+    /// <summary>What the host gets: a file descriptor on POSIX, an event HANDLE on Windows.</summary>
+    public abstract nint Handle { get; }
+
+    /// <summary>
+    /// Called after every recv (and once at the start) with the library's own state: ready
+    /// when a frame is buffered or recv has a final status. Not ready re-arms the watch of
+    /// the socket where the platform needs it (Windows).
+    /// </summary>
+    public abstract void Set(bool ready);
+
+    public abstract void Dispose();
+
+    /// <summary>The signal for this platform and connection; null where there is none (pipes, the BSDs).</summary>
+    public static ReadySignal? Create(ConnectionBase connection)
+    {
+        if (connection is not SocketConnection socket)
+        {
+            return null;
+        }
+
+        if (OperatingSystem.IsLinux())
+        {
+            return new LinuxReadySignal(socket.PollHandle);
+        }
+
+        if (OperatingSystem.IsMacOS())
+        {
+            return new KqueueReadySignal(socket.PollHandle);
+        }
+
+        if (OperatingSystem.IsWindows())
+        {
+            return new WindowsReadySignal(socket.SocketHandle);
+        }
+
+        return null;
+    }
+}
