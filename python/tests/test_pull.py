@@ -2,6 +2,7 @@
 driven by loop.add_reader on the library's readable handle, with no reader thread."""
 import asyncio
 import json
+import sys
 import threading
 import unittest
 
@@ -175,7 +176,6 @@ class AsyncPullTests(unittest.TestCase):
 def when_inside_an_idle_wait(action):
     """A thread that runs action() once the main thread is blocked in IdleWait.readable's
     poll (its frame is on the main thread's stack); .ran says whether it did."""
-    import sys
     from dapper_ipc import _idle_wait
     main, path = threading.main_thread().ident, _idle_wait.__file__
 
@@ -197,6 +197,7 @@ def when_inside_an_idle_wait(action):
     return helper
 
 
+@unittest.skipUnless(sys.platform.startswith("linux"), "the idle wait is used on Linux (_idle_wait.py)")
 class IdleWaitTests(unittest.TestCase):
     """await recv() on a loop with nothing else to do blocks in poll() on the readable
     handle and the loop's own selector (_idle_wait.py). Nothing else on the loop may wait

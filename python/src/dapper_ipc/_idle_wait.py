@@ -13,11 +13,13 @@ as usual, so no other task waits longer than it would have.
 
 It reads asyncio's selector loop internals (_ready, _scheduled, _stopping, _selector),
 which every CPython since 3.4 has; a loop without them (uvloop, the Windows Proactor
-loop) or in debug mode (a blocked step would be reported as slow) takes the ordinary path.
+loop) or in debug mode (a blocked step would be reported as slow) takes the ordinary path,
+and so does macOS for now (its poll() on a kqueue fd has not been run).
 """
 
 import math
 import select
+import sys
 
 _POLLIN = getattr(select, "POLLIN", 1)
 
@@ -71,6 +73,8 @@ class IdleWait:
 
     def _attach(self, loop, fd):
         self._loop, self._fd, self._poll = loop, fd, None
+        if not sys.platform.startswith("linux"):
+            return  # poll() on an epoll fd is what was run; macOS's poll() and a kqueue fd were not
         try:
             selector = loop._selector.fileno()  # epoll and kqueue selectors have one
             loop._ready, loop._scheduled, loop._stopping, loop._debug  # noqa: B018 - the internals used
