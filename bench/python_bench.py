@@ -16,7 +16,8 @@ trips, flood for receive rates: 128-byte JSON frames written in large batches), 
 Python side differs. Payloads are 128 bytes of JSON, as in the C benchmark.
 
 Usage: python_bench.py <bench-binary> <iterations> <flood-count> <rounds> <max-seconds> [adapter-only]
-(adapter-only: just the adapter round trips, for the run pinned to one CPU)
+(adapter-only: just the adapter round trips; run.py runs them round by round beside a raw C run,
+default and pinned to one CPU, instead of in the full run)
 Prints name=value lines: py_<impl>_rtt_{n,p50_us,p90_us,p99_us} (samples of all rounds pooled)
 and py_<impl>_msgs_per_s (median of the rounds).
 """
@@ -311,8 +312,7 @@ def percentile(samples, p):
 
 
 IMPLEMENTATIONS = [("package", package_rtt, package_rate), ("asyncio", asyncio_rtt, asyncio_rate),
-                   ("blocking", blocking_rtt, blocking_rate), ("async", None, package_async_rate),
-                   ("adapter", adapter_rtt, None)]
+                   ("blocking", blocking_rtt, blocking_rate), ("async", None, package_async_rate)]
 if ADAPTER_ONLY:
     IMPLEMENTATIONS = [("adapter", adapter_rtt, None)]
 rtts = {name: [] for name, _, _ in IMPLEMENTATIONS}
