@@ -224,7 +224,9 @@ def ctrl_c(call, transport):
     if stalled is not None:
         stalled.close()
     if call == "cleanup":
-        release.set()  # the handler ends: the cleanup that was interrupted completes
+        # The handler ends: the interrupted cleanup completes in its worker (create_listener
+        # below waits for it).
+        release.set()
         for thread in _python_threads() - before:
             thread.join(WAIT)
     print(f"extra-threads={sorted(t.name for t in _python_threads() - before if t.is_alive())}", flush=True)

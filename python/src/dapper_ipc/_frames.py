@@ -9,8 +9,9 @@ from . import _native as native
 
 # dapper_ipc_frame as struct's format: payload pointer, length, kind, the struct's tail padding.
 _FORMAT = "@PNi%dx" % (ctypes.sizeof(native.Frame) - struct.calcsize("@PNi"))
-_iter_rows = struct.Struct(_FORMAT).iter_unpack
-first_row = struct.Struct(_FORMAT).unpack_from  # (payload pointer, length, kind) of frames[0], from a memoryview
+_ROW = struct.Struct(_FORMAT)
+_iter_rows = _ROW.iter_unpack
+first_row = _ROW.unpack_from  # (payload pointer, length, kind) of frames[0], from a memoryview
 SIZE = ctypes.sizeof(native.Frame)
 _string_at = ctypes.string_at
 

@@ -12,8 +12,10 @@ callback, run on that thread during connect, would receive it instead ("Exceptio
 ignored"). So on the main thread those calls run on a short-lived worker thread while
 the main thread waits for it interruptibly (_blocking). On KeyboardInterrupt the main
 thread cleans the manager up (cleanup from another thread cancels connect and
-wait_for_client with E_CANCELLED), joins the worker and re-raises; an interrupted
-cleanup goes on in its worker until the reader has been joined. On other threads the
+wait_for_client with E_CANCELLED), waits for the worker's call to return and re-raises;
+an interrupted cleanup goes on in its worker until the reader has been joined, and the
+next create_listener or connect waits for it. The main thread waits on bare locks only
+(_Completion): KeyboardInterrupt can land between any two of its bytecodes. On other threads the
 calls are made directly. Sends are too frequent for a hand-off each: a send from the
 main thread stays on it, watched by a SendWatch (_send_watch.py) that cleans up on SIGINT.
 
