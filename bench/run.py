@@ -28,6 +28,7 @@ if QUICK:
     NODE = dict(iterations=200, flood=2000, rounds=1, seconds=5)
     STARTS, RSS_STARTS = 2, 1
     SESSION_ROUNDS = {1: 10, 16: 2}
+    CLOSE_CYCLES, EXIT_RUNS = 4, 1
 else:
     ROUNDS, RTT_N, RTT_SECONDS = 5, 8000, 8
     BIG_COUNT, SMALL_COUNT, RECV_COUNT = 1000, 200000, 300000
@@ -35,6 +36,7 @@ else:
     NODE = dict(iterations=5000, flood=50000, rounds=3, seconds=8)
     STARTS, RSS_STARTS = 9, 5
     SESSION_ROUNDS = {1: 300, 16: 25}  # children at once: rounds
+    CLOSE_CYCLES, EXIT_RUNS = 125, 20  # close: 8 threads x 125 cycles; exit: runs per mode
 ORIGINAL_MSGS_PER_S = 27000  # the pure-Python original, measured on these machines (issue 5)
 STEP_TIMEOUT = 150  # seconds, any one benchmark process
 
@@ -130,6 +132,9 @@ def run_all(lib, lib_origin, libdir, out):
     sh(cc, "-O2", "-Wall", "-I", include, os.path.join(HERE, "bench.c"), "-o", bench, f"-L{libdir}", "-ldapper_ipc",
        f"-Wl,-rpath,{libdir}", "-lpthread")
     sh(cc, "-O2", "-Wall", "-I", include, os.path.join(HERE, "startup.c"), "-o", startup, "-ldl", "-lpthread")
+    close = os.path.join(out, "close")
+    sh(cc, "-O2", "-Wall", "-I", include, os.path.join(HERE, "close.c"), "-o", close, f"-L{libdir}", "-ldapper_ipc",
+       f"-Wl,-rpath,{libdir}", "-lpthread")
     sessions = os.path.join(out, "sessions")
     sh(cc, "-O2", "-Wall", "-I", include, os.path.join(HERE, "sessions.c"), "-o", sessions, f"-L{libdir}",
        "-ldapper_ipc", f"-Wl,-rpath,{libdir}", "-lpthread")
@@ -319,6 +324,33 @@ def run_all(lib, lib_origin, libdir, out):
         rows.append((f"session ready after a child's connect, {at_once}, unix p50 (µs)", statistics.median(mine),
                      statistics.median(raw), "raw C endpoint: one thread, blocking reads", None,
                      f"median of {len(mine)} round p50s; lib {spread(mine)}"))
+
+    # ---- 3d. closing with the peer alive: destroy both managers of a connected pair ----
+    for transport in ("unix", "tcp"):
+        f = figures(sh(close, transport, "8", str(CLOSE_CYCLES)))
+        for order in ("server_first", "client_first"):
+            rows.append((f"destroy both, peer alive, {order.replace('_', ' ')}, {transport} p99 (ms)",
+                         f[f"{order}_p99_ms"], None, "", ("<=", 50.0),
+                         f"8 threads at once, n={f[f'{order}_n']:.0f}; p50 {f[f'{order}_p50_ms']:.2f}, "
+                         f"max {f[f'{order}_max_ms']:.1f}; the linger is 2000"))
+
+    # ---- 3e. a Python process exiting while its peer floods it ----
+    if have_package:
+        exit_script = os.path.join(ROOT, "python", "tests", "exit_under_flood.py")
+        exit_env = dict(env, PYTHONPATH=os.pathsep.join((os.path.join(ROOT, "python", "tests"), env["PYTHONPATH"])))
+        for transport in ("unix", "tcp"):
+            for mode in ("exit", "slow-handler", "pull", "system-exit", "os-exit"):
+                took = []
+                for _ in range(EXIT_RUNS):
+                    host = subprocess.Popen([sys.executable, exit_script, transport, mode], stdout=subprocess.PIPE,
+                                            env=exit_env, text=True)
+                    host.stdout.readline()
+                    start = time.monotonic()
+                    host.wait(STEP_TIMEOUT)
+                    took.append((time.monotonic() - start) * 1000)
+                    host.stdout.close()
+                rows.append((f"Python exit while the peer floods, {mode}, {transport}, max (ms)", max(took), None, "",
+                             ("<", 300.0), f"{len(took)} runs; median {statistics.median(took):.0f}"))
 
     # ---- 4. the library's own cost ----
     starts = sorted((figures(sh(startup, "time", lib)) for _ in range(STARTS)),
