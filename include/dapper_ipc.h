@@ -590,8 +590,8 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_send_batch(dapper_ipc_manager 
    DAPPER_IPC_E_FRAME_TOO_LARGE: a bad header, DAPPER_IPC_E_IO: a socket
    error (the connection is then closed; every later call returns the
    same); DAPPER_IPC_E_CANCELLED: cleanup ran before or during the call (a
-   cleanup on another thread waits for a recv in progress for up to the 2 s
-   linger, then aborts the connection, which ends it);
+   cleanup on another thread ends a recv in progress at once; on Windows tcp
+   it waits for it up to the 2 s linger, then aborts the connection);
    DAPPER_IPC_E_INVALID_STATE: the reader thread runs, another thread is
    inside recv or readable_handle on this manager, or there is no listener
    or connection; DAPPER_IPC_E_UNSUPPORTED: a timeout other than negative
@@ -659,13 +659,20 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_readable_handle(dapper_ipc_man
 /* Closes the listener and the connection, stops the reader thread and waits
    for it, then forgets the connection: the manager can create a listener or
    connect again. Idempotent.
-   Every frame a send already reported as sent reaches the peer, then
-   end-of-file: the sending side is shut down first, and what the peer still
-   sends is read and discarded until it closes its side, for at most 2 s
-   (the linger: a tcp socket closed with unread data would be reset, and the
-   reset drops frames still queued in the kernel); a tcp connection the peer
-   has not closed by then is reset. So cleanup returns once the peer has
-   closed, or after the linger (dapper_ipc_abort does not wait).
+   Closing never waits for the peer to read, reply or close: every frame a
+   send already reported as sent reaches the peer, then end-of-file, and
+   cleanup returns as soon as that is certain. The sending side is shut
+   down first and what the peer still sends is discarded. Over unix sockets
+   and pipes what was sent is already in the peer's queue, so nothing is
+   waited for. Over tcp, cleanup waits until the peer's kernel has
+   acknowledged every byte (Linux SIOCOUTQ, macOS SO_NWRITE; usually so
+   before the first check), because closing with unread input makes the
+   kernel reset the connection, and a reset drops what is still in flight.
+   Only data still in flight to a peer that has stopped reading is waited
+   for, at most 2 s (the linger); then the connection is reset and that
+   data is lost. Windows tcp, which reports no acknowledged count, instead
+   waits for the peer's end-of-file, at most the same 2 s.
+   dapper_ipc_abort does not wait at all.
    The unix socket file is removed only while it is still the socket this
    listener bound (same device and inode: a file put at the path since, or
    another listener's socket there, is left alone; the same check is made
@@ -848,7 +855,8 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_session_listener_accept(dapper
    refuses the clients whose hello is still coming, waits for the
    listener's threads (an offer callback still running included, unless it
    is the caller), then cleans up every session it routed, accepted or not,
-   as dapper_ipc_cleanup does (their 2 s lingers run side by side), and
+   as dapper_ipc_cleanup does (their lingers, where there are any, run side
+   by side), and
    retires the handle.
    Thread: any, including an offer callback and a manager's callbacks (a
    session's own reader is then not waited for: as cleanup from a callback).

@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -170,7 +171,11 @@ static int raw_connect_unix(const char *path)
 {
     int fd = raw_socket(AF_UNIX);
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
+    if (strlen(path) >= sizeof addr.sun_path) {
+        close(fd);
+        return -1;
+    }
+    memcpy(addr.sun_path, path, strlen(path) + 1);
     if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
         close(fd);
         return -1;
@@ -310,8 +315,9 @@ static int recv_all(int fd, uint8_t *buf, size_t n)
 
 /* Connects, sends one frame the host never reads, then reads frame by frame (header,
    then payload, as the launcher does) until end-of-file. Prints the count and how the
-   stream ended. */
-static int peer_drain(const char *transport, const char *address)
+   stream ended. With stay, it then keeps its end open until it is killed: a peer that
+   is alive and never closes. */
+static int peer_drain(const char *transport, const char *address, int stay)
 {
     int fd = -1;
     for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
@@ -350,10 +356,15 @@ static int peer_drain(const char *transport, const char *address)
         frames++;
     }
     printf("frames=%d end=%s\n", frames, end);
+    fflush(stdout);
+    while (stay)
+        pause();
     return 0;
 }
 
-static int frames_before(const char *transport, int destroy)
+static double seconds_since(const struct timespec *start);
+
+static int frames_before(const char *transport, int destroy, int stay)
 {
     dapper_ipc_manager server;
     must(dapper_ipc_manager_create(&server), "create");
@@ -369,7 +380,7 @@ static int frames_before(const char *transport, int destroy)
     for (int i = 0; i < argc - 1; i++)
         last += strlen(last) + 1; /* the path, or the port */
 
-    char *argv[] = {self_exe, "peer-drain", (char *)transport, (char *)last, NULL};
+    char *argv[] = {self_exe, stay ? "peer-drain-stay" : "peer-drain", (char *)transport, (char *)last, NULL};
     int out;
     pid_t pid = spawn_with_stdout(argv, &out);
     if (pid < 0)
@@ -393,8 +404,17 @@ static int frames_before(const char *transport, int destroy)
         sent += (int)n;
     }
     check(sent == FRAMES, "%s: every send returned OK (%d frames)", transport, sent);
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
     int32_t status = destroy ? dapper_ipc_manager_destroy(server) : dapper_ipc_cleanup(server);
+    double took = seconds_since(&start);
     check(status == DAPPER_IPC_OK, "%s returned OK", destroy ? "destroy" : "cleanup");
+    /* The peer reads as fast as it can and never closes: once it has everything, nothing
+       is left to wait for. Half the linger tells "waited for the delivery" from "waited
+       for the peer to close". */
+    if (stay)
+        check(took < 1.0, "%s returned without waiting for the peer to close (%.3f s; the linger is 2 s)",
+              destroy ? "destroy" : "cleanup", took);
     if (!destroy)
         dapper_ipc_manager_destroy(server);
 
@@ -405,6 +425,8 @@ static int frames_before(const char *transport, int destroy)
     if (f != NULL)
         fclose(f);
     int wstatus = 0;
+    if (stay)
+        kill(pid, SIGTERM);
     waitpid(pid, &wstatus, 0);
     int frames = -1;
     char end[16] = "";
@@ -415,10 +437,14 @@ static int frames_before(const char *transport, int destroy)
     return 0;
 }
 
-static int test_no_frame_lost_at_cleanup_tcp(void) { return frames_before("tcp", 0); }
-static int test_no_frame_lost_at_destroy_tcp(void) { return frames_before("tcp", 1); }
-static int test_no_frame_lost_at_cleanup_unix(void) { return frames_before("unix", 0); }
-static int test_no_frame_lost_at_destroy_unix(void) { return frames_before("unix", 1); }
+static int test_no_frame_lost_at_cleanup_tcp(void) { return frames_before("tcp", 0, 0); }
+static int test_no_frame_lost_at_destroy_tcp(void) { return frames_before("tcp", 1, 0); }
+static int test_no_frame_lost_at_cleanup_unix(void) { return frames_before("unix", 0, 0); }
+static int test_no_frame_lost_at_destroy_unix(void) { return frames_before("unix", 1, 0); }
+static int test_no_frame_lost_peer_stays_cleanup_tcp(void) { return frames_before("tcp", 0, 1); }
+static int test_no_frame_lost_peer_stays_destroy_tcp(void) { return frames_before("tcp", 1, 1); }
+static int test_no_frame_lost_peer_stays_cleanup_unix(void) { return frames_before("unix", 0, 1); }
+static int test_no_frame_lost_peer_stays_destroy_unix(void) { return frames_before("unix", 1, 1); }
 
 /* ---- abort: no linger, and it ends a linger under way ------------------------- */
 
@@ -442,61 +468,186 @@ static void *cleanup_thread(void *arg)
     return NULL;
 }
 
-/* A peer that neither reads nor closes keeps cleanup in its linger (2 s); abort on
-   another thread ends it at once, and abort alone never lingers. */
+/* Connects a raw tcp client that never reads and never closes, and sends to it until
+   send gives up (send_timeout_ms 200): the peer's receive queue and ours are full, so
+   what we sent is still in flight when cleanup runs. */
+static int stalled_tcp_peer(dapper_ipc_manager server)
+{
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = "tcp";
+    config.send_timeout_ms = 200;
+    must(dapper_ipc_create_listener(server, &config), "create_listener");
+    char args[512];
+    size_t length;
+    int32_t argc;
+    must(dapper_ipc_launcher_args(server, args, sizeof args, &length, &argc), "launcher_args");
+    const char *port = args;
+    for (int i = 0; i < argc - 1; i++)
+        port += strlen(port) + 1;
+    int fd = raw_socket(AF_INET);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        printf("FAILED: connect to 127.0.0.1:%s\n", port);
+        exit(1);
+    }
+    must(dapper_ipc_wait_for_client(server, WAIT_SECONDS * 1000), "wait_for_client");
+    static uint8_t payload[64 * 1024];
+    int32_t status;
+    int sent = 0;
+    while ((status = dapper_ipc_send(server, DAPPER_IPC_KIND_COMMAND, payload, sizeof payload)) == DAPPER_IPC_OK)
+        sent++;
+    check(status == DAPPER_IPC_E_SEND_TIMEOUT, "send gave up once the peer's queue was full (%d frames went out): %s",
+          sent, last_error());
+    return fd;
+}
+
+/* Data of ours in flight to a peer that does not read keeps cleanup in its linger (2 s);
+   abort on another thread ends it at once, and abort alone never lingers. */
 static int test_abort_ends_a_linger(void)
 {
     static struct lingering l = {.returned = LATCH_INIT};
     dapper_ipc_manager server;
     must(dapper_ipc_manager_create(&server), "create");
-    dapper_ipc_config config;
-    dapper_ipc_config_init(&config, sizeof config);
-    config.transport = "unix";
-    must(dapper_ipc_create_listener(server, &config), "create_listener");
-    char args[512];
-    size_t length;
-    must(dapper_ipc_launcher_args(server, args, sizeof args, &length, NULL), "launcher_args");
-    const char *path = args;
-    for (int i = 0; i < 3; i++)
-        path += strlen(path) + 1;
-    int silent = raw_connect_unix(path);
-    must(dapper_ipc_wait_for_client(server, WAIT_SECONDS * 1000), "wait_for_client");
-    must(dapper_ipc_send(server, DAPPER_IPC_KIND_COMMAND, "{}", 2), "send");
+    int stalled = stalled_tcp_peer(server);
 
     l.m = server;
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     pthread_t t;
     pthread_create(&t, NULL, cleanup_thread, &l);
-    check(!latch_wait(&l.returned, 1, 1), "cleanup lingers while the peer neither reads nor closes");
+    check(!latch_wait(&l.returned, 1, 1), "cleanup lingers while what it sent is in flight to a peer that does not read");
     check(dapper_ipc_abort(server) == DAPPER_IPC_OK, "abort on another thread: %s", last_error());
     check(latch_wait(&l.returned, 1, 1), "the lingering cleanup returned once abort ran (%.2f s after it began)",
           seconds_since(&start));
     pthread_join(t, NULL);
 
-    /* abort alone, with the same silent peer on a new connection: no linger at all. */
-    must(dapper_ipc_create_listener(server, &config), "create_listener again");
-    must(dapper_ipc_launcher_args(server, args, sizeof args, &length, NULL), "launcher_args");
-    path = args;
-    for (int i = 0; i < 3; i++)
-        path += strlen(path) + 1;
-    int silent2 = raw_connect_unix(path);
-    must(dapper_ipc_wait_for_client(server, WAIT_SECONDS * 1000), "wait_for_client");
+    /* abort alone, with another stalled peer: no linger at all. */
+    int stalled2 = stalled_tcp_peer(server);
     clock_gettime(CLOCK_MONOTONIC, &start);
     check(dapper_ipc_abort(server) == DAPPER_IPC_OK, "abort");
     double took = seconds_since(&start);
     check(took < 1.0, "abort did not linger (%.3f s; the linger is 2 s)", took);
-    close(silent);
-    close(silent2);
+    close(stalled);
+    close(stalled2);
     dapper_ipc_manager_destroy(server);
     return 0;
 }
+
+/* ---- close with a live peer: nothing to wait for once the peer has it all ------ */
+
+static void on_message_count(void *user, int32_t kind, const uint8_t *payload, size_t length)
+{
+    (void)kind, (void)payload, (void)length;
+    latch_add(user, 1);
+}
+
+struct live_peer_run {
+    const char *transport;
+    int failures;
+    double slowest;
+};
+
+/* The adapter and its launcher as two managers of one process (the launcher without a
+   reader, its frame unread): a frame each way, then both destroyed in either order,
+   neither side closing on its own first. And a raw
+   client that neither reads nor closes, holding the frame we sent unread. Each close
+   must return well inside the linger: half of it tells "waited for the peer" apart. */
+static void *live_peer_cycles(void *arg)
+{
+    struct live_peer_run *run = arg;
+    for (int i = 0; i < 10; i++) {
+        struct latch got = LATCH_INIT;
+        dapper_ipc_manager server, client;
+        connected_pair(&server, &client, run->transport);
+        must(dapper_ipc_set_callbacks(server, on_message_count, NULL, &got), "set_callbacks");
+        must(dapper_ipc_start_reader(server), "start_reader");
+        /* The client has no reader: it never reacts to the server's close on its own. */
+        must(dapper_ipc_send(client, DAPPER_IPC_KIND_EVENT, "{}", 2), "send");
+        must(dapper_ipc_send(server, DAPPER_IPC_KIND_COMMAND, "{}", 2), "send (server)");
+        if (!latch_wait(&got, 1, WAIT_SECONDS)) {
+            __atomic_add_fetch(&run->failures, 1, __ATOMIC_SEQ_CST);
+            break;
+        }
+        struct timespec start;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        if (i % 2) {
+            dapper_ipc_manager_destroy(server);
+            dapper_ipc_manager_destroy(client);
+        } else {
+            dapper_ipc_manager_destroy(client);
+            dapper_ipc_manager_destroy(server);
+        }
+        double took = seconds_since(&start);
+        if (took >= 1.0) {
+            printf("cycle %d (%s first) took %.3f s\n", i, i % 2 ? "server" : "client", took);
+            __atomic_add_fetch(&run->failures, 1, __ATOMIC_SEQ_CST);
+        }
+    }
+    return NULL;
+}
+
+static int close_with_a_live_peer(const char *transport)
+{
+    struct live_peer_run run = {.transport = transport};
+    pthread_t threads[4];
+    for (int t = 0; t < 4; t++)
+        pthread_create(&threads[t], NULL, live_peer_cycles, &run);
+    for (int t = 0; t < 4; t++)
+        pthread_join(threads[t], NULL);
+    check(run.failures == 0, "%s: 4 threads x 10 cycles, both orders: every pair of destroys returned within half "
+          "the linger (%d did not)", transport, run.failures);
+
+    /* A raw peer that neither reads nor closes: the frame sits in its receive queue. */
+    dapper_ipc_manager server;
+    must(dapper_ipc_manager_create(&server), "create");
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = transport;
+    must(dapper_ipc_create_listener(server, &config), "create_listener");
+    char args[512];
+    size_t length;
+    int32_t argc;
+    must(dapper_ipc_launcher_args(server, args, sizeof args, &length, &argc), "launcher_args");
+    const char *last = args;
+    for (int i = 0; i < argc - 1; i++)
+        last += strlen(last) + 1;
+    int silent;
+    if (strcmp(transport, "tcp") == 0) {
+        silent = raw_socket(AF_INET);
+        struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(last))};
+        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+        must(connect(silent, (struct sockaddr *)&addr, sizeof addr) == 0 ? DAPPER_IPC_OK : DAPPER_IPC_E_IO, "connect");
+    } else {
+        silent = raw_connect_unix(last);
+    }
+    must(dapper_ipc_wait_for_client(server, WAIT_SECONDS * 1000), "wait_for_client");
+    must(dapper_ipc_send(server, DAPPER_IPC_KIND_COMMAND, "{}", 2), "send");
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    check(dapper_ipc_cleanup(server) == DAPPER_IPC_OK, "cleanup");
+    double took = seconds_since(&start);
+    check(took < 1.0, "%s: cleanup with a peer that neither reads nor closes, our frame delivered: %.3f s "
+          "(the linger is 2 s)", transport, took);
+    uint8_t frame[10];
+    check(recv(silent, frame, sizeof frame, MSG_WAITALL) == 10 && frame[0] == 'D' && frame[7] == 2,
+          "%s: the silent peer still reads the frame", transport);
+    close(silent);
+    dapper_ipc_manager_destroy(server);
+    return 0;
+}
+
+static int test_close_with_a_live_peer_unix(void) { return close_with_a_live_peer("unix"); }
+static int test_close_with_a_live_peer_tcp(void) { return close_with_a_live_peer("tcp"); }
 
 int main(int argc, char **argv)
 {
     test_program_init(argv[0]);
     if (argc >= 4 && strcmp(argv[1], "peer-drain") == 0)
-        return peer_drain(argv[2], argv[3]);
+        return peer_drain(argv[2], argv[3], 0);
+    if (argc >= 4 && strcmp(argv[1], "peer-drain-stay") == 0)
+        return peer_drain(argv[2], argv[3], 1);
 
     static const struct named_test tests[] = {
         {"callback-cleanup-then-destroy", test_callback_cleanup_then_destroy},
@@ -507,6 +658,12 @@ int main(int argc, char **argv)
         {"no-frame-lost-at-destroy-tcp", test_no_frame_lost_at_destroy_tcp},
         {"no-frame-lost-at-cleanup-unix", test_no_frame_lost_at_cleanup_unix},
         {"no-frame-lost-at-destroy-unix", test_no_frame_lost_at_destroy_unix},
+        {"no-frame-lost-peer-stays-cleanup-tcp", test_no_frame_lost_peer_stays_cleanup_tcp},
+        {"no-frame-lost-peer-stays-destroy-tcp", test_no_frame_lost_peer_stays_destroy_tcp},
+        {"no-frame-lost-peer-stays-cleanup-unix", test_no_frame_lost_peer_stays_cleanup_unix},
+        {"no-frame-lost-peer-stays-destroy-unix", test_no_frame_lost_peer_stays_destroy_unix},
+        {"close-with-a-live-peer-unix", test_close_with_a_live_peer_unix},
+        {"close-with-a-live-peer-tcp", test_close_with_a_live_peer_tcp},
         {"abort-ends-a-linger", test_abort_ends_a_linger},
     };
     return run_named_test("lifecycle", argc, argv, tests, sizeof tests / sizeof tests[0]);

@@ -316,9 +316,9 @@ internal sealed class IpcSession
     }
 
     /// <summary>
-    /// After <see cref="Close"/>: waits for the reader to finish (its callbacks and its
-    /// linger; a reader still blocked on a silent peer when the linger ends is woken),
-    /// then releases the connection. Returns false without waiting when called on the
+    /// After <see cref="Close"/>: wakes the reader and waits for it to finish (its
+    /// callbacks, and the flush of what was sent: see ConnectionBase.Dispose), then
+    /// releases the connection. Returns false without waiting when called on the
     /// reader itself, or when waiting would deadlock (see <see cref="ThreadWaits"/>): the
     /// reader then releases everything itself when its callback returns.
     /// </summary>
@@ -339,7 +339,15 @@ internal sealed class IpcSession
 
             try
             {
-                if (!reader.Join(_connection?.LingerRemainingMs ?? 0))
+                // Cleanup waits for callbacks, never for the peer: the reader is woken from
+                // its receive at once, and the linger is only the flush of what we sent.
+                // Where the transport cannot wake it without risking that, the reader gets
+                // the linger to see the peer's end-of-file, then the connection is aborted.
+                if (_connection?.StopReceiving() == true)
+                {
+                    reader.Join();
+                }
+                else if (!reader.Join(_connection?.LingerRemainingMs ?? 0))
                 {
                     _connection?.Abort();
                     reader.Join();
@@ -476,11 +484,16 @@ internal sealed class IpcSession
         }
     }
 
-    /// <summary>Stop, pull mode: waits for a thread inside recv (for the linger; then the connection is aborted, which wakes it).</summary>
+    /// <summary>Stop, pull mode: wakes a thread inside recv and waits for it (where the transport cannot wake it, for the linger; then the connection is aborted, which does).</summary>
     private void WaitForPuller()
     {
         lock (_gate)
         {
+            if (_pullBusy)
+            {
+                _connection?.StopReceiving();
+            }
+
             while (_pullBusy)
             {
                 int left = _connection?.LingerRemainingMs ?? 0;

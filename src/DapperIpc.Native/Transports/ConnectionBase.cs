@@ -10,9 +10,11 @@ namespace DapperIpc.Transports;
 /// number of threads at once and is serialised here so that frames never interleave.
 /// <see cref="Close"/> is quick and never blocks on the peer: it ends the sending side
 /// (blocked senders wake; the peer reads everything already sent, then end-of-file).
-/// <see cref="Abort"/> also wakes a blocked reader. <see cref="Dispose"/> lingers until
-/// the peer closes its side (at most <see cref="LingerMs"/>), then releases the handle
-/// once nobody can be inside a system call on it.
+/// <see cref="StopReceiving"/> also wakes a blocked reader and keeps the linger;
+/// <see cref="Abort"/> wakes it and ends the linger. <see cref="Dispose"/> waits until
+/// everything sent has reached the peer (at most <see cref="LingerMs"/>, and never for
+/// the peer to read or close), then releases the handle once nobody can be inside a
+/// system call on it.
 /// </summary>
 public abstract class ConnectionBase : IFrameSource, IDisposable
 {
@@ -22,11 +24,12 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
     private long _lingerDeadline;
 
     /// <summary>
-    /// How long closing waits for the peer to close its side. A TCP socket closed with
-    /// unread incoming data is reset, and a reset throws away what the kernel had not yet
-    /// sent: frames that send had already reported as sent. Draining the incoming side
-    /// until the peer's end-of-file first keeps them; the bound keeps a peer that never
-    /// closes from holding cleanup.
+    /// How long closing may wait for what we sent to reach the peer. A TCP socket closed
+    /// with unread incoming data is reset, and a reset throws away what the kernel had not
+    /// yet delivered: frames that send had already reported as sent. So close waits, while
+    /// discarding input, until the peer's kernel has acknowledged everything (in the common
+    /// case it already has, and nothing is waited for); the bound keeps a peer that stopped
+    /// reading from holding cleanup.
     /// </summary>
     public const int LingerMs = 2000;
 
@@ -166,10 +169,23 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
     /// <summary>Ends the sending side only: the peer reads what was sent, then end-of-file; blocked sends fail. Never blocks. Transports without a half-close shut down both ways.</summary>
     protected virtual void ShutdownSendCore() => ShutdownCore();
 
-    /// <summary>Reads and discards incoming data until the peer's end-of-file or <paramref name="deadline"/> (a Stopwatch timestamp). Transports without a half-close have nothing to drain.</summary>
-    protected virtual void DrainCore(long deadline)
+    /// <summary>
+    /// Waits until everything sent has reached the peer, discarding input meanwhile, or
+    /// until the linger is over (<see cref="LingerRemainingMs"/>, which <see cref="Abort"/>
+    /// ends from another thread); never for the peer to read or close. Called once, after
+    /// <see cref="Close"/>, before the handle is released. Transports whose close loses
+    /// nothing have nothing to wait for.
+    /// </summary>
+    protected virtual void FlushCore()
     {
     }
+
+    /// <summary>
+    /// True where shutting the receiving side cannot cost what was sent, so
+    /// <see cref="StopReceiving"/> may wake a reader without ending the linger. Windows
+    /// resets a tcp connection that receives data after SD_RECEIVE, so there it is false.
+    /// </summary>
+    protected virtual bool CanStopReceiving => false;
 
     /// <summary>Milliseconds left of the linger that <see cref="Close"/> started (0 when not closed or over).</summary>
     public int LingerRemainingMs
@@ -208,6 +224,24 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
         ShutdownSendCore();
     }
 
+    /// <summary>
+    /// Closes and wakes a blocked receive (which returns 0) without ending the linger, so
+    /// cleanup need not wait for the peer to send or close. False, doing only
+    /// <see cref="Close"/>, where the transport cannot (<see cref="CanStopReceiving"/>):
+    /// the caller then waits for the reader at most the linger and aborts. Quick, any thread.
+    /// </summary>
+    public bool StopReceiving()
+    {
+        Close();
+        if (!CanStopReceiving)
+        {
+            return false;
+        }
+
+        ShutdownCore();
+        return true;
+    }
+
     /// <summary>Closes both ways at once and ends the linger: also wakes a blocked receive (which returns 0) and a draining Dispose. Quick, idempotent, any thread.</summary>
     public void Abort()
     {
@@ -217,11 +251,11 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
     }
 
     /// <summary>
-    /// Closes, discards what the peer still sends until it closes its side (at most until
-    /// the linger ends), then waits for any sender still inside a system call (Close has
-    /// already woken it) before releasing the handle, so a file descriptor is never
-    /// closed under a thread that is using it. Must not be called while another thread
-    /// may be receiving on this connection.
+    /// Closes, waits for what was sent to reach the peer while discarding what it still
+    /// sends (at most until the linger ends; see <see cref="FlushCore"/>), then waits for
+    /// any sender still inside a system call (Close has already woken it) before releasing
+    /// the handle, so a file descriptor is never closed under a thread that is using it.
+    /// Must not be called while another thread may be receiving on this connection.
     /// </summary>
     public void Dispose()
     {
@@ -229,7 +263,7 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
         GC.SuppressFinalize(this);
     }
 
-    /// <summary>Releases the handle without waiting for the peer: for a connection nothing was sent on (a refused or unwanted client).</summary>
+    /// <summary>Releases the handle without waiting: for a connection nothing was sent on (a refused or unwanted client).</summary>
     public void DisposeNow() => Release(linger: false);
 
     private void Release(bool linger)
@@ -242,7 +276,7 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
 
         if (linger)
         {
-            DrainCore(Interlocked.Read(ref _lingerDeadline));
+            FlushCore();
         }
 
         ShutdownCore();

@@ -251,24 +251,22 @@ internal abstract class SocketConnection : ConnectionBase
         }
     }
 
-    protected override void DrainCore(long deadline)
+    /// <summary>
+    /// The wait where the OS cannot say what the peer has acknowledged (Windows, the BSDs):
+    /// read and discard until the peer's end-of-file or the deadline, so the close that
+    /// follows is a FIN, not a reset that would drop frames still in our send queue. This
+    /// waits for a peer that stays connected; PosixSocketConnection does better where it can.
+    /// </summary>
+    protected override void FlushCore()
     {
-        // Nothing read here is delivered: the host closed. Reading until the peer's
-        // end-of-file empties the receive queue, so the close that follows is a FIN, not
-        // a reset that would drop frames still in our send queue.
         Span<byte> scratch = stackalloc byte[16 * 1024];
         try
         {
-            while (true)
+            int left;
+            while ((left = LingerRemainingMs) > 0)
             {
-                long left = deadline - System.Diagnostics.Stopwatch.GetTimestamp();
-                if (left <= 0)
-                {
-                    return;
-                }
-
-                int micros = (int)Math.Min(int.MaxValue, left * 1_000_000 / System.Diagnostics.Stopwatch.Frequency);
-                if (!Socket.Poll(micros, SelectMode.SelectRead) || Receive(scratch) <= 0)
+                if (!Socket.Poll(left * 1000L > int.MaxValue ? int.MaxValue : left * 1000, SelectMode.SelectRead)
+                    || Receive(scratch) <= 0)
                 {
                     return;
                 }
@@ -284,7 +282,8 @@ internal abstract class SocketConnection : ConnectionBase
     {
         if (!_peerClosed && Socket.ProtocolType == ProtocolType.Tcp)
         {
-            // The peer has not closed (the linger ran out, or abort): reset. A plain close
+            // The peer has not closed (everything sent was delivered, the linger ran out, or
+            // abort): reset. A plain close
             // could leave our side in FIN-WAIT-2 with a zero receive window, which answers a
             // peer that keeps sending with window probes but never a reset, so a flooding
             // peer would block for a minute instead of learning at once that we are gone.

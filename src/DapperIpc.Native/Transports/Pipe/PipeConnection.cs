@@ -158,6 +158,10 @@ internal sealed class PipeConnection : ConnectionBase
         }
     }
 
+    // A pipe has no half-close: Close already shut both ways, and closing keeps what the
+    // peer has not read yet (it stays in the pipe until the peer's handle closes).
+    protected override bool CanStopReceiving => true;
+
     protected override void ShutdownCore()
     {
         // Cancel a blocked read, and close the handle so the peer sees end-of-file now.

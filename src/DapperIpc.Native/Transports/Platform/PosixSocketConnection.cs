@@ -2,6 +2,7 @@ using System;
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using System.Threading;
 using DapperIpc.Framing;
 
 namespace DapperIpc.Transports.Platform;
@@ -54,6 +55,46 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
     }
 
     protected override bool FlushesDelayedAcks => OperatingSystem.IsLinux();
+
+    // A unix socket keeps nothing of ours once its read side is shut: what we sent is in
+    // the peer's receive queue already. tcp needs the acknowledged count (FlushCore).
+    protected override bool CanStopReceiving
+        => Socket.AddressFamily == AddressFamily.Unix || SocketShim.Unacked(_fd) >= 0;
+
+    /// <summary>
+    /// unix: shuts the read side (the peer can add nothing more; a blocked receive wakes),
+    /// drops what is queued, so the close that follows is an end-of-file for the peer and
+    /// not ECONNRESET (Linux reports a unix socket closed with unread input as a reset
+    /// once the peer has read everything), and returns: what we sent is already in the
+    /// peer's receive queue and outlives our descriptor.
+    /// tcp: waits, dropping input meanwhile, until the peer's kernel has acknowledged all
+    /// the data we sent and our FIN has gone out (SocketShim.Unacked), so the reset that a
+    /// close with unread input makes can no longer cost a frame, and the peer, holding our
+    /// FIN, still reads an end-of-file after the last frame. The peer need not read or
+    /// close: on loopback the acknowledgement is usually there before the first check.
+    /// Only a peer that has stopped reading, with our data in flight, holds this until
+    /// the deadline.
+    /// </summary>
+    protected override void FlushCore()
+    {
+        ShutdownCore();
+        bool tcp = Socket.ProtocolType == ProtocolType.Tcp;
+        if (tcp && SocketShim.Unacked(_fd) < 0)
+        {
+            base.FlushCore(); // the OS cannot tell: wait for the peer's end-of-file
+            return;
+        }
+
+        int pauseMs = 0;
+        while (SocketShim.Discard(_fd) >= 0 && tcp && SocketShim.Unacked(_fd) > 0
+               && LingerRemainingMs > 0)
+        {
+            // No readiness event says "acknowledged" (and a shut read side polls readable
+            // for ever), so wait in short steps: a yield first, then up to 5 ms.
+            Thread.Sleep(pauseMs);
+            pauseMs = Math.Min(5, pauseMs + 1);
+        }
+    }
 
     protected override void FlushDelayedAck() => SocketShim.FlushDelayedAck(_fd);
 

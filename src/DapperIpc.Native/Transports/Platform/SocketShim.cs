@@ -66,6 +66,14 @@ internal static unsafe partial class SocketShim
     [LibraryImport(Library, EntryPoint = "dapper_ipc_flush_delayed_ack")]
     public static partial void FlushDelayedAck(int fd);
 
+    /// <summary>Bytes of data written that the peer has not acknowledged yet, a FIN already sent not counted (Linux SIOCOUTQ, macOS SO_NWRITE; 0 once the connection is gone); -1 where the OS cannot tell.</summary>
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_sock_unacked")]
+    public static partial long Unacked(int fd);
+
+    /// <summary>Drops the input that is there now, without waiting: 0 when nothing more is there, 1 at end of stream, -1 on an error (a reset).</summary>
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_sock_discard")]
+    public static partial int Discard(int fd);
+
     [LibraryImport(Library, EntryPoint = "dapper_ipc_peer_uid", SetLastError = true)]
     public static partial int PeerUid(int fd, uint* uid);
 
