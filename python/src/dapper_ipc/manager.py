@@ -69,6 +69,9 @@ def _on_batch_thunk(user, frames, count):
     manager = _open_get(user)
     if manager is None:
         return
+    generation = manager._reader_generation
+    if manager._generation != generation:
+        return  # cleanup has begun: frames that arrive meanwhile are not delivered
     ident = _get_ident()
     inside = manager._in_callback
     inside.add(ident)
@@ -79,7 +82,6 @@ def _on_batch_thunk(user, frames, count):
             frame = frames[0]
             manager._deliver(frame.kind, _string_at(frame.payload, frame.length))
         else:
-            generation = manager._generation
             deliver = manager._deliver
             for kind, data in _payloads(frames, count):
                 if manager._generation != generation:
@@ -258,6 +260,7 @@ class IPCManager(CleansUpOnExit):
         self._in_callback = set()  # idents of threads inside one of this manager's callbacks
         self._watch = None  # the SendWatch of sends from the main thread
         self._generation = 0  # counts cleanups: a wait that outlives one was cancelled by it
+        self._reader_generation = 0  # _generation when the reader started: it delivers while they match
         self._pull = None  # the pull mode's state, once recv() or messages() without a reader used it
         self._states = ReaderStates()
         self._kept = self._states.kept          # read on the per-frame path
@@ -427,6 +430,7 @@ class IPCManager(CleansUpOnExit):
                                 native.E_INVALID_STATE)
         self._handler, self._raw, self._include_kind = message_handler, raw, include_kind
         self._on_disconnect = on_disconnect
+        self._reader_generation = self._generation
         native.check(self._lib.dapper_ipc_set_batch_callback(self._handle, _BATCH_THUNK, _STATE_THUNK,
                                                               ctypes.c_void_p(self._token)))
         native.check(self._lib.dapper_ipc_start_reader(self._handle))
