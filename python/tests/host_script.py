@@ -37,6 +37,16 @@ import time
 from _support import LOCAL, PEER, WAIT  # noqa: E402  (also makes dapper_ipc importable)
 from dapper_ipc import IPCManager, TransportConfig  # noqa: E402
 
+_OUT = threading.Lock()
+
+
+def say(line):
+    """One whole line per write: print() writes its pieces separately, so a library log
+    line from another thread could land inside "inside" and the test would miss it."""
+    with _OUT:
+        sys.stdout.write(f"{line}\n")
+        sys.stdout.flush()
+
 
 def flooded_listener(transport, on_message=None):
     server = IPCManager()
@@ -72,13 +82,13 @@ def exit_open(transport):
     if not got.wait(WAIT):
         sys.exit("the message never arrived")
     server.send({"seq": 1, "command": "continue"})
-    print(args[3] if args[1] == "unix" else args[1], flush=True)
+    say(args[3] if args[1] == "unix" else args[1])
     return 0  # no cleanup
 
 
 def exit_flooding(transport):
     flooded_listener(transport)
-    print("flowing", flush=True)
+    say("flowing")
     return 0  # no cleanup, messages still arriving
 
 
@@ -97,7 +107,7 @@ def exit_after_handler_cleanup(transport):
     peer = subprocess.Popen([sys.executable, PEER, "echo", *args], stdout=subprocess.DEVNULL)
     if not cleaned.wait(WAIT):
         sys.exit("the handler never ran")
-    print("cleaned", flush=True)
+    say("cleaned")
     peer.wait(WAIT)
     return 0  # exit at once: the reader may still be returning from the handler
 
@@ -112,10 +122,10 @@ def cleanup_flooding(transport):
     server, peer = flooded_listener(transport, on_message)
     server.cleanup()  # the main thread, while the reader is calling the handler
     state["cleaned"] = True
-    print("cleaned", flush=True)
-    print(f"late={state['late']}", flush=True)
-    print(f"peer={peer.wait(WAIT)}", flush=True)
-    print(f"enabled={server.is_enabled}", flush=True)
+    say("cleaned")
+    say(f"late={state['late']}")
+    say(f"peer={peer.wait(WAIT)}")
+    say(f"enabled={server.is_enabled}")
     return 0
 
 
@@ -128,7 +138,7 @@ def _announce_when_inside(main_ident, names, stop, ready):
         frame = sys._current_frames().get(main_ident)
         while frame is not None:
             if frame.f_code.co_name in names and frame.f_code.co_filename == manager_file and ready():
-                print("inside", flush=True)
+                say("inside")
                 return
             frame = frame.f_back
         stop.wait(0.002)
@@ -143,7 +153,7 @@ def ctrl_c(call, transport):
 
     class Lines(logging.Handler):
         def emit(self, record):
-            print("log", record.getMessage(), flush=True)
+            say(f"log {record.getMessage()}")
 
     native_log = logging.getLogger("dapper.ipc.native")
     native_log.addHandler(Lines())
@@ -206,20 +216,20 @@ def ctrl_c(call, transport):
     try:
         blocking()
     except KeyboardInterrupt:
-        print(f"interrupted {time.monotonic()!r}", flush=True)
+        say(f"interrupted {time.monotonic()!r}")
     else:
-        print("returned", flush=True)
+        say("returned")
         return 1
     finally:
         stop.set()
         watcher.join()
-    print(f"enabled={manager.is_enabled}", flush=True)
+    say(f"enabled={manager.is_enabled}")
     if peer is not None:
         peer.settimeout(WAIT)
         try:
-            print(f"peer={peer.recv(1)!r}", flush=True)
+            say(f"peer={peer.recv(1)!r}")
         except OSError as error:
-            print(f"peer={error!r}", flush=True)
+            say(f"peer={error!r}")
         peer.close()
     if stalled is not None:
         stalled.close()
@@ -229,10 +239,10 @@ def ctrl_c(call, transport):
         release.set()
         for thread in _python_threads() - before:
             thread.join(WAIT)
-    print(f"extra-threads={sorted(t.name for t in _python_threads() - before if t.is_alive())}", flush=True)
+    say(f"extra-threads={sorted(t.name for t in _python_threads() - before if t.is_alive())}")
     manager.create_listener(TransportConfig(transport="unix"))
     manager.cleanup()
-    print("usable=True", flush=True)
+    say("usable=True")
     return 0
 
 
