@@ -16,6 +16,8 @@ MODE
   drain  send one event (which the adapter may never read), print "sent", then read
          every frame until the connection ends; print "frames=N end=eof" (or end=reset,
          end=eof-mid-frame, end=<error>)
+  drain-stay  the same, then keep the connection open until standard input ends: a
+         peer that is alive and never closes
   session  a subprocess launcher (--session-id ID --parent-session-id P among the
          arguments): send the dapper/sessionHello event, then {"event": "stopped"}, answer
          each command with a response naming its session id, until end-of-file
@@ -170,6 +172,10 @@ def main():
     with s:
         if mode == "session":
             return session(s, args)
+        if mode == "drain-stay":
+            drain(s)
+            sys.stdin.read()  # the socket stays open until the test lets go
+            return 0
         return {"echo": echo, "flood": flood, "junk": junk, "drain": drain}[mode](s)
 
 

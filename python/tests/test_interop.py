@@ -106,11 +106,15 @@ class NoFrameLostAtCleanupTests(unittest.TestCase):
     100 (fast enough to be ahead of the peer when it cleans up), each send returning OK."""
 
     COUNT = 10_000
+    LINGER = 2.0  # the library's bound on waiting for its own data to be delivered
 
-    def host_sends_then(self, transport, end):
+    def host_sends_then(self, transport, end, stay=False):
+        """stay: the peer keeps its end open after end-of-file, until told: closing must not
+        wait for it (half the linger tells "waited for delivery" from "waited for the peer")."""
         host = IPCManager()
         args = host.create_listener(TransportConfig(transport=transport))
-        peer = start_peer("drain", args)
+        peer = subprocess.Popen([sys.executable, PEER, "drain-stay" if stay else "drain", *args],
+                                stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True)
         try:
             host.wait_for_client(WAIT)
             self.assertEqual(peer.stdout.readline().strip(), "sent")  # in the host's receive buffer now
@@ -118,8 +122,13 @@ class NoFrameLostAtCleanupTests(unittest.TestCase):
             batch = [payload] * 100
             for _ in range(self.COUNT // len(batch)):
                 host.send_many_bytes(batch)  # raises unless every frame went out
+            start = time.monotonic()
             end(host)
-            out, _ = peer.communicate(timeout=WAIT)
+            took = time.monotonic() - start
+            if stay:
+                self.assertLess(took, self.LINGER / 2, f"{end.__name__} waited {took:.3f} s for a peer that stays")
+            out = peer.stdout.readline()
+            peer.communicate(timeout=WAIT)  # closes its standard input: now it goes
         finally:
             host.close()
             if peer.poll() is None:
@@ -148,6 +157,12 @@ class NoFrameLostAtCleanupTests(unittest.TestCase):
     @PIPE_ONLY
     def test_every_frame_then_eof_at_close_over_pipe(self):
         self.host_sends_then("pipe", IPCManager.close)
+
+    def test_every_frame_then_eof_to_a_peer_that_stays(self):
+        for transport in TRANSPORTS:
+            for end in (IPCManager.cleanup, IPCManager.close):
+                with self.subTest(transport=transport, end=end.__name__):
+                    self.host_sends_then(transport, end, stay=True)
 
 
 class ChildHostTests(unittest.TestCase):
