@@ -360,7 +360,7 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_manager_create(dapper_ipc_mana
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_manager_destroy(dapper_ipc_manager manager);
 
 /* Sets the message and state callbacks and the user_data passed to them
-   (the design card's set_callback: one call for both). Either callback may
+   (one call for both). Either callback may
    be NULL (messages or state changes are then dropped). Set them before
    dapper_ipc_start_reader. user_data is not touched by the library; it must
    stay valid until cleanup or destroy returns.

@@ -1,4 +1,4 @@
-"""Issue 13, item 2: a tcp peer that does not set TCP_NODELAY and answers each request
+"""Delayed ACKs: a tcp peer that does not set TCP_NODELAY and answers each request
 with two frames written separately (the real launcher: an event, then the response).
 Nagle holds its second write until the first is acknowledged; a receiver that delays
 its ACK (~40 ms on Linux) stalls every round trip. The library acknowledges at once.

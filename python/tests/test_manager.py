@@ -166,7 +166,7 @@ class SendBeforeAClientTests(unittest.TestCase):
 
 
 class SendWaitsForTheClientTests(unittest.TestCase):
-    """Issue 13: commands sent right after the launcher was started, before it connected,
+    """Commands sent right after the launcher was started, before it connected,
     were lost ("no client is connected yet"). They wait for the client now."""
 
     def test_send_before_the_client_waits_for_it_and_sends(self):

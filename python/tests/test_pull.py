@@ -1,4 +1,4 @@
-"""The pull mode (issue 13): recv() on the caller's thread, await recv() and messages()
+"""The pull mode: recv() on the caller's thread, await recv() and messages()
 driven by loop.add_reader on the library's readable handle, with no reader thread."""
 import asyncio
 import json

@@ -5,7 +5,7 @@ using DapperIpc.Manager;
 namespace DapperIpc.Tests;
 
 /// <summary>
-/// Issue 13, item 1: a send on a listener whose client has not arrived yet waits for the
+/// A send on a listener whose client has not arrived yet waits for the
 /// client (bounded by the config's client wait, 10 s by default) and then sends, instead
 /// of failing with NotConnected and losing the command.
 /// </summary>

@@ -208,7 +208,7 @@ def argv_seeds():
 
 
 def hello_seeds():
-    """The subprocess launcher's first frame (the payload only), as issue 16 specifies it."""
+    """The subprocess launcher's first frame (the payload only), as docs/protocol.md specifies it."""
     t = "session-hello"
     def hello(body, **top):
         return json.dumps({"event": "dapper/sessionHello", "body": body, **top}).encode()

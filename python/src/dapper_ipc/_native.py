@@ -91,7 +91,7 @@ class Config(ctypes.Structure):
         ("send_timeout_ms", ctypes.c_int32),
         ("flags", ctypes.c_uint32),
         ("auth_token", ctypes.c_char_p),
-        ("client_wait_ms", ctypes.c_int32),  # appended after auth_token (issue 13)
+        ("client_wait_ms", ctypes.c_int32),  # appended after auth_token
     ]
 
 

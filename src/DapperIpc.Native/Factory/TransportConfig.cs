@@ -52,14 +52,6 @@ public sealed class TransportConfig
     /// <summary>Client: the token to present; null falls back to the DAPPER_IPC_AUTH_TOKEN environment variable.</summary>
     public string? AuthToken { get; set; }
 
-    /// <summary>A copy of this config with another transport.</summary>
-    internal TransportConfig WithTransport(string transport)
-    {
-        var copy = (TransportConfig)MemberwiseClone();
-        copy.Transport = transport;
-        return copy;
-    }
-
     internal void Validate()
     {
         // The reader indexes its buffer with int: keep header + payload below 2 GiB.

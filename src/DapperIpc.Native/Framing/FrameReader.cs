@@ -18,7 +18,8 @@ public sealed unsafe class FrameReader : IDisposable
     // frames does not realloc per frame) and shrunk back above it.
     internal const int RetainedCapacity = 4 * 1024 * 1024;
 
-    // Frames per batch-handler call: a 64 KiB read of 128-byte frames is about 480.
+    // Frames per batch-handler call, as the header promises: a 64 KiB read of 128-byte frames
+    // (header included) holds 512, so it takes two calls; the slots (24 bytes each) live on the stack.
     internal const int BatchSize = 256;
 
     private readonly uint _maxPayload;

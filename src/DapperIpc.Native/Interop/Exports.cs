@@ -121,7 +121,7 @@ internal static unsafe class Exports
         }
     }
 
-    /// <summary>dapper_ipc_set_callback: the design card's name.</summary>
+    /// <summary>dapper_ipc_set_callback: the name hosts use (dapper_ipc_set_callbacks, the 0.1.0 name, is its alias).</summary>
     [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_set_callback")]
     public static int SetCallback(ManagerHandle handle,
         delegate* unmanaged<void*, int, byte*, nuint, void> onMessage,
@@ -466,7 +466,8 @@ internal static unsafe class Exports
     }
 
     // One recv_batch call describes at most this many frames (a larger max_frames is not an
-    // error): 256 of them fill a 64 KiB read of 128-byte frames, and the slots live on the stack.
+    // error): a whole 64 KiB read of frames of 64 bytes or more (header included) in one call,
+    // with the slots (12 bytes each) on the stack.
     private const int MaxFramesPerRecv = 1024;
 
     private static int NoFrame(IpcStatus status, int timeoutMs) => LastError.Fail(status, timeoutMs == 0

@@ -24,7 +24,7 @@ public unsafe struct NativeConfig
     public uint Flags;
     public byte* AuthToken;
 
-    // Added after auth_token (issue 13): read only when struct_size covers it.
+    // Added after auth_token with the send that waits for its client: read only when struct_size covers it.
     public int ClientWaitMs;
 
     private const uint FlagRequireAuth = 1;

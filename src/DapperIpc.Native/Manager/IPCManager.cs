@@ -14,7 +14,10 @@ namespace DapperIpc.Manager;
 /// </summary>
 public sealed class IPCManager : IDisposable
 {
-    // Guards the fields below. Sessions own their own state behind their own lock.
+    // Guards the fields below; _session is written only under it. Send, recv and
+    // readable_handle read _session without it (Volatile.Read), so the hot path takes no
+    // lock: they use the session they saw, which reports Closed if cleanup ended it
+    // meanwhile. Sessions own their own state behind their own lock.
     private readonly object _gate = new();
     private IpcSession? _session;
     private IConnectionHandler? _handler;

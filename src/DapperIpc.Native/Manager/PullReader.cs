@@ -17,8 +17,6 @@ internal sealed class PullReader(ConnectionBase connection) : IDisposable
     private ReadySignal? _signal;
     private IpcException? _ended; // the status every later call returns: the stream is over
 
-    public ConnectionBase Connection => connection;
-
     /// <summary>The readable handle, made on first use (sockets on Linux, macOS and Windows).</summary>
     public nint ReadableHandle()
     {

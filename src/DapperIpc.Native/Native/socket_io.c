@@ -121,26 +121,13 @@ DAPPER_IPC_SHIM_API intptr_t dapper_ipc_sendv(int32_t fd, dapper_ipc_iovec *iov,
 }
 
 /* A blocking receive of at most length bytes: the count (0 at end of stream), or
-   a class. EINTR is retried. quickack (Linux, tcp): re-arm TCP_QUICKACK after a
-   read that returned data, since the kernel clears it; ignored elsewhere. */
-DAPPER_IPC_SHIM_API intptr_t dapper_ipc_sock_recv(int32_t fd, void *buffer, size_t length,
-                                                               int32_t quickack)
+   a class. EINTR is retried. */
+DAPPER_IPC_SHIM_API intptr_t dapper_ipc_sock_recv(int32_t fd, void *buffer, size_t length)
 {
     for (;;) {
         ssize_t n = recv(fd, buffer, length, 0);
-        if (n >= 0) {
-#if defined(__linux__) && defined(TCP_QUICKACK)
-            if (quickack && n > 0) {
-                int one = 1;
-                int saved = errno;
-                (void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
-                errno = saved;
-            }
-#else
-            (void)quickack;
-#endif
+        if (n >= 0)
             return n;
-        }
         if (errno != EINTR)
             return dapper_ipc_errno_class(errno);
     }

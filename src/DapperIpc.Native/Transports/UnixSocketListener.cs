@@ -34,8 +34,6 @@ internal sealed class UnixSocketListener : SocketListener
 
     public override string Description => "unix:" + _path;
 
-    public string SocketPath => _path;
-
     /// <summary>
     /// Binds and listens. Throws IpcException: PathTooLong, PathExists or AddressInUse
     /// for a caller-given path that cannot be used, Io naming the path and the OS reason

@@ -277,7 +277,7 @@ string? UnixCallerPath()
     }
 }
 
-// Issue 13 on Windows: the pull mode's readable handle is an event that a zero-byte
+// The pull mode's readable handle on Windows is an event that a zero-byte
 // overlapped WSARecv sets while the socket has bytes and the library sets while it holds a
 // whole frame; WaitForSingleObject(h, 0) must agree with recv(timeout 0) at every step.
 string? ReadableHandle(string transport)
@@ -432,7 +432,7 @@ string? ReadableHandlePipeUnsupported()
     }
 }
 
-// Issue 16 over the pipe transport: one session listener's pipe, many instances of its
+// Subprocess sessions over the pipe transport: one session listener's pipe, many instances of its
 // name, each client routed by its hello. The clients are separate processes started at once.
 string? SessionsOnOnePipe()
 {

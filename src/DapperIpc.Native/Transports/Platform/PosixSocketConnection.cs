@@ -33,7 +33,7 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
     {
         fixed (byte* p = buffer)
         {
-            nint n = SocketShim.Recv(_fd, p, (nuint)buffer.Length, quickack: 0);
+            nint n = SocketShim.Recv(_fd, p, (nuint)buffer.Length);
             return n >= 0 ? (int)n : throw Error((int)n, Marshal.GetLastPInvokeError(), "recv");
         }
     }

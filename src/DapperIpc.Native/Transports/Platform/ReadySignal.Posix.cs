@@ -1,25 +1,44 @@
+using System.Runtime.InteropServices;
+
 namespace DapperIpc.Transports.Platform;
 
 /// <summary>
-/// The POSIX shape of the readable handle: a pollable fd (epoll, kqueue) watching the socket
+/// The readable handle on Linux and macOS: a pollable fd (epoll, kqueue) watching the socket
 /// and a flag fd that holds a token exactly while the library's buffer has a whole frame (or
-/// the connection ended). The token is written and taken only when that state flips, not per
-/// frame. The subclass makes the fds: an eventfd (one fd, 8-byte counter) or a pipe (1 byte).
+/// the connection ended), so a host sees frames that one read brought in together, not only
+/// bytes still in the kernel. Native/ready_signal.c makes the fds (an eventfd with an 8-byte
+/// counter, or a pipe holding 1 byte), since epoll's and kqueue's structs are laid out per
+/// platform. The token is written and taken only when that state flips, not per frame.
 /// </summary>
-internal abstract unsafe class PosixReadySignal(nuint tokenSize) : ReadySignal
+internal sealed unsafe partial class PosixReadySignal : ReadySignal
 {
-    protected int Poller = -1;
-    protected int FlagRead = -1;
-    protected int FlagWrite = -1;
+    [LibraryImport("dapper_ipc_shim", EntryPoint = "dapper_ipc_ready_signal", SetLastError = true)]
+    private static partial int Make(int socket, int* fds);
+
+    private readonly nuint _tokenSize;
+    private int _poller = -1;
+    private int _flagRead = -1;
+    private int _flagWrite = -1;
     private bool _signalled;
 
+    public PosixReadySignal(nint socket)
+    {
+        int* fds = stackalloc int[3];
+        int tokenSize = Make((int)socket, fds);
+        LibC.Check(tokenSize, "the readable handle (epoll or kqueue)");
+        _tokenSize = (nuint)tokenSize;
+        _poller = fds[0];
+        _flagRead = fds[1];
+        _flagWrite = fds[2];
+    }
+
     /// <summary>The fd to hand to the host.</summary>
-    public override nint Handle => Poller;
+    public override nint Handle => _poller;
 
     /// <summary>Makes the handle readable (a frame is buffered, or recv has a final status) or not.</summary>
     public override void Set(bool ready)
     {
-        if (ready == _signalled || Poller < 0)
+        if (ready == _signalled || _poller < 0)
         {
             return;
         }
@@ -27,11 +46,11 @@ internal abstract unsafe class PosixReadySignal(nuint tokenSize) : ReadySignal
         ulong token = 1;
         if (ready)
         {
-            LibC.Write(FlagWrite, &token, tokenSize);
+            LibC.Write(_flagWrite, &token, _tokenSize);
         }
         else
         {
-            LibC.Read(FlagRead, &token, tokenSize); // an eventfd's counter goes back to 0
+            LibC.Read(_flagRead, &token, _tokenSize); // an eventfd's counter goes back to 0
         }
 
         _signalled = ready;
@@ -39,14 +58,14 @@ internal abstract unsafe class PosixReadySignal(nuint tokenSize) : ReadySignal
 
     public override void Dispose()
     {
-        if (FlagWrite != FlagRead)
+        if (_flagWrite != _flagRead)
         {
-            Close(ref FlagWrite);
+            Close(ref _flagWrite);
         }
 
-        FlagWrite = -1;
-        Close(ref FlagRead);
-        Close(ref Poller);
+        _flagWrite = -1;
+        Close(ref _flagRead);
+        Close(ref _poller);
     }
 
     private static void Close(ref int fd)

@@ -6,9 +6,9 @@ namespace DapperIpc.Transports.Platform;
 /// The pull mode's readable handle: an OS object a host's event loop waits on, ready while
 /// the socket holds bytes the library has not read, or while the library says so
 /// (<see cref="Set"/>: a whole frame is in its buffer, or the connection ended). Each
-/// platform watches the socket its own way: <see cref="LinuxReadySignal"/> (epoll),
-/// <see cref="KqueueReadySignal"/> (macOS), <see cref="WindowsReadySignal"/> (an event set
-/// by a zero-byte overlapped read).
+/// platform watches the socket its own way: <see cref="PosixReadySignal"/> (epoll on Linux,
+/// kqueue on macOS, both built in Native/ready_signal.c), <see cref="WindowsReadySignal"/>
+/// (an event set by a zero-byte overlapped read).
 /// </summary>
 internal abstract class ReadySignal : IDisposable
 {
@@ -32,14 +32,9 @@ internal abstract class ReadySignal : IDisposable
             return null;
         }
 
-        if (OperatingSystem.IsLinux())
+        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
         {
-            return new LinuxReadySignal(socket.PollHandle);
-        }
-
-        if (OperatingSystem.IsMacOS())
-        {
-            return new KqueueReadySignal(socket.PollHandle);
+            return new PosixReadySignal(socket.PollHandle);
         }
 
         if (OperatingSystem.IsWindows())

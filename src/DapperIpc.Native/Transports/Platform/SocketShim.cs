@@ -53,11 +53,10 @@ internal static unsafe partial class SocketShim
     [LibraryImport(Library, EntryPoint = "dapper_ipc_sendv", SetLastError = true)]
     public static partial nint SendV(int fd, IoVec* iov, int count);
 
-    /// <summary>Blocking recv, EINTR retried: bytes (0 at end of stream), or a class. quickack re-arms TCP_QUICKACK on Linux.</summary>
+    /// <summary>Blocking recv, EINTR retried: bytes (0 at end of stream), or a class.</summary>
     [LibraryImport(Library, EntryPoint = "dapper_ipc_sock_recv", SetLastError = true)]
-    public static partial nint Recv(int fd, byte* buffer, nuint length, int quickack);
+    public static partial nint Recv(int fd, byte* buffer, nuint length);
 
-    /// <summary>SO_PEERCRED (Linux) or getpeereid (macOS, BSDs): 0 with the peer's uid, or a class.</summary>
     /// <summary>recv waiting at most timeoutMs (&gt;= 0): the count, or a class (WouldBlock: nothing in time).</summary>
     [LibraryImport(Library, EntryPoint = "dapper_ipc_sock_recv_wait", SetLastError = true)]
     public static partial nint RecvWait(int fd, byte* buffer, nuint length, int timeoutMs);
@@ -74,6 +73,7 @@ internal static unsafe partial class SocketShim
     [LibraryImport(Library, EntryPoint = "dapper_ipc_sock_discard")]
     public static partial int Discard(int fd);
 
+    /// <summary>SO_PEERCRED (Linux) or getpeereid (macOS, BSDs): 0 with the peer's uid, or a class.</summary>
     [LibraryImport(Library, EntryPoint = "dapper_ipc_peer_uid", SetLastError = true)]
     public static partial int PeerUid(int fd, uint* uid);
 
