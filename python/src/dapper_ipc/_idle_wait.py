@@ -14,9 +14,12 @@ as usual, so no other task waits longer than it would have.
 It reads asyncio's selector loop internals (_ready, _scheduled, _stopping, _selector),
 which every CPython since 3.4 has; a loop without them (uvloop, the Windows Proactor
 loop) or in debug mode (a blocked step would be reported as slow) takes the ordinary path,
-and so does macOS for now (its poll() on a kqueue fd has not been run).
+and so does macOS for now (its poll() on a kqueue fd has not been run). _fast.py uses it
+only when check() finds those internals on a new selector loop, and loop.add_reader alone
+otherwise.
 """
 
+import asyncio
 import math
 import select
 import sys
@@ -26,6 +29,22 @@ _POLLIN = getattr(select, "POLLIN", 1)
 
 def _nothing():
     pass
+
+
+def check():
+    """Raises unless this platform and asyncio's selector loop have what readable() reads."""
+    if not sys.platform.startswith("linux"):
+        raise RuntimeError("poll() on an epoll fd is what was run; not on " + sys.platform)
+    select.poll  # noqa: B018 - an AttributeError here: no poll()
+    loop = asyncio.SelectorEventLoop()
+    try:
+        timer = loop.call_later(3600, _nothing)
+        if not (isinstance(loop._selector.fileno(), int) and len(loop._ready) == 0 and loop._stopping is False
+                and isinstance(loop._debug, bool) and loop._scheduled[0]._when == timer.when()):
+            raise RuntimeError("asyncio's selector loop keeps its state differently")
+        timer.cancel()
+    finally:
+        loop.close()
 
 
 class IdleWait:

@@ -13,34 +13,30 @@ with json.dumps's defaults and no circular-reference markers (so it is safe on a
 a message it cannot encode goes to json.dumps, which raises the error it always would
 (a circular message ends the fast encoder with RecursionError, then json.dumps finds
 the cycle and raises ValueError).
+
+Both are private to CPython's json: _fast.py uses them only when this module imports and
+check() passes, and json.loads / json.dumps otherwise.
 """
 
 import json
-from json import decoder as _decoder, scanner as _scanner
+
+from _json import make_encoder as _make_encoder, make_scanner as _make_scanner  # ImportError: _fast.py falls back
 
 _json_loads = json.loads
-_scan = _scanner.make_scanner(_decoder.JSONDecoder())  # the C scanner where _json is built
+_scan = _make_scanner(json.JSONDecoder())
 _JSON_WHITESPACE = " \t\n\r"
 
-
-try:
-    from _json import make_encoder as _make_encoder
-except ImportError:  # a Python built without _json
-    _make_encoder = None
-
 _json_dumps = json.dumps
-if _make_encoder is not None:
-    _encode = _make_encoder(None, json.JSONEncoder().default, json.encoder.encode_basestring_ascii, None,
-                            ": ", ", ", False, False, True)
-    _join = "".join
+_encode = _make_encoder(None, json.JSONEncoder().default, json.encoder.encode_basestring_ascii, None,
+                        ": ", ", ", False, False, True)
+_join = "".join
 
-    def dumps(value) -> str:
-        try:
-            return _join(_encode(value, 0))
-        except (RecursionError, TypeError, ValueError):
-            return _json_dumps(value)  # the error json.dumps raises (or its result)
-else:
-    dumps = json.JSONEncoder().encode
+
+def dumps(value) -> str:
+    try:
+        return _join(_encode(value, 0))
+    except (RecursionError, TypeError, ValueError):
+        return _json_dumps(value)  # the error json.dumps raises (or its result)
 
 
 def loads(text: str):
@@ -51,3 +47,14 @@ def loads(text: str):
     if end != len(text) and text[end:].strip(_JSON_WHITESPACE):
         return _json_loads(text)  # raises "Extra data"
     return value
+
+
+_SAMPLE = {"seq": 1, "type": "request", "arguments": {"expression": "x\u00e9\n\"", "n": [1, 2.5, None, True]}}
+
+
+def check():
+    """Raises unless both agree with json on a message (an internal whose signature or
+    behaviour changed in a new Python)."""
+    text = json.dumps(_SAMPLE)
+    if dumps(_SAMPLE) != text or loads(text) != _SAMPLE or loads(" " + text + "\n") != _SAMPLE:
+        raise RuntimeError("json's C scanner or encoder no longer behaves as json.loads/json.dumps")

@@ -7,8 +7,7 @@ import collections
 import ctypes
 
 from . import _native as native
-from ._frames import first_row, payloads
-from ._idle_wait import IdleWait
+from ._fast import IdleWait, first_frame, hot, payloads
 from .errors import IPCStateError
 
 END = object()
@@ -17,7 +16,7 @@ TIMED_OUT = object()  # a wait on the readable handle reached its deadline
 
 _BUFFER = 64 * 1024  # the first receive buffer; grows for a larger frame
 _FRAMES = 512  # frames described per call: a 64 KiB read of 128-byte frames is about 480
-_MAX_FRAMES = ctypes.c_size_t(_FRAMES)  # the exact C type: native.hot calls are unprototyped
+_MAX_FRAMES = ctypes.c_size_t(_FRAMES)  # the exact C type: _fast.hot calls may be unprototyped
 
 
 class Pull:
@@ -32,7 +31,7 @@ class Pull:
                  "error", "_fd", "_loop", "_waiter", "_decode", "_idle_wakes", "_closed", "_idle")
 
     def __init__(self, lib, handle):
-        self._recv = native.hot("dapper_ipc_recv_batch")
+        self._recv = hot("dapper_ipc_recv_batch")
         self._handle = handle
         self._cap = ctypes.c_size_t(_BUFFER)
         self._buf = ctypes.create_string_buffer(_BUFFER)
@@ -81,9 +80,8 @@ class Pull:
             self.error = error
             return END
         count = self._count.value
-        if count == 1:  # a request's response: read in place, no foreign call, no ctypes object
-            _, length, kind = first_row(self._rows)
-            return decode(kind, self._view[:length])
+        if count == 1:  # a request's response: no list, no deque
+            return decode(*first_frame(self._frames, self._rows, self._view))
         pending.extend(payloads(self._frames, count))
         while pending:
             item = decode(*pending.popleft())
@@ -93,7 +91,7 @@ class Pull:
 
     def readable_while_idle(self, loop, deadline):
         """True when the readable handle became readable while the loop had nothing else to
-        do (take again); False: await readable() (see _idle_wait.py)."""
+        do (take again); False: await readable() (see _idle_wait.py; never with the plain path)."""
         return self._fd is not None and not self._closed and self._idle.readable(loop, self._fd, deadline)
 
     async def readable(self, manager, loop, deadline, decode):

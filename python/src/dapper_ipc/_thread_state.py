@@ -6,7 +6,8 @@ afterwards; for a reader calling back per frame that costs more than all the res
 kept from its first callback (one more PyGILState_Ensure) and let go of on that thread in
 its last callback (a disconnect, or a callback that ran cleanup), or deleted by the
 cleanup that joined the reader. Only on CPython with a GIL, where this is how ctypes
-callbacks work.
+callbacks work, and only when _fast.py chose it (bind() found the functions): otherwise
+nothing is kept, and ReaderStates holds nothing.
 """
 
 import ctypes
@@ -14,19 +15,26 @@ import sys
 import sysconfig
 import threading
 
-KEEP = sys.implementation.name == "cpython" and not sysconfig.get_config_var("Py_GIL_DISABLED")
-if KEEP:
-    _py = ctypes.PyDLL(None, handle=ctypes.pythonapi._handle)  # own function objects, GIL held
-    _py.PyGILState_Ensure.restype = ctypes.c_int
-    _py.PyGILState_Ensure.argtypes = []
-    _py.PyGILState_Release.restype = None
-    _py.PyGILState_Release.argtypes = [ctypes.c_int]
-    _py.PyGILState_GetThisThreadState.restype = ctypes.c_void_p
-    _py.PyGILState_GetThisThreadState.argtypes = []
-    _py.PyThreadState_Clear.restype = None
-    _py.PyThreadState_Clear.argtypes = [ctypes.c_void_p]
-    _py.PyThreadState_Delete.restype = None
-    _py.PyThreadState_Delete.argtypes = [ctypes.c_void_p]
+_py = None  # CPython's thread-state functions, once bind() found them
+
+
+def bind():
+    """Finds the functions (called by _fast.py, which keeps no state when this raises)."""
+    global _py
+    if sys.implementation.name != "cpython" or sysconfig.get_config_var("Py_GIL_DISABLED"):
+        raise RuntimeError("not CPython with a GIL, where ctypes callbacks work this way")
+    py = ctypes.PyDLL(None, handle=ctypes.pythonapi._handle)  # own function objects, GIL held
+    py.PyGILState_Ensure.restype = ctypes.c_int
+    py.PyGILState_Ensure.argtypes = []
+    py.PyGILState_Release.restype = None
+    py.PyGILState_Release.argtypes = [ctypes.c_int]
+    py.PyGILState_GetThisThreadState.restype = ctypes.c_void_p
+    py.PyGILState_GetThisThreadState.argtypes = []
+    py.PyThreadState_Clear.restype = None
+    py.PyThreadState_Clear.argtypes = [ctypes.c_void_p]
+    py.PyThreadState_Delete.restype = None
+    py.PyThreadState_Delete.argtypes = [ctypes.c_void_p]
+    _py = py
 
 
 class ReaderStates:

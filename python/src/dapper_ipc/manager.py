@@ -39,18 +39,13 @@ import signal
 import threading
 import _thread
 
-try:
-    from _signal import getsignal as _getsignal  # signal.getsignal adds an enum lookup costing µs a call
-except ImportError:  # pragma: no cover - not CPython
-    from signal import getsignal as _getsignal
-
 from . import _native as native
 from ._closing import CleansUpOnExit
-from ._frames import payloads as _payloads
-from ._json_fast import dumps as _json_dumps, loads as _json_loads
+from ._fast import (KEEP_THREAD_STATE as _KEEP_THREAD_STATE, getsignal as _getsignal, hot as _hot,
+                    json_dumps as _json_dumps, json_loads as _json_loads, payloads as _payloads)
 from ._pull import END as _END, NOTHING as _NOTHING, TIMED_OUT as _TIMED_OUT, Pull
 from ._send_watch import SendWatch
-from ._thread_state import KEEP as _KEEP_THREAD_STATE, ReaderStates
+from ._thread_state import ReaderStates
 from .config import TransportConfig
 from .errors import IPCStateError, IPCTimeoutError
 
@@ -141,7 +136,7 @@ def _cleanup_at_exit():
     native.stop_logging()
 
 
-# The reader's Python thread state is kept across callbacks: see _thread_state.py.
+# The reader's Python thread state is kept across callbacks (where _fast.py chose it): see _thread_state.py.
 
 
 class _Subscriber:
@@ -237,7 +232,7 @@ class IPCManager(CleansUpOnExit):
 
     def _init_state(self, lib, handle):
         self._lib = lib
-        self._send = native.hot("dapper_ipc_send")
+        self._send = _hot("dapper_ipc_send")
         self._handle = handle
         self.hello = None  # a session's hello (dict), for a manager a SessionListener accepted
         self._destroyed = False
