@@ -220,11 +220,12 @@ class SendWaitsForTheClientTests(unittest.TestCase):
         asyncio.run(scenario())
 
 
-def when_main_thread_is_inside(function_name, action):
+def when_main_thread_is_inside(function_name, action, module=None):
     """Runs action() on a helper thread once the main thread's stack holds the package
-    function named function_name (the call under test has begun). Returns the thread."""
+    function named function_name, of module (dapper_ipc.manager by default): the call
+    under test has begun. Returns the thread."""
     import dapper_ipc.manager
-    main, path = threading.main_thread().ident, dapper_ipc.manager.__file__
+    main, path = threading.main_thread().ident, (module or dapper_ipc.manager).__file__
 
     def watch():
         deadline = threading.Event()
@@ -301,10 +302,10 @@ class CtrlCAtAnyMomentTests(unittest.TestCase):
     def test_a_sigint_anywhere_in_the_wait_is_a_keyboard_interrupt(self):
         import random
         import time
-        import dapper_ipc.manager as manager_module
+        from dapper_ipc import _interruptible
         previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-        wait_slice = manager_module._WAIT_SLICE
-        manager_module._WAIT_SLICE = 0
+        wait_slice = _interruptible.WAIT_SLICE
+        _interruptible.WAIT_SLICE = 0
         switch = sys.getswitchinterval()
         sys.setswitchinterval(1e-4)  # the spinning main thread hands the GIL to the others soon
         rng, main = random.Random(13), threading.main_thread().ident
@@ -318,14 +319,14 @@ class CtrlCAtAnyMomentTests(unittest.TestCase):
                     time.sleep(delay)
                     signal.pthread_kill(main, signal.SIGINT)
 
-                helper = when_main_thread_is_inside("_blocking", interrupt)
+                helper = when_main_thread_is_inside("blocking", interrupt, _interruptible)
                 with self.assertRaises(KeyboardInterrupt):
                     server.wait_for_client(WAIT)
                 helper.join(WAIT)
                 self.assertFalse(server.is_enabled)
                 server.close()
         finally:
-            manager_module._WAIT_SLICE = wait_slice
+            _interruptible.WAIT_SLICE = wait_slice
             sys.setswitchinterval(switch)
             signal.signal(signal.SIGINT, previous)
 

@@ -20,6 +20,20 @@ import signal
 import socket
 import threading
 
+from ._fast import getsignal as _getsignal
+
+_get_ident = threading.get_ident
+_MAIN_THREAD = threading.main_thread().ident
+_WATCH_SENDS = os.name == "posix"
+_SIGINT, _DEFAULT_INT_HANDLER = signal.SIGINT, signal.default_int_handler
+
+
+def needed():
+    # Only Python's default SIGINT handler raises KeyboardInterrupt, which the watch turns
+    # into a cleanup; under another (asyncio.run's cancels the main task once the send
+    # returns) the watch would only pass the signal on, so it costs 2-3 µs for nothing.
+    return _get_ident() == _MAIN_THREAD and _WATCH_SENDS and _getsignal(_SIGINT) is _DEFAULT_INT_HANDLER
+
 
 class SendWatch:
     def __init__(self, cancel):

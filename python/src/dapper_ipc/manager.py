@@ -5,19 +5,18 @@ socket read. Every library call releases the GIL while it runs, so cleanup from 
 thread (the main thread, a handler, an event loop's executor) cannot deadlock with a
 callback that waits for the GIL.
 
-Ctrl-C. Python runs signal handlers on the main thread only, between bytecodes: a
-library call that blocks there (connect retrying, wait_for_client, cleanup joining a
-busy reader) would keep KeyboardInterrupt back until it returns, and the library's log
-callback, run on that thread during connect, would receive it instead ("Exception
-ignored"). So on the main thread those calls run on a short-lived worker thread while
-the main thread waits for it interruptibly (_blocking). On KeyboardInterrupt the main
+Ctrl-C. On the main thread, a library call that may block runs on a worker thread while
+the main thread waits interruptibly (_interruptible.py). On KeyboardInterrupt the main
 thread cleans the manager up (cleanup from another thread cancels connect and
 wait_for_client with E_CANCELLED), waits for the worker's call to return and re-raises;
 an interrupted cleanup goes on in its worker until the reader has been joined, and the
-next create_listener or connect waits for it. The main thread waits on bare locks only
-(_Completion): KeyboardInterrupt can land between any two of its bytecodes. On other threads the
-calls are made directly. Sends are too frequent for a hand-off each: a send from the
-main thread stays on it, watched by a SendWatch (_send_watch.py) that cleans up on SIGINT.
+next create_listener or connect waits for it. Sends are too frequent for a hand-off each:
+a send from the main thread stays on it, watched by a SendWatch (_send_watch.py) that
+cleans up on SIGINT.
+
+asyncio. The coroutines and async iterators (send_message, arecv, messages, acleanup) are
+in _aio.py, a mixin over this synchronous class; recv() hands over to it on a thread with a
+running loop.
 
 Lifetime. The library calls into Python through two ctypes callbacks made once for the
 whole process and never freed; they find their manager by a token (the user_data) in
@@ -29,29 +28,26 @@ At interpreter exit every open manager is cleaned up (atexit) before Python tear
 
 import asyncio
 import atexit
-import collections
 import ctypes
 import itertools
 import json
 import logging
-import os
-import signal
 import threading
-import _thread
 
 from . import _native as native
+from ._aio import AsyncIPC
 from ._closing import CleansUpOnExit
-from ._fast import (KEEP_THREAD_STATE as _KEEP_THREAD_STATE, getsignal as _getsignal, hot as _hot,
-                    json_dumps as _json_dumps, json_loads as _json_loads, payloads as _payloads)
-from ._pull import END as _END, NOTHING as _NOTHING, TIMED_OUT as _TIMED_OUT, Pull
-from ._send_watch import SendWatch
+from ._fast import (KEEP_THREAD_STATE as _KEEP_THREAD_STATE, hot as _hot, json_dumps as _json_dumps,
+                    json_loads as _json_loads, payloads as _payloads)
+from ._interruptible import WAIT_SLICE as _WAIT_SLICE, blocking as _blocking, status_and_error as _status_and_error
+from ._pull import END as _END, NOTHING as _NOTHING, Pull
+from ._send_watch import SendWatch, needed as _watch_this_send
 from ._thread_state import ReaderStates
 from .config import TransportConfig
 from .errors import IPCStateError, IPCTimeoutError
 
 logger = logging.getLogger("dapper.ipc")
 
-_WAIT_SLICE = 0.05  # the main thread's longest uninterruptible wait for a worker
 _CANCEL_RETRY = 0.01  # after Ctrl-C: cleanup again until the worker's call has returned
 _DEFAULT_CLIENT_WAIT_MS = 10_000  # the library's default for client_wait_ms
 _tokens = itertools.count(1)
@@ -108,17 +104,8 @@ _open_get = _open.get
 _monotonic = __import__("time").monotonic
 _get_ident = threading.get_ident
 _MAIN_THREAD = threading.main_thread().ident
-_WATCH_SENDS = os.name == "posix"
-_SIGINT, _DEFAULT_INT_HANDLER = signal.SIGINT, signal.default_int_handler
 _string_at = ctypes.string_at
 _size_t = ctypes.c_size_t
-
-
-def _watch_this_send():
-    # Only Python's default SIGINT handler raises KeyboardInterrupt, which the watch turns
-    # into a cleanup; under another (asyncio.run's cancels the main task once the send
-    # returns) the watch would only pass the signal on, so it costs 2-3 µs for nothing.
-    return _get_ident() == _MAIN_THREAD and _WATCH_SENDS and _getsignal(_SIGINT) is _DEFAULT_INT_HANDLER
 
 
 _BATCH_THUNK = native.BATCH_CB(_on_batch_thunk)  # never freed
@@ -139,76 +126,7 @@ def _cleanup_at_exit():
 # The reader's Python thread state is kept across callbacks (where _fast.py chose it): see _thread_state.py.
 
 
-class _Subscriber:
-    """One ``messages()`` iterator: the reader thread appends, the loop drains. The loop
-    is woken once per burst, not once per message: call_soon_threadsafe writes to the
-    loop's wake-up socket, and per message that cost more than everything else (measured:
-    44,000 messages/s through messages() against 350,000 through a handler)."""
-
-    __slots__ = ("loop", "pending", "wakeup", "_lock", "_scheduled")
-
-    def __init__(self, loop):
-        self.loop = loop
-        self.pending = collections.deque()
-        self.wakeup = asyncio.Event()  # touched on the loop's thread only
-        self._lock = threading.Lock()
-        self._scheduled = False
-
-    def push(self, item):
-        # Reader thread. Appended before the flag is read, so a wake-up already on its
-        # way (flag set) will find this item when the iterator drains.
-        self.pending.append(item)
-        with self._lock:
-            if self._scheduled:
-                return
-            self._scheduled = True
-        try:
-            self.loop.call_soon_threadsafe(self._wake)
-        except RuntimeError:
-            pass  # that loop is closed
-
-    def _wake(self):
-        with self._lock:
-            self._scheduled = False
-        self.wakeup.set()
-
-
-def _status_and_error(fn, *args):
-    """Calls fn and returns (status, the exception for it or None); the exception is made
-    on the calling thread, where the library keeps the message."""
-    status = fn(*args)
-    return status, (native.error_for(status) if status else None)
-
-
-class _Completion:
-    """Set once, by the thread that finished; waited for on the main thread, where
-    KeyboardInterrupt can land between any two bytecodes. threading.Event (and Thread.start
-    and join, which use it) cannot be waited on there: Condition.wait has a point where
-    its lock is let go and not yet under try/finally, and an interrupt there comes out as
-    RuntimeError("release unlocked lock"), or leaves the lock held for ever. Here done is
-    set before the lock is released, so an acquire that an interrupt cut short can only
-    leave behind a lock nobody needs any more."""
-
-    __slots__ = ("done", "_lock")
-
-    def __init__(self):
-        self.done = False
-        self._lock = _thread.allocate_lock()
-        self._lock.acquire()
-
-    def set(self):
-        self.done = True
-        self._lock.release()
-
-    def wait(self, timeout):
-        if self.done:
-            return True
-        if self._lock.acquire(True, timeout):
-            self._lock.release()  # for the next waiter
-        return self.done
-
-
-class IPCManager(CleansUpOnExit):
+class IPCManager(AsyncIPC, CleansUpOnExit):
     """One connection: a listener (the adapter side) or a client (the launcher side).
 
     A listener sends commands (kind 2) by default, a client made by connect sends
@@ -239,7 +157,7 @@ class IPCManager(CleansUpOnExit):
         self._token = next(_tokens)
         self._lock = threading.Lock()          # subscribers, the ended flag
         self._cleanup_lock = threading.RLock()  # cleanups from threads other than a reader
-        self._pending_cleanup = None  # the _Completion of a cleanup Ctrl-C left running
+        self._pending_cleanup = None  # the Completion of a cleanup Ctrl-C left running
         self._enabled = False
         self._is_listener = False
         self._client_wait_ms = _DEFAULT_CLIENT_WAIT_MS
@@ -281,56 +199,6 @@ class IPCManager(CleansUpOnExit):
     def is_listener(self) -> bool:
         return self._is_listener
 
-    def _blocking(self, fn, on_interrupt):
-        """fn() (library calls that may block), so that Ctrl-C interrupts it: see the
-        module's docstring. on_interrupt(done) runs after KeyboardInterrupt on the main
-        thread; done is the _Completion set when fn has returned."""
-        if threading.current_thread() is not threading.main_thread():
-            return fn()
-        # KeyboardInterrupt can land between any two bytecodes here, so the main thread
-        # waits on bare locks only (_Completion). The gate tells an interrupted main thread
-        # whether fn began; if not, it never will.
-        outcome, completion, gate = [], _Completion(), _thread.allocate_lock()
-        flags = [False, False]  # cancelled, began
-
-        def run():
-            with gate:
-                if flags[0]:
-                    return
-                flags[1] = True
-            try:
-                outcome.append((fn(), None))
-            except BaseException as error:  # handed to the caller
-                outcome.append((None, error))
-            finally:
-                completion.set()
-
-        try:
-            try:
-                _thread.start_new_thread(run, ())
-            except RuntimeError:  # no new threads (interpreter shutdown): block here
-                with gate:
-                    flags[0] = True
-                return fn()
-            # On POSIX a signal handler runs at once in a lock acquire and may raise; the
-            # slices bound the delay where an acquire is not interrupted.
-            while not completion.wait(_WAIT_SLICE):
-                pass
-        except KeyboardInterrupt:
-            # Wherever the signal landed, even before the worker began, the call is ended
-            # and the manager cleaned up the same way.
-            with gate:
-                flags[0] = True
-                began = flags[1]
-            if not began:
-                completion.set()  # fn never runs: nothing to wait for
-            on_interrupt(completion)
-            raise
-        result, error = outcome[0]
-        if error is not None:
-            raise error
-        return result
-
     def _cancel(self, done):
         """After Ctrl-C during connect, create_listener or wait_for_client: cleanup ends the
         call (again until it has returned, in case it had not started yet), then the
@@ -359,7 +227,7 @@ class IPCManager(CleansUpOnExit):
         reader (start_reader); a late one waits in the backlog."""
         self._await_pending_cleanup()
         c, _keep = self._prepare(config)
-        _status, error = self._blocking(
+        _status, error = _blocking(
             lambda: _status_and_error(self._lib.dapper_ipc_create_listener, self._handle, ctypes.byref(c)),
             self._cancel)
         if error is not None:
@@ -383,7 +251,7 @@ class IPCManager(CleansUpOnExit):
         default). Blocks the calling thread; IPCConnectionError if nobody came."""
         self._await_pending_cleanup()
         c, _keep = self._prepare(config)
-        _status, error = self._blocking(
+        _status, error = _blocking(
             lambda: _status_and_error(self._lib.dapper_ipc_connect, self._handle, ctypes.byref(c)), self._cancel)
         if error is not None:
             raise error
@@ -396,7 +264,7 @@ class IPCManager(CleansUpOnExit):
         Returns at once on a client. Ctrl-C interrupts it (the manager is cleaned up)."""
         ms = native.timeout_ms(timeout)
         generation = self._generation
-        status, error = self._blocking(
+        status, error = _blocking(
             lambda: _status_and_error(self._lib.dapper_ipc_wait_for_client, self._handle, ms), self._cancel)
         if status == native.E_INVALID_STATE and self._generation != generation:
             # cleanup() ran before the library call began: it found no listener, but the
@@ -506,44 +374,6 @@ class IPCManager(CleansUpOnExit):
         finally:
             watch.exit()
 
-    async def send_message(self, message: dict, kind: int = None) -> None:
-        """The original's coroutine. The frame is handed to the kernel inline (it blocks
-        the loop only while the peer's receive buffer is full), so sends keep their order.
-
-        On a listener whose client has not arrived yet it first waits for the client
-        without blocking the loop, up to TransportConfig.client_wait (10 s by default),
-        then sends: IPCTimeoutError if none came (nothing sent), IPCStateError with status
-        E_CANCELLED (-15) if cleanup ran meanwhile."""
-        if self._is_listener and not self._client_arrived:
-            if self._client_wait_ms >= 0 and not self.is_connected:
-                await self._await_client_for_send()
-            # A listener serves one client: once it came, no send waits again (and the
-            # per-message path makes no is_connected call).
-            self._client_arrived = self.is_connected
-        # send_bytes, inline: this is the request path of every adapter.
-        data = _json_dumps(message).encode()
-        if _watch_this_send():
-            self.send_bytes(data, kind)
-            return
-        status = self._send(self._handle, self._default_kind() if kind is None else kind, data, _size_t(len(data)))
-        if status or native._interrupt_pending:
-            native.check(status)
-
-    async def _await_client_for_send(self):
-        # The wait runs on an executor thread (the library accepts there), so the loop goes on.
-        ms = self._client_wait_ms
-        generation = self._generation
-        status, error = await asyncio.get_running_loop().run_in_executor(
-            None, _status_and_error, self._lib.dapper_ipc_wait_for_client, self._handle, ms)
-        if self._generation != generation and status in (native.E_INVALID_STATE, native.OK):
-            raise IPCStateError("cleanup ran while the send waited for a client", native.E_CANCELLED)
-        if status == native.E_TIMEOUT:
-            raise IPCTimeoutError(f"no client connected within {ms} ms: the send waited for one "
-                                  "(TransportConfig.client_wait) and sent nothing; the listener still accepts",
-                                  native.E_TIMEOUT)
-        if error is not None:
-            raise error
-
     # ---- the pull mode: frames taken on the caller's thread -------------------------------
 
     def recv(self, timeout: float = None):
@@ -563,10 +393,6 @@ class IPCManager(CleansUpOnExit):
         except RuntimeError:
             return self._recv_blocking(timeout)
         return self._arecv(timeout, loop)
-
-    async def arecv(self, timeout: float = None):
-        """``await manager.recv()`` under an unambiguous name."""
-        return await self._arecv(timeout, asyncio.get_running_loop())
 
     def _pull_state(self):
         pull = self._pull
@@ -594,30 +420,6 @@ class IPCManager(CleansUpOnExit):
                 raise pull.error
             return item
 
-    async def _arecv(self, timeout, loop):
-        if not native.PULL_HANDLE_SUPPORTED:  # Windows: the handle is an event, not for add_reader: a worker thread waits
-            return await loop.run_in_executor(None, self._recv_blocking, timeout)
-        pull = self._pull or self._pull_state()
-        deadline = None if timeout is None else loop.time() + timeout
-        while True:
-            # Asked first, not after a trip through the loop: a response often arrives while
-            # the request's send returns (the peer runs on the other CPU, or preempts the
-            # sender on the same one), and then the loop is not entered at all.
-            item = pull.take(0, self._decode)
-            if item is _END:
-                raise pull.error
-            if item is not _NOTHING:
-                return item
-            if pull.readable_while_idle(loop, deadline):
-                continue
-            item = await pull.readable(self, loop, deadline, self._decode)
-            if item is _TIMED_OUT:
-                raise IPCTimeoutError(f"no message arrived within {timeout} s", native.E_TIMEOUT)
-            if item is _END:
-                raise pull.error
-            if item is not _NOTHING:
-                return item
-
     def _decode(self, kind, data):
         # data: bytes, or a memoryview of the pull buffer (Pull.take), read before it returns.
         if self._raw:
@@ -629,76 +431,6 @@ class IPCManager(CleansUpOnExit):
                 logger.warning("skipped a frame whose payload is not UTF-8 JSON (%s): %r", error, bytes(data[:80]))
                 return _NOTHING
         return (kind, message) if self._include_kind else message
-
-    async def _await_client(self):
-        """A listener without a client: wait for one on an executor thread (the loop runs on)."""
-        if self._is_listener and not self.is_connected:
-            generation = self._generation
-            status, error = await asyncio.get_running_loop().run_in_executor(
-                None, _status_and_error, self._lib.dapper_ipc_wait_for_client, self._handle, -1)
-            if self._generation != generation:
-                raise IPCStateError("cleanup ran while waiting for a client", native.E_CANCELLED)
-            if error is not None:
-                raise error
-
-    # ---- receiving into asyncio -------------------------------------------------------
-
-    async def messages(self):
-        """Async iterator over received messages, delivered into the running loop; ends
-        when the peer leaves or at cleanup. Without a reader thread (nobody called
-        start_reader) it takes frames on the loop's thread in the pull mode, woken by
-        loop.add_reader on the library's readable handle: no thread, no hand-off. With a
-        reader running, the reader hands each message to the loop (only messages received
-        after the iterator started)."""
-        if self._reader_started or not self._enabled or not native.PULL_HANDLE_SUPPORTED:
-            async for item in self._reader_messages():
-                yield item
-            return
-        # The pull mode, in this one generator (a nested one would cost per message).
-        loop = asyncio.get_running_loop()
-        pull = self._pull_state()
-        take, decode = pull.take, self._decode
-        while True:
-            item = take(0, decode)
-            if item is _NOTHING:
-                if pull.readable_while_idle(loop, None):
-                    continue
-                try:
-                    item = await pull.readable(self, loop, None, decode)
-                except IPCStateError:
-                    return  # cleanup ran
-                if item is _NOTHING:
-                    continue
-            if item is _END:
-                if pull.error is not None and pull.error.status == native.E_CLOSED:
-                    self.disconnect_reason = (native.OK, str(pull.error))
-                return
-            yield item
-
-    async def _reader_messages(self):
-        subscriber = _Subscriber(asyncio.get_running_loop())
-        with self._lock:
-            self._subscribers.append(subscriber)
-            ended = self._ended
-        try:
-            if ended:
-                return
-            if not self._reader_started:
-                self.start_reader(None)
-            pending = subscriber.pending
-            while True:
-                while pending:
-                    item = pending.popleft()
-                    if item is _END:
-                        return
-                    yield item
-                subscriber.wakeup.clear()
-                if not pending:  # anything pushed after the drain has scheduled a wake-up
-                    await subscriber.wakeup.wait()
-        finally:
-            with self._lock:
-                if subscriber in self._subscribers:
-                    self._subscribers.remove(subscriber)
 
     def _publish(self, item):
         with self._lock:
@@ -765,7 +497,7 @@ class IPCManager(CleansUpOnExit):
             # Ctrl-C leaves it running in its worker until the reader has been joined (the
             # connection is closed and the socket file removed before that).
             self._enabled = False
-            error = self._blocking(self._cleanup_locked, self._cleanup_goes_on)
+            error = _blocking(self._cleanup_locked, self._cleanup_goes_on)
         if error is not None:
             raise error
 
@@ -810,11 +542,6 @@ class IPCManager(CleansUpOnExit):
         if watch is not None:
             watch.close()
         self._publish(_END)
-
-    async def acleanup(self) -> None:
-        """cleanup() off the event loop (it waits for the reader, which may be delivering
-        into this very loop)."""
-        await asyncio.get_running_loop().run_in_executor(None, self.cleanup)
 
     def close(self) -> None:
         """cleanup(), then release the native handle: the manager is unusable afterwards.
