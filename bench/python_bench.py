@@ -9,15 +9,17 @@
   asyncio   the pure-Python original's design: asyncio streams, readexactly(8),
             readexactly(n), json.loads, writer.write, await drain().
   blocking  plain blocking sockets: sendall, and a buffered reader (makefile) read(8), read(n).
+            One thread, struct + json: the pure-Python floor the adapter pattern is read against.
 
 Every implementation encodes each message it sends with json.dumps and decodes each one it
 receives with json.loads. Every peer is the same C program (`bench child-raw`: echo for round
 trips, flood for receive rates: 128-byte JSON frames written in large batches), so only the
 Python side differs. Payloads are 128 bytes of JSON, as in the C benchmark.
 
-Usage: python_bench.py <bench-binary> <iterations> <flood-count> <rounds> <max-seconds> [adapter-only]
-(adapter-only: just the adapter round trips; run.py runs them round by round beside a raw C run,
-default and pinned to one CPU, instead of in the full run)
+Usage: python_bench.py <bench-binary> <iterations> <flood-count> <rounds> <max-seconds> [adapter-only|floor-only]
+(adapter-only: just the adapter round trips; floor-only: just the blocking round trips. run.py
+runs them round by round beside a raw C run, default and pinned to one CPU, instead of in the
+full run; the adapter with and without DAPPER_IPC_PLAIN=1, the package's plain path)
 Prints name=value lines: py_<impl>_rtt_{n,p50_us,p90_us,p99_us} (samples of all rounds pooled)
 and py_<impl>_msgs_per_s (median of the rounds).
 """
@@ -38,7 +40,7 @@ ITERATIONS = int(sys.argv[2])
 FLOOD = int(sys.argv[3])
 ROUNDS = int(sys.argv[4])
 SECONDS = float(sys.argv[5])  # cap for any one measurement
-ADAPTER_ONLY = len(sys.argv) > 6 and sys.argv[6] == "adapter-only"
+ONLY = sys.argv[6] if len(sys.argv) > 6 else None
 WAIT = 60  # any single wait for a peer
 
 MESSAGE = {"seq": 1, "type": "request", "command": "evaluate", "arguments": {"expression": ""}}
@@ -313,8 +315,10 @@ def percentile(samples, p):
 
 IMPLEMENTATIONS = [("package", package_rtt, package_rate), ("asyncio", asyncio_rtt, asyncio_rate),
                    ("blocking", blocking_rtt, blocking_rate), ("async", None, package_async_rate)]
-if ADAPTER_ONLY:
+if ONLY == "adapter-only":
     IMPLEMENTATIONS = [("adapter", adapter_rtt, None)]
+elif ONLY == "floor-only":
+    IMPLEMENTATIONS = [("blocking", blocking_rtt, None)]
 rtts = {name: [] for name, _, _ in IMPLEMENTATIONS}
 rates = {name: [] for name, _, _ in IMPLEMENTATIONS}
 for r in range(ROUNDS):

@@ -168,20 +168,25 @@ def run_all(lib, lib_origin, libdir, out):
         ordered = sorted(values)
         return {p: ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))] for p in (50, 99)}, len(ordered)
 
-    def adapter_beside_raw(pinned, env):
-        """p50s of the Python adapter pattern and of raw C, alternated round by round."""
-        mine, base = [], []
+    def beside_raw(pinned, runs):
+        """p50s of raw C and of each Python run (name -> (python_bench.py mode, environment)),
+        alternated round by round, the order turned each round."""
+        p50s = {"raw": []}
         for r in range(ROUNDS):
-            samples = os.path.join(out, f"rtt-raw-beside-adapter-{pinned}-{r}.bin")
+            samples = os.path.join(out, f"rtt-raw-beside-python-{pinned}-{r}.bin")
             sh(*(pin if pinned else []), bench, "rtt", "raw", "unix", str(RTT_N), str(RTT_SECONDS), samples)
             values = array("d")
             with open(samples, "rb") as f:
                 values.frombytes(f.read())
-            base.append(sorted(values)[len(values) // 2])
-            got = figures(sh(*(pin if pinned else []), sys.executable, os.path.join(HERE, "python_bench.py"), bench,
-                             str(PY["iterations"]), str(PY["flood"]), "1", str(PY["seconds"]), "adapter-only", env=env))
-            mine.append(got["py_adapter_rtt_p50_us"])
-        return mine, base
+            p50s["raw"].append(sorted(values)[len(values) // 2])
+            names = list(runs)
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                mode, run_env = runs[name]
+                got = figures(sh(*(pin if pinned else []), sys.executable, os.path.join(HERE, "python_bench.py"), bench,
+                                 str(PY["iterations"]), str(PY["flood"]), "1", str(PY["seconds"]), mode, env=run_env))
+                p50s.setdefault(name, []).append(got["py_adapter_rtt_p50_us" if mode == "adapter-only"
+                                                     else "py_blocking_rtt_p50_us"])
+        return p50s
 
     rows = []  # (metric, library, baseline, baseline-is, target, note)
     for transport, pinned in rtt_configs:
@@ -265,12 +270,29 @@ def run_all(lib, lib_origin, libdir, out):
         rows.append(("Python round trip p99 (µs)", py["py_package_rtt_p99_us"], raw_c[99], "raw C", None, ""))
         # The adapter pattern against raw C run right beside it, round by round: this VM's
         # speed drifts by a third over a minute, and these rows run a minute after section 1.
+        # The fast and the plain path (DAPPER_IPC_PLAIN=1, public APIs only) against the
+        # pure-Python floor: one thread, a blocking socket, struct + json, the same C echo peer.
+        plain_env = dict(env, DAPPER_IPC_PLAIN="1")
+        fast_env = {k: v for k, v in env.items() if k != "DAPPER_IPC_PLAIN"}
         for pinned in ((False, True) if pin else (False,)):
-            mine, base = adapter_beside_raw(pinned, env)
-            rows.append((f"Python adapter pattern p50, send_message + await recv(), unix{', pinned' if pinned else ''} (µs)",
+            runs = {"fast": ("adapter-only", fast_env)}
+            if pinned or not pin:
+                runs.update(plain=("adapter-only", plain_env), floor=("floor-only", env))
+            p50s = beside_raw(pinned, runs)
+            mine, base = p50s["fast"], p50s["raw"]
+            where = ", pinned" if pinned else ""
+            rows.append((f"Python adapter pattern p50, send_message + await recv(), unix{where} (µs)",
                          statistics.median(mine), statistics.median(base),
                          "raw C pinned, beside it" if pinned else "raw C, beside it", ("<=", 2.0 if pinned else 1.3),
                          f"median of {len(mine)} rounds' p50s, each run after a raw C run; lib {spread(mine)}"))
+            if "floor" in p50s:
+                floor, plain = p50s["floor"], p50s["plain"]
+                rows.append((f"  same against the pure-Python floor{where} (µs)", statistics.median(mine),
+                             statistics.median(floor), "one thread, blocking socket, struct + json", ("<=", 1.3),
+                             f"floor {spread(floor)}"))
+                rows.append((f"  same, plain path (DAPPER_IPC_PLAIN=1){where} (µs)", statistics.median(plain),
+                             statistics.median(floor), "one thread, blocking socket, struct + json", None,
+                             f"plain {spread(plain)}"))
         for name, what in (("asyncio", "asyncio streams (original)"), ("blocking", "blocking sockets")):
             rows.append(("Python round trip p50 (µs)", py["py_package_rtt_p50_us"], py[f"py_{name}_rtt_p50_us"], what,
                          None, ""))
