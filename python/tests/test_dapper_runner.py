@@ -2,6 +2,7 @@
 Dapper: the launcher's link (Dapper's DP frames as bytes, carried by the library), the child
 shim's promise to run the sitecustomize it hides, and the command line. The whole runner
 against the real Dapper is tests/dapper_peer (CTest python_real_dapper)."""
+import asyncio
 import os
 import queue
 import struct
@@ -91,6 +92,23 @@ class LauncherLinkTests(unittest.TestCase):
         adapter, link = self.connect(LOCAL if LOCAL != "pipe" else "tcp")
         with self.assertRaisesRegex(ValueError, "not a DP v1 frame header"):
             link.makefile("wb").write(b"Content-Length: 2\r\n\r\n{}")
+
+
+class AdapterSideTests(unittest.TestCase):
+    def test_the_adapter_sends_commands_when_it_connects_too_as_dappers_own_manager(self):
+        # Dapper's attach: its adapter connects to a listening debuggee and sends commands.
+        from dapper_ipc.dapper._adapter_side import IPCManager as DappersIPCManager
+
+        debuggee = IPCManager()
+        self.addCleanup(debuggee.close)
+        args = debuggee.create_listener(TransportConfig(transport="tcp"))
+        received = queue.SimpleQueue()
+        debuggee.start_reader(received.put, include_kind=True)
+        adapter = DappersIPCManager()
+        self.addCleanup(adapter.close)
+        adapter.connect(TransportConfig.from_launcher_args(args))
+        asyncio.run(adapter.send_message({"command": "threads"}))
+        self.assertEqual((2, {"command": "threads"}), received.get(timeout=WAIT))
 
 
 class ChildShimTests(unittest.TestCase):

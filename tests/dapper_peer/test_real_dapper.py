@@ -142,7 +142,7 @@ class RealDapperRunsOnTheLibrary(unittest.TestCase):
             # Inside the launcher: Dapper's socket is the library's link, its dapper.ipc is this package.
             self.assertIn(f"link: <dapper_ipc LibraryLink {transport} ", output)
             self.assertIn("libdapper_ipc", output.split("link:")[1].splitlines()[0])
-            self.assertIn("served: dapper_ipc.manager\n", output)
+            self.assertIn("served: dapper_ipc.dapper._adapter_side\n", output)
             # The library's own log messages, which only libdapper_ipc writes, on both sides.
             adapter_text, launcher_text = adapter_log.read_text(), launcher_log.read_text()
             self.assertIn(f"dapper.ipc.native: listening on {transport}:", adapter_text)

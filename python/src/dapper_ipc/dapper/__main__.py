@@ -23,9 +23,9 @@ def main():
         print(f"dapper_ipc.dapper: cannot import Dapper ({error}); install it or put its folder on PYTHONPATH",
               file=sys.stderr)
         return 2
-    import dapper_ipc
+    from . import _adapter_side
 
-    if dapper.ipc.IPCManager is not dapper_ipc.IPCManager:  # a Dapper laid out otherwise than 0.9.4
+    if dapper.ipc.IPCManager is not _adapter_side.IPCManager:  # a Dapper laid out otherwise than 0.9.4
         print("dapper_ipc.dapper: this Dapper's dapper.ipc was not replaced; it would run on its own IPC",
               file=sys.stderr)
         return 2

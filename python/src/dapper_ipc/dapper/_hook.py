@@ -5,7 +5,8 @@ this hook does with each:
 
 - ``dapper.ipc``, ``dapper.ipc.ipc_manager``, ``dapper.ipc.transport_factory``: the
   adapter's side (``IPCManager``, ``TransportConfig``, ``TransportFactory``). Served by
-  dapper_ipc: these modules hold dapper_ipc's classes and Dapper's files are not run.
+  dapper_ipc: these modules hold the classes of ``_adapter_side`` (dapper_ipc's, the
+  manager sending commands in both roles as Dapper's does) and Dapper's files are not run.
 - ``dapper.launcher.launcher_ipc``: the launcher's side connects through its module-level
   ``connector`` (which Dapper keeps replaceable) and then reads and writes DP frames on the
   socket it returns. Dapper's module runs, then its ``connector`` is replaced by one that
@@ -38,10 +39,10 @@ class _Served(importlib.abc.Loader):
         return None
 
     def exec_module(self, module):
-        import dapper_ipc
+        from . import _adapter_side
 
         for name in self._names:
-            setattr(module, name, getattr(dapper_ipc, name))
+            setattr(module, name, getattr(_adapter_side, name))
         module.__all__ = list(self._names)
 
 
