@@ -8,6 +8,7 @@ stackTrace, continue, the program's exit. The link between adapter and launcher 
 been libdapper_ipc's on both sides: the library's own log lines ("dapper.ipc.native") in
 the adapter's log and in the launcher's, and the program, which runs inside the launcher,
 prints what Dapper holds as its socket and which module serves Dapper's dapper.ipc.
+`python -m dapper_ipc.dapper launcher` is also run alone, against a dapper_ipc listener.
 
 Run as a script it exits 77 (CTest's skip) with the reason where the peer is missing.
 """
@@ -68,7 +69,8 @@ def wait_until(condition, what, process, log):
     deadline = time.monotonic() + WAIT
     while not condition():
         if process.poll() is not None:
-            raise AssertionError(f"the adapter exited ({process.returncode}) before {what}:\n{log.read_text()[-4000:]}")
+            tail = log.read_text()[-4000:] if log.is_file() else ""
+            raise AssertionError(f"the {process.args[3]} exited ({process.returncode}) before {what}:\n{tail}")
         if time.monotonic() > deadline:
             raise AssertionError(f"no {what} within {WAIT} s")
         time.sleep(0.05)
@@ -84,6 +86,40 @@ class RealDapperRunsOnTheLibrary(unittest.TestCase):
 
     def test_session_over_tcp(self):
         self.run_session("tcp")
+
+    def test_the_launcher_entry_point_alone(self):
+        # `python -m dapper_ipc.dapper launcher ARGS` is Dapper's launcher on the library,
+        # here driven by a dapper_ipc listener standing where Dapper's adapter would.
+        sys.path.insert(0, str(ROOT / "python" / "src"))
+        from dapper_ipc import IPCManager, TransportConfig
+
+        work = pathlib.Path(tempfile.mkdtemp(prefix="dapper-peer-"))
+        self.addCleanup(shutil.rmtree, work, ignore_errors=True)
+        program, launcher_log = work / "program.py", work / "launcher.log"
+        program.write_text(PROGRAM)
+        adapter = IPCManager()
+        self.addCleanup(adapter.close)
+        args = adapter.create_listener(TransportConfig(transport="tcp"))
+        env = dict(os.environ, DAPPER_LOG_FILE=str(launcher_log), DAPPER_LOG_LEVEL="DEBUG")
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "python" / "src"), str(DAPPER)])
+        launcher = subprocess.Popen([sys.executable, "-m", "dapper_ipc.dapper", "launcher", "--program", str(program),
+                                     *args], env=env, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                    text=True)
+        try:
+            adapter.wait_for_client(WAIT)
+            wait_until(lambda: launcher_log.is_file() and "Debugger configured" in launcher_log.read_text(),
+                       "debugger in the launcher", launcher, launcher_log)
+            adapter.send({"id": 1, "command": "configurationDone", "arguments": {}})
+            events = []
+            while "exited" not in events:
+                events.append(adapter.recv(timeout=WAIT).get("event"))
+            stdout, _ = launcher.communicate(timeout=WAIT)
+        finally:
+            if launcher.poll() is None:
+                launcher.kill()
+                launcher.wait()
+        self.assertIn("link: <dapper_ipc LibraryLink tcp ", stdout)
+        self.assertIn("served: dapper_ipc.dapper._adapter_side\n", stdout)
 
     def run_session(self, transport):
         work = pathlib.Path(tempfile.mkdtemp(prefix="dapper-peer-"))
