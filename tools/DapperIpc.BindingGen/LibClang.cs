@@ -5,7 +5,7 @@ namespace DapperIpc.BindingGen;
 /// <summary>The few libclang C API calls the generator needs (libclang/include/clang-c/Index.h).</summary>
 internal static unsafe partial class LibClang
 {
-    private const string Lib = "libclang";
+    internal const string Lib = "libclang";
 
     [StructLayout(LayoutKind.Sequential)]
     public struct CXString
