@@ -10,6 +10,7 @@
  * wait for the library's hello threads: destroy (which joins them) runs on a worker too.
  */
 const native = require('./native');
+const { checkKeys } = require('./keys');
 
 const { koffi, Status, IPCError } = native;
 
@@ -37,6 +38,7 @@ module.exports = (IPCManager) => {
      * options.offer(hello) => boolean: decides about session ids nobody expected.
      */
     constructor(options = {}) {
+      checkKeys('SessionListener option', options, ['helloTimeoutMs', 'maxHelloSize', 'offer']);
       const lib = native.lib();
       const handle = {};
       native.check(lib.session_listener_create(handle));

@@ -29,3 +29,4 @@ m.on('message', () => {
     if (mode === 'natural') m.unref();
   }
 });
+m.startReader();
