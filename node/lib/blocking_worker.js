@@ -6,6 +6,8 @@ const native = require('./native');
 
 native.useLibrary(workerData.library); // the very file the main thread loaded
 const lib = native.lib();
+// A wait with no end is made in slices: between two, Node can end this thread at exit.
+const SLICE_MS = 200;
 
 const calls = {
   connect(id, config) {
@@ -31,10 +33,26 @@ const calls = {
     const status = lib.send_batch({ id }, table, table.length, sent);
     return { status, sent: sent[0] };
   },
+  // A session listener's accept; `id` the new manager's on success.
+  accept(id, sessionId, timeoutMs) {
+    const deadline = timeoutMs < 0 ? Infinity : Date.now() + timeoutMs;
+    const out = {};
+    for (;;) {
+      const left = deadline - Date.now();
+      const slice = left === Infinity ? SLICE_MS : Math.max(0, Math.min(SLICE_MS, Math.round(left)));
+      const status = lib.session_listener_accept({ id }, sessionId, slice, out);
+      if (status === 0) return { status, id: out.id };
+      if (status !== native.Status.E_TIMEOUT) return { status };
+      if (Date.now() >= deadline) {
+        // The library's words, with the whole wait rather than the last slice.
+        return { status, message: `session '${sessionId}' did not connect within ${timeoutMs} ms` };
+      }
+    }
+  },
 };
 
 parentPort.on('message', ({ op, args }) => {
   const reply = calls[op](...args);
-  if (reply.status !== 0) reply.message = native.lastError() || lib.status_string(reply.status);
+  if (reply.status !== 0 && reply.message === undefined) reply.message = native.lastError() || lib.status_string(reply.status);
   parentPort.postMessage(reply);
 });

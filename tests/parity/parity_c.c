@@ -23,6 +23,7 @@ typedef struct {
 } manager;
 
 static manager managers[2];
+static dapper_ipc_session_listener sessions; /* the case's session listener */
 
 static manager *named(const char *name) { return name[0] == 'b' ? &managers[1] : &managers[0]; }
 
@@ -105,6 +106,23 @@ static int32_t step(char **fields, int count) {
         return dapper_ipc_auth_token(m->handle, buf, sizeof buf, NULL);
     }
     if (strcmp(op, "cleanup") == 0) return dapper_ipc_cleanup(m->handle);
+    if (strcmp(op, "session_listen") == 0) {
+        fill_config(&config, fields, 2, count);
+        return dapper_ipc_session_listener_listen(sessions, &config);
+    }
+    const char *id = field(fields, 2, count, "id");
+    if (strcmp(op, "expect") == 0) return dapper_ipc_session_listener_expect(sessions, id);
+    if (strcmp(op, "accept") == 0) {
+        dapper_ipc_manager accepted;
+        int32_t status = dapper_ipc_session_listener_accept(sessions, id, number(field(fields, 2, count, "timeout_ms")),
+                                                            &accepted);
+        if (status == DAPPER_IPC_OK) dapper_ipc_manager_destroy(accepted);
+        return status;
+    }
+    if (strcmp(op, "session_launcher_args") == 0) {
+        char buf[1024];
+        return dapper_ipc_session_listener_launcher_args(sessions, buf, sizeof buf, NULL, NULL);
+    }
     fprintf(stderr, "parity_c: unknown op '%s'\n", op);
     exit(2);
 }
@@ -137,6 +155,7 @@ int main(void) {
                 managers[i].is_listener = 0;
                 if (dapper_ipc_manager_create(&managers[i].handle) != DAPPER_IPC_OK) return 2;
             }
+            if (dapper_ipc_session_listener_create(&sessions) != DAPPER_IPC_OK) return 2;
             status = DAPPER_IPC_OK;
             message[0] = '\0';
             failed = 0;
@@ -146,6 +165,7 @@ int main(void) {
             print_escaped(message);
             putchar('\n');
             fflush(stdout);
+            dapper_ipc_session_listener_destroy(sessions);
             for (int i = 0; i < 2; i++) dapper_ipc_manager_destroy(managers[i].handle);
         } else if (!failed) {
             at++;

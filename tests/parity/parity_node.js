@@ -6,7 +6,7 @@ const fs = require('fs');
 const path = require('path');
 
 const [packageDir, casesFile, tmp] = process.argv.slice(2);
-const { IPCManager, IPCError, configFromLauncherArgs } = require(path.resolve(packageDir));
+const { IPCManager, SessionListener, IPCError, configFromLauncherArgs } = require(path.resolve(packageDir));
 
 // The C field names, in the Node package's spelling.
 const camel = (key) => key.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
@@ -30,6 +30,10 @@ async function step(managers, item) {
     case 'launcher_args': void m.launcherArgs; break;
     case 'auth_token': void m.authToken; break;
     case 'cleanup': await m.cleanup(); break;
+    case 'session_listen': managers.s.createListener(config(item.config)); break;
+    case 'expect': managers.s.expect(item.id); break;
+    case 'accept': await (await managers.s.accept(item.id, item.timeout_ms)).destroy(); break;
+    case 'session_launcher_args': void managers.s.launcherArgs; break;
     default: throw new Error(`parity_node: unknown op ${item.op}`);
   }
 }
@@ -41,7 +45,7 @@ async function main() {
   const only = new Set(process.argv.slice(5));
   for (const c of cases) {
     if (only.size > 0 && !only.has(c.name)) continue;
-    const managers = { a: new IPCManager(), b: new IPCManager() };
+    const managers = { a: new IPCManager(), b: new IPCManager(), s: new SessionListener() };
     let status = 0;
     let message = '';
     let at = -1;
@@ -57,7 +61,9 @@ async function main() {
         message = `${error.name}: ${error.message}`;
       }
     }
-    for (const m of Object.values(managers)) await m.destroy();
+    await managers.s.cleanup();
+    await managers.a.destroy();
+    await managers.b.destroy();
     process.stdout.write(`${c.name}\t${at}\t${status}\t${escape(message)}\n`);
   }
 }

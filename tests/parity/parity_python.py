@@ -4,7 +4,7 @@ case: NAME <tab> STEP <tab> STATUS <tab> MESSAGE (as parity_c.c)."""
 import json
 import sys
 
-from dapper_ipc import IPCError, IPCManager, TransportConfig
+from dapper_ipc import IPCError, IPCManager, SessionListener, TransportConfig
 
 # The C fields in milliseconds, and the TransportConfig fields (seconds) that hold them.
 _SECONDS = {"connect_timeout_ms": "connect_timeout", "send_timeout_ms": "send_timeout", "client_wait_ms": "client_wait"}
@@ -43,6 +43,14 @@ def step(managers, item):
         m.auth_token  # noqa: B018
     elif op == "cleanup":
         m.cleanup()
+    elif op == "session_listen":
+        managers["s"].create_listener(transport_config(item.get("config", {})))
+    elif op == "expect":
+        managers["s"].expect(item["id"])
+    elif op == "accept":
+        managers["s"].accept(item["id"], item["timeout_ms"] / 1000).close()
+    elif op == "session_launcher_args":
+        managers["s"].launcher_args  # noqa: B018
     else:
         raise SystemExit(f"parity_python: unknown op {op!r}")
 
@@ -59,7 +67,7 @@ def main():
     for case in cases:
         if only and case["name"] not in only:
             continue
-        managers = {"a": IPCManager(), "b": IPCManager()}
+        managers = {"a": IPCManager(), "b": IPCManager(), "s": SessionListener()}
         status, message, at = 0, "", -1
         try:
             for at, item in enumerate(case["steps"]):
@@ -69,8 +77,9 @@ def main():
         except Exception as error:  # not the package's error type: run.py reports it as such
             status, message = "exception", f"{type(error).__name__}: {error}"
         finally:
-            for m in managers.values():
-                m.close()
+            managers["s"].cleanup()
+            managers["a"].close()
+            managers["b"].close()
         print(f"{case['name']}\t{at}\t{status}\t{escape(message)}", flush=True)
 
 

@@ -39,7 +39,7 @@ def flatten(cases):
         for step in case["steps"]:
             fields = [step.get("on", "a"), step["op"]]
             values = dict(step.get("config", {}))
-            for key in ("to", "timeout_ms", "size"):
+            for key in ("to", "timeout_ms", "size", "id"):
                 if key in step:
                     values[key] = step[key]
             for key, value in values.items():
