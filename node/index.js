@@ -13,7 +13,11 @@
  * batch callback gets every frame of a read: a burst costs one hop, not one per frame),
  * and the rule that follows from it: nothing on the main thread may wait for the reader (cleanup joins
  * it), or the two wait for each other. So cleanup runs on a libuv worker thread
- * (koffi's fn.async) while the loop goes on serving the reader's queued callbacks.
+ * (koffi's fn.async) while the loop goes on serving the reader's queued callbacks. Nor may
+ * the main thread wait for a peer, which may be a manager of this process whose reader needs
+ * this loop: every call that may wait (sends, connect's retries, the wait for a client) runs
+ * on a worker thread of lib/blocking.js, which reads the library's message for a failure
+ * on that thread.
  *
  * Lifetime. The callbacks find their manager by a token (the user_data) in `open`,
  * which holds every manager from createListener/connect until cleanup: a callback
@@ -23,8 +27,8 @@
  * Node tears the environment down (koffi releases its thread-safe function then, and a
  * reader calling into it afterwards would crash the process). process.exit() ends the
  * process without that teardown: a reader parked in a callback stays parked until the
- * process is gone. A connect still in flight is aborted from the 'exit' handler, so no
- * worker thread blocks the exit.
+ * process is gone. A call still in flight on a worker thread is ended by aborting its
+ * manager from the 'exit' handler, so no worker thread blocks the exit.
  */
 const { EventEmitter } = require('events');
 const native = require('./lib/native');
