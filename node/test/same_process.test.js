@@ -29,12 +29,18 @@ function nextFrames(m, count) {
   });
 }
 
+/** A listener and a client connected to it, both in this process, no reader started yet. */
+async function pair(transport) {
+  const a = new IPCManager();
+  const b = new IPCManager();
+  const args = a.createListener({ transport });
+  await within(10000, b.connect(configFromLauncherArgs(args)), 'connect');
+  return [a, b];
+}
+
 for (const transport of [LOCAL, 'tcp']) {
   test(`${transport}: a listener and its client in one process send each other 0 B to 64 MiB, both directions at once`, async () => {
-    const a = new IPCManager();
-    const b = new IPCManager();
-    const args = a.createListener({ transport });
-    await within(10000, b.connect(configFromLauncherArgs(args)), 'connect');
+    const [a, b] = await pair(transport);
     await within(10000, a.waitForClient(10000), 'waitForClient');
     // Their 'connected' callbacks are still queued for the loop when the first sends start,
     // and each large frame follows a small one at once: the receiving reader is then parked
@@ -65,10 +71,7 @@ for (const transport of [LOCAL, 'tcp']) {
 }
 
 test('sends from one manager keep their order, across calls made while one is in flight', async () => {
-  const a = new IPCManager();
-  const b = new IPCManager();
-  const args = a.createListener({ transport: LOCAL });
-  await b.connect(configFromLauncherArgs(args));
+  const [a, b] = await pair(LOCAL);
   const seen = [];
   const all = new Promise((resolve) => b.on('message', (m) => { seen.push(m.n); if (seen.length === 2003) resolve(); }));
   b.startReader();
