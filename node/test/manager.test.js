@@ -172,7 +172,10 @@ test("every failure is an IPCError with the library's status and message", async
   e = await rejectsWith(m.connect({ transport: 'unix' }), Status.E_INVALID_ARGUMENT, 'connect without a path');
   assert.match(e.message, /path/);
   e = await rejectsWith(m.connect({ transport: 'tcp', port: 1, connectTimeoutMs: 200 }), Status.E_CONNECTION_REFUSED, 'nobody listening');
-  assert.match(e.message, /1/);
+  // The library's words from the thread that retried: the address, and the time it tried.
+  assert.match(e.message, /^nobody is listening on tcp:127\.0\.0\.1:1 \(gave up after [1-9]\d* ms/);
+  e = await rejectsWith(m.connect({ transport: 'tcp', host: 'example.invalid', port: 1 }), Status.E_INVALID_ARGUMENT, 'a host that does not resolve');
+  assert.match(e.message, /^cannot resolve host 'example\.invalid': ./);
   await rejectsWith(() => m.sendBytes(Buffer.from('{}')), Status.E_NOT_CONNECTED, 'send with no connection');
 
   m.createListener({ transport: LOCAL, clientWaitMs: 100 });
