@@ -71,8 +71,8 @@ export interface TransportConfig {
   requireAuth?: boolean;
   /** Client: the token to present (default: the DAPPER_IPC_AUTH_TOKEN environment variable). */
   authToken?: string;
-  /** Listener: ms a send made before the client arrived waits for it. Default: no wait
-   *  (E_NOT_CONNECTED at once), since send() runs on the event loop; await waitForClient() first. */
+  /** Listener: ms a send made before the client arrived waits for it, then sends (10000;
+   *  negative: no wait, E_NOT_CONNECTED at once). The wait runs on a worker thread, not the loop. */
   clientWaitMs?: number;
 }
 
@@ -115,21 +115,23 @@ export declare class IPCManager extends EventEmitter {
   /** The child's hello (`{event: 'dapper/sessionHello', body: {sessionId, parentSessionId, pid}}`) for a manager a SessionListener accepted; null otherwise. */
   readonly hello: SessionHello | null;
 
-  /** Binds now, starts the reader (which accepts the client), returns the launcher arguments. Throws IPCError. */
+  /** Binds now and returns the launcher arguments; the client is accepted by waitForClient, startReader or a send. Throws IPCError (an unknown config key included). */
   createListener(config?: TransportConfig): string[];
-  /** Connects (retrying on a worker thread while nobody listens), then starts the reader. Rejects with IPCError. */
+  /** Connects (retrying on a worker thread while nobody listens). Rejects with IPCError. */
   connect(config: TransportConfig): Promise<void>;
+  /** Starts the reader: 'message', 'data', 'connected', 'disconnected' from then on (a listener accepts its client first). Throws IPCError (E_INVALID_STATE before createListener/connect or when it runs). */
+  startReader(): this;
   /** Resolves once a client is connected; rejects with IPCError (E_TIMEOUT, E_INVALID_STATE, E_CANCELLED). Negative or omitted timeout: no limit. */
   waitForClient(timeoutMs?: number): Promise<void>;
 
-  /** Sends a value as JSON; the frame is with the kernel when this returns. Kind: COMMAND on a listener, EVENT on a client. Throws IPCError. */
-  send(message: unknown, kind?: FrameKind): void;
-  /** Sends a payload the caller encoded (a string is sent as UTF-8). Throws IPCError. */
-  sendBytes(payload: Uint8Array | string, kind?: FrameKind): void;
-  /** Sends several values as JSON in one batch (dapper_ipc_send_batch). Throws IPCError with `sent`. */
-  sendMany(messages: readonly unknown[], kind?: FrameKind): void;
+  /** Sends a value as JSON; resolves once the frame is with the kernel (the call runs on a worker thread; sends keep their order). Kind: COMMAND on a listener, EVENT on a client. Rejects with IPCError. */
+  send(message: unknown, kind?: FrameKind): Promise<void>;
+  /** Sends a payload the caller encoded (a string is sent as UTF-8; copied at the call). Rejects with IPCError. */
+  sendBytes(payload: Uint8Array | string, kind?: FrameKind): Promise<void>;
+  /** Sends several values as JSON in one batch (dapper_ipc_send_batch). Rejects with IPCError with `sent`. */
+  sendMany(messages: readonly unknown[], kind?: FrameKind): Promise<void>;
 
-  /** The parsed messages received from now on, in order; ends when the peer leaves or at cleanup. */
+  /** The parsed messages received from now on, in order; ends when the peer leaves or at cleanup. Starts the reader if it is not running. */
   messages(): AsyncIterableIterator<any>;
 
   /** Closes (peer sees end-of-file after every frame sent), stops the reader; resolves once it ended. Idempotent. */

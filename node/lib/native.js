@@ -92,6 +92,7 @@ function pin(file) {
 /** [lib, path]: DAPPER_IPC_LIBRARY, then the package's folder (a bundled copy), then the
  * system loader (LD_LIBRARY_PATH, ldconfig; DYLD_LIBRARY_PATH; PATH on Windows). */
 function load() {
+  if (chosen !== null) return [tryLoad(chosen), chosen];
   const explicit = process.env[LIBRARY_ENV];
   if (explicit) {
     // An explicit choice is not second-guessed: if it is wrong, say so, do not fall back.
@@ -165,6 +166,12 @@ const FrameLayout = Object.freeze({
 const StateCb = koffi.proto('void dapper_ipc_state_cb(intptr_t user, int32_t event, int32_t status, const char *reason)');
 
 let loaded = null;
+let chosen = null; // a file named by useLibrary
+
+/** Loads `file` (as the main thread found it) rather than searching: for worker threads. */
+function useLibrary(file) {
+  chosen = file;
+}
 
 /** The library's functions (loaded once, on first use). */
 function lib() {
@@ -256,5 +263,5 @@ function check(status) {
 module.exports = {
   koffi, Status, Kind, IPCError, EVENT_CONNECTED, EVENT_DISCONNECTED, FLAG_REQUIRE_AUTH,
   LIBRARY_ENV, Manager, SessionListener, Config, Frame, FrameLayout, BatchCb, StateCb, OfferCb, lib, lastError, errorFor,
-  check, libraryNames, launcherArgs, textResult,
+  check, libraryNames, launcherArgs, textResult, useLibrary,
 };

@@ -102,7 +102,9 @@ class SessionListener(CleansUpOnExit):
             if status != native.E_TIMEOUT or (deadline is not None and time.monotonic() >= deadline):
                 break
         if status == native.E_TIMEOUT:
-            raise IPCTimeoutError(f"session '{session_id}' did not connect within {timeout} s", status)
+            # The library's words, for the whole wait (its own would name the last slice).
+            raise IPCTimeoutError(f"session '{session_id}' did not connect within {native.timeout_ms(timeout)} ms",
+                                  status)
         native.check(status)
         manager = IPCManager._adopt(self._lib, out)
         with self._lock:
