@@ -15,6 +15,10 @@ public static class Generator
 
     public const string HeaderPath = "include/dapper_ipc.h";
 
+    /// <summary>The first lines of a generated file, as comments of its language.</summary>
+    public static string Banner(string comment)
+        => $"{comment} {Marker}.\n{comment} Regenerate with `{Command}`; a test fails while this file and the header differ.\n";
+
     /// <summary>
     /// A generated copy: a whole file, or (with <see cref="SectionComment"/>) the lines between
     /// the two marker lines of a file that is otherwise written by hand.

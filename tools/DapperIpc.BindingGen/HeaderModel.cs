@@ -52,6 +52,10 @@ public sealed record StructDef(string Name, IReadOnlyList<FieldDef> Fields)
 {
     public IReadOnlyList<IReadOnlyList<FieldDef>> Layouts
         => Fields.GroupBy(f => f.Layout).OrderBy(g => g.Key).Select(g => (IReadOnlyList<FieldDef>)g.ToList()).ToList();
+
+    /// <summary>The fields in order, each with whether it is the first of a layout after the first one.</summary>
+    public IEnumerable<(FieldDef Field, bool OpensLayout)> FieldsInLayouts()
+        => Fields.Select((f, i) => (f, i > 0 && f.Layout != Fields[i - 1].Layout));
 }
 
 /// <summary>A field: <see cref="Type"/> is its C# spelling, <see cref="CType"/> the header's ("const char *").</summary>

@@ -16,8 +16,7 @@ public static class NodeEmitter
     {
         var s = new StringBuilder();
         s.AppendLine("'use strict';");
-        s.AppendLine($"// {Generator.Marker}.");
-        s.AppendLine($"// Regenerate with `{Generator.Command}`; a test fails while this file and the header differ.");
+        s.Append(Generator.Banner("//"));
         var names = new List<string>();
         foreach (EnumDef e in model.Enums)
         {
@@ -40,18 +39,14 @@ public static class NodeEmitter
         foreach (StructDef st in model.Structs)
         {
             s.AppendLine($"  {st.Name}: Object.freeze({{");
-            var layouts = st.Layouts;
-            for (int i = 0; i < layouts.Count; i++)
+            foreach (var (f, opensLayout) in st.FieldsInLayouts())
             {
-                if (i > 0)
+                if (opensLayout)
                 {
-                    s.AppendLine($"    // layout {i}: read by the library only when struct_size covers it");
+                    s.AppendLine($"    // layout {f.Layout}: read by the library only when struct_size covers it");
                 }
 
-                foreach (FieldDef f in layouts[i])
-                {
-                    s.AppendLine($"    {f.Name}: '{f.CType}',");
-                }
+                s.AppendLine($"    {f.Name}: '{f.CType}',");
             }
 
             s.AppendLine("  }),");

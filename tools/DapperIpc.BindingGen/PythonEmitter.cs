@@ -12,8 +12,7 @@ public static class PythonEmitter
     public static string Module(HeaderModel model)
     {
         var s = new StringBuilder();
-        s.AppendLine($"# {Generator.Marker}.");
-        s.AppendLine($"# Regenerate with `{Generator.Command}`; a test fails while this file and the header differ.");
+        s.Append(Generator.Banner("#"));
         s.AppendLine("\"\"\"The constants and structs of include/dapper_ipc.h, for ctypes.\"\"\"");
         s.AppendLine();
         s.AppendLine("import ctypes");
@@ -95,18 +94,14 @@ public static class PythonEmitter
             }
 
             s.AppendLine("    _fields_ = [");
-            var layouts = st.Layouts;
-            for (int i = 0; i < layouts.Count; i++)
+            foreach (var (f, opensLayout) in st.FieldsInLayouts())
             {
-                if (i > 0)
+                if (opensLayout)
                 {
-                    s.AppendLine($"        # layout {i}: read by the library only when struct_size covers it");
+                    s.AppendLine($"        # layout {f.Layout}: read by the library only when struct_size covers it");
                 }
 
-                foreach (FieldDef f in layouts[i])
-                {
-                    s.AppendLine($"        (\"{f.Name}\", {CType(f.CType)}),");
-                }
+                s.AppendLine($"        (\"{f.Name}\", {CType(f.CType)}),");
             }
 
             s.AppendLine("    ]");
