@@ -10,6 +10,7 @@ public static class Section
     /// <summary>The file's text with the lines between its markers replaced by <paramref name="body"/>.</summary>
     public static string Replace(string text, string body, string comment, string path)
     {
+        text = text.Replace("\r\n", "\n", StringComparison.Ordinal); // a checkout with CRLF line ends (Windows)
         string begin = Begin(comment) + "\n", end = End(comment) + "\n";
         int start = text.IndexOf(begin, StringComparison.Ordinal);
         int stop = start < 0 ? -1 : text.IndexOf(end, start, StringComparison.Ordinal);
