@@ -43,10 +43,14 @@ class StatusTests(unittest.TestCase):
     def test_the_disconnect_status_is_a_member(self):
         server = IPCManager()
         args = server.create_listener(TransportConfig(transport="tcp"))
-        ended = Inbox()
-        server.start_reader(lambda m: None, on_disconnect=lambda status, reason: ended.put(status))
+        inbox, ended = Inbox(), Inbox()
+        server.start_reader(inbox.put, on_disconnect=lambda status, reason: ended.put(status))
         with IPCManager() as client:
             client.connect(TransportConfig.from_launcher_args(args))
+            # A client that leaves before sending anything is taken for a probe and never
+            # reported: this one is connected once its message arrived.
+            client.send({"seq": 1})
+            inbox.wait(1)
         try:
             (status,) = ended.wait(1)
             self.assertIs(status, Status.OK)
