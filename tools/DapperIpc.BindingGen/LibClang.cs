@@ -130,6 +130,12 @@ internal static unsafe partial class LibClang
     [LibraryImport(Lib, EntryPoint = "clang_isConstQualifiedType")]
     public static partial uint IsConstQualifiedType(CXType type);
 
+    [LibraryImport(Lib, EntryPoint = "clang_Cursor_getRawCommentText")]
+    public static partial CXString GetRawCommentText(CXCursor cursor);
+
+    [LibraryImport(Lib, EntryPoint = "clang_getSpellingLocation")]
+    public static partial void GetSpellingLocation(CXSourceLocation location, void** file, uint* line, uint* column, uint* offset);
+
     [LibraryImport(Lib, EntryPoint = "clang_getCString")]
     public static partial byte* GetCString(CXString s);
 

@@ -52,7 +52,7 @@ from ._pull import END as _END, NOTHING as _NOTHING, TIMED_OUT as _TIMED_OUT, Pu
 from ._send_watch import SendWatch
 from ._thread_state import KEEP as _KEEP_THREAD_STATE, ReaderStates
 from .config import TransportConfig
-from .errors import IPCStateError, IPCTimeoutError
+from .errors import IPCStateError, IPCTimeoutError, as_status
 
 logger = logging.getLogger("dapper.ipc")
 
@@ -737,7 +737,7 @@ class IPCManager(CleansUpOnExit):
     def _on_state(self, event, status, reason):
         if event != native.EVENT_DISCONNECTED:
             return
-        self.disconnect_reason = (status, reason.decode("utf-8", "replace"))
+        self.disconnect_reason = (as_status(status), reason.decode("utf-8", "replace"))
         if self._on_disconnect is not None:
             try:
                 self._on_disconnect(*self.disconnect_reason)

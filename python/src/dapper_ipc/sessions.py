@@ -41,7 +41,7 @@ class SessionListener(CleansUpOnExit):
         default); max_hello_size: the largest hello payload in bytes (16384 by default).
         offer: see set_offer_callback."""
         self._lib = native.lib()
-        self._handle = native.SessionListenerHandle()
+        self._handle = native.SessionListener()
         native.check(self._lib.dapper_ipc_session_listener_create(ctypes.byref(self._handle)))
         self._destroyed = False
         self._lock = threading.Lock()

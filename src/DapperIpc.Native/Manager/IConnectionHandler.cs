@@ -3,13 +3,6 @@ using DapperIpc.Framing;
 
 namespace DapperIpc.Manager;
 
-/// <summary>Values of dapper_ipc_event.</summary>
-public enum ConnectionEvent
-{
-    Connected = 1,
-    Disconnected = 2,
-}
-
 /// <summary>What the host gives the manager to hear from its reader thread.</summary>
 public interface IConnectionHandler
 {
