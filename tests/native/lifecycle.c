@@ -183,6 +183,36 @@ static int raw_connect_unix(const char *path)
     return fd;
 }
 
+/* A raw client of a listener at `address` (its last launcher argument: the unix path, or
+   the tcp port on 127.0.0.1); -1 when the connect fails. */
+static int raw_connect_to(const char *transport, const char *address)
+{
+    if (strcmp(transport, "tcp") != 0)
+        return raw_connect_unix(address);
+    int fd = raw_socket(AF_INET);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(address))};
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Creates the listener that config describes and returns its last launcher argument (the
+   unix path or the tcp port), which lives in args. */
+static const char *listen_on(dapper_ipc_manager server, const dapper_ipc_config *config, char args[512])
+{
+    must(dapper_ipc_create_listener(server, config), "create_listener");
+    size_t length;
+    int32_t argc;
+    must(dapper_ipc_launcher_args(server, args, 512, &length, &argc), "launcher_args");
+    const char *last = args;
+    for (int i = 0; i < argc - 1; i++)
+        last += strlen(last) + 1;
+    return last;
+}
+
 static int relisten_client = -1;
 
 static void on_message_relisten(void *user, int32_t kind, const uint8_t *payload, size_t length)
@@ -321,17 +351,7 @@ static int peer_drain(const char *transport, const char *address, int stay)
 {
     int fd = -1;
     for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        if (strcmp(transport, "tcp") == 0) {
-            fd = raw_socket(AF_INET);
-            struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(address))};
-            inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-            if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-                close(fd);
-                fd = -1;
-            }
-        } else {
-            fd = raw_connect_unix(address);
-        }
+        fd = raw_connect_to(transport, address);
         if (fd < 0)
             usleep(50 * 1000);
     }
@@ -371,14 +391,8 @@ static int frames_before(const char *transport, int destroy, int stay)
     dapper_ipc_config config;
     dapper_ipc_config_init(&config, sizeof config);
     config.transport = transport;
-    must(dapper_ipc_create_listener(server, &config), "create_listener");
     char args[512];
-    size_t length;
-    int32_t argc;
-    must(dapper_ipc_launcher_args(server, args, sizeof args, &length, &argc), "launcher_args");
-    const char *last = args;
-    for (int i = 0; i < argc - 1; i++)
-        last += strlen(last) + 1; /* the path, or the port */
+    const char *last = listen_on(server, &config, args); /* the path, or the port */
 
     char *argv[] = {self_exe, stay ? "peer-drain-stay" : "peer-drain", (char *)transport, (char *)last, NULL};
     int out;
@@ -477,18 +491,10 @@ static int stalled_tcp_peer(dapper_ipc_manager server)
     dapper_ipc_config_init(&config, sizeof config);
     config.transport = "tcp";
     config.send_timeout_ms = 200;
-    must(dapper_ipc_create_listener(server, &config), "create_listener");
     char args[512];
-    size_t length;
-    int32_t argc;
-    must(dapper_ipc_launcher_args(server, args, sizeof args, &length, &argc), "launcher_args");
-    const char *port = args;
-    for (int i = 0; i < argc - 1; i++)
-        port += strlen(port) + 1;
-    int fd = raw_socket(AF_INET);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
-    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+    const char *port = listen_on(server, &config, args);
+    int fd = raw_connect_to("tcp", port);
+    if (fd < 0) {
         printf("FAILED: connect to 127.0.0.1:%s\n", port);
         exit(1);
     }
@@ -605,23 +611,9 @@ static int close_with_a_live_peer(const char *transport)
     dapper_ipc_config config;
     dapper_ipc_config_init(&config, sizeof config);
     config.transport = transport;
-    must(dapper_ipc_create_listener(server, &config), "create_listener");
     char args[512];
-    size_t length;
-    int32_t argc;
-    must(dapper_ipc_launcher_args(server, args, sizeof args, &length, &argc), "launcher_args");
-    const char *last = args;
-    for (int i = 0; i < argc - 1; i++)
-        last += strlen(last) + 1;
-    int silent;
-    if (strcmp(transport, "tcp") == 0) {
-        silent = raw_socket(AF_INET);
-        struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(last))};
-        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-        must(connect(silent, (struct sockaddr *)&addr, sizeof addr) == 0 ? DAPPER_IPC_OK : DAPPER_IPC_E_IO, "connect");
-    } else {
-        silent = raw_connect_unix(last);
-    }
+    int silent = raw_connect_to(transport, listen_on(server, &config, args));
+    must(silent >= 0 ? DAPPER_IPC_OK : DAPPER_IPC_E_IO, "connect");
     must(dapper_ipc_wait_for_client(server, WAIT_SECONDS * 1000), "wait_for_client");
     must(dapper_ipc_send(server, DAPPER_IPC_KIND_COMMAND, "{}", 2), "send");
     struct timespec start;
