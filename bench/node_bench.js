@@ -53,6 +53,7 @@ async function packageRtt() {
   const args = m.createListener({ transport: 'unix' });
   const child = peer('echo', 0, args[3]);
   await m.waitForClient(WAIT_MS);
+  m.startReader();
   const samples = [];
   const end = now() + SECONDS * 1e6;
   let t0 = 0;
@@ -77,6 +78,7 @@ async function packageRate() {
   const args = m.createListener({ transport: 'unix' });
   const child = peer('flood', FLOOD, args[3]);
   await m.waitForClient(WAIT_MS);
+  m.startReader();
   let n = 0;
   let t0 = 0;
   await deadline(new Promise((resolve) => {

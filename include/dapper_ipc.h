@@ -72,54 +72,68 @@ extern "C" {
 #define DAPPER_IPC_VERSION_PATCH 0
 #define DAPPER_IPC_VERSION_STRING "0.1.0"
 
-/* Status codes. Zero is success; every error is negative. */
+/* Status codes. Zero is success; every error is negative. The quoted words
+   that open the comment of each code are what dapper_ipc_status_string
+   returns for it. */
 typedef enum dapper_ipc_status {
+    /* "ok" */
     DAPPER_IPC_OK = 0,
-    /* A NULL pointer where one is not allowed, or a value out of range. */
+    /* "invalid argument": a NULL pointer where one is not allowed, or a value
+       out of range. */
     DAPPER_IPC_E_INVALID_ARGUMENT = -1,
-    /* A zero handle, one never issued, or one already destroyed. */
+    /* "invalid handle": a zero handle, one never issued, or one already
+       destroyed. */
     DAPPER_IPC_E_INVALID_HANDLE = -2,
-    /* The call does not fit the manager's state (a connection already exists,
-       wait_for_client before create_listener, callbacks set after the reader
-       started, ...). */
+    /* "invalid state": the call does not fit the manager's state (a
+       connection already exists, wait_for_client before create_listener,
+       callbacks set after the reader started, ...). */
     DAPPER_IPC_E_INVALID_STATE = -3,
-    /* An output buffer is too small; the needed size is reported. */
+    /* "buffer too small": an output buffer is too small; the needed size is
+       reported. */
     DAPPER_IPC_E_BUFFER_TOO_SMALL = -4,
-    /* send() with no connected peer (before a client arrived, or after
-       cleanup). */
+    /* "not connected": send() with no connected peer (before a client
+       arrived, or after cleanup). */
     DAPPER_IPC_E_NOT_CONNECTED = -5,
-    /* A wait (wait_for_client, connect, a send waiting for the client, recv)
-       ran out of time. */
+    /* "timed out": a wait (wait_for_client, connect, a send waiting for the
+       client, recv) ran out of time. */
     DAPPER_IPC_E_TIMEOUT = -6,
-    /* The transport does not exist on this platform (pipe on POSIX). */
+    /* "unsupported on this platform": the transport does not exist on this
+       platform (pipe on POSIX). */
     DAPPER_IPC_E_UNSUPPORTED = -7,
-    /* The address (tcp port, unix path) is taken by a live listener. */
+    /* "address in use": the address (tcp port, unix path) is taken by a live
+       listener. */
     DAPPER_IPC_E_ADDRESS_IN_USE = -8,
-    /* connect() found nobody listening within the connect timeout. */
+    /* "connection refused": connect() found nobody listening within the
+       connect timeout. */
     DAPPER_IPC_E_CONNECTION_REFUSED = -9,
-    /* The connection has ended: the peer left, or it was closed. */
+    /* "connection closed": the connection has ended: the peer left, or it was
+       closed. */
     DAPPER_IPC_E_CLOSED = -10,
-    /* The peer sent a frame with a wrong magic or version. */
+    /* "protocol error": the peer sent a frame with a wrong magic or
+       version. */
     DAPPER_IPC_E_PROTOCOL = -11,
-    /* A frame longer than the configured maximum (sent or received). */
+    /* "frame too large": a frame longer than the configured maximum (sent or
+       received). */
     DAPPER_IPC_E_FRAME_TOO_LARGE = -12,
-    /* An operating-system error (including running out of file descriptors);
-       the last-error message names it. */
+    /* "i/o error": an operating-system error (including running out of file
+       descriptors); the last-error message names it. */
     DAPPER_IPC_E_IO = -13,
-    /* A unix socket path does not fit sun_path (never truncated). */
+    /* "path too long": a unix socket path does not fit sun_path (never
+       truncated). */
     DAPPER_IPC_E_PATH_TOO_LONG = -14,
-    /* The wait was ended by cleanup on another thread. */
+    /* "cancelled by cleanup": the wait was ended by cleanup on another
+       thread. */
     DAPPER_IPC_E_CANCELLED = -15,
-    /* Something exists at a caller-given path that is not a stale socket
-       (a file, a directory, a symlink): it is never removed. */
+    /* "path exists": something exists at a caller-given path that is not a
+       stale socket (a file, a directory, a symlink): it is never removed. */
     DAPPER_IPC_E_PATH_EXISTS = -16,
-    /* send() could not hand the frame to the kernel within send_timeout_ms:
-       the peer stopped reading. If part of the frame had already gone out,
-       the stream is cut and the connection is closed (the message says so);
-       otherwise the connection stays usable. */
+    /* "send timed out": send() could not hand the frame to the kernel within
+       send_timeout_ms: the peer stopped reading. If part of the frame had
+       already gone out, the stream is cut and the connection is closed (the
+       message says so); otherwise the connection stays usable. */
     DAPPER_IPC_E_SEND_TIMEOUT = -17,
-    /* A bug in the library; the message says where (never a .NET type name).
-       The host keeps running. */
+    /* "internal error": a bug in the library; the message says where (never a
+       .NET type name). The host keeps running. */
     DAPPER_IPC_E_INTERNAL = -99
 } dapper_ipc_status;
 
@@ -301,7 +315,8 @@ typedef void(DAPPER_IPC_CALL *dapper_ipc_log_cb)(void *user_data, int32_t level,
    Returns: the string, never NULL (not a status). */
 DAPPER_IPC_API const char *DAPPER_IPC_CALL dapper_ipc_version(void);
 
-/* A static English description of a status code ("invalid handle").
+/* A static English description of a status code ("invalid handle"): the
+   quoted words that open the code's comment in dapper_ipc_status.
    Thread: any.
    Returns: the string, never NULL; "unknown status" for a code not listed
    in dapper_ipc_status (not a status). */

@@ -13,7 +13,11 @@
  * batch callback gets every frame of a read: a burst costs one hop, not one per frame),
  * and the rule that follows from it: nothing on the main thread may wait for the reader (cleanup joins
  * it), or the two wait for each other. So cleanup runs on a libuv worker thread
- * (koffi's fn.async) while the loop goes on serving the reader's queued callbacks.
+ * (koffi's fn.async) while the loop goes on serving the reader's queued callbacks. Nor may
+ * the main thread wait for a peer, which may be a manager of this process whose reader needs
+ * this loop: every call that may wait (sends, connect's retries, the wait for a client) runs
+ * on a worker thread of lib/blocking.js, which reads the library's message for a failure
+ * on that thread.
  *
  * Lifetime. The callbacks find their manager by a token (the user_data) in `open`,
  * which holds every manager from createListener/connect until cleanup: a callback
@@ -23,16 +27,18 @@
  * Node tears the environment down (koffi releases its thread-safe function then, and a
  * reader calling into it afterwards would crash the process). process.exit() ends the
  * process without that teardown: a reader parked in a callback stays parked until the
- * process is gone. A connect still in flight is aborted from the 'exit' handler, so no
- * worker thread blocks the exit.
+ * process is gone. A call still in flight on a worker thread is ended by aborting its
+ * manager from the 'exit' handler, so no worker thread blocks the exit.
  */
 const { EventEmitter } = require('events');
 const native = require('./lib/native');
+const blocking = require('./lib/blocking');
+const { checkKeys } = require('./lib/keys');
 
 const { koffi, Status, Kind, IPCError, FrameLayout } = native;
 
 const open = new Map(); // token -> IPCManager, from createListener/connect until cleanup
-const connecting = new Set(); // managers whose connect() retries on a worker thread
+const blockedIn = new Set(); // managers with a library call in flight on a worker thread (lib/blocking.js)
 let nextToken = 1;
 let callbacks = null; // [batch, state], registered once, never unregistered
 const END = Symbol('end');
@@ -68,9 +74,10 @@ function installExitHooks() {
     for (const manager of open.values()) manager.cleanup().catch(() => {});
   });
   process.on('exit', () => {
-    for (const manager of connecting) {
-      // No reader runs yet, so abort waits for nothing: it ends the connect at once, and
-      // the worker thread blocked in it (which Node joins at exit) returns.
+    for (const manager of blockedIn) {
+      // Node joins its worker threads at exit: abort ends the call one of them is blocked
+      // in (a connect, a wait for the client, a send) at once, and waits for no reader
+      // here (a reader parked in a callback stays parked until the process is gone).
       native.lib().abort(manager._handle);
     }
   });
@@ -102,11 +109,15 @@ function ms(name, value) {
   return Math.min(INT32_MAX, Math.max(1, Math.round(value)));
 }
 
+const CONFIG_KEYS = ['transport', 'host', 'port', 'path', 'pipeName', 'maxFrameSize', 'connectTimeoutMs',
+  'sendTimeoutMs', 'requireAuth', 'authToken', 'clientWaitMs'];
+
 /** The dapper_ipc_config for a JS config object; the library checks every value it can hold. */
 function nativeConfig(config = {}) {
   if (config === null || typeof config !== 'object') {
     throw new IPCError('config must be an object', Status.E_INVALID_ARGUMENT);
   }
+  checkKeys('config', config, CONFIG_KEYS);
   return {
     struct_size: native.lib().configSize,
     max_frame_size: int32('maxFrameSize', config.maxFrameSize, 0, 2 ** 32 - 1),
@@ -119,10 +130,8 @@ function nativeConfig(config = {}) {
     send_timeout_ms: ms('sendTimeoutMs', config.sendTimeoutMs),
     flags: config.requireAuth ? native.FLAG_REQUIRE_AUTH : 0,
     auth_token: text('authToken', config.authToken),
-    // send() runs on the event loop: a send that waited for the launcher would block the
-    // loop, so by default it does not (E_NOT_CONNECTED at once); await waitForClient()
-    // or the 'connected' event first. A positive clientWaitMs opts in to the library's wait.
-    client_wait_ms: config.clientWaitMs === undefined ? -1 : ms('clientWaitMs', config.clientWaitMs),
+    // The library's default (10 s): a send waits for the client on a worker thread, not the loop.
+    client_wait_ms: ms('clientWaitMs', config.clientWaitMs),
   };
 }
 
@@ -166,6 +175,12 @@ class IPCManager extends EventEmitter {
     this._keepAlive = null;
     this._ref = true;
     this._parseErrors = 0;
+    this._readerStarted = false;
+    this._generation = 0; // counts cleanups: a wait that outlives one was cancelled by it
+    this._sends = []; // sends waiting for the one in flight: {frames, resolve, reject, many}
+    this._sending = false;
+    this._solo = 0; // sends to make one call each (after a batch refused a frame)
+    this._blockingCalls = 0;
     this.disconnectReason = null;
     installExitHooks();
   }
@@ -193,6 +208,7 @@ class IPCManager extends EventEmitter {
 
   _opened(isListener) {
     this._enabled = true;
+    this._readerStarted = false;
     this._isListener = isListener;
     this._ended = false;
     this.disconnectReason = null;
@@ -201,11 +217,32 @@ class IPCManager extends EventEmitter {
     this._holdLoop();
   }
 
-  _startReader() {
+  /**
+   * Starts the library's reader thread: from then on 'message', 'data', 'connected' and
+   * 'disconnected' are emitted. A listener whose client has not arrived accepts it first
+   * (then 'connected'). As dapper_ipc_start_reader: E_INVALID_STATE before createListener
+   * or connect, or when the reader already runs. messages() starts it too.
+   */
+  startReader() {
+    this._assertUsable();
+    if (this._readerStarted) throw new IPCError('the reader is already running', Status.E_INVALID_STATE);
     const [onBat, onSt] = registeredCallbacks();
     const lib = native.lib();
     native.check(lib.set_batch_callback(this._handle, onBat, onSt, this._token));
     native.check(lib.start_reader(this._handle));
+    this._readerStarted = true;
+    return this;
+  }
+
+  /** A library call that may block, on a worker thread: its reply ({status, message, ...}). */
+  async _blocking(op, args, transfer) {
+    this._blockingCalls++;
+    blockedIn.add(this);
+    try {
+      return await blocking.run(native.lib().path, op, [this._handle.id, ...args], transfer);
+    } finally {
+      if (--this._blockingCalls === 0) blockedIn.delete(this);
+    }
   }
 
   _assertUsable() {
@@ -214,23 +251,15 @@ class IPCManager extends EventEmitter {
   }
 
   /**
-   * Binds a listener now (a launcher started afterwards finds it), starts the reader
-   * (which accepts the client and emits 'connected'), and returns the launcher
-   * arguments (--ipc ...).
+   * Binds a listener now (a launcher started afterwards finds it) and returns the launcher
+   * arguments (--ipc ...). The client is accepted by waitForClient(), by the reader
+   * (startReader()) or by the first send.
    */
   createListener(config = {}) {
     this._assertUsable();
     const c = nativeConfig(config);
-    const lib = native.lib();
-    native.check(lib.create_listener(this._handle, c));
-    try {
-      this._opened(true);
-      this._startReader();
-    } catch (error) {
-      this._forget();
-      lib.cleanup(this._handle); // no reader started: nothing to wait for
-      throw error;
-    }
+    native.check(native.lib().create_listener(this._handle, c));
+    this._opened(true);
     return this.launcherArgs;
   }
 
@@ -244,73 +273,59 @@ class IPCManager extends EventEmitter {
     return native.textResult(native.lib().auth_token, this._handle);
   }
 
-  /** The manager of a session a SessionListener accepted: connected, reader started, `hello` its hello. */
+  /** The manager of a session a SessionListener accepted: connected, `hello` its hello, no reader yet. */
   static _adopt(handle) {
     const manager = Object.create(IPCManager.prototype);
     EventEmitter.call(manager);
     manager._init(handle);
     manager.hello = JSON.parse(native.textResult(native.lib().session_hello, handle));
-    manager._connected();
+    manager._opened(false);
     return manager;
   }
 
   /**
    * Connects to a listener, retrying while nobody listens (connectTimeoutMs, 3000 by
-   * default), then starts the reader. The library's call blocks, so the retries run on a
-   * worker thread: the event loop goes on. Resolves once connected ('connected' is
-   * emitted too); rejects with an IPCError.
+   * default). Resolves once connected; rejects with an IPCError carrying the library's
+   * status and message. The reader starts with startReader() (or messages()).
    */
   async connect(config) {
     this._assertUsable();
     const c = nativeConfig(config || {});
     const lib = native.lib();
     // One attempt here first: a local listener that is already there (the usual case: the
-    // adapter started this launcher) connects at once, and a failure leaves the library's
-    // message on this thread. The retries go to a worker thread, where the message is kept
-    // on that thread: the error then carries the status it returned and the message of
-    // this first attempt.
-    let firstError = null;
+    // adapter started this launcher) connects at once, without a hop to another thread.
+    // A local attempt does not wait for anything; a remote one could (a tcp handshake).
     if (isLocal(config || {})) {
       const status = lib.connect(this._handle, { ...c, connect_timeout_ms: -1 });
-      if (status === 0) return this._connected();
-      firstError = native.errorFor(status);
-      if (status !== Status.E_CONNECTION_REFUSED || c.connect_timeout_ms < 0) throw firstError;
+      if (status === 0) return this._opened(false);
+      if (status !== Status.E_CONNECTION_REFUSED || c.connect_timeout_ms < 0) throw native.errorFor(status);
     }
-    connecting.add(this);
-    let status;
-    try {
-      status = await new Promise((resolve, reject) => {
-        lib.connect.async(this._handle, c, (error, result) => (error ? reject(error) : resolve(result)));
-      });
-    } finally {
-      connecting.delete(this);
-    }
-    if (status !== 0) {
-      const message = firstError ? firstError.message : lib.status_string(status);
-      throw new IPCError(status === Status.E_CANCELLED ? 'cleanup ran while connecting' : message, status);
-    }
-    return this._connected();
-  }
-
-  _connected() {
-    try {
-      this._opened(false);
-      this._startReader();
-    } catch (error) {
-      this._forget();
-      native.lib().cleanup(this._handle);
-      throw error;
-    }
+    const reply = await this._blocking('connect', [c]);
+    if (reply.status !== 0) throw new IPCError(reply.message, reply.status);
+    return this._opened(false);
   }
 
   /**
    * Resolves once a client is connected (at once if one is); rejects with an IPCError:
    * E_TIMEOUT after timeoutMs (omitted or negative: no limit), E_INVALID_STATE before
-   * createListener, E_CANCELLED when cleanup() ran meanwhile. The reader accepts; this
-   * waits for its 'connected' on the loop, so no thread is blocked meanwhile.
+   * createListener, E_CANCELLED when cleanup() ran meanwhile. Without a reader the
+   * library accepts on a worker thread; with one, this waits for its 'connected' on the
+   * loop.
    */
-  waitForClient(timeoutMs = -1) {
-    return new Promise((resolve, reject) => {
+  async waitForClient(timeoutMs = -1) {
+    if (!this._readerStarted && !this._closing) {
+      const limit = timeoutMs === undefined || timeoutMs === null || timeoutMs < 0 ? -1
+        : Math.min(INT32_MAX, Math.round(timeoutMs));
+      const generation = this._generation;
+      const reply = await this._blocking('wait_for_client', [limit]);
+      if (reply.status === Status.E_INVALID_STATE && this._generation !== generation) {
+        // cleanup() ran before the library's call began: it found no listener any more.
+        throw new IPCError('cleanup ran while waiting for a client', Status.E_CANCELLED);
+      }
+      if (reply.status !== 0) throw new IPCError(reply.message, reply.status);
+      return;
+    }
+    await new Promise((resolve, reject) => {
       if (this._closing) {
         reject(new IPCError('cleanup ran while waiting for a client', Status.E_CANCELLED));
         return;
@@ -349,24 +364,27 @@ class IPCManager extends EventEmitter {
   }
 
   /**
-   * Sends one frame whose payload the caller encoded (a Buffer, a Uint8Array or a string).
-   * The frame is handed to the kernel before this returns (inline: it blocks the loop only
-   * while the peer's receive buffer is full, at most sendTimeoutMs). Kind: command (2) on
-   * a listener, event (1) on a client. Throws an IPCError (E_NOT_CONNECTED before a client
-   * came, E_CLOSED after the peer left, ...).
+   * Sends one frame whose payload the caller encoded (a Buffer, a Uint8Array or a string;
+   * copied at the call, so the caller may reuse it at once). Resolves once the frame is
+   * handed to the kernel; the library's call runs on a worker thread, so the loop goes on
+   * while the peer's receive buffer is full (a peer in this same process reads on this
+   * loop). Sends of one manager leave in the order they were made. Kind: command (2) on a
+   * listener, event (1) on a client. On a listener whose client has not arrived it first
+   * waits for the client, up to clientWaitMs (10 s). Rejects with an IPCError
+   * (E_NOT_CONNECTED without a listener or connection, E_TIMEOUT when no client came,
+   * E_CLOSED after the peer left, E_SEND_TIMEOUT, E_FRAME_TOO_LARGE, ...).
    */
   sendBytes(payload, kind) {
     const data = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
     if (!(data instanceof Uint8Array)) {
-      throw new IPCError('payload must be a Buffer, a Uint8Array or a string', Status.E_INVALID_ARGUMENT);
+      return Promise.reject(new IPCError('payload must be a Buffer, a Uint8Array or a string', Status.E_INVALID_ARGUMENT));
     }
-    if (this._destroyed) throw new IPCError('the manager was destroyed', Status.E_INVALID_HANDLE);
-    native.check(native.lib().send(this._handle, kind === undefined ? this._defaultKind() : kind, data, data.length));
+    return this._queueSend([data], kind, false);
   }
 
   /** Sends a value as JSON (sendBytes of JSON.stringify(message)). */
   send(message, kind) {
-    this.sendBytes(Buffer.from(JSON.stringify(message), 'utf8'), kind);
+    return this._queueSend([Buffer.from(JSON.stringify(message), 'utf8')], kind, false);
   }
 
   /**
@@ -375,22 +393,90 @@ class IPCManager extends EventEmitter {
    * error's `sent` says how many went out whole.
    */
   sendMany(messages, kind) {
-    const payloads = messages.map((m) => Buffer.from(JSON.stringify(m), 'utf8'));
+    return this._queueSend(messages.map((m) => Buffer.from(JSON.stringify(m), 'utf8')), kind, true);
+  }
+
+  _queueSend(payloads, kind, many) {
     const k = kind === undefined ? this._defaultKind() : kind;
-    // One buffer holds every payload, so the frames' pointers stay valid for the call.
-    const all = Buffer.concat(payloads);
-    let offset = 0;
-    const frames = payloads.map((p) => {
-      const frame = { payload: all.subarray(offset, offset + p.length), length: p.length, kind: k };
-      offset += p.length;
-      return frame;
+    return new Promise((resolve, reject) => {
+      this._sends.push({ payloads, kind: k, resolve, reject, many });
+      this._pumpSends();
     });
-    const sent = [0];
-    const status = native.lib().send_batch(this._handle, frames, frames.length, sent);
-    if (status !== 0) {
-      const error = native.errorFor(status);
-      error.sent = sent[0];
-      throw error;
+  }
+
+  /*
+   * One library call at a time per manager, so frames leave in order. Sends made while one
+   * is in flight go out together in the next call (dapper_ipc_send_batch: one write for
+   * many frames), each resolved or rejected as if it had been a call of its own.
+   */
+  async _pumpSends() {
+    if (this._sending || this._sends.length === 0) return;
+    this._sending = true;
+    try {
+      while (this._sends.length > 0) {
+        const take = this._solo > 0 ? 1 : this._sends.length;
+        if (this._solo > 0) this._solo--;
+        const entries = this._sends.splice(0, take);
+        await this._sendEntries(entries);
+      }
+    } finally {
+      this._sending = false;
+    }
+  }
+
+  async _sendEntries(entries) {
+    const frames = [];
+    let size = 0;
+    for (const entry of entries) {
+      for (const payload of entry.payloads) {
+        frames.push([entry.kind, payload.length]);
+        size += payload.length;
+      }
+    }
+    // One buffer of exactly the payloads, handed to the worker thread without a copy.
+    const bytes = new Uint8Array(size);
+    let offset = 0;
+    for (const entry of entries) {
+      for (const payload of entry.payloads) {
+        bytes.set(payload, offset);
+        offset += payload.length;
+      }
+    }
+    let reply;
+    try {
+      reply = await this._blocking('send', [bytes.buffer, frames], [bytes.buffer]);
+    } catch (error) {
+      for (const entry of entries) entry.reject(error);
+      return;
+    }
+    if (reply.status === 0) {
+      for (const entry of entries) entry.resolve();
+      return;
+    }
+    if (entries.length > 1 && reply.sent === 0 &&
+        (reply.status === Status.E_FRAME_TOO_LARGE || reply.status === Status.E_INVALID_ARGUMENT)) {
+      // The library checks every frame of a batch before it sends any: one send's bad
+      // frame refused them all. Each goes again as the call of its own it was.
+      this._sends.unshift(...entries);
+      this._solo = entries.length;
+      return;
+    }
+    // Sends whose frames all went out succeeded; the one cut short has the library's
+    // error; the later ones are made again, each then getting its own outcome.
+    let before = 0;
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i];
+      const count = entry.payloads.length;
+      if (before + count <= reply.sent) {
+        entry.resolve();
+      } else {
+        const error = new IPCError(reply.message, reply.status);
+        if (entry.many) error.sent = reply.sent - before;
+        entry.reject(error);
+        this._sends.unshift(...entries.slice(i + 1));
+        return;
+      }
+      before += count;
     }
   }
 
@@ -486,7 +572,7 @@ class IPCManager extends EventEmitter {
   /**
    * `for await (const message of manager.messages())`: the parsed messages received from
    * now on, in order; ends when the peer leaves or at cleanup. Messages are queued
-   * between iterations (nothing is dropped).
+   * between iterations (nothing is dropped). Starts the reader if it is not running.
    */
   messages() {
     const manager = this;
@@ -501,6 +587,7 @@ class IPCManager extends EventEmitter {
     };
     this._subscribers.add(subscriber);
     if (this._ended || this._closing || !this._enabled) subscriber.push(END);
+    else if (!this._readerStarted) this.startReader(); // as Python's messages(): asking for messages starts the reader
     const finish = () => {
       manager._subscribers.delete(subscriber);
       queue.length = 0;
@@ -589,6 +676,7 @@ class IPCManager extends EventEmitter {
     }
     const lib = native.lib();
     const fn = abort ? lib.abort : lib.cleanup;
+    this._generation++;
     this._closing = new Promise((resolve, reject) => {
       this._end();
       this.emit('_closed');

@@ -3,38 +3,19 @@
 const fs = require('fs');
 const path = require('path');
 const koffi = require('koffi');
+// The header's constants and struct layouts, generated from include/dapper_ipc.h.
+const abi = require('./abi.generated');
+
+const { Status, Kind } = abi;
 
 const LIBRARY_ENV = 'DAPPER_IPC_LIBRARY';
 const PACKAGE_DIR = path.resolve(__dirname, '..');
 
-/** dapper_ipc_status, by name. */
-const Status = Object.freeze({
-  OK: 0,
-  E_INVALID_ARGUMENT: -1,
-  E_INVALID_HANDLE: -2,
-  E_INVALID_STATE: -3,
-  E_BUFFER_TOO_SMALL: -4,
-  E_NOT_CONNECTED: -5,
-  E_TIMEOUT: -6,
-  E_UNSUPPORTED: -7,
-  E_ADDRESS_IN_USE: -8,
-  E_CONNECTION_REFUSED: -9,
-  E_CLOSED: -10,
-  E_PROTOCOL: -11,
-  E_FRAME_TOO_LARGE: -12,
-  E_IO: -13,
-  E_PATH_TOO_LONG: -14,
-  E_CANCELLED: -15,
-  E_PATH_EXISTS: -16,
-  E_SEND_TIMEOUT: -17,
-  E_INTERNAL: -99,
-});
 const STATUS_NAMES = new Map(Object.entries(Status).map(([name, value]) => [value, name]));
 
-const Kind = Object.freeze({ EVENT: 1, COMMAND: 2 });
-const EVENT_CONNECTED = 1;
-const EVENT_DISCONNECTED = 2;
-const FLAG_REQUIRE_AUTH = 1;
+const EVENT_CONNECTED = abi.Event.CONNECTED;
+const EVENT_DISCONNECTED = abi.Event.DISCONNECTED;
+const FLAG_REQUIRE_AUTH = abi.Flags.REQUIRE_AUTH;
 
 /**
  * Every failure of the library, with its status (a negative dapper_ipc_status), the
@@ -92,6 +73,7 @@ function pin(file) {
 /** [lib, path]: DAPPER_IPC_LIBRARY, then the package's folder (a bundled copy), then the
  * system loader (LD_LIBRARY_PATH, ldconfig; DYLD_LIBRARY_PATH; PATH on Windows). */
 function load() {
+  if (chosen !== null) return [tryLoad(chosen), chosen];
   const explicit = process.env[LIBRARY_ENV];
   if (explicit) {
     // An explicit choice is not second-guessed: if it is wrong, say so, do not fall back.
@@ -126,25 +108,12 @@ function load() {
     `Set ${LIBRARY_ENV} to the library's path, or bundle it (node/README.md).`);
 }
 
-const Manager = koffi.struct('dapper_ipc_manager', { id: 'uint64_t' });
-const SessionListener = koffi.struct('dapper_ipc_session_listener', { id: 'uint64_t' });
+const Manager = koffi.struct('dapper_ipc_manager', abi.structs.dapper_ipc_manager);
+const SessionListener = koffi.struct('dapper_ipc_session_listener', abi.structs.dapper_ipc_session_listener);
 // user_data as an integer, as for the batch callback: it carries a session listener's token.
 const OfferCb = koffi.proto('int32_t dapper_ipc_session_offer_cb(intptr_t user, const char *session_id, const uint8_t *hello, size_t length)');
-const Config = koffi.struct('dapper_ipc_config', {
-  struct_size: 'uint32_t',
-  max_frame_size: 'uint32_t',
-  transport: 'const char *',
-  host: 'const char *',
-  path: 'const char *',
-  pipe_name: 'const char *',
-  port: 'int32_t',
-  connect_timeout_ms: 'int32_t',
-  send_timeout_ms: 'int32_t',
-  flags: 'uint32_t',
-  auth_token: 'const char *',
-  client_wait_ms: 'int32_t',
-});
-const Frame = koffi.struct('dapper_ipc_frame', { payload: 'const void *', length: 'size_t', kind: 'int32_t' });
+const Config = koffi.struct('dapper_ipc_config', abi.structs.dapper_ipc_config);
+const Frame = koffi.struct('dapper_ipc_frame', abi.structs.dapper_ipc_frame);
 // user_data is declared as an integer (the same register as void * on every supported ABI):
 // it carries a manager's token, never a pointer.
 // frames as a plain pointer: the package reads the dapper_ipc_frame array itself (FrameLayout),
@@ -165,6 +134,12 @@ const FrameLayout = Object.freeze({
 const StateCb = koffi.proto('void dapper_ipc_state_cb(intptr_t user, int32_t event, int32_t status, const char *reason)');
 
 let loaded = null;
+let chosen = null; // a file named by useLibrary
+
+/** Loads `file` (as the main thread found it) rather than searching: for worker threads. */
+function useLibrary(file) {
+  chosen = file;
+}
 
 /** The library's functions (loaded once, on first use). */
 function lib() {
@@ -256,5 +231,5 @@ function check(status) {
 module.exports = {
   koffi, Status, Kind, IPCError, EVENT_CONNECTED, EVENT_DISCONNECTED, FLAG_REQUIRE_AUTH,
   LIBRARY_ENV, Manager, SessionListener, Config, Frame, FrameLayout, BatchCb, StateCb, OfferCb, lib, lastError, errorFor,
-  check, libraryNames, launcherArgs, textResult,
+  check, libraryNames, launcherArgs, textResult, useLibrary,
 };

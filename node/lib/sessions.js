@@ -4,12 +4,15 @@
  * hello (dapper_ipc_session_listener_*). Each accepted session is an IPCManager.
  *
  * Threads. accept() blocks in the library until the session's child has said hello, so it
- * runs on a libuv worker thread (fn.async) and the loop goes on. The offer callback is a
+ * runs on a worker thread (lib/blocking.js, which keeps the library's message for a
+ * failure) and the loop goes on. The offer callback is a
  * koffi registered callback: the library calls it on the thread that read the hello, and
  * koffi parks that thread until the JavaScript ran on the loop, so nothing on the loop may
  * wait for the library's hello threads: destroy (which joins them) runs on a worker too.
  */
 const native = require('./native');
+const { checkKeys } = require('./keys');
+const blocking = require('./blocking');
 
 const { koffi, Status, IPCError } = native;
 
@@ -37,6 +40,7 @@ module.exports = (IPCManager) => {
      * options.offer(hello) => boolean: decides about session ids nobody expected.
      */
     constructor(options = {}) {
+      checkKeys('SessionListener option', options, ['helloTimeoutMs', 'maxHelloSize', 'offer']);
       const lib = native.lib();
       const handle = {};
       native.check(lib.session_listener_create(handle));
@@ -87,31 +91,26 @@ module.exports = (IPCManager) => {
      * E_CANCELLED when cleanup() ran meanwhile. Waits on a worker thread.
      */
     accept(sessionId, timeoutMs = -1) {
-      const lib = native.lib();
-      const out = {};
       const ms = timeoutMs === undefined || timeoutMs === null || timeoutMs < 0 ? -1 : Math.min(Math.round(timeoutMs), 2 ** 31 - 1);
       return new Promise((resolve, reject) => {
         if (this._closing || this._destroyed) {
           reject(new IPCError('cleanup ran while waiting for the session', Status.E_CANCELLED));
           return;
         }
-        lib.session_listener_accept.async(this._handle, String(sessionId), ms, out, (error, status) => {
-          if (error) { reject(error); return; }
-          // The worker may have started after cleanup's destroy retired the handle: the same cancellation.
-          if (status === Status.E_INVALID_HANDLE && (this._closing || this._destroyed)) status = Status.E_CANCELLED;
-          if (status !== 0) {
-            reject(new IPCError(status === Status.E_TIMEOUT ? `session '${sessionId}' did not connect within ${ms} ms`
-              : lib.status_string(status), status));
+        blocking.run(native.lib().path, 'accept', [this._handle.id, String(sessionId), ms]).then((reply) => {
+          // The call may have started after cleanup's destroy retired the handle: the same cancellation.
+          if (reply.status === Status.E_INVALID_HANDLE && (this._closing || this._destroyed)) {
+            reject(new IPCError('cleanup ran while waiting for the session', Status.E_CANCELLED));
             return;
           }
-          try {
-            const manager = IPCManager._adopt(out);
-            this._accepted.add(manager);
-            resolve(manager);
-          } catch (failure) {
-            reject(failure);
+          if (reply.status !== 0) {
+            reject(new IPCError(reply.message, reply.status));
+            return;
           }
-        });
+          const manager = IPCManager._adopt({ id: reply.id });
+          this._accepted.add(manager);
+          resolve(manager);
+        }).catch(reject);
       });
     }
 

@@ -4,6 +4,7 @@
 //   exit     process.exit(0) from inside the 'message' handler, mid-flood
 //   natural  the manager is unref()'d; the script ends with the flood going on
 //   connecting  process.exit(0) while connect() is retrying (nobody listens)
+//   sending  process.exit(0) while a send waits for a client that never comes
 const { IPCManager } = require('..');
 const { peer, LOCAL } = require('./helpers');
 
@@ -12,6 +13,14 @@ if (mode === 'connecting') {
   // process.exit() while connect() retries on a worker thread (Node joins those at exit).
   const waiting = new IPCManager();
   waiting.connect({ transport: 'tcp', port: 1, connectTimeoutMs: 60000 }).catch(() => {});
+  setTimeout(() => { process.stdout.write('exiting\n'); process.exit(0); }, 300);
+  return;
+}
+if (mode === 'sending') {
+  // process.exit() while a send waits on a worker thread (Node joins those at exit).
+  const lonely = new IPCManager();
+  lonely.createListener({ transport: process.argv[3] || LOCAL, clientWaitMs: 60000 });
+  lonely.send({ never: 'delivered' }).catch(() => {});
   setTimeout(() => { process.stdout.write('exiting\n'); process.exit(0); }, 300);
   return;
 }
@@ -29,3 +38,4 @@ m.on('message', () => {
     if (mode === 'natural') m.unref();
   }
 });
+m.startReader();

@@ -33,6 +33,15 @@ for (const mode of ['exit', 'natural']) {
   }
 }
 
+test('process.exit() while a send waits for the client on a worker thread exits at once, code 0 (the send is aborted)', async () => {
+  const started = Date.now();
+  const { code, signal, out, err } = await run('sending', LOCAL);
+  assert.equal(signal, null, err);
+  assert.equal(code, 0, err);
+  assert.match(out, /exiting/);
+  assert.ok(Date.now() - started < 30000, `took ${Date.now() - started} ms: the exit waited for the send's 60 s`);
+});
+
 test('process.exit() while connect() retries on a worker thread exits at once, code 0 (the connect is aborted)', async () => {
   const started = Date.now();
   const { code, signal, out, err } = await run('connecting', 'tcp');

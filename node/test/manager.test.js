@@ -8,6 +8,7 @@ for (const transport of [LOCAL, 'tcp']) {
   test(`${transport} round trip as the listener, with a Python peer in its own process`, async () => {
     const m = new IPCManager();
     const args = m.createListener({ transport });
+    m.startReader(); // accepts the client, then 'connected'
     assert.equal(args[0], '--ipc');
     assert.equal(args[1], transport);
     const connected = once(m, 'connected');
@@ -16,7 +17,7 @@ for (const transport of [LOCAL, 'tcp']) {
     await within(10000, connected, "'connected'");
     assert.equal(m.isConnected, true);
     const got = once(m, 'message');
-    m.send({ command: 'evaluate', seq: 7, arguments: { expression: 'é ✓' } });
+    await m.send({ command: 'evaluate', seq: 7, arguments: { expression: 'é ✓' } });
     const [message, kind] = await within(10000, got, 'the echo');
     assert.deepEqual(message, { echo: { command: 'evaluate', seq: 7, arguments: { expression: 'é ✓' } } });
     assert.equal(kind, Kind.EVENT);
@@ -33,7 +34,8 @@ for (const transport of [LOCAL, 'tcp']) {
     await within(10000, m.connect(config), 'connect');
     assert.equal(m.isConnected, true);
     const got = once(m, 'message');
-    m.send({ n: 1 }, Kind.COMMAND); // the peer answers commands
+    m.startReader();
+    await m.send({ n: 1 }, Kind.COMMAND); // the peer answers commands
     assert.deepEqual((await within(10000, got, 'the echo'))[0], { echo: { n: 1 } });
     await m.cleanup();
     assert.equal(await child.exited, 0);
@@ -72,6 +74,7 @@ test("the raw path: 'data' gets each payload as a Buffer with its kind; a payloa
   m.on('data', (buf, kind) => data.push([Buffer.from(buf), kind]));
   m.on('parseError', (error, buf) => parseErrors.push([error, buf]));
   const second = new Promise((resolve) => m.on('message', (message) => { messages.push(message); resolve(); }));
+  m.startReader();
   const child = peer('junk', ...args);
   await within(10000, second, 'the frame after the junk');
   assert.equal(data.length, 2);
@@ -116,6 +119,7 @@ test('cleanup with messages in flight resolves, and no message is emitted after 
     if (cleaning) afterCleanup++;
     if (count === 1000) resolve();
   }));
+  m.startReader();
   const child = peer('flood', ...args);
   await within(20000, thousand, 'the first 1000 messages');
   cleaning = true;
@@ -133,6 +137,7 @@ test('cleanup with messages in flight resolves, and no message is emitted after 
 test('abort() with messages in flight ends at once', async () => {
   const m = new IPCManager();
   const args = m.createListener({ transport: 'tcp' });
+  m.startReader();
   const child = peer('flood', ...args);
   await once(m, 'message');
   await within(5000, m.abort(), 'abort');
@@ -167,12 +172,16 @@ test("every failure is an IPCError with the library's status and message", async
   e = await rejectsWith(m.connect({ transport: 'unix' }), Status.E_INVALID_ARGUMENT, 'connect without a path');
   assert.match(e.message, /path/);
   e = await rejectsWith(m.connect({ transport: 'tcp', port: 1, connectTimeoutMs: 200 }), Status.E_CONNECTION_REFUSED, 'nobody listening');
-  assert.match(e.message, /1/);
+  // The library's words from the thread that retried: the address, and the time it tried.
+  assert.match(e.message, /^nobody is listening on tcp:127\.0\.0\.1:1 \(gave up after [1-9]\d* ms/);
+  e = await rejectsWith(m.connect({ transport: 'tcp', host: 'example.invalid', port: 1 }), Status.E_INVALID_ARGUMENT, 'a host that does not resolve');
+  assert.match(e.message, /^cannot resolve host 'example\.invalid': ./);
   await rejectsWith(() => m.sendBytes(Buffer.from('{}')), Status.E_NOT_CONNECTED, 'send with no connection');
 
-  m.createListener({ transport: LOCAL });
+  m.createListener({ transport: LOCAL, clientWaitMs: 100 });
   await rejectsWith(() => m.createListener({ transport: LOCAL }), Status.E_INVALID_STATE, 'a second listener');
-  await rejectsWith(() => m.send({ a: 1 }), Status.E_NOT_CONNECTED, 'send before a client');
+  e = await rejectsWith(() => m.send({ a: 1 }), Status.E_TIMEOUT, 'send before a client, which waits clientWaitMs for it');
+  assert.match(e.message, /no client connected within 100 ms/);
   e = await rejectsWith(m.waitForClient(50), Status.E_TIMEOUT, 'waitForClient with nobody coming');
   assert.notEqual(e.message, '');
   const waiting = rejectsWith(m.waitForClient(), Status.E_CANCELLED, 'waitForClient ended by cleanup');
@@ -197,16 +206,18 @@ test('requireAuth: the launcher presents the listener\'s token; two managers in 
   const client = new IPCManager();
   await within(10000, client.connect({ ...configFromLauncherArgs(args), authToken: server.authToken }), 'connect with the token');
   await within(10000, server.waitForClient(10000), 'the client accepted');
+  server.startReader();
+  client.startReader();
   const got = [];
   const three = new Promise((resolve) => server.on('message', (m, kind) => {
     got.push([m.n, kind]);
     if (got.length === 3) resolve();
   }));
-  client.sendMany([{ n: 1 }, { n: 2 }, { n: 3 }]); // a client sends events (kind 1)
+  await client.sendMany([{ n: 1 }, { n: 2 }, { n: 3 }]); // a client sends events (kind 1)
   await within(10000, three, 'the batch');
   assert.deepEqual(got, [[1, Kind.EVENT], [2, Kind.EVENT], [3, Kind.EVENT]]);
   const back = once(client, 'message');
-  server.send({ reply: true });
+  await server.send({ reply: true });
   assert.deepEqual(await within(10000, back, 'the reply'), [{ reply: true }, Kind.COMMAND]);
   const disconnected = once(server, 'disconnected');
   await client.cleanup();

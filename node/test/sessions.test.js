@@ -29,7 +29,8 @@ for (const transport of ['unix', 'tcp']) {
       assert.equal(m.hello.body.sessionId, id);
       assert.equal(m.hello.body.pid, children[id].pid);
       const got = once(m, 'message');
-      m.send({ command: 'whoami', to: id }); // a command by default, as from a listener
+      m.startReader();
+      await m.send({ command: 'whoami', to: id }); // a command by default, as from a listener
       const [message, kind] = await within(10000, got, `the echo of ${id}`);
       assert.deepEqual(message, { echo: { command: 'whoami', to: id } });
       assert.equal(kind, Kind.EVENT);

@@ -197,6 +197,15 @@ def platform_tag(library):
     return re.sub(r"[^A-Za-z0-9]", "_", sysconfig.get_platform())
 
 
+def _wheel_name(tag):
+    return f"{NAME}-{_version()}-{tag}.whl"
+
+
+def platform_wheel_name(library):
+    """The file name build_wheel gives the wheel that carries `library`."""
+    return _wheel_name("py3-none-" + platform_tag(library))
+
+
 # ---- writing wheels ----------------------------------------------------------------------
 
 def _record_line(arcname, data):
@@ -207,7 +216,7 @@ def _record_line(arcname, data):
 def _write_wheel(wheel_directory, contents, tag, purelib):
     version = _version()
     info = f"{NAME}-{version}.dist-info"
-    wheel_name = f"{NAME}-{version}-{tag}.whl"
+    wheel_name = _wheel_name(tag)
     records = []
     with zipfile.ZipFile(os.path.join(wheel_directory, wheel_name), "w", zipfile.ZIP_DEFLATED) as wheel:
         def add(arcname, data, mode=0o644):

@@ -19,6 +19,7 @@ async function launcher(args) {
     manager.send({ event: 'response', id: command.seq, success: true, body: { threads: [] } });
   });
   await manager.connect(configFromLauncherArgs(args));
+  manager.startReader(); // 'message' events from now on
   await left; // the adapter closed the connection
   await manager.cleanup();
 }
@@ -29,11 +30,12 @@ async function adapter(transport) {
   console.log('[adapter] launcher arguments:', args.join(' '));
   const child = spawn(process.execPath, [__filename, ...args], { stdio: 'inherit' });
   const exited = new Promise((resolve) => child.on('exit', resolve));
+  const messages = manager.messages(); // starts the reader: messages from now on
   await manager.waitForClient(10_000);
-  manager.send({ seq: 1, type: 'request', command: 'threads', arguments: {} });
+  await manager.send({ seq: 1, type: 'request', command: 'threads', arguments: {} });
   const giveUp = setTimeout(() => manager.cleanup(), 10_000); // ends messages() below
   let reply;
-  for await (const message of manager.messages()) {
+  for await (const message of messages) {
     reply = message;
     break;
   }

@@ -18,6 +18,14 @@ public sealed class IpcException : Exception
     /// <summary>The failure left the stream unusable (part of a frame went out); the connection must close.</summary>
     public bool StreamCut { get; init; }
 
+    /// <summary>For a failed send: how many of its frames went out whole before it failed (send_batch reports it).</summary>
+    public int FramesSent { get; init; }
+
+    /// <summary>This failure of a send, after <paramref name="framesSent"/> of its frames went out whole.</summary>
+    public IpcException AfterFrames(int framesSent) => framesSent == FramesSent
+        ? this
+        : new IpcException(Status, Message, this) { StreamCut = StreamCut, OutOfDescriptors = OutOfDescriptors, FramesSent = framesSent };
+
     /// <summary>The process ran out of file descriptors (EMFILE/ENFILE): no other transport would fare better.</summary>
     public bool OutOfDescriptors { get; init; }
 }

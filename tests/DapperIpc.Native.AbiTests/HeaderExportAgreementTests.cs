@@ -15,7 +15,7 @@ public class HeaderExportAgreementTests
     {
         string fresh = Generator.Generate(NativeLibraryLoader.HeaderPath);
         Assert.True(fresh == File.ReadAllText(CheckedIn),
-            "Generated/DapperIpcBindings.g.cs is stale: run `dotnet run --project tools/DapperIpc.BindingGen -- include/dapper_ipc.h tests/DapperIpc.Native.AbiTests/Generated/DapperIpcBindings.g.cs`");
+            $"Generated/DapperIpcBindings.g.cs is stale: run `{Generator.Command}` at the repository's root");
     }
 
     [Fact]

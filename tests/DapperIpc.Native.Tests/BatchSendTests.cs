@@ -49,11 +49,9 @@ public unsafe class BatchSendTests
             for (int b = 0; b < batches; b++)
             {
                 var batch = new Batch(Enumerable.Range(0, perBatch).Select(i => $"{{\"t\": {t}, \"n\": {b * perBatch + i}}}"));
-                int sent = 0;
                 if (t % 2 == 0)
                 {
-                    pair.Client.SendFrames(batch.Frames(FrameKind.Event), ref sent);
-                    Assert.Equal(perBatch, sent);
+                    pair.Client.SendFrames(batch.Frames(FrameKind.Event));
                 }
                 else
                 {
@@ -93,14 +91,13 @@ public unsafe class BatchSendTests
     {
         using var pair = new ConnectedPair("unix", serverMax: 1024, clientMax: 1024);
         var batch = new Batch(["{\"a\": 1}", new string('x', 2000), "{\"c\": 3}"]);
-        int sent = -1;
-        var e = Assert.Throws<IpcException>(() => pair.Client.SendFrames(batch.Frames(FrameKind.Event), ref sent));
+        var e = Assert.Throws<IpcException>(() => pair.Client.SendFrames(batch.Frames(FrameKind.Event)));
         Assert.Equal(IpcStatus.FrameTooLarge, e.Status);
         Assert.Contains("frame 1", e.Message);
-        Assert.Equal(0, sent);
+        Assert.Equal(0, e.FramesSent);
 
         var nullPayload = new[] { new NativeFrame(FrameKind.Event, null, 4) };
-        Assert.Equal(IpcStatus.InvalidArgument, Assert.Throws<IpcException>(() => pair.Client.SendFrames(nullPayload, ref sent)).Status);
+        Assert.Equal(IpcStatus.InvalidArgument, Assert.Throws<IpcException>(() => pair.Client.SendFrames(nullPayload)).Status);
 
         // The connection is intact: the next frame is the first the server sees.
         pair.Client.Send(FrameKind.Event, Json.Bytes("{\"after\": true}"));
@@ -112,14 +109,13 @@ public unsafe class BatchSendTests
     {
         var server = new IPCManager();
         var args = server.CreateListener(new TransportConfig { Transport = "unix", ClientWaitMs = -1 });
-        int sent = -1;
         var frames = new Batch(["{}"]).Frames(FrameKind.Command);
-        Assert.Equal(IpcStatus.NotConnected, Assert.Throws<IpcException>(() => server.SendFrames(frames, ref sent)).Status);
-        Assert.Equal(0, sent);
+        var e = Assert.Throws<IpcException>(() => server.SendFrames(frames));
+        Assert.Equal(IpcStatus.NotConnected, e.Status);
+        Assert.Equal(0, e.FramesSent);
         using var client = RawPeer.Connect(args);
         server.WaitForClient((int)Wait.Long.TotalMilliseconds);
-        server.SendFrames(frames, ref sent);
-        Assert.Equal(1, sent);
+        server.SendFrames(frames);
         Assert.Equal("{}", Json.Text(RawPeer.ReceiveExactly(client, FrameHeader.Size + 2)[FrameHeader.Size..]));
         server.Cleanup();
     }
@@ -136,9 +132,9 @@ public unsafe class BatchSendTests
         const int Count = 200_000; // ~24 MB: far more than the socket buffers hold
         var batch = new Batch(Enumerable.Range(0, Count).Select(i => $"{{\"n\": {i,9}, \"pad\": \"{new string('p', 80)}\"}}"));
         NativeFrame[] frames = batch.Frames(FrameKind.Event);
-        int sent = 0;
-        var e = Assert.Throws<IpcException>(() => client.SendFrames(frames, ref sent));
+        var e = Assert.Throws<IpcException>(() => client.SendFrames(frames));
         Assert.Equal(IpcStatus.SendTimeout, e.Status);
+        int sent = e.FramesSent;
         Assert.InRange(sent, 1, Count - 1);
 
         server.StartReader();
@@ -154,22 +150,19 @@ public unsafe class BatchSendTests
             // several calls, each resuming where the previous one stopped.
             while (sent < Count)
             {
-                int rest = 0;
                 try
                 {
-                    client.SendFrames(frames.AsSpan(sent), ref rest);
-                    Assert.Equal(Count - sent, rest);
+                    client.SendFrames(frames.AsSpan(sent));
+                    sent = Count;
                 }
                 catch (IpcException again) when (again.Status == IpcStatus.SendTimeout)
                 {
+                    sent += again.FramesSent;
                     if (again.StreamCut)
                     {
-                        sent += rest; // the frames before the cut arrive; the connection is closed
-                        break;
+                        break; // the frames before the cut arrive; the connection is closed
                     }
                 }
-
-                sent += rest;
             }
         }
 

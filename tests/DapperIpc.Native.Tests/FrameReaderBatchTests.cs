@@ -2,14 +2,12 @@ using DapperIpc.Framing;
 
 namespace DapperIpc.Tests;
 
-/// <summary>FrameReader with a batch handler: the whole frames of each read in one call.</summary>
+/// <summary>FrameReader's batches: the whole frames of each read in one call.</summary>
 public unsafe class FrameReaderBatchTests
 {
-    private sealed class BatchCollector : IFrameBatchHandler
+    private sealed class BatchCollector : IFrameHandler
     {
         public List<List<(byte Kind, string Payload)>> Batches { get; } = [];
-
-        public bool OnFrame(byte kind, ReadOnlySpan<byte> payload) => throw new InvalidOperationException("per-frame call to a batch handler");
 
         public bool OnFrames(ReadOnlySpan<NativeFrame> frames)
         {

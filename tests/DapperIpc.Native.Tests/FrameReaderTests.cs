@@ -232,9 +232,9 @@ public class FrameReaderTests
         Assert.True(reader.Capacity <= FrameReader.RetainedCapacity, $"capacity {reader.Capacity}");
     }
 
-    private sealed class StopAfterFirst(Action onFrame) : IFrameHandler
+    private sealed class StopAfterFirst(Action onFrame) : PerFrameHandler
     {
-        public bool OnFrame(byte kind, ReadOnlySpan<byte> payload)
+        public override bool OnFrame(byte kind, ReadOnlySpan<byte> payload)
         {
             onFrame();
             return false;

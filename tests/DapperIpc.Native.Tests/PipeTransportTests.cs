@@ -123,11 +123,11 @@ public class PipeTransportTests
     }
 
     /// <summary>Collects frames and stops the reader after the expected number.</summary>
-    private sealed class StopAfter(int count) : IFrameHandler
+    private sealed class StopAfter(int count) : PerFrameHandler
     {
         public List<(byte Kind, byte[] Payload)> Frames { get; } = [];
 
-        public bool OnFrame(byte kind, ReadOnlySpan<byte> payload)
+        public override bool OnFrame(byte kind, ReadOnlySpan<byte> payload)
         {
             Frames.Add((kind, payload.ToArray()));
             return Frames.Count < count;

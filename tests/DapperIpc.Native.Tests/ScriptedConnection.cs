@@ -29,7 +29,7 @@ internal sealed class ScriptedConnection(byte[] data, params int[] chunks) : Con
         return n;
     }
 
-    protected override void WriteFrames(ReadOnlySpan<NativeFrame> frames, ref int framesSent) => throw new NotSupportedException();
+    protected override void WriteFrames(ReadOnlySpan<NativeFrame> frames) => throw new NotSupportedException();
 
     protected override void ShutdownCore()
     {
@@ -40,12 +40,32 @@ internal sealed class ScriptedConnection(byte[] data, params int[] chunks) : Con
     }
 }
 
+/// <summary>A test's handler that looks at one frame at a time (the reader hands over batches).</summary>
+internal abstract unsafe class PerFrameHandler : DapperIpc.Framing.IFrameHandler
+{
+    public bool OnFrames(ReadOnlySpan<NativeFrame> frames)
+    {
+        foreach (NativeFrame frame in frames)
+        {
+            if (!OnFrame((byte)frame.Kind, new ReadOnlySpan<byte>(frame.Payload, (int)frame.Length)))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Return false to stop reading.</summary>
+    public abstract bool OnFrame(byte kind, ReadOnlySpan<byte> payload);
+}
+
 /// <summary>Collects frames as (kind, payload copy).</summary>
-internal sealed class FrameCollector : DapperIpc.Framing.IFrameHandler
+internal sealed class FrameCollector : PerFrameHandler
 {
     public List<(byte Kind, byte[] Payload)> Frames { get; } = [];
 
-    public bool OnFrame(byte kind, ReadOnlySpan<byte> payload)
+    public override bool OnFrame(byte kind, ReadOnlySpan<byte> payload)
     {
         Frames.Add((kind, payload.ToArray()));
         return true;

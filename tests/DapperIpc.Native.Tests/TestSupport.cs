@@ -24,14 +24,19 @@ internal sealed class RecordingHandler : IConnectionHandler
     public TaskCompletionSource<(IpcStatus Status, string Reason)> Disconnected { get; } =
         new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>Runs on the reader thread inside OnMessage, before the message is recorded.</summary>
+    /// <summary>Runs on the reader thread inside OnMessages, before the message is recorded.</summary>
     public Action<byte, byte[]>? OnEach { get; set; }
 
-    public void OnMessage(byte kind, ReadOnlySpan<byte> payload)
+    public bool OneFramePerCall => true;
+
+    public unsafe void OnMessages(ReadOnlySpan<NativeFrame> frames)
     {
-        byte[] copy = payload.ToArray();
-        OnEach?.Invoke(kind, copy);
-        Messages.Add((kind, copy, Environment.CurrentManagedThreadId, Thread.CurrentThread.Name));
+        foreach (NativeFrame frame in frames)
+        {
+            byte[] copy = new ReadOnlySpan<byte>(frame.Payload, (int)frame.Length).ToArray();
+            OnEach?.Invoke((byte)frame.Kind, copy);
+            Messages.Add(((byte)frame.Kind, copy, Environment.CurrentManagedThreadId, Thread.CurrentThread.Name));
+        }
     }
 
     public void OnConnectionEvent(ConnectionEvent connectionEvent, IpcStatus status, string reason)

@@ -42,29 +42,47 @@ static void must(int32_t status, const char *what)
     }
 }
 
+/* Creates the listener that config describes and returns its last launcher argument (the
+   unix path or the tcp port), which lives in args. */
+static const char *listen_on(dapper_ipc_manager server, const dapper_ipc_config *config, char args[512])
+{
+    must(dapper_ipc_create_listener(server, config), "create_listener");
+    size_t length;
+    int32_t argc;
+    must(dapper_ipc_launcher_args(server, args, 512, &length, &argc), "launcher_args");
+    const char *last = args;
+    for (int i = 0; i < argc - 1; i++)
+        last += strlen(last) + 1;
+    return last;
+}
+
+/* A new manager listening on transport with the default config. */
+static dapper_ipc_manager listening(const char *transport, char args[512], const char **last)
+{
+    dapper_ipc_manager server;
+    must(dapper_ipc_manager_create(&server), "create");
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = transport;
+    *last = listen_on(server, &config, args);
+    return server;
+}
+
 /* A listener (unix unless told) and a library client connected to it. */
 static void connected_pair(dapper_ipc_manager *server, dapper_ipc_manager *client, const char *transport)
 {
-    must(dapper_ipc_manager_create(server), "create server");
+    char args[512];
+    const char *last; /* the path, or the port */
+    *server = listening(transport, args, &last);
     must(dapper_ipc_manager_create(client), "create client");
     dapper_ipc_config config;
     dapper_ipc_config_init(&config, sizeof config);
     config.transport = transport;
-    must(dapper_ipc_create_listener(*server, &config), "create_listener");
-    char args[512];
-    size_t length;
-    must(dapper_ipc_launcher_args(*server, args, sizeof args, &length, NULL), "launcher_args");
-    const char *value[4];
-    const char *p = args;
-    for (int i = 0; i < 4 && p < args + length; i++, p += strlen(p) + 1)
-        value[i] = p;
-    dapper_ipc_config_init(&config, sizeof config);
-    config.transport = transport;
     if (strcmp(transport, "tcp") == 0) {
         config.host = "127.0.0.1";
-        config.port = atoi(p + strlen(p) + 1); /* --ipc-host H --ipc-port P: P follows "--ipc-port" */
+        config.port = atoi(last);
     } else {
-        config.path = value[3];
+        config.path = last;
     }
     must(dapper_ipc_connect(*client, &config), "connect");
     must(dapper_ipc_wait_for_client(*server, WAIT_SECONDS * 1000), "wait_for_client");
@@ -176,6 +194,22 @@ static int raw_connect_unix(const char *path)
         return -1;
     }
     memcpy(addr.sun_path, path, strlen(path) + 1);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* A raw client of a listener at `address` (its last launcher argument: the unix path, or
+   the tcp port on 127.0.0.1); -1 when the connect fails. */
+static int raw_connect_to(const char *transport, const char *address)
+{
+    if (strcmp(transport, "tcp") != 0)
+        return raw_connect_unix(address);
+    int fd = raw_socket(AF_INET);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(address))};
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
     if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
         close(fd);
         return -1;
@@ -321,17 +355,7 @@ static int peer_drain(const char *transport, const char *address, int stay)
 {
     int fd = -1;
     for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        if (strcmp(transport, "tcp") == 0) {
-            fd = raw_socket(AF_INET);
-            struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(address))};
-            inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-            if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-                close(fd);
-                fd = -1;
-            }
-        } else {
-            fd = raw_connect_unix(address);
-        }
+        fd = raw_connect_to(transport, address);
         if (fd < 0)
             usleep(50 * 1000);
     }
@@ -366,19 +390,9 @@ static double seconds_since(const struct timespec *start);
 
 static int frames_before(const char *transport, int destroy, int stay)
 {
-    dapper_ipc_manager server;
-    must(dapper_ipc_manager_create(&server), "create");
-    dapper_ipc_config config;
-    dapper_ipc_config_init(&config, sizeof config);
-    config.transport = transport;
-    must(dapper_ipc_create_listener(server, &config), "create_listener");
     char args[512];
-    size_t length;
-    int32_t argc;
-    must(dapper_ipc_launcher_args(server, args, sizeof args, &length, &argc), "launcher_args");
-    const char *last = args;
-    for (int i = 0; i < argc - 1; i++)
-        last += strlen(last) + 1; /* the path, or the port */
+    const char *last; /* the path, or the port */
+    dapper_ipc_manager server = listening(transport, args, &last);
 
     char *argv[] = {self_exe, stay ? "peer-drain-stay" : "peer-drain", (char *)transport, (char *)last, NULL};
     int out;
@@ -477,18 +491,10 @@ static int stalled_tcp_peer(dapper_ipc_manager server)
     dapper_ipc_config_init(&config, sizeof config);
     config.transport = "tcp";
     config.send_timeout_ms = 200;
-    must(dapper_ipc_create_listener(server, &config), "create_listener");
     char args[512];
-    size_t length;
-    int32_t argc;
-    must(dapper_ipc_launcher_args(server, args, sizeof args, &length, &argc), "launcher_args");
-    const char *port = args;
-    for (int i = 0; i < argc - 1; i++)
-        port += strlen(port) + 1;
-    int fd = raw_socket(AF_INET);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
-    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+    const char *port = listen_on(server, &config, args);
+    int fd = raw_connect_to("tcp", port);
+    if (fd < 0) {
         printf("FAILED: connect to 127.0.0.1:%s\n", port);
         exit(1);
     }
@@ -600,28 +606,11 @@ static int close_with_a_live_peer(const char *transport)
           "the linger (%d did not)", transport, run.failures);
 
     /* A raw peer that neither reads nor closes: the frame sits in its receive queue. */
-    dapper_ipc_manager server;
-    must(dapper_ipc_manager_create(&server), "create");
-    dapper_ipc_config config;
-    dapper_ipc_config_init(&config, sizeof config);
-    config.transport = transport;
-    must(dapper_ipc_create_listener(server, &config), "create_listener");
     char args[512];
-    size_t length;
-    int32_t argc;
-    must(dapper_ipc_launcher_args(server, args, sizeof args, &length, &argc), "launcher_args");
-    const char *last = args;
-    for (int i = 0; i < argc - 1; i++)
-        last += strlen(last) + 1;
-    int silent;
-    if (strcmp(transport, "tcp") == 0) {
-        silent = raw_socket(AF_INET);
-        struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(last))};
-        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-        must(connect(silent, (struct sockaddr *)&addr, sizeof addr) == 0 ? DAPPER_IPC_OK : DAPPER_IPC_E_IO, "connect");
-    } else {
-        silent = raw_connect_unix(last);
-    }
+    const char *last;
+    dapper_ipc_manager server = listening(transport, args, &last);
+    int silent = raw_connect_to(transport, last);
+    must(silent >= 0 ? DAPPER_IPC_OK : DAPPER_IPC_E_IO, "connect");
     must(dapper_ipc_wait_for_client(server, WAIT_SECONDS * 1000), "wait_for_client");
     must(dapper_ipc_send(server, DAPPER_IPC_KIND_COMMAND, "{}", 2), "send");
     struct timespec start;

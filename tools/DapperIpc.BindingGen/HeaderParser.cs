@@ -20,7 +20,9 @@ public static unsafe class HeaderParser
     public static HeaderModel Parse(string headerPath)
     {
         string shim = Path.Combine(AppContext.BaseDirectory, "shim");
-        string[] args = ["-x", "c", "-std=c99", "-nostdinc", "-isystem", shim];
+        // -fparse-all-comments: plain /* */ comments are attached to what follows them (the
+        // status strings are read from them).
+        string[] args = ["-x", "c", "-std=c99", "-nostdinc", "-isystem", shim, "-fparse-all-comments"];
         void* index = CreateIndex(0, 0);
         try
         {
@@ -28,7 +30,7 @@ public static unsafe class HeaderParser
             try
             {
                 ThrowOnErrors(unit, headerPath);
-                return Build(unit);
+                return Build(unit, File.ReadAllText(headerPath));
             }
             finally
             {
@@ -111,7 +113,7 @@ public static unsafe class HeaderParser
         return list;
     }
 
-    private static HeaderModel Build(void* unit)
+    private static HeaderModel Build(void* unit, string headerText)
     {
         var top = Children(GetTranslationUnitCursor(unit))
             .Where(c => LocationIsFromMainFile(GetCursorLocation(c)) != 0)
@@ -136,16 +138,28 @@ public static unsafe class HeaderParser
             {
                 var members = Children(GetTypeDeclaration(underlying))
                     .Where(c => GetCursorKind(c) == EnumConstantDecl)
-                    .Select(c => new EnumMember(Text(GetCursorSpelling(c)), GetEnumConstantDeclValue(c)))
+                    .Select(c => new EnumMember(Text(GetCursorSpelling(c)), GetEnumConstantDeclValue(c), Comment(c)))
                     .ToList();
                 enums.Add(new EnumDef(name, members));
             }
             else if (underlying.Kind == TypeRecord)
             {
-                var fields = Children(GetTypeDeclaration(underlying))
-                    .Where(c => GetCursorKind(c) == FieldDecl)
-                    .Select(c => new FieldDef(Text(GetCursorSpelling(c)), Map(GetCursorType(c), known)))
-                    .ToList();
+                var fields = new List<FieldDef>();
+                int layout = 0;
+                uint previous = 0;
+                foreach (CXCursor c in Children(GetTypeDeclaration(underlying)).Where(c => GetCursorKind(c) == FieldDecl))
+                {
+                    uint offset = Offset(c);
+                    if (previous != 0 && headerText[(int)previous..(int)offset].Contains(LayoutMarker, StringComparison.Ordinal))
+                    {
+                        layout++;
+                    }
+
+                    previous = offset;
+                    CXType type = GetCursorType(c);
+                    fields.Add(new FieldDef(Text(GetCursorSpelling(c)), Map(type, known), Text(GetTypeSpelling(type)), layout));
+                }
+
                 structs.Add(new StructDef(name, fields));
             }
             else if (underlying.Kind == TypePointer && Unelaborate(GetPointeeType(underlying)).Kind == TypeFunctionProto)
@@ -172,6 +186,23 @@ public static unsafe class HeaderParser
             .ToList();
 
         return new HeaderModel(enums, structs, callbacks, functions);
+    }
+
+    /// <summary>What opens the comment line before the first field a struct gained after its first layout.</summary>
+    public const string LayoutMarker = "/* ---- added";
+
+    private static string? Comment(CXCursor cursor)
+    {
+        string text = Text(GetRawCommentText(cursor));
+        return text.Length == 0 ? null : text;
+    }
+
+    /// <summary>Where the cursor's name starts, as a character offset into the header (which is ASCII).</summary>
+    private static uint Offset(CXCursor cursor)
+    {
+        uint line, column, offset;
+        GetSpellingLocation(GetCursorLocation(cursor), null, &line, &column, &offset);
+        return offset;
     }
 
     private static CXType Unelaborate(CXType type) => type.Kind == TypeElaborated ? GetNamedType(type) : type;

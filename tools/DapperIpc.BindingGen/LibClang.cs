@@ -5,7 +5,7 @@ namespace DapperIpc.BindingGen;
 /// <summary>The few libclang C API calls the generator needs (libclang/include/clang-c/Index.h).</summary>
 internal static unsafe partial class LibClang
 {
-    private const string Lib = "libclang";
+    internal const string Lib = "libclang";
 
     [StructLayout(LayoutKind.Sequential)]
     public struct CXString
@@ -129,6 +129,12 @@ internal static unsafe partial class LibClang
 
     [LibraryImport(Lib, EntryPoint = "clang_isConstQualifiedType")]
     public static partial uint IsConstQualifiedType(CXType type);
+
+    [LibraryImport(Lib, EntryPoint = "clang_Cursor_getRawCommentText")]
+    public static partial CXString GetRawCommentText(CXCursor cursor);
+
+    [LibraryImport(Lib, EntryPoint = "clang_getSpellingLocation")]
+    public static partial void GetSpellingLocation(CXSourceLocation location, void** file, uint* line, uint* column, uint* offset);
 
     [LibraryImport(Lib, EntryPoint = "clang_getCString")]
     public static partial byte* GetCString(CXString s);

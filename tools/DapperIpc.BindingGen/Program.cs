@@ -1,21 +1,58 @@
 using DapperIpc.BindingGen;
 
-// dapper-ipc-bindgen <header> <output.cs> [--check]
-//   Writes the bindings, or with --check exits 1 when <output.cs> differs from a fresh generation.
-if (args.Length < 2)
+// dotnet run --project tools/DapperIpc.BindingGen [-- [--root <repository>] [--out <directory>]]
+//   Writes every copy of the header's facts (Generator.Copies) under --out (default: the
+//   repository, found from the current directory), at its path in the repository.
+string? root = null, output = null;
+for (int i = 0; i < args.Length; i++)
 {
-    Console.Error.WriteLine("usage: DapperIpc.BindingGen <header.h> <output.cs> [--check]");
+    switch (args[i])
+    {
+        case "--root" when i + 1 < args.Length:
+            root = args[++i];
+            break;
+        case "--out" when i + 1 < args.Length:
+            output = args[++i];
+            break;
+        default:
+            Console.Error.WriteLine("usage: DapperIpc.BindingGen [--root <repository>] [--out <directory>]");
+            Console.Error.WriteLine($"  run at the repository's root: {Generator.Command}");
+            return 2;
+    }
+}
+
+root ??= FindRoot(Directory.GetCurrentDirectory());
+if (root is null)
+{
+    Console.Error.WriteLine($"no {Generator.HeaderPath} here or above: run it in the repository, or pass --root");
     return 2;
 }
 
-string generated = Generator.Generate(args[0]);
-if (args.Length > 2 && args[2] == "--check")
+output ??= root;
+foreach (var (path, text) in Generator.GenerateAll(root))
 {
-    bool same = File.Exists(args[1]) && File.ReadAllText(args[1]) == generated;
-    Console.WriteLine(same ? $"{args[1]} matches {args[0]}" : $"{args[1]} is stale: regenerate it from {args[0]}");
-    return same ? 0 : 1;
+    string target = Path.Combine(output, path);
+    Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+    if (File.Exists(target) && File.ReadAllText(target) == text)
+    {
+        continue;
+    }
+
+    File.WriteAllText(target, text);
+    Console.WriteLine($"wrote {target}");
 }
 
-File.WriteAllText(args[1], generated);
-Console.WriteLine($"wrote {args[1]}");
 return 0;
+
+static string? FindRoot(string directory)
+{
+    for (DirectoryInfo? d = new(directory); d is not null; d = d.Parent)
+    {
+        if (File.Exists(Path.Combine(d.FullName, Generator.HeaderPath)))
+        {
+            return d.FullName;
+        }
+    }
+
+    return null;
+}

@@ -9,6 +9,7 @@ the package in a checkout's python/src only, that checkout's build/ folder.
 """
 
 from ._about import VERSION as __version__
+from ._abi import Status
 from ._native import KIND_COMMAND, KIND_EVENT, find_library, version as library_version
 from .config import TransportConfig
 from .errors import IPCConfigError, IPCConnectionError, IPCError, IPCStateError, IPCTimeoutError
@@ -26,6 +27,7 @@ __all__ = [
     "IPCStateError",
     "IPCConnectionError",
     "IPCTimeoutError",
+    "Status",
     "KIND_COMMAND",
     "KIND_EVENT",
     "find_library",

@@ -9,43 +9,14 @@ import sys
 import threading
 
 from . import _about, errors
+from ._abi import *  # noqa: F401,F403 - the header's constants and structs, generated
 
 LIBRARY_ENV = "DAPPER_IPC_LIBRARY"
-
-OK = 0
-E_INVALID_ARGUMENT = -1
-E_INVALID_HANDLE = -2
-E_INVALID_STATE = -3
-E_BUFFER_TOO_SMALL = -4
-E_NOT_CONNECTED = -5
-E_TIMEOUT = -6
-E_UNSUPPORTED = -7
-E_ADDRESS_IN_USE = -8
-E_CONNECTION_REFUSED = -9
-E_CLOSED = -10
-E_PROTOCOL = -11
-E_FRAME_TOO_LARGE = -12
-E_IO = -13
-E_PATH_TOO_LONG = -14
-E_CANCELLED = -15
-E_PATH_EXISTS = -16
-E_SEND_TIMEOUT = -17
-E_INTERNAL = -99
 
 # dapper_ipc_readable_handle gives a file descriptor for loop.add_reader on Linux (epoll)
 # and macOS (kqueue). On Windows it is an event HANDLE, which the Proactor loop cannot
 # watch with add_reader: the pull mode waits on an executor thread there.
 PULL_HANDLE_SUPPORTED = sys.platform.startswith("linux") or sys.platform == "darwin"
-
-KIND_EVENT = 1
-KIND_COMMAND = 2
-EVENT_CONNECTED = 1
-EVENT_DISCONNECTED = 2
-FLAG_REQUIRE_AUTH = 1
-LOG_DEBUG = 0
-LOG_INFO = 1
-LOG_WARNING = 2
-LOG_ERROR = 3
 
 _ERROR_TYPES = {
     E_INVALID_ARGUMENT: errors.IPCConfigError,
@@ -62,37 +33,6 @@ _ERROR_TYPES = {
     E_SEND_TIMEOUT: errors.IPCTimeoutError,
     # everything else (closed, refused, protocol, i/o, address in use): IPCConnectionError
 }
-
-
-class Manager(ctypes.Structure):
-    _fields_ = [("id", ctypes.c_uint64)]
-
-
-class SessionListenerHandle(ctypes.Structure):
-    """dapper_ipc_session_listener."""
-    _fields_ = [("id", ctypes.c_uint64)]
-
-
-class Frame(ctypes.Structure):
-    """dapper_ipc_frame: one frame of dapper_ipc_send_batch or dapper_ipc_recv_batch."""
-    _fields_ = [("payload", ctypes.c_void_p), ("length", ctypes.c_size_t), ("kind", ctypes.c_int32)]
-
-
-class Config(ctypes.Structure):
-    _fields_ = [
-        ("struct_size", ctypes.c_uint32),
-        ("max_frame_size", ctypes.c_uint32),
-        ("transport", ctypes.c_char_p),
-        ("host", ctypes.c_char_p),
-        ("path", ctypes.c_char_p),
-        ("pipe_name", ctypes.c_char_p),
-        ("port", ctypes.c_int32),
-        ("connect_timeout_ms", ctypes.c_int32),
-        ("send_timeout_ms", ctypes.c_int32),
-        ("flags", ctypes.c_uint32),
-        ("auth_token", ctypes.c_char_p),
-        ("client_wait_ms", ctypes.c_int32),  # appended after auth_token
-    ]
 
 
 # DAPPER_IPC_CALL is __cdecl on Windows and nothing elsewhere: CFUNCTYPE on every platform.
@@ -270,7 +210,7 @@ def find_library():
 
 # ---- the log bridge ------------------------------------------------------------------
 
-_LEVELS = {0: logging.DEBUG, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR}
+_LEVELS = {LOG_DEBUG: logging.DEBUG, LOG_INFO: logging.INFO, LOG_WARNING: logging.WARNING, LOG_ERROR: logging.ERROR}
 native_logger = logging.getLogger("dapper.ipc.native")
 
 
@@ -332,16 +272,16 @@ def _declare(lib):
         "dapper_ipc_recv": (i32, [Manager, ctypes.c_void_p, size_t, ptr(size_t), ptr(i32), i32]),
         "dapper_ipc_recv_batch": (i32, [Manager, ctypes.c_void_p, size_t, ptr(Frame), size_t, ptr(size_t), i32]),
         "dapper_ipc_readable_handle": (i32, [Manager, ptr(ctypes.c_ssize_t)]),
-        "dapper_ipc_session_listener_create": (i32, [ptr(SessionListenerHandle)]),
-        "dapper_ipc_session_listener_destroy": (i32, [SessionListenerHandle]),
-        "dapper_ipc_session_listener_set_hello_limits": (i32, [SessionListenerHandle, i32, ctypes.c_uint32]),
-        "dapper_ipc_session_listener_set_offer_callback": (i32, [SessionListenerHandle, OFFER_CB, ctypes.c_void_p]),
-        "dapper_ipc_session_listener_listen": (i32, [SessionListenerHandle, ptr(Config)]),
+        "dapper_ipc_session_listener_create": (i32, [ptr(SessionListener)]),
+        "dapper_ipc_session_listener_destroy": (i32, [SessionListener]),
+        "dapper_ipc_session_listener_set_hello_limits": (i32, [SessionListener, i32, ctypes.c_uint32]),
+        "dapper_ipc_session_listener_set_offer_callback": (i32, [SessionListener, OFFER_CB, ctypes.c_void_p]),
+        "dapper_ipc_session_listener_listen": (i32, [SessionListener, ptr(Config)]),
         "dapper_ipc_session_listener_launcher_args": (
-            i32, [SessionListenerHandle, ctypes.c_char_p, size_t, ptr(size_t), ptr(i32)]),
-        "dapper_ipc_session_listener_auth_token": (i32, [SessionListenerHandle, ctypes.c_char_p, size_t, ptr(size_t)]),
-        "dapper_ipc_session_listener_expect": (i32, [SessionListenerHandle, ctypes.c_char_p]),
-        "dapper_ipc_session_listener_accept": (i32, [SessionListenerHandle, ctypes.c_char_p, i32, ptr(Manager)]),
+            i32, [SessionListener, ctypes.c_char_p, size_t, ptr(size_t), ptr(i32)]),
+        "dapper_ipc_session_listener_auth_token": (i32, [SessionListener, ctypes.c_char_p, size_t, ptr(size_t)]),
+        "dapper_ipc_session_listener_expect": (i32, [SessionListener, ctypes.c_char_p]),
+        "dapper_ipc_session_listener_accept": (i32, [SessionListener, ctypes.c_char_p, i32, ptr(Manager)]),
         "dapper_ipc_session_hello": (i32, [Manager, ctypes.c_char_p, size_t, ptr(size_t)]),
     }
     for name, (restype, argtypes) in signatures.items():

@@ -6,17 +6,29 @@ so existing ``except`` clauses keep working. Every one is also an ``IPCError`` a
 ``RuntimeError``.
 """
 
+from ._abi import Status
+
+
+def as_status(code):
+    """A status code as a ``Status`` member; a code the header does not list (a newer
+    library's) and None stay as they are."""
+    try:
+        return Status(code)
+    except ValueError:
+        return code
+
 
 class IPCError(RuntimeError):
-    """Base class: ``status`` is the dapper_ipc_status code and the message is the
-    library's (dapper_ipc_last_error). A bad value the C field cannot even carry (a port
+    """Base class: ``status`` is the dapper_ipc_status code, a ``Status`` (an IntEnum, so
+    it equals the plain integer too), and the message is the library's
+    (dapper_ipc_last_error). A bad value the C field cannot even carry (a port
     beyond int32, a string for a number) is refused by the package with the status the
     library gives bad values (E_INVALID_ARGUMENT, -1) and, for ranges, the library's words.
     ``status`` is None only when the library itself cannot be found or loaded."""
 
     def __init__(self, message, status=None):
         super().__init__(message)
-        self.status = status
+        self.status = as_status(status)
 
     def __reduce__(self):
         return type(self), (str(self), self.status)

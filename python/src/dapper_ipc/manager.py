@@ -44,7 +44,7 @@ from ._pull import END as _END, NOTHING as _NOTHING, Pull
 from ._send_watch import SendWatch, needed as _watch_this_send
 from ._thread_state import ReaderStates
 from .config import TransportConfig
-from .errors import IPCStateError, IPCTimeoutError
+from .errors import IPCStateError, IPCTimeoutError, as_status
 
 logger = logging.getLogger("dapper.ipc")
 
@@ -464,7 +464,7 @@ class IPCManager(AsyncIPC, CleansUpOnExit):
     def _on_state(self, event, status, reason):
         if event != native.EVENT_DISCONNECTED:
             return
-        self.disconnect_reason = (status, reason.decode("utf-8", "replace"))
+        self.disconnect_reason = (as_status(status), reason.decode("utf-8", "replace"))
         if self._on_disconnect is not None:
             try:
                 self._on_disconnect(*self.disconnect_reason)

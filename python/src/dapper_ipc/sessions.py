@@ -41,7 +41,7 @@ class SessionListener(CleansUpOnExit):
         default); max_hello_size: the largest hello payload in bytes (16384 by default).
         offer: see set_offer_callback."""
         self._lib = native.lib()
-        self._handle = native.SessionListenerHandle()
+        self._handle = native.SessionListener()
         native.check(self._lib.dapper_ipc_session_listener_create(ctypes.byref(self._handle)))
         self._destroyed = False
         self._lock = threading.Lock()
@@ -102,7 +102,9 @@ class SessionListener(CleansUpOnExit):
             if status != native.E_TIMEOUT or (deadline is not None and time.monotonic() >= deadline):
                 break
         if status == native.E_TIMEOUT:
-            raise IPCTimeoutError(f"session '{session_id}' did not connect within {timeout} s", status)
+            # The library's words, for the whole wait (its own would name the last slice).
+            raise IPCTimeoutError(f"session '{session_id}' did not connect within {native.timeout_ms(timeout)} ms",
+                                  status)
         native.check(status)
         manager = IPCManager._adopt(self._lib, out)
         with self._lock:

@@ -2,15 +2,6 @@ using System;
 
 namespace DapperIpc.Diagnostics;
 
-/// <summary>Levels of the log callback; the values are dapper_ipc_log_level's.</summary>
-public enum LogLevel
-{
-    Debug = 0,
-    Info = 1,
-    Warning = 2,
-    Error = 3,
-}
-
 /// <summary>Where log messages go: the host's callback, or a test's collector.</summary>
 public interface ILogSink
 {

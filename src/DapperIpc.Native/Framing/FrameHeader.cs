@@ -23,6 +23,9 @@ public static class FrameHeader
         BinaryPrimitives.WriteUInt32BigEndian(destination.Slice(4, 4), payloadLength);
     }
 
+    /// <summary>The length field, unchecked: for a peek that only asks whether a whole frame is there.</summary>
+    public static uint PayloadLength(ReadOnlySpan<byte> header) => BinaryPrimitives.ReadUInt32BigEndian(header.Slice(4, 4));
+
     /// <summary>
     /// Checks a header and returns its kind and length, or throws
     /// <see cref="IpcException"/> with <see cref="IpcStatus.Protocol"/> (bad magic or
@@ -43,7 +46,7 @@ public static class FrameHeader
                 $"protocol error: unsupported frame version {header[2]} (expected {Version}); closing the connection");
         }
 
-        uint length = BinaryPrimitives.ReadUInt32BigEndian(header.Slice(4, 4));
+        uint length = PayloadLength(header);
         if (length > maxPayload)
         {
             throw new IpcException(IpcStatus.FrameTooLarge,

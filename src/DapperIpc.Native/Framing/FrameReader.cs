@@ -47,12 +47,11 @@ public sealed unsafe class FrameReader : IDisposable
     public bool Run(IFrameSource source, IFrameHandler handler)
     {
         ObjectDisposedException.ThrowIf(_buffer == null, this);
-        var batchHandler = handler as IFrameBatchHandler;
-        Span<NativeFrame> batch = batchHandler is null ? default : stackalloc NativeFrame[BatchSize];
+        Span<NativeFrame> batch = stackalloc NativeFrame[BatchSize];
         while (true)
         {
-            // Dispatch every complete frame already buffered (a batch handler: in one call,
-            // made before MakeRoom may move the bytes its payloads point at).
+            // Hand over every complete frame already buffered, in one call per BatchSize,
+            // made before MakeRoom may move the bytes their payloads point at.
             int needed = 0;
             int batched = 0;
             try
@@ -67,23 +66,12 @@ public sealed unsafe class FrameReader : IDisposable
                         break;
                     }
 
-                    byte* payload = _buffer + _start + FrameHeader.Size;
+                    batch[batched++] = new NativeFrame(kind, _buffer + _start + FrameHeader.Size, length);
                     _start += (int)frameSize;
-                    if (batchHandler is null)
-                    {
-                        if (!handler.OnFrame(kind, new ReadOnlySpan<byte>(payload, (int)length)))
-                        {
-                            return false;
-                        }
-
-                        continue;
-                    }
-
-                    batch[batched++] = new NativeFrame(kind, payload, length);
                     if (batched == batch.Length)
                     {
                         batched = 0;
-                        if (!batchHandler.OnFrames(batch))
+                        if (!handler.OnFrames(batch))
                         {
                             return false;
                         }
@@ -92,11 +80,11 @@ public sealed unsafe class FrameReader : IDisposable
             }
             catch (IpcException) when (batched > 0)
             {
-                batchHandler!.OnFrames(batch[..batched]); // the frames before a bad header are whole and valid
+                handler.OnFrames(batch[..batched]); // the frames before a bad header are whole and valid
                 throw;
             }
 
-            if (batched > 0 && !batchHandler!.OnFrames(batch[..batched]))
+            if (batched > 0 && !handler.OnFrames(batch[..batched]))
             {
                 return false;
             }

@@ -6,8 +6,10 @@ namespace DapperIpc.Framing;
 public interface IFrameHandler
 {
     /// <summary>
-    /// One whole frame. <paramref name="payload"/> points into the reader's buffer and
-    /// is valid only during the call. Return false to stop reading.
+    /// The whole frames of one read, in order (at most <see cref="FrameReader.BatchSize"/>
+    /// per call). Their payloads point into the reader's buffer and are valid only during
+    /// the call. Return false to stop reading; the frames of this call count as taken
+    /// either way.
     /// </summary>
-    bool OnFrame(byte kind, ReadOnlySpan<byte> payload);
+    bool OnFrames(ReadOnlySpan<NativeFrame> frames);
 }

@@ -147,7 +147,7 @@ internal static unsafe class Exports
         {
             HandleTable.Get(handle).SetHandler(onBatch == null && onState == null
                 ? null
-                : new NativeBatchCallbacks(onBatch, onState, userData));
+                : new NativeCallbacks(null, onBatch, onState, userData));
             return LastError.Ok();
         }
         catch (Exception e)
@@ -165,7 +165,7 @@ internal static unsafe class Exports
         {
             HandleTable.Get(handle).SetHandler(onMessage == null && onState == null
                 ? null
-                : new NativeCallbacks(onMessage, onState, userData));
+                : new NativeCallbacks(onMessage, null, onState, userData));
             return LastError.Ok();
         }
         catch (Exception e)
@@ -348,10 +348,14 @@ internal static unsafe class Exports
                 return LastError.Fail(IpcStatus.InvalidArgument, $"count {count} is more frames than one call can send");
             }
 
-            var batch = new ReadOnlySpan<NativeFrame>(frames, (int)count);
-            SendChecks.Batch(batch);
-            manager.SendCheckedFrames(batch, ref sent);
+            manager.SendFrames(new ReadOnlySpan<NativeFrame>(frames, (int)count));
+            sent = (int)count;
             return LastError.Ok();
+        }
+        catch (IpcException e)
+        {
+            sent = e.FramesSent;
+            return LastError.Fail(e);
         }
         catch (Exception e)
         {

@@ -1,5 +1,4 @@
 using System;
-using System.Runtime.InteropServices;
 using System.Text;
 using DapperIpc.Diagnostics;
 using DapperIpc.Framing;
@@ -7,23 +6,40 @@ using DapperIpc.Manager;
 
 namespace DapperIpc.Interop;
 
-/// <summary>The host's dapper_ipc_message_cb and dapper_ipc_state_cb, called straight from the reader thread.</summary>
+/// <summary>
+/// The host's callbacks, called straight from the reader thread: dapper_ipc_message_cb (one
+/// frame per call) or dapper_ipc_batch_cb (the frames of one read in one call), and
+/// dapper_ipc_state_cb.
+/// </summary>
 internal sealed unsafe class NativeCallbacks(
     delegate* unmanaged<void*, int, byte*, nuint, void> onMessage,
+    delegate* unmanaged<void*, NativeFrame*, nuint, void> onBatch,
     delegate* unmanaged<void*, int, int, byte*, void> onState,
     void* userData) : IConnectionHandler
 {
-    public void OnMessage(byte kind, ReadOnlySpan<byte> payload)
+    public bool OneFramePerCall => onBatch == null;
+
+    public void OnMessages(ReadOnlySpan<NativeFrame> frames)
     {
+        if (onBatch != null)
+        {
+            fixed (NativeFrame* f = frames)
+            {
+                onBatch(userData, f, (nuint)frames.Length);
+            }
+
+            return;
+        }
+
         if (onMessage == null)
         {
             return;
         }
 
-        // The buffer's address even for an empty payload, so hosts never see NULL.
-        fixed (byte* p = &MemoryMarshal.GetReference(payload))
+        foreach (ref readonly NativeFrame frame in frames)
         {
-            onMessage(userData, kind, p, (nuint)payload.Length);
+            // Payload is the buffer's address even for an empty payload: hosts never see NULL.
+            onMessage(userData, frame.Kind, frame.Payload, frame.Length);
         }
     }
 
@@ -39,40 +55,6 @@ internal sealed unsafe class NativeCallbacks(
             onState(userData, (int)connectionEvent, (int)status, text);
         }
     }
-}
-
-/// <summary>The host's dapper_ipc_batch_cb and dapper_ipc_state_cb: the frames of one read in one call.</summary>
-internal sealed unsafe class NativeBatchCallbacks(
-    delegate* unmanaged<void*, NativeFrame*, nuint, void> onBatch,
-    delegate* unmanaged<void*, int, int, byte*, void> onState,
-    void* userData) : IConnectionBatchHandler
-{
-    private readonly NativeCallbacks _state = new(null, onState, userData);
-
-    public void OnMessages(ReadOnlySpan<NativeFrame> frames)
-    {
-        if (onBatch == null)
-        {
-            return;
-        }
-
-        fixed (NativeFrame* f = frames)
-        {
-            onBatch(userData, f, (nuint)frames.Length);
-        }
-    }
-
-    public void OnMessage(byte kind, ReadOnlySpan<byte> payload)
-    {
-        fixed (byte* p = &MemoryMarshal.GetReference(payload))
-        {
-            NativeFrame frame = new(kind, p, (nuint)payload.Length);
-            OnMessages(new ReadOnlySpan<NativeFrame>(ref frame));
-        }
-    }
-
-    public void OnConnectionEvent(ConnectionEvent connectionEvent, IpcStatus status, string reason)
-        => _state.OnConnectionEvent(connectionEvent, status, reason);
 }
 
 /// <summary>The host's dapper_ipc_log_cb.</summary>

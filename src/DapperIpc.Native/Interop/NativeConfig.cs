@@ -6,39 +6,9 @@ using DapperIpc.Framing;
 
 namespace DapperIpc.Interop;
 
-/// <summary>dapper_ipc_config, field for field.</summary>
-[StructLayout(LayoutKind.Sequential)]
-public unsafe struct NativeConfig
+/// <summary>Reading dapper_ipc_config; its fields and layout sizes are generated from the header (Generated/Abi.g.cs).</summary>
+public unsafe partial struct NativeConfig
 {
-    public uint StructSize;
-    public uint MaxFrameSize;
-    public byte* Transport;
-    public byte* Host;
-    public byte* Path;
-    public byte* PipeName;
-    public int Port;
-    public int ConnectTimeoutMs;
-
-    // Added after the first layout: read only when struct_size covers them.
-    public int SendTimeoutMs;
-    public uint Flags;
-    public byte* AuthToken;
-
-    // Added after auth_token with the send that waits for its client: read only when struct_size covers it.
-    public int ClientWaitMs;
-
-    private const uint FlagRequireAuth = 1;
-
-    /// <summary>The size of the first layout (through connect_timeout_ms).</summary>
-    internal static int BaseSize
-    {
-        get
-        {
-            NativeConfig c = default;
-            return (int)((byte*)&c.SendTimeoutMs - (byte*)&c);
-        }
-    }
-
     /// <summary>Reads a caller's config (NULL: every default) into a TransportConfig.</summary>
     public static TransportConfig Read(NativeConfig* config)
     {
@@ -62,14 +32,14 @@ public unsafe struct NativeConfig
         result.Port = config->Port;
         result.MaxFrameSize = config->MaxFrameSize == 0 ? FrameHeader.DefaultMaxPayload : config->MaxFrameSize;
         result.ConnectTimeoutMs = config->ConnectTimeoutMs == 0 ? TransportConfig.DefaultConnectTimeoutMs : config->ConnectTimeoutMs;
-        if (config->StructSize >= EndOf(config, &config->AuthToken, sizeof(byte*)))
+        if (config->StructSize >= SizeThroughAuthToken)
         {
             result.SendTimeoutMs = config->SendTimeoutMs == 0 ? TransportConfig.DefaultSendTimeoutMs : config->SendTimeoutMs;
-            result.RequireAuth = (config->Flags & FlagRequireAuth) != 0;
+            result.RequireAuth = (config->Flags & (uint)ConfigFlags.RequireAuth) != 0;
             result.AuthToken = Utf8(config->AuthToken, "config->auth_token");
         }
 
-        if (config->StructSize >= EndOf(config, &config->ClientWaitMs, sizeof(int)))
+        if (config->StructSize >= SizeThroughClientWaitMs)
         {
             result.ClientWaitMs = config->ClientWaitMs == 0 ? TransportConfig.DefaultClientWaitMs : config->ClientWaitMs;
         }
@@ -108,8 +78,4 @@ public unsafe struct NativeConfig
         System.Buffers.OperationStatus status = System.Text.Unicode.Utf8.ToUtf16(bytes, new char[bytes.Length], out int read, out _, replaceInvalidSequences: false);
         return status == System.Buffers.OperationStatus.Done ? 0 : read;
     }
-
-    /// <summary>The struct size that covers <paramref name="field"/> (its offset plus its size).</summary>
-    private static uint EndOf(NativeConfig* config, void* field, int size)
-        => (uint)((byte*)field - (byte*)config + size);
 }

@@ -19,26 +19,11 @@ internal static unsafe class StaticStrings
     private static Dictionary<int, nint> Build()
     {
         var map = new Dictionary<int, nint>();
-        void Add(IpcStatus s, string text) => map[(int)s] = (nint)Allocate(text);
-        Add(IpcStatus.Ok, "ok");
-        Add(IpcStatus.InvalidArgument, "invalid argument");
-        Add(IpcStatus.InvalidHandle, "invalid handle");
-        Add(IpcStatus.InvalidState, "invalid state");
-        Add(IpcStatus.BufferTooSmall, "buffer too small");
-        Add(IpcStatus.NotConnected, "not connected");
-        Add(IpcStatus.Timeout, "timed out");
-        Add(IpcStatus.Unsupported, "unsupported on this platform");
-        Add(IpcStatus.AddressInUse, "address in use");
-        Add(IpcStatus.ConnectionRefused, "connection refused");
-        Add(IpcStatus.Closed, "connection closed");
-        Add(IpcStatus.Protocol, "protocol error");
-        Add(IpcStatus.FrameTooLarge, "frame too large");
-        Add(IpcStatus.Io, "i/o error");
-        Add(IpcStatus.PathTooLong, "path too long");
-        Add(IpcStatus.Cancelled, "cancelled by cleanup");
-        Add(IpcStatus.PathExists, "path exists");
-        Add(IpcStatus.SendTimeout, "send timed out");
-        Add(IpcStatus.Internal, "internal error");
+        foreach (var (status, text) in IpcStatusTexts.All)
+        {
+            map[(int)status] = (nint)Allocate(text);
+        }
+
         return map;
     }
 

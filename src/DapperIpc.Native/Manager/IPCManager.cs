@@ -183,14 +183,14 @@ public sealed class IPCManager : IDisposable
     public void Send(byte kind, ReadOnlySpan<byte> payload) => ConnectionForSend().SendFrame(kind, payload);
 
     /// <summary>
-    /// Sends a batch in order and in as few writes as possible; see <see cref="ConnectionBase.SendFrames"/>.
-    /// Sets <paramref name="framesSent"/> to 0 first; a bad kind or NULL payload is InvalidArgument with nothing sent.
+    /// Sends a batch in order and in as few writes as possible; see <see cref="ConnectionBase.SendFrames"/>
+    /// (a failure's IpcException.FramesSent says how many went out whole). A bad kind or
+    /// NULL payload is InvalidArgument with nothing sent.
     /// </summary>
-    public void SendFrames(ReadOnlySpan<NativeFrame> frames, ref int framesSent)
+    public void SendFrames(ReadOnlySpan<NativeFrame> frames)
     {
-        framesSent = 0;
         SendChecks.Batch(frames);
-        SendCheckedFrames(frames, ref framesSent);
+        ConnectionForSend().SendFrames(frames);
     }
 
     /// <summary>Pull mode: whole frames on the calling thread; see <see cref="IpcSession.Recv"/>.</summary>
@@ -208,10 +208,6 @@ public sealed class IPCManager : IDisposable
             "readable_handle needs a connection: call create_listener or connect first");
         return s.ReadableHandle();
     }
-
-    /// <summary><see cref="SendFrames"/> for frames the caller has checked (<see cref="SendChecks"/>), with <paramref name="framesSent"/> at 0.</summary>
-    internal void SendCheckedFrames(ReadOnlySpan<NativeFrame> frames, ref int framesSent)
-        => ConnectionForSend().SendFrames(frames, ref framesSent);
 
     private ConnectionBase ConnectionForSend()
     {

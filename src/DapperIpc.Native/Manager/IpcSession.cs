@@ -578,9 +578,7 @@ internal sealed class IpcSession
         {
             try
             {
-                reader.Run(connection, handler is IConnectionBatchHandler batchHandler
-                    ? new BatchDispatcher(this, batchHandler, connection.Description)
-                    : new Dispatcher(this, handler, connection.Description));
+                reader.Run(connection, new Dispatcher(this, handler, connection.Description));
             }
             catch (IpcException e)
             {
@@ -621,41 +619,29 @@ internal sealed class IpcSession
         }
     }
 
-    /// <summary>Hands each frame to the host's handler and stops as soon as cleanup ran.</summary>
+    /// <summary>Hands the frames to the host's handler and stops as soon as cleanup ran.</summary>
     private sealed class Dispatcher(IpcSession session, IConnectionHandler? handler, string description) : IFrameHandler
     {
-        public bool OnFrame(byte kind, ReadOnlySpan<byte> payload)
-        {
-            if (session._closed)
-            {
-                return false;
-            }
-
-            if (handler is not null)
-            {
-                try
-                {
-                    handler.OnMessage(kind, payload);
-                }
-                catch (Exception e)
-                {
-                    // The handler's bug must not end the connection.
-                    Log.HandlerFailed(description, e);
-                }
-            }
-
-            return !session._closed;
-        }
-    }
-
-    /// <summary>The same, for a host that takes the frames of one read in one call.</summary>
-    private sealed class BatchDispatcher(IpcSession session, IConnectionBatchHandler handler, string description)
-        : IFrameBatchHandler
-    {
-        public bool OnFrame(byte kind, ReadOnlySpan<byte> payload) => throw new InvalidOperationException(
-            "the frame reader hands a batch handler batches");
-
         public bool OnFrames(ReadOnlySpan<NativeFrame> frames)
+        {
+            if (handler is null || !handler.OneFramePerCall)
+            {
+                return Deliver(frames);
+            }
+
+            for (int i = 0; i < frames.Length; i++)
+            {
+                if (!Deliver(frames.Slice(i, 1)))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        /// <summary>False once cleanup ran (during the call too).</summary>
+        private bool Deliver(ReadOnlySpan<NativeFrame> frames)
         {
             if (session._closed)
             {
@@ -664,10 +650,11 @@ internal sealed class IpcSession
 
             try
             {
-                handler.OnMessages(frames);
+                handler?.OnMessages(frames);
             }
             catch (Exception e)
             {
+                // The handler's bug must not end the connection.
                 Log.HandlerFailed(description, e);
             }
 

@@ -6,9 +6,10 @@ namespace DapperIpc.Manager;
 
 /// <summary>
 /// What a caller must get right about the frames it sends: a DP v1 kind, and a payload
-/// pointer unless the length is 0. Checked once per call, at the edge the call came in
-/// by (Interop/Exports.cs for the C ABI, <see cref="IPCManager.SendFrames"/> for managed
-/// callers); the connection checks only its own limit, the maximum length.
+/// pointer unless the length is 0. Checked once per call: a single frame where it comes
+/// in (Interop/Exports.cs, before its span is made), a batch in
+/// <see cref="IPCManager.SendFrames"/>; the connection checks only its own limit, the
+/// maximum length.
 /// </summary>
 internal static unsafe class SendChecks
 {

@@ -89,7 +89,7 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
     /// Sends one DP v1 frame, header and payload gathered in one write, and returns once
     /// all of it is with the kernel. Throws IpcException: Closed once the connection is
     /// closed or the peer left, FrameTooLarge above the maximum. The kind is the caller's
-    /// to check (Exports does, at the ABI).
+    /// to check (Manager/SendChecks.cs).
     /// </summary>
     public unsafe void SendFrame(byte kind, ReadOnlySpan<byte> payload)
     {
@@ -102,8 +102,7 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
         fixed (byte* p = payload)
         {
             var frame = new NativeFrame(kind, p, (nuint)payload.Length);
-            int sent = 0;
-            Write(new ReadOnlySpan<NativeFrame>(in frame), ref sent);
+            Write(new ReadOnlySpan<NativeFrame>(in frame));
         }
     }
 
@@ -112,13 +111,12 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
     /// sender's frame lands between them, in as few writes as the transport allows (a
     /// socket: one sendmsg per 256 frames). Every length is checked before anything is
     /// sent, so a frame above the maximum fails the batch with nothing sent; kinds and
-    /// payload pointers are the caller's to check (Manager/SendChecks.cs).
-    /// <paramref name="framesSent"/> (which the caller sets to 0) is the number of frames
-    /// fully handed to the kernel, also when it throws: a send timeout between two frames
-    /// leaves the connection usable and the caller knows where to resume; a frame cut in
-    /// two closes it, as for one frame.
+    /// payload pointers are the caller's to check (Manager/SendChecks.cs). On failure the
+    /// IpcException's FramesSent is the number of frames fully handed to the kernel: a
+    /// send timeout between two frames leaves the connection usable and the caller knows
+    /// where to resume; a frame cut in two closes it, as for one frame.
     /// </summary>
-    public void SendFrames(ReadOnlySpan<NativeFrame> frames, ref int framesSent)
+    public void SendFrames(ReadOnlySpan<NativeFrame> frames)
     {
         for (int i = 0; i < frames.Length; i++)
         {
@@ -129,10 +127,10 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
             }
         }
 
-        Write(frames, ref framesSent);
+        Write(frames);
     }
 
-    private void Write(ReadOnlySpan<NativeFrame> frames, ref int framesSent)
+    private void Write(ReadOnlySpan<NativeFrame> frames)
     {
         lock (_sendLock)
         {
@@ -143,7 +141,7 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
 
             try
             {
-                WriteFrames(frames, ref framesSent);
+                WriteFrames(frames);
             }
             catch (IpcException e) when (e.StreamCut)
             {
@@ -157,11 +155,11 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
     /// <summary>
     /// The transport's one write primitive: writes the frames (checked: valid kinds, lengths
     /// within the maximum) completely and in order, each as its DP v1 header then payload,
-    /// in as few writes as the transport allows; called under the send lock. Sets
-    /// <paramref name="framesSent"/> to the number of frames fully written, also when it
-    /// throws IpcException (with StreamCut when a frame went out in part).
+    /// in as few writes as the transport allows; called under the send lock. Throws
+    /// IpcException with FramesSent (the frames fully written) and StreamCut (a frame went
+    /// out in part).
     /// </summary>
-    protected abstract void WriteFrames(ReadOnlySpan<NativeFrame> frames, ref int framesSent);
+    protected abstract void WriteFrames(ReadOnlySpan<NativeFrame> frames);
 
     /// <summary>Shuts the stream down both ways: the peer sees end-of-file, a blocked receive returns 0, blocked sends fail. Never blocks.</summary>
     protected abstract void ShutdownCore();

@@ -8,7 +8,7 @@ namespace DapperIpc.Transports;
 /// <summary>
 /// A connection over a stream socket (unix or tcp). .NET's <see cref="Socket"/> sets it
 /// up, owns the handle and closes it; the frame hot path (receive, and the gathered write
-/// of <see cref="ConnectionBase.WriteFrames"/>) is the platform's own subclass:
+/// of ConnectionBase.WriteFrames) is the platform's own subclass:
 /// <see cref="PosixSocketConnection"/> (the system calls of Native/socket_io.c on the
 /// descriptor: one gathered write per frame or batch, no copy, one recv into the frame
 /// buffer, all on the calling thread) or <see cref="WindowsSocketConnection"/> (.NET's
@@ -115,15 +115,11 @@ internal abstract class SocketConnection : ConnectionBase
     /// <summary>Receive that waits at most <paramref name="timeoutMs"/> (&gt;= 0); -1 when nothing came in time. Throws IpcException.</summary>
     protected abstract int ReceiveCore(Span<byte> buffer, int timeoutMs);
 
-    /// <summary>Writes a checked batch (see <see cref="ConnectionBase.WriteFrames"/>); this platform's gathered write.</summary>
-    protected abstract void WriteSocket(ReadOnlySpan<NativeFrame> frames, ref int framesSent);
-
-    protected sealed override void WriteFrames(ReadOnlySpan<NativeFrame> frames, ref int framesSent)
-    {
-        // Before the write: data read after this point sets it again (see Receive).
-        _ackHeld = false;
-        WriteSocket(frames, ref framesSent);
-    }
+    /// <summary>
+    /// Called by the platform's WriteFrames before it writes: the frame carries the ACK a
+    /// receive may have left held back (data read after this point holds one again).
+    /// </summary>
+    protected void AckRidesOnThisWrite() => _ackHeld = false;
 
     /// <summary>True where a delayed ACK can be sent at once on request (Linux: TCP_QUICKACK).</summary>
     protected virtual bool FlushesDelayedAcks => false;
@@ -207,7 +203,7 @@ internal abstract class SocketConnection : ConnectionBase
                 return false;
             }
 
-            uint length = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(header[4..]);
+            uint length = Framing.FrameHeader.PayloadLength(header);
             return length <= maxPayload && available >= Framing.FrameHeader.Size + (long)length;
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)

@@ -872,7 +872,17 @@ internal sealed class Handler : IConnectionHandler
 
     public string DisconnectReason { get; private set; } = "";
 
-    public void OnMessage(byte kind, ReadOnlySpan<byte> payload)
+    public bool OneFramePerCall => true;
+
+    public unsafe void OnMessages(ReadOnlySpan<NativeFrame> frames)
+    {
+        foreach (NativeFrame frame in frames)
+        {
+            OnMessage((byte)frame.Kind, new ReadOnlySpan<byte>(frame.Payload, (int)frame.Length));
+        }
+    }
+
+    private void OnMessage(byte kind, ReadOnlySpan<byte> payload)
     {
         byte[] copy = payload.ToArray();
         Last = copy;

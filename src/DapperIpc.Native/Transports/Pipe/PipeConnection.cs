@@ -113,12 +113,18 @@ internal sealed class PipeConnection : ConnectionBase
 
     public override int? PeerProcessId => _windows is not null && OperatingSystem.IsWindows() ? _windows.ClientProcessId : null;
 
-    protected override void WriteFrames(ReadOnlySpan<NativeFrame> frames, ref int framesSent)
+    protected override void WriteFrames(ReadOnlySpan<NativeFrame> frames)
     {
         for (int i = 0; i < frames.Length; i++)
         {
-            WriteMessage((byte)frames[i].Kind, frames[i].PayloadSpan);
-            framesSent = i + 1;
+            try
+            {
+                WriteMessage((byte)frames[i].Kind, frames[i].PayloadSpan);
+            }
+            catch (IpcException e)
+            {
+                throw e.AfterFrames(i);
+            }
         }
     }
 

@@ -100,179 +100,184 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
 
     /// <summary>
     /// Writes the frames in order, one sendmsg per <see cref="FramesPerWrite"/> (a single
-    /// frame: one sendmsg of header and payload). <paramref name="framesSent"/> is kept at
-    /// the number of frames fully written, also when it throws. Throws IpcException
-    /// (StreamCut when a frame went out in part).
+    /// frame: one sendmsg of header and payload). Throws IpcException with the frames
+    /// fully written (StreamCut when a frame went out in part).
     /// </summary>
-    protected override void WriteSocket(ReadOnlySpan<NativeFrame> frames, ref int framesSent)
+    protected override void WriteFrames(ReadOnlySpan<NativeFrame> frames)
     {
+        AckRidesOnThisWrite();
         // One deadline for the whole call, however many sendmsg calls it takes.
-        long start = Stopwatch.GetTimestamp();
-        int perWrite = Math.Min(frames.Length, FramesPerWrite);
-        byte* headers = stackalloc byte[perWrite * FrameHeader.Size];
-        SocketShim.IoVec* iov = stackalloc SocketShim.IoVec[perWrite * 2];
-        for (int first = 0; first < frames.Length; first += FramesPerWrite)
+        var deadline = new SendDeadline(Socket);
+        try
         {
-            ReadOnlySpan<NativeFrame> chunk = frames.Slice(first, Math.Min(FramesPerWrite, frames.Length - first));
-            int count = 0;
-            for (int i = 0; i < chunk.Length; i++)
+            int perWrite = Math.Min(frames.Length, FramesPerWrite);
+            byte* headers = stackalloc byte[perWrite * FrameHeader.Size];
+            SocketShim.IoVec* iov = stackalloc SocketShim.IoVec[perWrite * 2];
+            for (int first = 0; first < frames.Length; first += FramesPerWrite)
             {
-                byte* header = headers + i * FrameHeader.Size;
-                FrameHeader.Write(new Span<byte>(header, FrameHeader.Size), (byte)chunk[i].Kind, (uint)chunk[i].Length);
-                iov[count].Base = header;
-                iov[count++].Length = FrameHeader.Size;
-                if (chunk[i].Length != 0)
+                ReadOnlySpan<NativeFrame> chunk = frames.Slice(first, Math.Min(FramesPerWrite, frames.Length - first));
+                int count = 0;
+                for (int i = 0; i < chunk.Length; i++)
                 {
-                    iov[count].Base = chunk[i].Payload;
-                    iov[count++].Length = chunk[i].Length;
-                }
-            }
-
-            long sent = 0;
-            int result = WriteAll(iov, count, ref sent, start, resumed: first > 0, out int errno);
-            if (result != 0)
-            {
-                // Report the frames that went out whole; a frame cut in two ends the stream.
-                int whole = 0;
-                long end = 0;
-                while (whole < chunk.Length && end + FrameHeader.Size + (long)chunk[whole].Length <= sent)
-                {
-                    end += FrameHeader.Size + (long)chunk[whole].Length;
-                    whole++;
+                    byte* header = headers + i * FrameHeader.Size;
+                    FrameHeader.Write(new Span<byte>(header, FrameHeader.Size), (byte)chunk[i].Kind, (uint)chunk[i].Length);
+                    iov[count].Base = header;
+                    iov[count++].Length = FrameHeader.Size;
+                    if (chunk[i].Length != 0)
+                    {
+                        iov[count].Base = chunk[i].Payload;
+                        iov[count++].Length = chunk[i].Length;
+                    }
                 }
 
-                framesSent = first + whole;
-                throw result is DeadlinePassed or (int)ErrnoClass.WouldBlock
-                    ? SendTimedOut(sent - end, FrameHeader.Size + (long)chunk[whole].Length)
-                    : Error(result, errno, "send");
-            }
+                // A later part of a batch: the deadline has been running since the batch began.
+                long sent = 0;
+                int errno = 0;
+                int result = first > 0 && !deadline.LowerToRemaining()
+                    ? DeadlinePassed
+                    : WriteAll(iov, count, ref deadline, out sent, out errno);
+                if (result != 0)
+                {
+                    // Report the frames that went out whole; a frame cut in two ends the stream.
+                    int whole = 0;
+                    long end = 0;
+                    while (whole < chunk.Length && end + FrameHeader.Size + (long)chunk[whole].Length <= sent)
+                    {
+                        end += FrameHeader.Size + (long)chunk[whole].Length;
+                        whole++;
+                    }
 
-            framesSent = first + chunk.Length;
+                    throw result is DeadlinePassed or (int)ErrnoClass.WouldBlock
+                        ? SendTimedOut(sent - end, FrameHeader.Size + (long)chunk[whole].Length, first + whole)
+                        : Error(result, errno, "send", first + whole);
+                }
+            }
+        }
+        finally
+        {
+            deadline.Restore();
         }
     }
 
     /// <summary>
     /// Writes every byte the iovecs describe, resuming after partial writes (a large frame,
     /// a full socket buffer). Returns 0, or what stopped it (<see cref="DeadlinePassed"/>
-    /// or the shim's class, with <paramref name="errno"/>) with <paramref name="sent"/>
-    /// bytes out. The iovecs are consumed.
+    /// or the shim's class, with <paramref name="errno"/>), with <paramref name="sent"/>
+    /// bytes out either way. The iovecs are consumed.
     /// </summary>
-    /// <remarks>
-    /// The send timeout is one deadline for the whole call (send or send_batch), counted
-    /// from <paramref name="start"/>: SO_SNDTIMEO applies to each sendmsg, so after a
-    /// partial write it is lowered to the time left before the next one, and put back
-    /// when the call ends. A call that writes everything at once costs nothing extra.
-    /// </remarks>
-    private int WriteAll(SocketShim.IoVec* iov, int count, ref long sent, long start, bool resumed, out int errno)
+    private int WriteAll(SocketShim.IoVec* iov, int count, ref SendDeadline deadline, out long sent, out int errno)
     {
+        sent = 0;
         errno = 0;
         int first = 0;
-        int configuredMs = -1; // read from the socket at the first partial write
-        bool lowered = false;
-        try
+        while (first < count)
         {
-            // A later part of a batch: the deadline has been running since the batch began.
-            if (resumed && !LowerToRemaining(Socket, start, ref configuredMs, ref lowered))
+            nint n = SocketShim.SendV(_fd, iov + first, count - first);
+            if (n < 0)
+            {
+                if (n != (int)ErrnoClass.Interrupted)
+                {
+                    errno = Marshal.GetLastPInvokeError();
+                    return (int)n;
+                }
+            }
+            else
+            {
+                sent += n;
+                nuint advance = (nuint)n;
+                while (first < count && advance >= iov[first].Length)
+                {
+                    advance -= iov[first].Length;
+                    first++;
+                }
+
+                if (first < count)
+                {
+                    iov[first].Base = (byte*)iov[first].Base + advance;
+                    iov[first].Length -= advance;
+                }
+            }
+
+            // Interrupted or partial: the next sendmsg gets what is left of the deadline.
+            if (first < count && !deadline.LowerToRemaining())
             {
                 return DeadlinePassed;
             }
-
-            while (first < count)
-            {
-                nint n = SocketShim.SendV(_fd, iov + first, count - first);
-                if (n < 0)
-                {
-                    if (n != (int)ErrnoClass.Interrupted)
-                    {
-                        errno = Marshal.GetLastPInvokeError();
-                        return (int)n;
-                    }
-                }
-                else
-                {
-                    sent += n;
-                    nuint advance = (nuint)n;
-                    while (first < count && advance >= iov[first].Length)
-                    {
-                        advance -= iov[first].Length;
-                        first++;
-                    }
-
-                    if (first < count)
-                    {
-                        iov[first].Base = (byte*)iov[first].Base + advance;
-                        iov[first].Length -= advance;
-                    }
-                }
-
-                // Interrupted or partial: the next sendmsg gets what is left of the deadline.
-                if (first < count && !LowerToRemaining(Socket, start, ref configuredMs, ref lowered))
-                {
-                    return DeadlinePassed;
-                }
-            }
-
-            return 0;
         }
-        finally
-        {
-            if (lowered)
-            {
-                try
-                {
-                    Socket.SendTimeout = configuredMs;
-                }
-                catch (Exception e) when (e is ObjectDisposedException or SocketException)
-                {
-                    // Closed meanwhile (cleanup): nothing left to restore.
-                }
-            }
-        }
+
+        return 0;
     }
 
     /// <summary>
-    /// Before the next sendmsg of a call that has not finished: sets SO_SNDTIMEO to what
-    /// is left of the configured send timeout. False when nothing is left.
+    /// The send timeout as one deadline for a whole send or send_batch: SO_SNDTIMEO applies
+    /// to each sendmsg, so after a partial write it is lowered to the time left before the
+    /// next one, and put back when the call ends. A call that writes everything at once
+    /// never touches the socket option.
     /// </summary>
-    private static bool LowerToRemaining(Socket socket, long start, ref int configuredMs, ref bool lowered)
+    private struct SendDeadline(Socket socket)
     {
-        try
+        private readonly long _start = Stopwatch.GetTimestamp();
+        private int _configuredMs = -1; // read from the socket at the first partial write
+        private bool _lowered;
+
+        /// <summary>Before the next sendmsg of a call that has not finished: false when nothing is left.</summary>
+        public bool LowerToRemaining()
         {
-            if (configuredMs < 0)
+            try
             {
-                configuredMs = socket.SendTimeout;
-            }
+                if (_configuredMs < 0)
+                {
+                    _configuredMs = socket.SendTimeout;
+                }
 
-            if (configuredMs <= 0)
+                if (_configuredMs <= 0)
+                {
+                    return true; // no limit
+                }
+
+                double left = _configuredMs - Stopwatch.GetElapsedTime(_start).TotalMilliseconds;
+                if (left < 1)
+                {
+                    return false;
+                }
+
+                socket.SendTimeout = (int)Math.Ceiling(left);
+                _lowered = true;
+                return true;
+            }
+            catch (Exception e) when (e is ObjectDisposedException or SocketException)
             {
-                return true; // no limit
+                return true; // closed meanwhile: the next sendmsg reports it
             }
-
-            double left = configuredMs - Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            if (left < 1)
-            {
-                return false;
-            }
-
-            socket.SendTimeout = (int)Math.Ceiling(left);
-            lowered = true;
-            return true;
         }
-        catch (Exception e) when (e is ObjectDisposedException or SocketException)
+
+        public readonly void Restore()
         {
-            return true; // closed meanwhile: the next sendmsg reports it
+            if (!_lowered)
+            {
+                return;
+            }
+
+            try
+            {
+                socket.SendTimeout = _configuredMs;
+            }
+            catch (Exception e) when (e is ObjectDisposedException or SocketException)
+            {
+                // Closed meanwhile (cleanup): nothing left to restore.
+            }
         }
     }
 
-    internal static IpcException SendTimedOut(long sent, long total) => sent == 0
-        ? new IpcException(IpcStatus.SendTimeout, "send timed out: the peer has not read for the whole send timeout; nothing of the frame was sent and the connection is still usable")
-        : new IpcException(IpcStatus.SendTimeout, $"send timed out after {sent} of {total} bytes of the frame: the peer stopped reading; the stream is cut, so the connection is closed") { StreamCut = true };
+    private static IpcException SendTimedOut(long sent, long total, int framesSent) => sent == 0
+        ? new IpcException(IpcStatus.SendTimeout, "send timed out: the peer has not read for the whole send timeout; nothing of the frame was sent and the connection is still usable") { FramesSent = framesSent }
+        : new IpcException(IpcStatus.SendTimeout, $"send timed out after {sent} of {total} bytes of the frame: the peer stopped reading; the stream is cut, so the connection is closed") { StreamCut = true, FramesSent = framesSent };
 
-    private static IpcException Error(int errnoClass, int errno, string call)
+    private static IpcException Error(int errnoClass, int errno, string call, int framesSent = 0)
     {
         string text = $"{call} failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})";
         return errnoClass == (int)ErrnoClass.PeerGone
-            ? new IpcException(IpcStatus.Closed, $"the peer has closed the connection ({text})")
-            : new IpcException(IpcStatus.Io, text);
+            ? new IpcException(IpcStatus.Closed, $"the peer has closed the connection ({text})") { FramesSent = framesSent }
+            : new IpcException(IpcStatus.Io, text) { FramesSent = framesSent };
     }
 }

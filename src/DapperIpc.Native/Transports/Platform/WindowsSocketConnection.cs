@@ -73,14 +73,21 @@ internal sealed class WindowsSocketConnection : SocketConnection
         }
     }
 
-    protected override void WriteSocket(ReadOnlySpan<NativeFrame> frames, ref int framesSent)
+    protected override void WriteFrames(ReadOnlySpan<NativeFrame> frames)
     {
+        AckRidesOnThisWrite();
         Span<byte> header = stackalloc byte[FrameHeader.Size];
         for (int i = 0; i < frames.Length; i++)
         {
             FrameHeader.Write(header, (byte)frames[i].Kind, (uint)frames[i].Length);
-            SendAll(header, frames[i].PayloadSpan);
-            framesSent = i + 1;
+            try
+            {
+                SendAll(header, frames[i].PayloadSpan);
+            }
+            catch (IpcException e)
+            {
+                throw e.AfterFrames(i);
+            }
         }
     }
 

@@ -8,8 +8,9 @@ namespace DapperIpc.Fuzz.Targets;
 /// <summary>
 /// Framing/FrameReader.cs fed by a scripted stream. Input: a mode byte (low 4 bits: the
 /// configured maximum payload from <see cref="Maxima"/>; 0x10: pull mode, the
-/// dapper_ipc_recv path; 0x40: a batch handler, the batch callback's path; 0x20: a push
-/// handler that stops after every call and is resumed), the split script (<see cref="ScriptedStream.From"/>), then the peer's bytes.
+/// dapper_ipc_recv path; otherwise the reader's push path, which hands over batches (the
+/// bit 0x40, which once chose batches over single frames, no longer changes anything); 0x20:
+/// a handler that stops after every call and is resumed), the split script (<see cref="ScriptedStream.From"/>), then the peer's bytes.
 /// The reader's frames and ending are compared with a reference walk over the whole stream.
 /// </summary>
 internal static class FrameReaderTarget
@@ -45,9 +46,7 @@ internal static class FrameReaderTarget
             else
             {
                 bool stopEach = (mode & 0x20) != 0;
-                IFrameHandler handler = (mode & 0x40) != 0
-                    ? new BatchRecorder(delivered, reader, capacityLimit, max, stopEach)
-                    : new Recorder(delivered, reader, capacityLimit, stopEach);
+                var handler = new BatchRecorder(delivered, reader, capacityLimit, max, stopEach);
                 var source = new Source(stream, reader, capacityLimit);
                 while (!reader.Run(source, handler))
                 {
@@ -172,11 +171,8 @@ internal static class FrameReaderTarget
     }
 
     private sealed class BatchRecorder(List<(byte, byte[])> delivered, FrameReader reader, long capacityLimit, uint max, bool stopEach)
-        : IFrameBatchHandler
+        : IFrameHandler
     {
-        public bool OnFrame(byte kind, ReadOnlySpan<byte> payload)
-            => throw new InvariantViolation("a batch handler was called per frame");
-
         public bool OnFrames(ReadOnlySpan<NativeFrame> frames)
         {
             Invariant.Check(frames.Length is > 0 and <= FrameReader.BatchSize, $"a batch of {frames.Length} frames (1 to {FrameReader.BatchSize} expected)");
@@ -187,16 +183,6 @@ internal static class FrameReaderTarget
                 delivered.Add(((byte)frame.Kind, frame.PayloadSpan.ToArray()));
             }
 
-            return !stopEach;
-        }
-    }
-
-    private sealed class Recorder(List<(byte, byte[])> delivered, FrameReader reader, long capacityLimit, bool stopEach) : IFrameHandler
-    {
-        public bool OnFrame(byte kind, ReadOnlySpan<byte> payload)
-        {
-            Invariant.Check(reader.Capacity <= capacityLimit, $"the buffer grew to {reader.Capacity} bytes, beyond a whole frame of the maximum ({capacityLimit})");
-            delivered.Add((kind, payload.ToArray()));
             return !stopEach;
         }
     }

@@ -1,0 +1,201 @@
+"""The real Dapper, unedited, runs on the library: `python -m dapper_ipc.dapper adapter`.
+
+Dapper is the copy in ../shared/peer (from the repository's root), used in place. A DAP
+client on tcp runs a whole session through Dapper's adapter, whose launcher child runs on
+the library too: initialize, launch (ipcTransport unix, then tcp), setBreakpoints once
+the launcher has built its debugger, configurationDone, the stop at the breakpoint,
+stackTrace, continue, the program's exit. The link between adapter and launcher must have
+been libdapper_ipc's on both sides: the library's own log lines ("dapper.ipc.native") in
+the adapter's log and in the launcher's, and the program, which runs inside the launcher,
+prints what Dapper holds as its socket and which module serves Dapper's dapper.ipc.
+`python -m dapper_ipc.dapper launcher` is also run alone, against a dapper_ipc listener.
+
+Run as a script it exits 77 (CTest's skip) with the reason where the peer is missing.
+"""
+
+import os
+import shutil
+import pathlib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from dap_client import DapClient  # noqa: E402
+
+ROOT = HERE.parent.parent
+PEER = ROOT.parent / "shared" / "peer"
+WAIT = 60.0  # seconds for any one step of a session on a busy machine
+
+PROGRAM = '''\
+import sys
+
+
+def link():
+    from dapper.shared import debug_shared
+    return repr(debug_shared.get_active_session().ipc_sock)
+
+
+total = sum(range(4))
+print("total:", total, flush=True)  # the breakpoint's line
+print("link:", link(), flush=True)
+print("served:", sys.modules["dapper.ipc"].IPCManager.__module__, flush=True)
+'''
+BREAKPOINT_LINE = 10
+
+
+def find_dapper():
+    """(folder to put on PYTHONPATH, None) or (None, why not)."""
+    if not PEER.is_dir():
+        return None, f"the real Dapper is not at {PEER} (../shared/peer from the repository's root)"
+    for folder in sorted(PEER.glob("dapper-*")):
+        if (folder / "dapper" / "adapter" / "__main__.py").is_file():
+            return folder, None
+    return None, f"{PEER} holds no dapper-*/dapper package"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(condition, what, process, log):
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        if process.poll() is not None:
+            tail = log.read_text()[-4000:] if log.is_file() else ""
+            raise AssertionError(f"the {process.args[3]} exited ({process.returncode}) before {what}:\n{tail}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {WAIT} s")
+        time.sleep(0.05)
+
+
+DAPPER, WHY_NOT = find_dapper()
+
+
+@unittest.skipIf(DAPPER is None, WHY_NOT)
+class RealDapperRunsOnTheLibrary(unittest.TestCase):
+    def test_session_over_unix(self):
+        self.run_session("unix")
+
+    def test_session_over_tcp(self):
+        self.run_session("tcp")
+
+    def test_the_launcher_entry_point_alone(self):
+        # `python -m dapper_ipc.dapper launcher ARGS` is Dapper's launcher on the library,
+        # here driven by a dapper_ipc listener standing where Dapper's adapter would.
+        sys.path.insert(0, str(ROOT / "python" / "src"))
+        from dapper_ipc import IPCManager, TransportConfig
+
+        work = pathlib.Path(tempfile.mkdtemp(prefix="dapper-peer-"))
+        self.addCleanup(shutil.rmtree, work, ignore_errors=True)
+        program, launcher_log = work / "program.py", work / "launcher.log"
+        program.write_text(PROGRAM)
+        adapter = IPCManager()
+        self.addCleanup(adapter.close)
+        args = adapter.create_listener(TransportConfig(transport="tcp"))
+        env = dict(os.environ, DAPPER_LOG_FILE=str(launcher_log), DAPPER_LOG_LEVEL="DEBUG")
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "python" / "src"), str(DAPPER)])
+        launcher = subprocess.Popen([sys.executable, "-m", "dapper_ipc.dapper", "launcher", "--program", str(program),
+                                     *args], env=env, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                    text=True)
+        try:
+            adapter.wait_for_client(WAIT)
+            wait_until(lambda: launcher_log.is_file() and "Debugger configured" in launcher_log.read_text(),
+                       "debugger in the launcher", launcher, launcher_log)
+            adapter.send({"id": 1, "command": "configurationDone", "arguments": {}})
+            events = []
+            while "exited" not in events:
+                events.append(adapter.recv(timeout=WAIT).get("event"))
+            stdout, _ = launcher.communicate(timeout=WAIT)
+        finally:
+            if launcher.poll() is None:
+                launcher.kill()
+                launcher.wait()
+        self.assertIn("link: <dapper_ipc LibraryLink tcp ", stdout)
+        self.assertIn("served: dapper_ipc.dapper._adapter_side\n", stdout)
+
+    def run_session(self, transport):
+        work = pathlib.Path(tempfile.mkdtemp(prefix="dapper-peer-"))
+        self.addCleanup(shutil.rmtree, work, ignore_errors=True)
+        program = work / "program.py"
+        program.write_text(PROGRAM)
+        adapter_log, launcher_log = work / "adapter.log", work / "launcher.log"
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "python" / "src"), str(DAPPER)])
+        # Dapper's launcher writes its log where the adapter's environment says.
+        env.update(DAPPER_LOG_FILE=str(launcher_log), DAPPER_LOG_LEVEL="DEBUG")
+        port = free_port()
+        with open(adapter_log, "w") as log:
+            adapter = subprocess.Popen(
+                [sys.executable, "-m", "dapper_ipc.dapper", "adapter",
+                 "--port", str(port), "--host", "127.0.0.1", "--log-level", "DEBUG"],
+                env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT)
+        client = None
+        try:
+            def listening():
+                nonlocal client
+                try:
+                    client = DapClient("127.0.0.1", port, timeout=WAIT)
+                except OSError:
+                    return False
+                return True
+
+            wait_until(listening, "DAP listener", adapter, adapter_log)
+            self.assertTrue(client.request("initialize", {"adapterID": "dapper", "clientID": "dapper-ipc-test",
+                                                          "linesStartAt1": True, "pathFormat": "path"})["success"])
+            launched = client.request("launch", {"program": str(program), "ipcTransport": transport})
+            self.assertTrue(launched["success"], launched)
+            client.event("process")
+            # Dapper's launcher drops a command that arrives before its debugger exists and
+            # tells no DAP client when it is ready; its log does.
+            wait_until(lambda: launcher_log.is_file() and "Debugger configured" in launcher_log.read_text(),
+                       "debugger in the launcher", adapter, adapter_log)
+            breakpoints = client.request("setBreakpoints", {"source": {"path": str(program)},
+                                                            "breakpoints": [{"line": BREAKPOINT_LINE}]})
+            self.assertEqual([{"verified": True, "line": BREAKPOINT_LINE}], breakpoints["body"]["breakpoints"])
+            self.assertTrue(client.request("configurationDone")["success"])
+
+            stopped = client.event("stopped")
+            self.assertEqual("breakpoint", stopped["body"]["reason"])
+            self.assertNotIn("total:", client.output(), "the program ran past its breakpoint")
+            # Dapper 0.9.4 answers with its launcher's body nested in "stackFrames"; the
+            # request makes its round trip to the launcher and back over the link.
+            trace = client.request("stackTrace", {"threadId": stopped["body"]["threadId"]})
+            self.assertTrue(trace["success"], trace)
+            self.assertTrue(client.request("continue", {"threadId": stopped["body"]["threadId"]})["success"])
+            self.assertEqual(0, client.event("exited")["body"]["exitCode"])
+            client.event("terminated")
+
+            output = client.output_until("served:")
+            self.assertIn("total: 6\n", output)
+            # Inside the launcher: Dapper's socket is the library's link, its dapper.ipc is this package.
+            self.assertIn(f"link: <dapper_ipc LibraryLink {transport} ", output)
+            self.assertIn("libdapper_ipc", output.split("link:")[1].splitlines()[0])
+            self.assertIn("served: dapper_ipc.dapper._adapter_side\n", output)
+            # The library's own log messages, which only libdapper_ipc writes, on both sides.
+            adapter_text, launcher_text = adapter_log.read_text(), launcher_log.read_text()
+            self.assertIn(f"dapper.ipc.native: listening on {transport}:", adapter_text)
+            self.assertIn(f"dapper.ipc.native: connected: {transport}:", launcher_text)
+        finally:
+            if client is not None:
+                client.close()
+            adapter.terminate()
+            try:
+                adapter.wait(timeout=WAIT)
+            except subprocess.TimeoutExpired:
+                adapter.kill()
+                adapter.wait()
+
+
+if __name__ == "__main__":
+    if DAPPER is None:
+        print(f"real_dapper SKIPPED: {WHY_NOT}")
+        sys.exit(77)
+    unittest.main(verbosity=2)
