@@ -73,10 +73,14 @@ class Pull:
                 self._buf = ctypes.create_string_buffer(self._cap.value)
                 self._view = memoryview(self._buf).cast("B")
                 continue
-            error = native.error_for(status)
             if status in (native.E_INVALID_STATE, native.E_INVALID_ARGUMENT, native.E_UNSUPPORTED,
                           native.E_INVALID_HANDLE):
-                raise error  # a misuse: the stream is not over
+                if self._closed:
+                    # A wait that cleanup on another thread ended: the library has already
+                    # forgotten the session when the woken caller takes again.
+                    raise IPCStateError("cleanup ran while waiting for a message", native.E_CANCELLED)
+                raise native.error_for(status)  # a misuse: the stream is not over
+            error = native.error_for(status)
             self.error = error
             return END
         count = self._count.value
