@@ -5,8 +5,20 @@ client: WaitNamedPipe, CreateFile overlapped, PIPE_READMODE_MESSAGE); a connecti
 multiprocessing Listener accepted can be wrapped as well. Each sendall is one message;
 recv hands out the bytes of the messages in order, b"" once the other end has closed
 the pipe. Imports nothing of dapper_ipc: the launchers written from the protocol alone
-(launcher_peer.py, node/test-support/peer.py) use it too."""
+(launcher_peer.py, node/test-support/peer.py) use it too, and recv_exactly, which reads
+from a socket or a PipeStream alike."""
 import socket
+
+
+def recv_exactly(s, n):
+    """n bytes from s (a socket or a PipeStream), or None at end-of-file before them."""
+    data = b""
+    while len(data) < n:
+        chunk = s.recv(n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
 
 
 def connect_pipe(name):

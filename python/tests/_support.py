@@ -9,7 +9,7 @@ import sys
 import threading
 import unittest
 
-from _pipe_stream import connect_pipe
+from _pipe_stream import connect_pipe, recv_exactly  # noqa: F401 - recv_exactly: for the tests
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.join(os.path.dirname(HERE), "src")
@@ -61,16 +61,6 @@ def raw_client(args):
         s = socket.create_connection((opts["--ipc-host"], int(opts["--ipc-port"])))
     s.settimeout(WAIT)
     return s
-
-
-def recv_exactly(s, n):
-    data = b""
-    while len(data) < n:
-        chunk = s.recv(n - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return data
 
 
 class Inbox:

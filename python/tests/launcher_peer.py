@@ -29,6 +29,8 @@ import struct
 import sys
 import time
 
+from _pipe_stream import connect_pipe, recv_exactly
+
 HEADER = struct.Struct(">2sBBI")  # magic "DP", version 1, kind, payload length (big-endian)
 
 
@@ -37,8 +39,6 @@ def connect(args):
     for _attempt in range(60):
         try:
             if opts["--ipc"] == "pipe":  # as the launcher: multiprocessing.connection, AF_PIPE
-                from _pipe_stream import connect_pipe
-
                 return connect_pipe(opts["--ipc-pipe"])
             if opts["--ipc"] == "unix":
                 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -61,25 +61,15 @@ def send(s, kind, message):
     s.sendall(frame(kind, json.dumps(message).encode("utf-8")))
 
 
-def read_exactly(s, n):
-    data = b""
-    while len(data) < n:
-        chunk = s.recv(n - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return data
-
-
 def read_frame(s):
     """(kind, message) or None at end-of-file. Exits 3 on a bad header."""
-    header = read_exactly(s, HEADER.size)
+    header = recv_exactly(s, HEADER.size)
     if header is None:
         return None
     magic, version, kind, length = HEADER.unpack(header)
     if magic != b"DP" or version != 1:
         sys.exit(3)
-    payload = read_exactly(s, length)
+    payload = recv_exactly(s, length)
     if payload is None:
         return None
     return kind, json.loads(payload.decode("utf-8"))
@@ -132,13 +122,13 @@ def drain(s):
     frames, end = 0, "eof"
     try:
         while True:  # frame by frame, as the launcher reads
-            header = read_exactly(s, HEADER.size)
+            header = recv_exactly(s, HEADER.size)
             if header is None:
                 break
             magic, version, _kind, length = HEADER.unpack(header)
             if magic != b"DP" or version != 1:
                 sys.exit(3)
-            if read_exactly(s, length) is None:
+            if recv_exactly(s, length) is None:
                 end = "eof-mid-frame"
                 break
             frames += 1
