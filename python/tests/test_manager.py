@@ -330,6 +330,46 @@ class CtrlCAtAnyMomentTests(unittest.TestCase):
             sys.setswitchinterval(switch)
             signal.signal(signal.SIGINT, previous)
 
+    @unittest.skipUnless(os.name == "posix", "sends SIGINT with kill")
+    def test_a_sigint_before_cleanups_worker_began_still_cleans_up(self):
+        # cleanup on the main thread waits for a busy handler through a worker thread. With
+        # a long switch interval the spinning main thread keeps the GIL, so the worker has
+        # not begun when the SIGINT (from another process: it needs no GIL) lands. The
+        # cleanup must still happen: the peer sees end-of-file, and create_listener
+        # afterwards succeeds (it waits for the cleanup to finish).
+        import subprocess
+        from dapper_ipc import _interruptible
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        wait_slice = _interruptible.WAIT_SLICE
+        _interruptible.WAIT_SLICE = 0
+        switch = sys.getswitchinterval()
+        server = IPCManager()
+        try:
+            peer = raw_client(server.create_listener(TransportConfig(transport=LOCAL)))
+            server.wait_for_client(WAIT)
+            busy, release = threading.Event(), threading.Event()
+            server.start_reader(lambda _m: (busy.set(), release.wait(WAIT)))
+            peer.sendall(b"DP\x01\x01\x00\x00\x00\x02{}")
+            self.assertTrue(busy.wait(WAIT))
+            kill = subprocess.Popen(["sh", "-c", f"sleep 0.2; kill -INT {os.getpid()}"])
+            sys.setswitchinterval(5.0)
+            try:
+                with self.assertRaises(KeyboardInterrupt):
+                    server.cleanup()
+            finally:
+                sys.setswitchinterval(switch)
+                kill.wait(WAIT)
+            self.assertFalse(server.is_enabled)
+            self.assertEqual(peer.recv(1), b"", "the interrupted cleanup left the connection open")
+            release.set()
+            server.create_listener(TransportConfig(transport=LOCAL))
+            peer.close()
+        finally:
+            release.set()
+            server.close()
+            _interruptible.WAIT_SLICE = wait_slice
+            signal.signal(signal.SIGINT, previous)
+
 
 class CleanupTests(unittest.TestCase):
     """The original's cleanup() from the main thread did not close the connection."""

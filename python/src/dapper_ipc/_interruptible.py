@@ -53,10 +53,12 @@ class Completion:
         return self.done
 
 
-def blocking(fn, on_interrupt):
+def blocking(fn, on_interrupt, finish=False):
     """fn() (library calls that may block), so that Ctrl-C interrupts it: see the
     module's docstring. on_interrupt(done) runs after KeyboardInterrupt on the main
-    thread; done is the _Completion set when fn has returned."""
+    thread; done is the Completion set when fn has returned. An interrupted fn that had
+    not begun never runs, unless finish: then it runs all the same, on a worker (a
+    cleanup must happen, whenever the signal landed)."""
     if threading.current_thread() is not threading.main_thread():
         return fn()
     # KeyboardInterrupt can land between any two bytecodes here, so the main thread
@@ -65,17 +67,20 @@ def blocking(fn, on_interrupt):
     outcome, completion, gate = [], Completion(), _thread.allocate_lock()
     flags = [False, False]  # cancelled, began
 
-    def run():
-        with gate:
-            if flags[0]:
-                return
-            flags[1] = True
+    def call():
         try:
             outcome.append((fn(), None))
         except BaseException as error:  # handed to the caller
             outcome.append((None, error))
         finally:
             completion.set()
+
+    def run():
+        with gate:
+            if flags[0]:
+                return
+            flags[1] = True
+        call()
 
     try:
         try:
@@ -95,7 +100,14 @@ def blocking(fn, on_interrupt):
             flags[0] = True
             began = flags[1]
         if not began:
-            completion.set()  # fn never runs: nothing to wait for
+            if finish:
+                # The first worker, if it was started at all, will find itself cancelled.
+                try:
+                    _thread.start_new_thread(call, ())
+                except RuntimeError:  # no new threads (interpreter shutdown)
+                    call()
+            else:
+                completion.set()  # fn never runs: nothing to wait for
         on_interrupt(completion)
         raise
     result, error = outcome[0]

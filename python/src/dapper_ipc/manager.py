@@ -497,7 +497,7 @@ class IPCManager(AsyncIPC, CleansUpOnExit):
             # Ctrl-C leaves it running in its worker until the reader has been joined (the
             # connection is closed and the socket file removed before that).
             self._enabled = False
-            error = _blocking(self._cleanup_locked, self._cleanup_goes_on)
+            error = _blocking(self._cleanup_locked, self._cleanup_goes_on, finish=True)
         if error is not None:
             raise error
 
