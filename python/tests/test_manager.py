@@ -5,7 +5,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import struct
 import sys
 import threading

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import unittest
 
-from _support import PEER, WAIT, Inbox, child_env, raw_client, recv_exactly
+from _support import PEER, WAIT, Inbox, child_env, raw_client
 from dapper_ipc import IPCConfigError, IPCStateError, IPCTimeoutError, SessionListener, TransportConfig
 
 
