@@ -170,9 +170,64 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
         sent = 0;
         errno = 0;
         int first = 0;
-        while (first < count)
+        // The first attempt never waits: when it cannot write everything the peer is not
+        // keeping up, and from then until the call ends is what send_blocked_ns counts.
+        long blockedSince = 0;
+        try
         {
-            nint n = SocketShim.SendV(_fd, iov + first, count - first);
+            while (first < count)
+            {
+                nint n;
+                if (blockedSince == 0)
+                {
+                    n = SocketShim.SendVNoWait(_fd, iov + first, count - first);
+                    if (n == (int)ErrnoClass.WouldBlock)
+                    {
+                        blockedSince = Stopwatch.GetTimestamp();
+                        continue;
+                    }
+                }
+                else
+                {
+                    n = SocketShim.SendV(_fd, iov + first, count - first);
+                }
+
+                int r = Advance(n, iov, count, ref first, ref sent, out errno);
+                if (r != 0)
+                {
+                    return r;
+                }
+
+                if (first < count)
+                {
+                    if (blockedSince == 0)
+                    {
+                        blockedSince = Stopwatch.GetTimestamp();
+                    }
+                    else if (!deadline.LowerToRemaining())
+                    {
+                        // Interrupted or partial: the next sendmsg gets what is left of the deadline.
+                        return DeadlinePassed;
+                    }
+                }
+            }
+
+            return 0;
+        }
+        finally
+        {
+            if (blockedSince != 0)
+            {
+                AddBlocked(Stopwatch.GetTimestamp() - blockedSince);
+            }
+        }
+    }
+
+    /// <summary>Consumes the iovecs a sendmsg wrote; 0, or the class of its failure (Interrupted is not one).</summary>
+    private static int Advance(nint n, SocketShim.IoVec* iov, int count, ref int first, ref long sent, out int errno)
+    {
+        errno = 0;
+        {
             if (n < 0)
             {
                 if (n != (int)ErrnoClass.Interrupted)
@@ -197,16 +252,12 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
                     iov[first].Length -= advance;
                 }
             }
-
-            // Interrupted or partial: the next sendmsg gets what is left of the deadline.
-            if (first < count && !deadline.LowerToRemaining())
-            {
-                return DeadlinePassed;
-            }
         }
 
         return 0;
     }
+
+    protected override bool MeasuresBlockedTime => true;
 
     /// <summary>
     /// The send timeout as one deadline for a whole send or send_batch: SO_SNDTIMEO applies

@@ -1,0 +1,38 @@
+using System;
+using System.Threading;
+
+namespace DapperIpc.Transports;
+
+/// <summary>
+/// A manager's counters (dapper_ipc_get_stats), shared by the connections it has over its
+/// life. Each field has one writer at a time, so plain fields do: the send side is written
+/// under the connection's send lock, the receive side by the one thread that reads (the
+/// reader or the thread in recv); only <see cref="Connects"/> and the heartbeat's round
+/// trip come from elsewhere. Readers see each field whole (64-bit reads) but not one snapshot.
+/// </summary>
+internal sealed class ConnectionStats
+{
+    public long FramesSent;
+    public long BytesSent;
+    public long SendBlockedTicks;   // Stopwatch ticks
+    public long LastSendTick;       // Environment.TickCount64; 0: never
+
+    public long FramesReceived;
+    public long BytesReceived;
+    public long LastReceiveTick;    // Environment.TickCount64; 0: never
+
+    public long Connects;
+    public long HeartbeatRttUs = -1;
+
+    public void CountConnect() => Interlocked.Increment(ref Connects);
+
+    /// <summary>Milliseconds since a tick taken with Environment.TickCount64; -1 for never.</summary>
+    public static long MsAgo(long tick) => tick == 0 ? -1 : Math.Max(0, Environment.TickCount64 - tick);
+
+    /// <summary>Environment.TickCount64, never 0 (0 means never).</summary>
+    public static long Now()
+    {
+        long now = Environment.TickCount64;
+        return now == 0 ? 1 : now;
+    }
+}
