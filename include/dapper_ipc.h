@@ -277,6 +277,12 @@ typedef struct dapper_ipc_config {
        callbacks, recv, or the frame and byte counts of dapper_ipc_get_stats.
        One thread per connection with heartbeats on ("dapper-ipc-heartbeat")
        sends them and watches the deadline; nothing is added to the frame path.
+       The reader thread reads and answers control frames; in the pull mode
+       recv and recv_batch do (returning E_TIMEOUT when only control frames
+       came), so a pull-mode host must call recv for the announcement to be
+       answered; once heartbeats run, its own keep going between its recv
+       calls, and unread data waiting for it never counts as the peer's
+       silence.
        Not for a client of a session listener (its first frame must be the
        session hello). Without heartbeats a tcp connection still notices a
        dead remote host: keepalive is on (first probe after 15 s idle, then

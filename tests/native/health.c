@@ -243,16 +243,16 @@ static int stats_exact(enum mode mode, int32_t heartbeat_ms)
         struct timespec start;
         clock_gettime(CLOCK_MONOTONIC, &start);
         while ((stats_of(server).heartbeat_rtt_us < 0 || stats_of(client).heartbeat_rtt_us < 0) &&
-               seconds_since(&start) < WAIT_SECONDS)
-            usleep(10 * 1000);
-        if (mode == PULL) {
-            /* In pull mode heartbeats are read (and answered) inside recv. */
-            size_t n = 0;
-            uint8_t b[16];
-            dapper_ipc_frame f[1];
-            for (int i = 0; i < 3 * 10; i++) {
-                dapper_ipc_recv_batch(server, b, sizeof b, f, 1, &n, heartbeat_ms);
-                dapper_ipc_recv_batch(client, b, sizeof b, f, 1, &n, 0);
+               seconds_since(&start) < WAIT_SECONDS) {
+            if (mode == PULL) {
+                /* In pull mode control frames are read (and answered) inside recv. */
+                size_t n = 0;
+                uint8_t b[16];
+                dapper_ipc_frame f[1];
+                dapper_ipc_recv_batch(server, b, sizeof b, f, 1, &n, 5);
+                dapper_ipc_recv_batch(client, b, sizeof b, f, 1, &n, 5);
+            } else {
+                usleep(10 * 1000);
             }
         }
         dapper_ipc_stats s = stats_of(server), c = stats_of(client);

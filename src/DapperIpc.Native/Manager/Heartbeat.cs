@@ -159,6 +159,7 @@ internal sealed class Heartbeat
             }
 
             long nextPing = ConnectionStats.Now();
+            long framesSeen = Volatile.Read(ref _stats.FramesReceived);
             while (true)
             {
                 long now = ConnectionStats.Now();
@@ -169,7 +170,16 @@ internal sealed class Heartbeat
                     nextPing = now + _ownMs;
                 }
 
-                long seen = Math.Max(Volatile.Read(ref _stats.LastReceiveTick), Volatile.Read(ref _peerSeenTick));
+                long frames = Volatile.Read(ref _stats.FramesReceived);
+                if (frames != framesSeen)
+                {
+                    // The host's frames prove the peer alive too (a peer whose stream is
+                    // busy with them may skip heartbeats): counted, never timed, here.
+                    framesSeen = frames;
+                    Volatile.Write(ref _peerSeenTick, now);
+                }
+
+                long seen = Volatile.Read(ref _peerSeenTick);
                 long silence = now - seen;
                 if (silence >= limit)
                 {

@@ -29,6 +29,8 @@ public sealed class IPCManager : IDisposable
     // dapper_ipc_get_stats: every session of this manager adds to the same counters.
     private readonly ConnectionStats _stats = new();
 
+    public IPCManager() => StampClock.Start();
+
     /// <summary>Sets the handler the next reader will call. Not once a reader runs.</summary>
     public void SetHandler(IConnectionHandler? handler)
     {
@@ -177,8 +179,8 @@ public sealed class IPCManager : IDisposable
             Volatile.Read(ref c.BytesReceived),
             Volatile.Read(ref c.Connects),
             (long)(Volatile.Read(ref c.SendBlockedTicks) * (1_000_000_000.0 / System.Diagnostics.Stopwatch.Frequency)),
-            ConnectionStats.MsAgo(Volatile.Read(ref c.LastSendTick)),
-            ConnectionStats.MsAgo(Volatile.Read(ref c.LastReceiveTick)),
+            ConnectionStats.MsAgoStamp(Volatile.Read(ref c.LastSendStamp)),
+            StampClock.MsAgo(Volatile.Read(ref c.LastReceiveStamp)),
             Volatile.Read(ref c.HeartbeatRttUs));
     }
 

@@ -675,18 +675,54 @@ internal sealed class IpcSession
 
         public bool OnFrames(ReadOnlySpan<NativeFrame> frames)
         {
+            if (_oneFramePerCall)
+            {
+                // One call per frame (so cleanup stops delivery between any two).
+                for (int i = 0; i < frames.Length; i++)
+                {
+                    if (frames[i].Kind == FrameKind.Control)
+                    {
+                        OnControl(frames[i]);
+                    }
+                    else if (!Deliver(frames.Slice(i, 1), FrameHeader.Size + (long)frames[i].Length))
+                    {
+                        return false;
+                    }
+                }
+
+                return true;
+            }
+
+            long bytes = 0;
+            for (int i = 0; i < frames.Length; i++)
+            {
+                if (frames[i].Kind == FrameKind.Control)
+                {
+                    return OnBatchWithControl(frames);
+                }
+
+                bytes += FrameHeader.Size + (long)frames[i].Length;
+            }
+
+            return Deliver(frames, bytes);
+        }
+
+        // Rare (heartbeats on): the host's runs between control frames, each run in one call.
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        private bool OnBatchWithControl(ReadOnlySpan<NativeFrame> frames)
+        {
             long bytes = 0;
             int start = 0;
             for (int i = 0; i < frames.Length; i++)
             {
                 if (frames[i].Kind == FrameKind.Control)
                 {
-                    if (i > start && !DeliverRun(frames[start..i], bytes))
+                    if (i > start && !Deliver(frames[start..i], bytes))
                     {
                         return false;
                     }
 
-                    session._heartbeat.OnControl(connection, frames[i].PayloadSpan);
+                    OnControl(frames[i]);
                     start = i + 1;
                     bytes = 0;
                     continue;
@@ -695,27 +731,11 @@ internal sealed class IpcSession
                 bytes += FrameHeader.Size + (long)frames[i].Length;
             }
 
-            return start == frames.Length || DeliverRun(frames[start..], bytes);
+            return start == frames.Length || Deliver(frames[start..], bytes);
         }
 
-        private bool DeliverRun(ReadOnlySpan<NativeFrame> frames, long bytes)
-        {
-            _stats.LastReceiveTick = ConnectionStats.Now();
-            if (!_oneFramePerCall)
-            {
-                return Deliver(frames, bytes);
-            }
-
-            for (int i = 0; i < frames.Length; i++)
-            {
-                if (!Deliver(frames.Slice(i, 1), FrameHeader.Size + (long)frames[i].Length))
-                {
-                    return false;
-                }
-            }
-
-            return true;
-        }
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        private void OnControl(NativeFrame frame) => session._heartbeat.OnControl(connection, frame.PayloadSpan);
 
         /// <summary>False once cleanup ran (during the call too).</summary>
         private bool Deliver(ReadOnlySpan<NativeFrame> frames, long bytes)
@@ -727,6 +747,7 @@ internal sealed class IpcSession
 
             _stats.FramesReceived += frames.Length;
             _stats.BytesReceived += bytes;
+            _stats.LastReceiveStamp = StampClock.Stamp();
             try
             {
                 handler?.OnMessages(frames);

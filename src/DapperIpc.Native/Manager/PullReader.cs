@@ -153,7 +153,7 @@ internal sealed class PullReader(ConnectionBase connection, ConnectionStats stat
 
         stats.FramesReceived += count;
         stats.BytesReceived += bytes;
-        stats.LastReceiveTick = ConnectionStats.Now();
+        stats.LastReceiveStamp = StampClock.Stamp();
         return IpcStatus.Ok;
     }
 

@@ -183,8 +183,16 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
     /// <summary>Bytes the peer sent that wait unread in the OS (0 where unknown): a peer whose data waits is not silent.</summary>
     public virtual int BytesWaiting => 0;
 
-    /// <summary>True where WriteFrames adds exactly the time it waited for room (<see cref="AddBlocked"/>); otherwise writes slower than 1 ms count whole.</summary>
-    protected virtual bool MeasuresBlockedTime => false;
+    /// <summary>
+    /// Set by a transport whose WriteFrames adds exactly the time it waited for room
+    /// (<see cref="AddBlocked"/>) and stores the Stopwatch time it started writing in
+    /// <see cref="WriteStarted"/> (a clock it reads anyway, for the send deadline);
+    /// otherwise the base class times each write, and a write slower than 1 ms counts whole.
+    /// </summary>
+    protected bool MeasuresBlockedTime { get; init; }
+
+    /// <summary>The Stopwatch time the last WriteFrames began (see <see cref="MeasuresBlockedTime"/>); under the send lock.</summary>
+    protected long WriteStarted { get; set; }
 
     /// <summary>Adds Stopwatch ticks a write spent waiting for the peer to read; under the send lock.</summary>
     protected void AddBlocked(long ticks) => Stats.SendBlockedTicks += ticks;
@@ -204,59 +212,84 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
             throw new IpcException(IpcStatus.Closed, $"the connection ({Description}) is closed");
         }
 
-        long start = MeasuresBlockedTime ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+        if (!MeasuresBlockedTime)
+        {
+            WriteTimed(frames, bytes, counted);
+            return;
+        }
+
         try
         {
             WriteFrames(frames);
         }
         catch (IpcException e)
         {
-            if (counted && e.FramesSent > 0)
-            {
-                Count(frames[..e.FramesSent], -1);
-            }
+            Failed(e, frames, counted, WriteStarted);
+            throw;
+        }
 
-            if (e.StreamCut)
-            {
-                // Part of a frame is out: no later frame could be parsed by the peer.
-                Close();
-            }
+        if (counted)
+        {
+            Count(frames, bytes, WriteStarted);
+        }
+    }
 
+    // Transports that cannot tell when a write waited for room: a write slower than 1 ms
+    // counts whole as blocked.
+    private void WriteTimed(ReadOnlySpan<NativeFrame> frames, long bytes, bool counted)
+    {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            WriteFrames(frames);
+        }
+        catch (IpcException e)
+        {
+            Failed(e, frames, counted, start);
             throw;
         }
         finally
         {
-            if (!MeasuresBlockedTime)
+            long took = System.Diagnostics.Stopwatch.GetTimestamp() - start;
+            if (took > System.Diagnostics.Stopwatch.Frequency / 1000)
             {
-                long took = System.Diagnostics.Stopwatch.GetTimestamp() - start;
-                if (took > System.Diagnostics.Stopwatch.Frequency / 1000)
-                {
-                    AddBlocked(took);
-                }
+                AddBlocked(took);
             }
         }
 
         if (counted)
         {
-            Count(frames, bytes);
+            Count(frames, bytes, start);
         }
     }
 
-    private void Count(ReadOnlySpan<NativeFrame> frames, long bytes)
+    private void Failed(IpcException e, ReadOnlySpan<NativeFrame> frames, bool counted, long stamp)
     {
-        if (bytes < 0)
+        if (counted && e.FramesSent > 0)
         {
-            bytes = 0;
-            foreach (NativeFrame f in frames)
+            long bytes = 0;
+            foreach (NativeFrame f in frames[..e.FramesSent])
             {
                 bytes += FrameHeader.Size + (long)f.Length;
             }
+
+            Count(frames[..e.FramesSent], bytes, stamp);
         }
 
+        if (e.StreamCut)
+        {
+            // Part of a frame is out: no later frame could be parsed by the peer.
+            Close();
+        }
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private void Count(ReadOnlySpan<NativeFrame> frames, long bytes, long stamp)
+    {
         ConnectionStats s = Stats;
         s.FramesSent += frames.Length;
         s.BytesSent += bytes;
-        s.LastSendTick = ConnectionStats.Now();
+        s.LastSendStamp = stamp;
     }
 
     /// <summary>

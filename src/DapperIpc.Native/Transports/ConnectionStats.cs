@@ -15,24 +15,25 @@ internal sealed class ConnectionStats
     public long FramesSent;
     public long BytesSent;
     public long SendBlockedTicks;   // Stopwatch ticks
-    public long LastSendTick;       // Environment.TickCount64; 0: never
+    public long LastSendStamp;      // Stopwatch timestamp (the send reads that clock anyway); 0: never
 
     public long FramesReceived;
     public long BytesReceived;
-    public long LastReceiveTick;    // Environment.TickCount64; 0: never
+    public long LastReceiveStamp;   // StampClock.Stamp(); 0: never
 
     public long Connects;
     public long HeartbeatRttUs = -1;
 
     public void CountConnect() => Interlocked.Increment(ref Connects);
 
-    /// <summary>Milliseconds since a tick taken with Environment.TickCount64; -1 for never.</summary>
-    public static long MsAgo(long tick) => tick == 0 ? -1 : Math.Max(0, Environment.TickCount64 - tick);
+    /// <summary>Milliseconds since a Stopwatch timestamp; -1 for never.</summary>
+    public static long MsAgoStamp(long stamp)
+        => stamp == 0 ? -1 : Math.Max(0, (System.Diagnostics.Stopwatch.GetTimestamp() - stamp) * 1000 / System.Diagnostics.Stopwatch.Frequency);
 
-    /// <summary>Environment.TickCount64, never 0 (0 means never).</summary>
+    /// <summary>A monotonic millisecond clock for the heartbeats, never 0.</summary>
     public static long Now()
     {
-        long now = Environment.TickCount64;
+        long now = OperatingSystem.IsWindows() ? Environment.TickCount64 : Platform.SocketShim.CoarseMs();
         return now == 0 ? 1 : now;
     }
 }

@@ -26,6 +26,7 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
     public PosixSocketConnection(Socket socket, ConnectionOptions options, string description) : base(socket, options, description)
     {
         _fd = (int)socket.SafeHandle.DangerousGetHandle();
+        MeasuresBlockedTime = true;
         _ = SocketShim.Configure(_fd);
     }
 
@@ -108,6 +109,7 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
         AckRidesOnThisWrite();
         // One deadline for the whole call, however many sendmsg calls it takes.
         var deadline = new SendDeadline(Socket);
+        WriteStarted = deadline.Start;
         try
         {
             int perWrite = Math.Min(frames.Length, FramesPerWrite);
@@ -170,70 +172,28 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
         sent = 0;
         errno = 0;
         int first = 0;
+        int result = 0;
         // The first attempt never waits: when it cannot write everything the peer is not
         // keeping up, and from then until the call ends is what send_blocked_ns counts.
         long blockedSince = 0;
-        try
+        while (first < count)
         {
-            while (first < count)
-            {
-                nint n;
-                if (blockedSince == 0)
-                {
-                    n = SocketShim.SendVNoWait(_fd, iov + first, count - first);
-                    if (n == (int)ErrnoClass.WouldBlock)
-                    {
-                        blockedSince = Stopwatch.GetTimestamp();
-                        continue;
-                    }
-                }
-                else
-                {
-                    n = SocketShim.SendV(_fd, iov + first, count - first);
-                }
-
-                int r = Advance(n, iov, count, ref first, ref sent, out errno);
-                if (r != 0)
-                {
-                    return r;
-                }
-
-                if (first < count)
-                {
-                    if (blockedSince == 0)
-                    {
-                        blockedSince = Stopwatch.GetTimestamp();
-                    }
-                    else if (!deadline.LowerToRemaining())
-                    {
-                        // Interrupted or partial: the next sendmsg gets what is left of the deadline.
-                        return DeadlinePassed;
-                    }
-                }
-            }
-
-            return 0;
-        }
-        finally
-        {
-            if (blockedSince != 0)
-            {
-                AddBlocked(Stopwatch.GetTimestamp() - blockedSince);
-            }
-        }
-    }
-
-    /// <summary>Consumes the iovecs a sendmsg wrote; 0, or the class of its failure (Interrupted is not one).</summary>
-    private static int Advance(nint n, SocketShim.IoVec* iov, int count, ref int first, ref long sent, out int errno)
-    {
-        errno = 0;
-        {
+            nint n = blockedSince == 0
+                ? SocketShim.SendVNoWait(_fd, iov + first, count - first)
+                : SocketShim.SendV(_fd, iov + first, count - first);
             if (n < 0)
             {
+                if (n == (int)ErrnoClass.WouldBlock && blockedSince == 0)
+                {
+                    blockedSince = Stopwatch.GetTimestamp(); // no room at all: wait for it
+                    continue;
+                }
+
                 if (n != (int)ErrnoClass.Interrupted)
                 {
                     errno = Marshal.GetLastPInvokeError();
-                    return (int)n;
+                    result = (int)n;
+                    break;
                 }
             }
             else
@@ -252,12 +212,29 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
                     iov[first].Length -= advance;
                 }
             }
+
+            if (first < count)
+            {
+                if (blockedSince == 0)
+                {
+                    blockedSince = Stopwatch.GetTimestamp(); // partial: the rest waits for room
+                }
+                else if (!deadline.LowerToRemaining())
+                {
+                    // Interrupted or partial: the next sendmsg gets what is left of the deadline.
+                    result = DeadlinePassed;
+                    break;
+                }
+            }
         }
 
-        return 0;
-    }
+        if (blockedSince != 0)
+        {
+            AddBlocked(Stopwatch.GetTimestamp() - blockedSince);
+        }
 
-    protected override bool MeasuresBlockedTime => true;
+        return result;
+    }
 
     /// <summary>
     /// The send timeout as one deadline for a whole send or send_batch: SO_SNDTIMEO applies
@@ -268,6 +245,8 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
     private struct SendDeadline(Socket socket)
     {
         private readonly long _start = Stopwatch.GetTimestamp();
+
+        public readonly long Start => _start;
         private int _configuredMs = -1; // read from the socket at the first partial write
         private bool _lowered;
 
