@@ -609,6 +609,53 @@ static int test_one_end_without_heartbeats(void)
     return 0;
 }
 
+/* 200 cycles of listen, connect with heartbeats, traffic until heartbeats flow, cleanup:
+   the heartbeat threads end with their connections, and descriptors are not kept. */
+static int test_heartbeat_cycles_leave_nothing(void)
+{
+    if (count_dir("/proc/self/task", NULL) == 0) {
+        printf("heartbeat-cycles-leave-nothing SKIPPED: no /proc/self/task here\n");
+        return SKIP;
+    }
+    dapper_ipc_manager server, client;
+    must(dapper_ipc_manager_create(&server), "create");
+    must(dapper_ipc_manager_create(&client), "create");
+    int beating = 0, threads_before = 0, fds_before = 0;
+    for (int cycle = -1; cycle < 200; cycle++) {
+        if (cycle == 0) {
+            /* After one warm-up cycle: the runtime's own threads and descriptors exist now. */
+            threads_before = count_dir("/proc/self/task", NULL);
+            fds_before = count_dir("/proc/self/fd", NULL);
+            beating = 0;
+        }
+        dapper_ipc_config config;
+        dapper_ipc_config_init(&config, sizeof config);
+        config.transport = cycle & 1 ? "tcp" : "unix";
+        config.heartbeat_ms = 5;
+        char args[512];
+        connect_to(client, config.transport, listen_on(server, &config, args), 5);
+        must(dapper_ipc_wait_for_client(server, WAIT_SECONDS * 1000), "wait_for_client");
+        must(dapper_ipc_start_reader(server), "start_reader");
+        must(dapper_ipc_start_reader(client), "start_reader");
+        struct timespec start;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        while (stats_of(client).heartbeat_rtt_us < 0 && seconds_since(&start) < WAIT_SECONDS)
+            usleep(1000);
+        beating += stats_of(client).heartbeat_rtt_us >= 0;
+        /* Each end's turn to close first. */
+        dapper_ipc_cleanup(cycle % 3 ? client : server);
+        dapper_ipc_cleanup(cycle % 3 ? server : client);
+    }
+    int threads_after = count_dir("/proc/self/task", NULL), fds_after = count_dir("/proc/self/fd", NULL);
+    check(beating == 200, "heartbeats ran in every cycle (%d of 200)", beating);
+    check(threads_after <= threads_before, "threads: %d before, %d after 200 cycles",
+          threads_before, threads_after);
+    check(fds_after <= fds_before, "descriptors: %d before, %d after", fds_before, fds_after);
+    dapper_ipc_manager_destroy(client);
+    dapper_ipc_manager_destroy(server);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     test_program_init(argv[0]);
@@ -631,6 +678,7 @@ int main(int argc, char **argv)
         {"stock-client-sees-nothing-new", test_stock_client_sees_nothing_new},
         {"unanswered-announcement", test_unanswered_announcement},
         {"one-end-without-heartbeats", test_one_end_without_heartbeats},
+        {"heartbeat-cycles-leave-nothing", test_heartbeat_cycles_leave_nothing},
     };
     return run_named_test("health", argc, argv, tests, sizeof tests / sizeof tests[0]);
 }
