@@ -609,6 +609,46 @@ static int test_one_end_without_heartbeats(void)
     return 0;
 }
 
+/* With the auth token required the announcement comes second, after the auth frame, and
+   heartbeats run as without it. */
+static int test_heartbeats_after_the_auth_frame(void)
+{
+    dapper_ipc_manager server, client;
+    must(dapper_ipc_manager_create(&server), "create");
+    must(dapper_ipc_manager_create(&client), "create");
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = "unix";
+    config.heartbeat_ms = 10;
+    config.flags = DAPPER_IPC_FLAG_REQUIRE_AUTH;
+    char args[512], token[128];
+    const char *path = listen_on(server, &config, args);
+    must(dapper_ipc_auth_token(server, token, sizeof token, NULL), "auth_token");
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = "unix";
+    config.path = path;
+    config.heartbeat_ms = 10;
+    config.auth_token = token;
+    must(dapper_ipc_connect(client, &config), "connect");
+    struct counter c = {LATCH_INIT, 0};
+    must(dapper_ipc_set_callbacks(server, on_message_count, NULL, &c), "callbacks");
+    must(dapper_ipc_start_reader(server), "start_reader");
+    must(dapper_ipc_start_reader(client), "start_reader");
+    must(dapper_ipc_send(client, DAPPER_IPC_KIND_EVENT, "{}", 2), "send");
+    check(latch_wait(&c.frames, 1, WAIT_SECONDS), "the client's frame delivered");
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while ((stats_of(server).heartbeat_rtt_us < 0 || stats_of(client).heartbeat_rtt_us < 0) &&
+           seconds_since(&start) < WAIT_SECONDS)
+        usleep(1000);
+    check(stats_of(server).heartbeat_rtt_us >= 0 && stats_of(client).heartbeat_rtt_us >= 0,
+          "heartbeats run after the auth frame");
+    check(c.frames.value == 1 && stats_of(server).frames_received == 1, "only the host's frame reached the host");
+    dapper_ipc_manager_destroy(client);
+    dapper_ipc_manager_destroy(server);
+    return 0;
+}
+
 /* 200 cycles of listen, connect with heartbeats, traffic until heartbeats flow, cleanup:
    the heartbeat threads end with their connections, and descriptors are not kept. */
 static int test_heartbeat_cycles_leave_nothing(void)
@@ -678,6 +718,7 @@ int main(int argc, char **argv)
         {"stock-client-sees-nothing-new", test_stock_client_sees_nothing_new},
         {"unanswered-announcement", test_unanswered_announcement},
         {"one-end-without-heartbeats", test_one_end_without_heartbeats},
+        {"heartbeats-after-the-auth-frame", test_heartbeats_after_the_auth_frame},
         {"heartbeat-cycles-leave-nothing", test_heartbeat_cycles_leave_nothing},
     };
     return run_named_test("health", argc, argv, tests, sizeof tests / sizeof tests[0]);
