@@ -33,7 +33,12 @@ internal sealed class ConnectionStats
     /// <summary>A monotonic millisecond clock for the heartbeats, never 0.</summary>
     public static long Now()
     {
-        long now = OperatingSystem.IsWindows() ? Environment.TickCount64 : Platform.SocketShim.CoarseMs();
+        long now = OperatingSystem.IsWindows() ? Environment.TickCount64 : PosixMs();
         return now == 0 ? 1 : now;
     }
+
+    // Apart, and never inlined: a SuppressGCTransition call is bound when its caller is
+    // compiled, and the JIT on Windows (no shim there) compiles Now.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static long PosixMs() => Platform.SocketShim.CoarseMs();
 }

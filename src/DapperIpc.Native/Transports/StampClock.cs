@@ -16,7 +16,12 @@ internal static class StampClock
 
     /// <summary>A timestamp in the clock's own unit (never 0 in practice: both clocks count from boot or earlier; 0 means never).</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    public static long Stamp() => OperatingSystem.IsWindows() ? Stopwatch.GetTimestamp() : Platform.SocketShim.Stamp();
+    public static long Stamp() => OperatingSystem.IsWindows() ? Stopwatch.GetTimestamp() : PosixStamp();
+
+    // Apart, and never inlined: a SuppressGCTransition call is bound when its caller is
+    // compiled, and the JIT on Windows (no shim there) compiles Stamp.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static long PosixStamp() => Platform.SocketShim.Stamp();
 
     /// <summary>Takes the reference point; before any stamp is taken (a manager's creation). Idempotent.</summary>
     public static void Start()
