@@ -1,7 +1,7 @@
 /*
  * The library against raw sockets: same framing, same payloads, same machine.
  *
- *   bench rtt  <lib|lib-wait|lib-pull|lib-nagle|raw> <unix|tcp> <iterations> <max-seconds> [samples-file]
+ *   bench rtt  <lib|lib-hb|lib-wait|lib-pull|lib-nagle|raw> <unix|tcp> <iterations> <max-seconds> [samples-file]
  *       round trips of 128-byte DP v1 frames with a child process that echoes them;
  *       prints n= p50_us= p90_us= p99_us= and, with samples-file, appends every sample
  *       (µs, native doubles) to it so several runs can be pooled.
@@ -334,6 +334,14 @@ static void on_state(void *u, int32_t event, int32_t status, const char *reason)
         finish();
 }
 
+/* heartbeat_ms of every manager of this run (and of its children, through the
+   environment): lib-hb runs the round trip with heartbeats on. */
+static int32_t heartbeat_ms(void)
+{
+    const char *v = getenv("DAPPER_BENCH_HEARTBEAT_MS");
+    return v ? (int32_t)atoi(v) : 0;
+}
+
 static void lib_listen_opt(const char *transport, dapper_ipc_message_cb cb, char *args, size_t cap, size_t *len,
                            int reader)
 {
@@ -343,6 +351,7 @@ static void lib_listen_opt(const char *transport, dapper_ipc_message_cb cb, char
     dapper_ipc_config c;
     dapper_ipc_config_init(&c, sizeof c);
     c.transport = transport;
+    c.heartbeat_ms = heartbeat_ms();
     if (dapper_ipc_create_listener(st.m, &c) != DAPPER_IPC_OK)
         die("create_listener");
     if (dapper_ipc_launcher_args(st.m, args, cap, len, NULL) != DAPPER_IPC_OK)
@@ -393,6 +402,7 @@ static int lib_child(const char *role, long expected, int argc, char **argv)
         if (!strcmp(argv[i], "--ipc-host")) c.host = argv[i + 1];
         if (!strcmp(argv[i], "--ipc-port")) c.port = atoi(argv[i + 1]);
     }
+    c.heartbeat_ms = heartbeat_ms();
     st.expected = expected;
     int wait_mode = strcmp(role, "echo-wait") == 0;
     dapper_ipc_message_cb cb = wait_mode ? on_handoff : strcmp(role, "echo") == 0 ? on_echo : on_sink;
@@ -529,6 +539,11 @@ static void report_rtt(double *s, long n, const char *file)
 
 static int rtt(const char *impl, const char *transport, long iterations, double seconds, const char *file)
 {
+    if (strcmp(impl, "lib-hb") == 0) {
+        /* The callback round trip with heartbeats every 100 ms on both ends. */
+        setenv("DAPPER_BENCH_HEARTBEAT_MS", "100", 1);
+        impl = "lib";
+    }
     long warmup = iterations / 10 + 10, total = iterations + warmup, got = 0;
     double *samples = calloc((size_t)total, sizeof *samples);
     double deadline = now_us() + seconds * 1e6;
@@ -759,6 +774,42 @@ static int recv_rate(const char *impl, const char *transport, long count)
     return 0;
 }
 
+/* detect: a peer of the library with heartbeats is frozen (SIGSTOP) once heartbeats
+   flow; the time until the host's DISCONNECTED, per run, in ms. */
+static int detect(const char *transport, int32_t hb, int runs)
+{
+    char text[16];
+    snprintf(text, sizeof text, "%d", (int)hb);
+    setenv("DAPPER_BENCH_HEARTBEAT_MS", text, 1);
+    double worst = 0, sum = 0;
+    for (int r = 0; r < runs; r++) {
+        char args[512];
+        size_t len;
+        st.done = 0;
+        lib_listen(transport, on_echo, args, sizeof args, &len);
+        pid_t child = spawn_lib_child("echo", "0", args, len);
+        if (dapper_ipc_wait_for_client(st.m, WAIT_SECONDS * 1000) != DAPPER_IPC_OK)
+            die("wait_for_client");
+        dapper_ipc_stats s = {.struct_size = sizeof s};
+        double until = now_us() + WAIT_SECONDS * 1e6;
+        while (dapper_ipc_get_stats(st.m, &s) == DAPPER_IPC_OK && s.heartbeat_rtt_us < 0 && now_us() < until)
+            usleep(1000);
+        usleep((useconds_t)(r * 37 % hb) * 1000); /* freeze at varying points of the period */
+        double t0 = now_us();
+        kill(child, SIGSTOP);
+        wait_done();
+        double took = (now_us() - t0) / 1000;
+        worst = took > worst ? took : worst;
+        sum += took;
+        kill(child, SIGKILL);
+        kill(child, SIGCONT);
+        waitpid(child, NULL, 0);
+        dapper_ipc_manager_destroy(st.m);
+    }
+    printf("detect_mean_ms=%.1f detect_max_ms=%.1f bound_ms=%d runs=%d\n", sum / runs, worst, 3 * (int)hb + 100, runs);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     ssize_t r = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
@@ -777,11 +828,14 @@ int main(int argc, char **argv)
         return raw_child(argv[2], atol(argv[3]), argv[4], argv[5]);
     if ((argc == 6 || argc == 7) && strcmp(argv[1], "rtt") == 0)
         return rtt(argv[2], argv[3], atol(argv[4]), atof(argv[5]), argc == 7 ? argv[6] : NULL);
+    if (argc == 5 && strcmp(argv[1], "detect") == 0)
+        return detect(argv[2], (int32_t)atoi(argv[3]), atoi(argv[4]));
     if (argc == 5 && strcmp(argv[1], "recv") == 0)
         return recv_rate(argv[2], argv[3], atol(argv[4]));
     if (argc == 6 && strcmp(argv[1], "tput") == 0)
         return tput(argv[2], argv[3], (size_t)atol(argv[4]), atol(argv[5]));
-    fprintf(stderr, "usage: bench rtt <lib|lib-wait|lib-pull|lib-nagle|raw> <unix|tcp> <n> <max-seconds> [samples-file]\n"
+    fprintf(stderr, "usage: bench rtt <lib|lib-hb|lib-wait|lib-pull|lib-nagle|raw> <unix|tcp> <n> <max-seconds> [samples-file]\n"
+                    "       bench detect <unix|tcp> <heartbeat-ms> <runs>\n"
                     "       bench tput <lib|lib-batch|raw|raw-bufread> <unix|tcp> <payload-bytes> <count>\n"
                     "       bench recv <lib|raw> <unix|tcp> <count>\n");
     return 2;

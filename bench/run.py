@@ -143,7 +143,8 @@ def run_all(lib, lib_origin, libdir, out):
 
     # ---- 1. round trips: pooled samples of every round, raw and library alternated ----
     rtt_configs = [("unix", False), ("unix", True), ("tcp", False), ("tcp", True)]
-    rtt_impls = {("unix", False): ["raw", "lib", "lib-wait", "lib-pull"], ("tcp", False): ["raw", "lib", "lib-wait", "lib-pull"],
+    rtt_impls = {("unix", False): ["raw", "lib", "lib-hb", "lib-wait", "lib-pull"],
+                 ("tcp", False): ["raw", "lib", "lib-hb", "lib-wait", "lib-pull"],
                  ("unix", True): ["raw", "lib", "lib-pull"], ("tcp", True): ["raw", "lib", "lib-pull", "lib-nagle"]}
     pooled = {}
     for r in range(ROUNDS):
@@ -215,6 +216,19 @@ def run_all(lib, lib_origin, libdir, out):
         mine, _ = rtt_percentiles("lib", transport, False)
         rows.append((f"  reply from a waiting thread instead, {transport} p50 (µs)", wait[50], mine[50],
                      "lib, reply in callback", None, "why the callback is used"))
+
+    for transport in ("unix", "tcp"):
+        beating, n = rtt_percentiles("lib-hb", transport, False)
+        mine, _ = rtt_percentiles("lib", transport, False)
+        rows.append((f"round trip with heartbeats every 100 ms, {transport} p50 (µs)", beating[50], mine[50],
+                     "lib, heartbeats off", ("<=", 1.05), f"n={n}; within noise of off"))
+
+    # ---- 1b. a peer frozen with SIGSTOP: how soon heartbeats (100 ms) declare it dead ----
+    for transport in ("unix", "tcp"):
+        got = figures(sh(bench, "detect", transport, "100", "3" if QUICK else "20"))
+        rows.append((f"frozen peer declared dead, heartbeat_ms 100, {transport}, worst (ms)", got["detect_max_ms"],
+                     None, "", ("<=", got["bound_ms"]), f"mean {got['detect_mean_ms']:.0f} ms over {got['runs']:.0f} "
+                     "SIGSTOPs; bound 3 x heartbeat_ms + 100 ms"))
 
     # ---- 2. throughput, one direction: median of the rounds ----
     tput_cases = [(1048576, BIG_COUNT, "unix", ["raw", "lib"]), (1048576, BIG_COUNT, "tcp", ["raw", "lib"]),

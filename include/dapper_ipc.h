@@ -155,7 +155,9 @@ typedef enum dapper_ipc_event {
        DAPPER_IPC_E_CLOSED when it vanished mid-frame or the connection was
        reset (a peer that closes with frames of ours still unread resets it), DAPPER_IPC_E_PROTOCOL
        or DAPPER_IPC_E_FRAME_TOO_LARGE for a bad header, DAPPER_IPC_E_IO for a
-       socket error. The reader has stopped; the manager's connection is closed.
+       socket error, DAPPER_IPC_E_TIMEOUT with the reason "peer unresponsive
+       for N ms" when heartbeats (dapper_ipc_config.heartbeat_ms) found the peer
+       frozen. The reader has stopped; the manager's connection is closed.
        Closes that the host asked for (cleanup, destroy) are not reported. */
     DAPPER_IPC_EVENT_DISCONNECTED = 2
 } dapper_ipc_event;
@@ -256,6 +258,37 @@ typedef struct dapper_ipc_config {
        accepts the client itself when no other thread is accepting. 0: 10000.
        Negative: no wait (DAPPER_IPC_E_NOT_CONNECTED at once, as before). */
     int32_t client_wait_ms;
+    /* ---- added after client_wait_ms; a struct_size that stops before it (68
+       bytes on 64-bit) means the default ---- */
+    /* Heartbeats, in ms: 0 (the default) or negative: off. They run only
+       between two ends of this library that both enabled them: the
+       connecting end sends a control frame (kind 3, docs/protocol.md) as its
+       first frame (after the auth frame), the listener answers it, and from
+       then on each end sends a heartbeat every heartbeat_ms and answers the
+       peer's. A peer from which nothing at all came for 3 x the larger of
+       the two ends' heartbeat_ms, while nothing of it waited unread, is
+       declared dead: the connection is closed and the state callback reports
+       DAPPER_IPC_EVENT_DISCONNECTED with DAPPER_IPC_E_TIMEOUT and the reason
+       "peer unresponsive for N ms" (pull mode: recv returns that status and
+       message). A listener whose client's first frame is an ordinary one (the
+       Python launcher, any stock peer) sends it nothing new; a listener with
+       heartbeats off drops the announcement and answers nothing, so the
+       client sends no heartbeats either. Control frames never reach the
+       callbacks, recv, or the frame and byte counts of dapper_ipc_get_stats.
+       One thread per connection with heartbeats on ("dapper-ipc-heartbeat")
+       sends them and watches the deadline; nothing is added to the frame path.
+       The reader thread reads and answers control frames; in the pull mode
+       recv and recv_batch do (returning E_TIMEOUT when only control frames
+       came), so a pull-mode host must call recv for the announcement to be
+       answered; once heartbeats run, its own keep going between its recv
+       calls, and unread data waiting for it never counts as the peer's
+       silence.
+       Not for a client of a session listener (its first frame must be the
+       session hello). Without heartbeats a tcp connection still notices a
+       dead remote host: keepalive is on (first probe after 15 s idle, then
+       every 5 s, 6 probes) and, on Linux, TCP_USER_TIMEOUT is 45 s, so a
+       host that vanished is reported within about 45 s. */
+    int32_t heartbeat_ms;
 } dapper_ipc_config;
 
 /* One frame: in dapper_ipc_send_batch (read by the library), and in
@@ -721,6 +754,63 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_abort(dapper_ipc_manager manag
    DAPPER_IPC_E_INVALID_HANDLE. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_is_connected(dapper_ipc_manager manager,
                                                                int32_t *connected);
+
+/* What dapper_ipc_stats.state says. */
+typedef enum dapper_ipc_state {
+    /* No listener and no connection (before create_listener or connect, or
+       after cleanup). */
+    DAPPER_IPC_STATE_IDLE = 0,
+    /* A listener waits for its client. */
+    DAPPER_IPC_STATE_LISTENING = 1,
+    /* A peer is connected. */
+    DAPPER_IPC_STATE_CONNECTED = 2,
+    /* (3 is kept for a reconnecting state: this version never reports it.) */
+    /* The connection ended (the peer left, an error, heartbeats found it
+       dead) and cleanup has not run yet. */
+    DAPPER_IPC_STATE_CLOSED = 4
+} dapper_ipc_state;
+
+/* A manager's counters (dapper_ipc_get_stats). Always on: they cost no lock
+   and no allocation. Every count is over the manager's whole life, across
+   cleanups and new connections. Only the host's own frames are counted:
+   control frames (heartbeats) are not. */
+typedef struct dapper_ipc_stats {
+    /* The caller sets sizeof(dapper_ipc_stats); the library fills the fields
+       that fit in it, so later versions may append fields. */
+    uint32_t struct_size;
+    /* A dapper_ipc_state. */
+    int32_t state;
+    /* Frames a send or send_batch handed whole to the kernel. */
+    uint64_t frames_sent;
+    /* Frames delivered to the host (callbacks, batch callback or recv). */
+    uint64_t frames_received;
+    /* The bytes of those sent frames, 8-byte headers included. */
+    uint64_t bytes_sent;
+    /* The bytes of those delivered frames, 8-byte headers included. */
+    uint64_t bytes_received;
+    /* Connections established (clients accepted, connects that succeeded). */
+    uint64_t connects;
+    /* Nanoseconds sends spent waiting for a peer that was not reading: from
+       the moment the kernel's send buffer was full until the send finished
+       or gave up (POSIX sockets, exactly: a send that never waited adds 0;
+       Windows, and pipes, count sends that took over 1 ms whole). */
+    uint64_t send_blocked_ns;
+    /* Milliseconds since the last frame sent / delivered; -1: never. */
+    int64_t last_send_ms_ago;
+    int64_t last_receive_ms_ago;
+    /* The round trip of the last heartbeat answered, in microseconds; -1:
+       none (heartbeats off, or not answered yet). */
+    int64_t heartbeat_rtt_us;
+} dapper_ipc_stats;
+
+/* Fills *out with the manager's counters (the fields that fit in
+   out->struct_size; the smallest struct_size accepted is 8, which gets the
+   state only). The counters are read without a lock while other threads
+   send and receive: each is exact, but they are not one snapshot.
+   Thread: any, including the callbacks.
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_INVALID_ARGUMENT: out is NULL, or
+   out->struct_size is below 8; DAPPER_IPC_E_INVALID_HANDLE. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_get_stats(dapper_ipc_manager manager, dapper_ipc_stats *out);
 
 /* ---- session listeners ------------------------------------------------- */
 

@@ -81,11 +81,35 @@ export interface TransportConfig {
   /** Listener: ms a send made before the client arrived waits for it, then sends (10000;
    *  negative: no wait, E_NOT_CONNECTED at once). The wait runs on a worker thread, not the loop. */
   clientWaitMs?: number;
+  /** Heartbeats every this many ms between two ends of this library that both set it (0 or
+   *  absent: off). A peer silent for 3 periods is declared dead: 'disconnected' with
+   *  E_TIMEOUT and the reason "peer unresponsive for N ms". Stock peers see nothing new. */
+  heartbeatMs?: number;
+}
+
+/** IPCManager.stats(): the manager's counters over its whole life (dapper_ipc_stats). */
+export interface Stats {
+  /** 0 idle, 1 listening, 2 connected, 4 closed. */
+  state: number;
+  framesSent: number;
+  framesReceived: number;
+  /** Headers included. */
+  bytesSent: number;
+  bytesReceived: number;
+  connects: number;
+  /** Time sends waited for a peer that was not reading. */
+  sendBlockedNs: number;
+  /** -1: never. */
+  lastSendMsAgo: number;
+  lastReceiveMsAgo: number;
+  /** The last heartbeat's round trip; -1: none. */
+  heartbeatRttUs: number;
 }
 
 /** How the connection ended without the host asking (the library's state callback). */
 export interface DisconnectReason {
-  /** Status.OK: the peer closed between frames; E_CLOSED, E_PROTOCOL, E_FRAME_TOO_LARGE, E_IO otherwise. */
+  /** Status.OK: the peer closed between frames; E_CLOSED, E_PROTOCOL, E_FRAME_TOO_LARGE, E_IO otherwise;
+   *  E_TIMEOUT when heartbeats found the peer unresponsive. */
   status: number;
   reason: string;
 }
@@ -113,6 +137,8 @@ export declare class IPCManager extends EventEmitter {
   readonly isListener: boolean;
   /** True while a peer is connected. */
   readonly isConnected: boolean;
+  /** The counters (dapper_ipc_get_stats); heartbeats are never counted. */
+  stats(): Stats;
   /** Set when the peer left or the connection failed. */
   disconnectReason: DisconnectReason | null;
   /** The launcher arguments of the listener (--ipc ...). */

@@ -110,7 +110,7 @@ function ms(name, value) {
 }
 
 const CONFIG_KEYS = ['transport', 'host', 'port', 'path', 'pipeName', 'maxFrameSize', 'connectTimeoutMs',
-  'sendTimeoutMs', 'requireAuth', 'authToken', 'clientWaitMs'];
+  'sendTimeoutMs', 'requireAuth', 'authToken', 'clientWaitMs', 'heartbeatMs'];
 
 /** The dapper_ipc_config for a JS config object; the library checks every value it can hold. */
 function nativeConfig(config = {}) {
@@ -132,6 +132,8 @@ function nativeConfig(config = {}) {
     auth_token: text('authToken', config.authToken),
     // The library's default (10 s): a send waits for the client on a worker thread, not the loop.
     client_wait_ms: ms('clientWaitMs', config.clientWaitMs),
+    // 0 (off) unless set; negative is off too, as in C.
+    heartbeat_ms: int32('heartbeatMs', config.heartbeatMs, -(2 ** 31), INT32_MAX),
   };
 }
 
@@ -198,6 +200,26 @@ class IPCManager extends EventEmitter {
     const connected = [0];
     native.check(native.lib().is_connected(this._handle, connected));
     return connected[0] === 1;
+  }
+
+  /**
+   * The manager's counters (dapper_ipc_get_stats), over its whole life: state (0 idle,
+   * 1 listening, 2 connected, 4 closed), framesSent, framesReceived, bytesSent,
+   * bytesReceived (headers included), connects, sendBlockedNs, lastSendMsAgo,
+   * lastReceiveMsAgo (-1: never), heartbeatRttUs (-1: none). Heartbeats are never counted.
+   */
+  stats() {
+    if (this._destroyed) throw new IPCError('the manager is destroyed', Status.E_INVALID_HANDLE);
+    const out = { struct_size: native.koffi.sizeof(native.Stats) };
+    native.check(native.lib().get_stats(this._handle, out));
+    const result = {};
+    for (const [name, value] of Object.entries(out)) {
+      if (name === 'struct_size') continue;
+      const camel = name.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
+      // 64-bit counters arrive as Number or BigInt by size: always a Number here (exact below 2^53).
+      result[camel] = typeof value === 'bigint' ? Number(value) : value;
+    }
+    return result;
   }
 
   /** The library's path and version. */

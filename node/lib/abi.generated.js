@@ -50,6 +50,14 @@ const Flags = Object.freeze({
   REQUIRE_AUTH: 1,
 });
 
+/** dapper_ipc_state, by name. */
+const State = Object.freeze({
+  IDLE: 0,
+  LISTENING: 1,
+  CONNECTED: 2,
+  CLOSED: 4,
+});
+
 /** Every struct of the header, field by field in order, with koffi's names for the C types. */
 const structs = Object.freeze({
   dapper_ipc_manager: Object.freeze({
@@ -70,15 +78,30 @@ const structs = Object.freeze({
     auth_token: 'const char *',
     // layout 2: read by the library only when struct_size covers it
     client_wait_ms: 'int32_t',
+    // layout 3: read by the library only when struct_size covers it
+    heartbeat_ms: 'int32_t',
   }),
   dapper_ipc_frame: Object.freeze({
     payload: 'const void *',
     length: 'size_t',
     kind: 'int32_t',
   }),
+  dapper_ipc_stats: Object.freeze({
+    struct_size: 'uint32_t',
+    state: 'int32_t',
+    frames_sent: 'uint64_t',
+    frames_received: 'uint64_t',
+    bytes_sent: 'uint64_t',
+    bytes_received: 'uint64_t',
+    connects: 'uint64_t',
+    send_blocked_ns: 'uint64_t',
+    last_send_ms_ago: 'int64_t',
+    last_receive_ms_ago: 'int64_t',
+    heartbeat_rtt_us: 'int64_t',
+  }),
   dapper_ipc_session_listener: Object.freeze({
     id: 'uint64_t',
   }),
 });
 
-module.exports = { Status, Kind, Event, LogLevel, Flags, structs };
+module.exports = { Status, Kind, Event, LogLevel, Flags, State, structs };

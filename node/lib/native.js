@@ -114,6 +114,7 @@ const SessionListener = koffi.struct('dapper_ipc_session_listener', abi.structs.
 const OfferCb = koffi.proto('int32_t dapper_ipc_session_offer_cb(intptr_t user, const char *session_id, const uint8_t *hello, size_t length)');
 const Config = koffi.struct('dapper_ipc_config', abi.structs.dapper_ipc_config);
 const Frame = koffi.struct('dapper_ipc_frame', abi.structs.dapper_ipc_frame);
+const Stats = koffi.struct('dapper_ipc_stats', abi.structs.dapper_ipc_stats);
 // user_data is declared as an integer (the same register as void * on every supported ABI):
 // it carries a manager's token, never a pointer.
 // frames as a plain pointer: the package reads the dapper_ipc_frame array itself (FrameLayout),
@@ -166,6 +167,7 @@ function lib() {
     cleanup: f('int32_t dapper_ipc_cleanup(dapper_ipc_manager manager)'),
     abort: f('int32_t dapper_ipc_abort(dapper_ipc_manager manager)'),
     is_connected: f('int32_t dapper_ipc_is_connected(dapper_ipc_manager manager, _Out_ int32_t *connected)'),
+    get_stats: f('int32_t dapper_ipc_get_stats(dapper_ipc_manager manager, _Inout_ dapper_ipc_stats *out)'),
     session_listener_create: f('int32_t dapper_ipc_session_listener_create(_Out_ dapper_ipc_session_listener *out)'),
     session_listener_destroy: f('int32_t dapper_ipc_session_listener_destroy(dapper_ipc_session_listener listener)'),
     session_listener_set_hello_limits: f('int32_t dapper_ipc_session_listener_set_hello_limits(dapper_ipc_session_listener listener, int32_t timeout_ms, uint32_t max_size)'),
@@ -230,6 +232,6 @@ function check(status) {
 
 module.exports = {
   koffi, Status, Kind, IPCError, EVENT_CONNECTED, EVENT_DISCONNECTED, FLAG_REQUIRE_AUTH,
-  LIBRARY_ENV, Manager, SessionListener, Config, Frame, FrameLayout, BatchCb, StateCb, OfferCb, lib, lastError, errorFor,
+  LIBRARY_ENV, Manager, SessionListener, Config, Frame, Stats, FrameLayout, BatchCb, StateCb, OfferCb, lib, lastError, errorFor,
   check, libraryNames, launcherArgs, textResult, useLibrary,
 };

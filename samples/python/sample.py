@@ -67,6 +67,12 @@ LOG_ERROR = 3
 # dapper_ipc_flags
 FLAG_REQUIRE_AUTH = 1
 
+# dapper_ipc_state
+STATE_IDLE = 0
+STATE_LISTENING = 1
+STATE_CONNECTED = 2
+STATE_CLOSED = 4
+
 
 class Manager(ctypes.Structure):
     """dapper_ipc_manager."""
@@ -92,6 +98,8 @@ class Config(ctypes.Structure):
         ("auth_token", ctypes.c_char_p),
         # layout 2: read by the library only when struct_size covers it
         ("client_wait_ms", ctypes.c_int32),
+        # layout 3: read by the library only when struct_size covers it
+        ("heartbeat_ms", ctypes.c_int32),
     ]
 
 
@@ -102,6 +110,24 @@ class Frame(ctypes.Structure):
         ("payload", ctypes.c_void_p),
         ("length", ctypes.c_size_t),
         ("kind", ctypes.c_int32),
+    ]
+
+
+class Stats(ctypes.Structure):
+    """dapper_ipc_stats."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("state", ctypes.c_int32),
+        ("frames_sent", ctypes.c_uint64),
+        ("frames_received", ctypes.c_uint64),
+        ("bytes_sent", ctypes.c_uint64),
+        ("bytes_received", ctypes.c_uint64),
+        ("connects", ctypes.c_uint64),
+        ("send_blocked_ns", ctypes.c_uint64),
+        ("last_send_ms_ago", ctypes.c_int64),
+        ("last_receive_ms_ago", ctypes.c_int64),
+        ("heartbeat_rtt_us", ctypes.c_int64),
     ]
 
 

@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -76,6 +77,58 @@ def wait_until(condition, what, process, log):
         time.sleep(0.05)
 
 
+class RecordingProxy:
+    """A tcp proxy for one connection on 127.0.0.1 that keeps every byte it relays."""
+
+    def __init__(self, upstream_port):
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        self._upstream_port = upstream_port
+        self._down, self._up = bytearray(), bytearray()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._serve, daemon=True)]
+        self._threads[0].start()
+
+    def _serve(self):
+        client, _ = self._server.accept()
+        upstream = socket.create_connection(("127.0.0.1", self._upstream_port))
+        pumps = [threading.Thread(target=self._pump, args=(upstream, client, self._down), daemon=True),
+                 threading.Thread(target=self._pump, args=(client, upstream, self._up), daemon=True)]
+        for pump in pumps:
+            pump.start()
+        for pump in pumps:
+            pump.join()
+        client.close()
+        upstream.close()
+
+    def _pump(self, source, sink, record):
+        while True:
+            try:
+                data = source.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                try:
+                    sink.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+                return
+            with self._lock:
+                record.extend(data)
+            sink.sendall(data)
+
+    def downstream_bytes(self):
+        with self._lock:
+            return bytes(self._down)
+
+    def upstream_bytes(self):
+        with self._lock:
+            return bytes(self._up)
+
+    def close(self):
+        self._server.close()
+
+
 DAPPER, WHY_NOT = find_dapper()
 
 
@@ -120,6 +173,56 @@ class RealDapperRunsOnTheLibrary(unittest.TestCase):
                 launcher.wait()
         self.assertIn("link: <dapper_ipc LibraryLink tcp ", stdout)
         self.assertIn("served: dapper_ipc.dapper._adapter_side\n", stdout)
+
+    def test_the_stock_launcher_sees_nothing_new_from_a_listener_with_heartbeats(self):
+        # Dapper's own launcher (`python -m dapper.launcher`, its original dapper.ipc, no
+        # library) against a dapper_ipc listener with heartbeats on. A tcp proxy records
+        # every byte the launcher receives: exactly the host's frames, nothing of the
+        # library's own, although the session lasts many heartbeat periods.
+        sys.path.insert(0, str(ROOT / "python" / "src"))
+        from dapper_ipc import IPCConnectionError, IPCManager, TransportConfig
+
+        work = pathlib.Path(tempfile.mkdtemp(prefix="dapper-peer-"))
+        self.addCleanup(shutil.rmtree, work, ignore_errors=True)
+        program, launcher_log = work / "program.py", work / "launcher.log"
+        program.write_text(PROGRAM)
+        adapter = IPCManager()
+        self.addCleanup(adapter.close)
+        args = adapter.create_listener(TransportConfig(transport="tcp", heartbeat_ms=20))
+        upstream_port = int(args[args.index("--ipc-port") + 1])
+        proxy = RecordingProxy(upstream_port)
+        self.addCleanup(proxy.close)
+        args[args.index("--ipc-port") + 1] = str(proxy.port)
+        env = dict(os.environ, DAPPER_LOG_FILE=str(launcher_log), DAPPER_LOG_LEVEL="DEBUG")
+        env["PYTHONPATH"] = str(DAPPER)  # the original package only
+        launcher = subprocess.Popen([sys.executable, "-m", "dapper.launcher", "--program", str(program), *args],
+                                    env=env, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            adapter.wait_for_client(WAIT)
+            wait_until(lambda: launcher_log.is_file() and "Debugger configured" in launcher_log.read_text(),
+                       "debugger in the launcher", launcher, launcher_log)
+            command = b'{"seq": 1, "type": "request", "command": "configurationDone", "arguments": {}}'
+            adapter.send_bytes(command)
+            events = []
+            while "exited" not in events:
+                events.append(adapter.recv(timeout=WAIT).get("event"))
+            stdout, _ = launcher.communicate(timeout=WAIT)
+            while True:  # what the launcher sent before it closed
+                try:
+                    adapter.recv(timeout=WAIT)
+                except IPCConnectionError:
+                    break
+        finally:
+            if launcher.poll() is None:
+                launcher.kill()
+                launcher.wait()
+        self.assertIn("total: 6", stdout)
+        stats = adapter.stats()
+        self.assertEqual(-1, stats["heartbeat_rtt_us"], "a stock peer answered heartbeats it was never sent")
+        self.assertEqual(1, stats["frames_sent"])
+        frame = b"DP\x01\x02" + len(command).to_bytes(4, "big") + command
+        self.assertEqual(frame, proxy.downstream_bytes(), "the launcher received something besides the host's frame")
+        self.assertEqual(stats["bytes_received"], len(proxy.upstream_bytes()))
 
     def run_session(self, transport):
         work = pathlib.Path(tempfile.mkdtemp(prefix="dapper-peer-"))

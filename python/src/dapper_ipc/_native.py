@@ -269,6 +269,7 @@ def _declare(lib):
         "dapper_ipc_cleanup": (i32, [Manager]),
         "dapper_ipc_abort": (i32, [Manager]),
         "dapper_ipc_is_connected": (i32, [Manager, ptr(i32)]),
+        "dapper_ipc_get_stats": (i32, [Manager, ptr(Stats)]),
         "dapper_ipc_recv": (i32, [Manager, ctypes.c_void_p, size_t, ptr(size_t), ptr(i32), i32]),
         "dapper_ipc_recv_batch": (i32, [Manager, ctypes.c_void_p, size_t, ptr(Frame), size_t, ptr(size_t), i32]),
         "dapper_ipc_readable_handle": (i32, [Manager, ptr(ctypes.c_ssize_t)]),
@@ -395,6 +396,7 @@ _MAX_FRAME_LIMIT = _INT32_MAX - 8
 _RANGE_MESSAGES = {
     "port": "port must be between 0 and 65535 (got {})",
     "max_frame_size": "max_frame_size must be between 1 and %d bytes (got {})" % _MAX_FRAME_LIMIT,
+    "heartbeat_ms": "heartbeat_ms must fit a signed 32-bit integer (got {})",
 }
 
 
@@ -467,4 +469,5 @@ def new_config(config):
     c.flags = FLAG_REQUIRE_AUTH if config.require_auth else 0
     c.auth_token = text(config.auth_token)
     c.client_wait_ms = _ms("client_wait", getattr(config, "client_wait", None))
+    c.heartbeat_ms = _int_field("heartbeat_ms", getattr(config, "heartbeat_ms", None) or 0, -_INT32_MAX - 1, _INT32_MAX)
     return c, keep

@@ -46,6 +46,11 @@ class TransportConfig:
     #: IPCTimeoutError and nothing was sent. ``await send_message`` waits without blocking
     #: the loop; the synchronous send blocks for it.
     client_wait: Optional[float] = None
+    #: Heartbeats every this many milliseconds, between two ends of this library that
+    #: both set it (None or 0: off). A peer silent for 3 heartbeat periods is declared
+    #: dead: the connection closes and the disconnect reason says "peer unresponsive for
+    #: N ms". Stock peers (the launcher) see nothing new. Milliseconds, as the C field.
+    heartbeat_ms: Optional[int] = None
 
     @classmethod
     def from_launcher_args(cls, args: Sequence[str]) -> "TransportConfig":

@@ -195,6 +195,19 @@ class IPCManager(AsyncIPC, CleansUpOnExit):
         native.check(self._lib.dapper_ipc_is_connected(self._handle, ctypes.byref(connected)))
         return bool(connected.value)
 
+    def stats(self) -> dict:
+        """The manager's counters (dapper_ipc_get_stats), over its whole life: state (an
+        int: 0 idle, 1 listening, 2 connected, 4 closed), frames_sent, frames_received,
+        bytes_sent, bytes_received (8-byte headers included), connects, send_blocked_ns,
+        last_send_ms_ago, last_receive_ms_ago (-1: never), heartbeat_rtt_us (-1: none).
+        Only the host's own frames are counted, never heartbeats. Any thread."""
+        if self._destroyed:
+            raise IPCStateError("the manager is destroyed", native.E_INVALID_HANDLE)
+        s = native.Stats()
+        s.struct_size = ctypes.sizeof(s)
+        native.check(self._lib.dapper_ipc_get_stats(self._handle, ctypes.byref(s)))
+        return {name: getattr(s, name) for name, _ in native.Stats._fields_ if name != "struct_size"}
+
     @property
     def is_listener(self) -> bool:
         return self._is_listener

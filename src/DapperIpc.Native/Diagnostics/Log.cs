@@ -113,5 +113,11 @@ public static class Log
     public static void SessionAcceptFailed(string description, string reason)
         => Write(LogLevel.Warning, () => $"accepting a session client on {description} failed: {reason}; retrying");
 
+    public static void KeepAliveIncomplete(string reason)
+        => Write(LogLevel.Debug, () => $"tcp keepalive not fully configured ({reason}): a dead remote host is noticed later");
+
+    public static void HeartbeatsOn(string description, int ownMs, int peerMs)
+        => Write(LogLevel.Debug, () => $"heartbeats on {description}: every {ownMs} ms, the peer every {peerMs} ms");
+
     private static string PeerPid(int? pid) => pid is int p ? $" (peer pid {p})" : string.Empty;
 }

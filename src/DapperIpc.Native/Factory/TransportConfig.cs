@@ -52,6 +52,9 @@ public sealed class TransportConfig
     /// <summary>Client: the token to present; null falls back to the DAPPER_IPC_AUTH_TOKEN environment variable.</summary>
     public string? AuthToken { get; set; }
 
+    /// <summary>Heartbeat period in ms between two ends of this library that both set it; 0 or negative: off.</summary>
+    public int HeartbeatMs { get; set; }
+
     internal void Validate()
     {
         // The reader indexes its buffer with int: keep header + payload below 2 GiB.

@@ -102,6 +102,15 @@ namespace DapperIpc.Interop
         RequireAuth = 1,
     }
 
+    /// <summary>dapper_ipc_state of include/dapper_ipc.h.</summary>
+    public enum State
+    {
+        Idle = 0,
+        Listening = 1,
+        Connected = 2,
+        Closed = 4,
+    }
+
     /// <summary>dapper_ipc_config, field for field; a field arrives in a layout of its own and is read only when struct_size covers it.</summary>
     [StructLayout(LayoutKind.Sequential)]
     public unsafe partial struct NativeConfig
@@ -122,6 +131,9 @@ namespace DapperIpc.Interop
 
         // Layout 2: read only when struct_size is at least SizeThroughClientWaitMs.
         public int ClientWaitMs;
+
+        // Layout 3: read only when struct_size is at least SizeThroughHeartbeatMs.
+        public int HeartbeatMs;
 
         /// <summary>The size of the first layout (through connect_timeout_ms): the smallest struct_size there is.</summary>
         internal static int BaseSize
@@ -150,6 +162,16 @@ namespace DapperIpc.Interop
             {
                 NativeConfig c = default;
                 return (uint)((byte*)&c.ClientWaitMs - (byte*)&c) + (uint)sizeof(int);
+            }
+        }
+
+        /// <summary>The struct_size that covers layout 3 (heartbeat_ms).</summary>
+        internal static uint SizeThroughHeartbeatMs
+        {
+            get
+            {
+                NativeConfig c = default;
+                return (uint)((byte*)&c.HeartbeatMs - (byte*)&c) + (uint)sizeof(int);
             }
         }
     }

@@ -545,4 +545,30 @@ internal static unsafe class Exports
             return LastError.Fail(e);
         }
     }
+
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_get_stats")]
+    public static int GetStats(ManagerHandle handle, NativeStats* stats)
+    {
+        try
+        {
+            IPCManager manager = HandleTable.Get(handle);
+            if (stats == null)
+            {
+                return LastError.Fail(IpcStatus.InvalidArgument, "out is NULL");
+            }
+
+            if (stats->StructSize < NativeStats.MinSize)
+            {
+                return LastError.Fail(IpcStatus.InvalidArgument,
+                    $"out->struct_size is {stats->StructSize}: set it to sizeof(dapper_ipc_stats) (at least {NativeStats.MinSize})");
+            }
+
+            NativeStats.Write(stats, manager.GetStats());
+            return LastError.Ok();
+        }
+        catch (Exception e)
+        {
+            return LastError.Fail(e);
+        }
+    }
 }

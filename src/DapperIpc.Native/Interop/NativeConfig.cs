@@ -44,6 +44,11 @@ public unsafe partial struct NativeConfig
             result.ClientWaitMs = config->ClientWaitMs == 0 ? TransportConfig.DefaultClientWaitMs : config->ClientWaitMs;
         }
 
+        if (config->StructSize >= SizeThroughHeartbeatMs)
+        {
+            result.HeartbeatMs = config->HeartbeatMs;
+        }
+
         return result;
     }
 

@@ -26,6 +26,10 @@ public sealed class IPCManager : IDisposable
     private readonly List<IpcSession> _stopping = [];
     // The session whose reader started last: a new reader waits for its last callback.
     private IpcSession? _lastReaderSession;
+    // dapper_ipc_get_stats: every session of this manager adds to the same counters.
+    private readonly ConnectionStats _stats = new();
+
+    public IPCManager() => StampClock.Start();
 
     /// <summary>Sets the handler the next reader will call. Not once a reader runs.</summary>
     public void SetHandler(IConnectionHandler? handler)
@@ -45,7 +49,7 @@ public sealed class IPCManager : IDisposable
     /// <summary>Creates a bound listener and returns the launcher arguments.</summary>
     public IReadOnlyList<string> CreateListener(TransportConfig config)
     {
-        IpcSession s = Reserve();
+        IpcSession s = Reserve(config.HeartbeatMs, listenerSide: true);
         ListenerBase listener;
         try
         {
@@ -69,7 +73,7 @@ public sealed class IPCManager : IDisposable
     /// <summary>Connects to a listener, retrying up to the config's connect timeout. Cleanup from another thread cancels it.</summary>
     public void Connect(TransportConfig config)
     {
-        IpcSession s = Reserve();
+        IpcSession s = Reserve(config.HeartbeatMs, listenerSide: false);
         ConnectionBase connection;
         try
         {
@@ -91,6 +95,16 @@ public sealed class IPCManager : IDisposable
             connection.DisposeNow();
             throw Cancelled("connecting");
         }
+
+        try
+        {
+            // Before connect returns, so the announcement is the first frame after the auth frame.
+            s.Heartbeat.Announce(connection);
+        }
+        catch (IpcException) when (s.Closed)
+        {
+            throw Cancelled("connecting");
+        }
     }
 
     /// <summary>
@@ -100,7 +114,7 @@ public sealed class IPCManager : IDisposable
     /// </summary>
     internal IpcSession Adopt(ConnectionBase connection, byte[] hello)
     {
-        IpcSession s = Reserve();
+        IpcSession s = Reserve(0, listenerSide: false);
         s.Attach(connection);
         Hello = hello;
         return s;
@@ -151,6 +165,24 @@ public sealed class IPCManager : IDisposable
 
     /// <summary>A thread is accepting on this manager's listener (for tests that must act while one is).</summary>
     internal bool IsAccepting => Current()?.IsAccepting ?? false;
+
+    /// <summary>The counters and state of dapper_ipc_get_stats.</summary>
+    public StatsSnapshot GetStats()
+    {
+        IpcSession? s = Volatile.Read(ref _session);
+        ConnectionStats c = _stats;
+        return new StatsSnapshot(
+            s?.State ?? Interop.State.Idle,
+            Volatile.Read(ref c.FramesSent),
+            Volatile.Read(ref c.FramesReceived),
+            Volatile.Read(ref c.BytesSent),
+            Volatile.Read(ref c.BytesReceived),
+            Volatile.Read(ref c.Connects),
+            (long)(Volatile.Read(ref c.SendBlockedTicks) * (1_000_000_000.0 / System.Diagnostics.Stopwatch.Frequency)),
+            ConnectionStats.MsAgoStamp(Volatile.Read(ref c.LastSendStamp)),
+            StampClock.MsAgo(Volatile.Read(ref c.LastReceiveStamp)),
+            Volatile.Read(ref c.HeartbeatRttUs));
+    }
 
     public bool IsConnected => Current()?.Connection is { IsClosed: false };
 
@@ -295,7 +327,7 @@ public sealed class IPCManager : IDisposable
         }
     }
 
-    private IpcSession Reserve()
+    private IpcSession Reserve(int heartbeatMs, bool listenerSide)
     {
         lock (_gate)
         {
@@ -305,7 +337,7 @@ public sealed class IPCManager : IDisposable
                     "the manager already has a listener or connection: call cleanup first");
             }
 
-            _session = new IpcSession();
+            _session = new IpcSession(_stats, heartbeatMs, listenerSide);
             return _session;
         }
     }
@@ -324,3 +356,16 @@ public sealed class IPCManager : IDisposable
     private static IpcException Cancelled(string what)
         => new(IpcStatus.Cancelled, $"cleanup ran while {what}");
 }
+
+/// <summary>What dapper_ipc_get_stats reports (see dapper_ipc_stats in the header).</summary>
+public readonly record struct StatsSnapshot(
+    Interop.State State,
+    long FramesSent,
+    long FramesReceived,
+    long BytesSent,
+    long BytesReceived,
+    long Connects,
+    long SendBlockedNs,
+    long LastSendMsAgo,
+    long LastReceiveMsAgo,
+    long HeartbeatRttUs);

@@ -32,6 +32,37 @@ internal sealed class IpcSession
     // Set once this session's reader will make no more callbacks (or never had one).
     private readonly ManualResetEventSlim _callbacksDone = new(true);
 
+    private readonly ConnectionStats _stats;
+    private readonly Heartbeat _heartbeat;
+
+    /// <param name="stats">The manager's counters, which every connection of this session adds to.</param>
+    /// <param name="heartbeatMs">config.heartbeat_ms (0 or negative: off).</param>
+    /// <param name="listenerSide">True for create_listener: the end that answers the peer's heartbeat announcement.</param>
+    public IpcSession(ConnectionStats stats, int heartbeatMs = 0, bool listenerSide = false)
+    {
+        _stats = stats;
+        _heartbeat = new Heartbeat(Math.Max(0, heartbeatMs), listenerSide, stats);
+    }
+
+    /// <summary>The control channel (heartbeats) of this session.</summary>
+    internal Heartbeat Heartbeat => _heartbeat;
+
+    /// <summary>dapper_ipc_stats.state for this session.</summary>
+    public Interop.State State
+    {
+        get
+        {
+            if (_closed)
+            {
+                return Interop.State.Idle;
+            }
+
+            ConnectionBase? c = _connection;
+            return c is null ? (_listener is not null ? Interop.State.Listening : Interop.State.Idle)
+                : c.IsClosed ? Interop.State.Closed : Interop.State.Connected;
+        }
+    }
+
     public CancellationToken CancelToken => _cancel.Token;
 
     public bool Closed => _closed;
@@ -110,6 +141,8 @@ internal sealed class IpcSession
                 return false;
             }
 
+            connection.Stats = _stats;
+            _stats.CountConnect();
             _connection = connection;
             return true;
         }
@@ -177,6 +210,8 @@ internal sealed class IpcSession
                 _accepting = false;
                 if (accepted is not null && !_closed)
                 {
+                    accepted.Stats = _stats;
+                    _stats.CountConnect();
                     _connection = accepted;
                     kept = true;
                 }
@@ -306,6 +341,7 @@ internal sealed class IpcSession
         _cancel.Cancel();
         listener?.Dispose();
         connection?.Close();
+        _heartbeat.Signal();
     }
 
     /// <summary>Closes without the linger: both directions at once, and a linger already under way ends. Quick, any thread.</summary>
@@ -360,6 +396,7 @@ internal sealed class IpcSession
         }
 
         WaitForPuller();
+        _heartbeat.Stop();
         _connection?.Dispose();
         PullReader? pull;
         lock (_gate)
@@ -428,7 +465,7 @@ internal sealed class IpcSession
                     if (connection is not null)
                     {
                         _pullBusy = true;
-                        return _pull ??= new PullReader(connection);
+                        return _pull ??= new PullReader(connection, _stats, _heartbeat);
                     }
                 }
 
@@ -467,7 +504,7 @@ internal sealed class IpcSession
                     : "not connected: call create_listener or connect first");
             }
 
-            _pull ??= new PullReader(_connection);
+            _pull ??= new PullReader(_connection, _stats, _heartbeat);
             return _pull.ReadableHandle();
         }
     }
@@ -578,7 +615,7 @@ internal sealed class IpcSession
         {
             try
             {
-                reader.Run(connection, new Dispatcher(this, handler, connection.Description));
+                reader.Run(connection, new Dispatcher(this, handler, connection));
             }
             catch (IpcException e)
             {
@@ -595,6 +632,13 @@ internal sealed class IpcSession
         // However the reading ended, the connection is finished: the peer sees end-of-file
         // (after a protocol error the stream cannot be resynchronised) and sends fail.
         connection.Close();
+        _heartbeat.Stop();
+        if (_heartbeat.DeadReason is { } dead)
+        {
+            status = IpcStatus.Timeout;
+            reason = dead;
+        }
+
         if (!_closed)
         {
             Log.ConnectionEnded(connection.Description, status, reason);
@@ -619,35 +663,91 @@ internal sealed class IpcSession
         }
     }
 
-    /// <summary>Hands the frames to the host's handler and stops as soon as cleanup ran.</summary>
-    private sealed class Dispatcher(IpcSession session, IConnectionHandler? handler, string description) : IFrameHandler
+    /// <summary>
+    /// Hands the frames to the host's handler, counting them, and stops as soon as cleanup
+    /// ran. Control frames (kind 3) go to the session's control channel instead: the one
+    /// branch a frame pays for heartbeats.
+    /// </summary>
+    private sealed class Dispatcher(IpcSession session, IConnectionHandler? handler, ConnectionBase connection) : IFrameHandler
     {
+        private readonly ConnectionStats _stats = session._stats;
+        private readonly bool _oneFramePerCall = handler is not null && handler.OneFramePerCall;
+
         public bool OnFrames(ReadOnlySpan<NativeFrame> frames)
         {
-            if (handler is null || !handler.OneFramePerCall)
+            if (_oneFramePerCall)
             {
-                return Deliver(frames);
+                // One call per frame (so cleanup stops delivery between any two).
+                for (int i = 0; i < frames.Length; i++)
+                {
+                    if (frames[i].Kind == FrameKind.Control)
+                    {
+                        OnControl(frames[i]);
+                    }
+                    else if (!Deliver(frames.Slice(i, 1), FrameHeader.Size + (long)frames[i].Length))
+                    {
+                        return false;
+                    }
+                }
+
+                return true;
             }
 
+            long bytes = 0;
             for (int i = 0; i < frames.Length; i++)
             {
-                if (!Deliver(frames.Slice(i, 1)))
+                if (frames[i].Kind == FrameKind.Control)
                 {
-                    return false;
+                    return OnBatchWithControl(frames);
                 }
+
+                bytes += FrameHeader.Size + (long)frames[i].Length;
             }
 
-            return true;
+            return Deliver(frames, bytes);
         }
 
+        // Rare (heartbeats on): the host's runs between control frames, each run in one call.
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        private bool OnBatchWithControl(ReadOnlySpan<NativeFrame> frames)
+        {
+            long bytes = 0;
+            int start = 0;
+            for (int i = 0; i < frames.Length; i++)
+            {
+                if (frames[i].Kind == FrameKind.Control)
+                {
+                    if (i > start && !Deliver(frames[start..i], bytes))
+                    {
+                        return false;
+                    }
+
+                    OnControl(frames[i]);
+                    start = i + 1;
+                    bytes = 0;
+                    continue;
+                }
+
+                bytes += FrameHeader.Size + (long)frames[i].Length;
+            }
+
+            return start == frames.Length || Deliver(frames[start..], bytes);
+        }
+
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        private void OnControl(NativeFrame frame) => session._heartbeat.OnControl(connection, frame.PayloadSpan);
+
         /// <summary>False once cleanup ran (during the call too).</summary>
-        private bool Deliver(ReadOnlySpan<NativeFrame> frames)
+        private bool Deliver(ReadOnlySpan<NativeFrame> frames, long bytes)
         {
             if (session._closed)
             {
                 return false;
             }
 
+            _stats.FramesReceived += frames.Length;
+            _stats.BytesReceived += bytes;
+            _stats.LastReceiveStamp = StampClock.Stamp();
             try
             {
                 handler?.OnMessages(frames);
@@ -655,7 +755,7 @@ internal sealed class IpcSession
             catch (Exception e)
             {
                 // The handler's bug must not end the connection.
-                Log.HandlerFailed(description, e);
+                Log.HandlerFailed(connection.Description, e);
             }
 
             return !session._closed;

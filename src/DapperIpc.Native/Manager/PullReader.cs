@@ -11,7 +11,7 @@ namespace DapperIpc.Manager;
 /// stays at the head of the buffer (its size reported) for the next call. Only one thread
 /// is inside at a time (the session sees to it).
 /// </summary>
-internal sealed class PullReader(ConnectionBase connection) : IDisposable
+internal sealed class PullReader(ConnectionBase connection, ConnectionStats stats, Heartbeat control) : IDisposable
 {
     private readonly FrameReader _frames = new(connection.MaxPayload);
     private ReadySignal? _signal;
@@ -70,7 +70,8 @@ internal sealed class PullReader(ConnectionBase connection) : IDisposable
                 if (received == 0)
                 {
                     int pending = _frames.Pending;
-                    _ended = new IpcException(IpcStatus.Closed, pending == 0
+                    _ended = control.DeadReason is { } dead ? new IpcException(IpcStatus.Timeout, dead)
+                        : new IpcException(IpcStatus.Closed, pending == 0
                         ? "the peer closed the connection"
                         : $"the peer closed the connection in the middle of a frame ({pending} bytes of it received)");
                     connection.Close();
@@ -102,6 +103,7 @@ internal sealed class PullReader(ConnectionBase connection) : IDisposable
     {
         count = 0;
         int used = 0;
+        long bytes = 0;
         while (count < frames.Length)
         {
             byte kind;
@@ -116,6 +118,14 @@ internal sealed class PullReader(ConnectionBase connection) : IDisposable
             catch (IpcException) when (count > 0)
             {
                 break; // the frames before a bad header are delivered; the next call reports it
+            }
+
+            if (kind == FrameKind.Control)
+            {
+                // The library's own (heartbeats): never the host's.
+                control.OnControl(connection, _frames.PeekedPayload(length));
+                _frames.Consume(length);
+                continue;
             }
 
             if (length > destination.Length - used)
@@ -133,9 +143,18 @@ internal sealed class PullReader(ConnectionBase connection) : IDisposable
             _frames.Consume(length);
             frames[count++] = new ReceivedFrame(used, length, kind);
             used += length;
+            bytes += FrameHeader.Size + length;
         }
 
-        return count > 0 ? IpcStatus.Ok : IpcStatus.Timeout;
+        if (count == 0)
+        {
+            return IpcStatus.Timeout;
+        }
+
+        stats.FramesReceived += count;
+        stats.BytesReceived += bytes;
+        stats.LastReceiveStamp = StampClock.Stamp();
+        return IpcStatus.Ok;
     }
 
     private void UpdateSignal()

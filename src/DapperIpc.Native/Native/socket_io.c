@@ -102,6 +102,23 @@ DAPPER_IPC_SHIM_API int32_t dapper_ipc_socket_configure(int32_t fd)
     return 0;
 }
 
+/* As dapper_ipc_sendv, but never waits: DAPPER_IPC_ERRC_WOULD_BLOCK when the
+   send buffer has no room at all, else what fitted. The first attempt of every
+   send, so the time a send then waits for room is known exactly. */
+DAPPER_IPC_SHIM_API intptr_t dapper_ipc_sendv_nowait(int32_t fd, dapper_ipc_iovec *iov, int32_t count)
+{
+    struct msghdr msg = {0};
+    msg.msg_iov = (struct iovec *)iov;
+    msg.msg_iovlen = count;
+#if defined(MSG_NOSIGNAL)
+    const int flags = MSG_NOSIGNAL | MSG_DONTWAIT;
+#else
+    const int flags = MSG_DONTWAIT;
+#endif
+    ssize_t n = sendmsg(fd, &msg, flags);
+    return n >= 0 ? n : dapper_ipc_errno_class(errno);
+}
+
 /* One gathered write of count pairs: the number of bytes written (possibly
    fewer than asked), or a class. Never raises SIGPIPE. EINTR is returned
    (DAPPER_IPC_ERRC_INTERRUPTED), not retried: the caller's send timeout is one

@@ -102,7 +102,7 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
         fixed (byte* p = payload)
         {
             var frame = new NativeFrame(kind, p, (nuint)payload.Length);
-            Write(new ReadOnlySpan<NativeFrame>(in frame));
+            Write(new ReadOnlySpan<NativeFrame>(in frame), FrameHeader.Size + payload.Length, counted: true);
         }
     }
 
@@ -118,6 +118,7 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
     /// </summary>
     public void SendFrames(ReadOnlySpan<NativeFrame> frames)
     {
+        long bytes = 0;
         for (int i = 0; i < frames.Length; i++)
         {
             if (frames[i].Length > MaxPayload)
@@ -125,31 +126,170 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
                 throw new IpcException(IpcStatus.FrameTooLarge,
                     $"frame {i} too large: {frames[i].Length} bytes, the maximum is {MaxPayload}; nothing was sent");
             }
+
+            bytes += FrameHeader.Size + (long)frames[i].Length;
         }
 
-        Write(frames);
+        Write(frames, bytes, counted: true);
     }
 
-    private void Write(ReadOnlySpan<NativeFrame> frames)
+    /// <summary>
+    /// Sends one control frame (kind 3: heartbeats; docs/protocol.md), not counted in the
+    /// host's statistics. With <paramref name="wait"/> false it never blocks: false when
+    /// another sender holds the stream or the kernel has no room now (the caller skips
+    /// this one), so a heartbeat cannot stall the reader or its own thread behind a peer
+    /// that stopped reading. Throws IpcException as a send does.
+    /// </summary>
+    internal unsafe bool SendControl(ReadOnlySpan<byte> payload, bool wait)
     {
-        lock (_sendLock)
+        fixed (byte* p = payload)
         {
-            if (_closed)
+            var frame = new NativeFrame(FrameKind.Control, p, (nuint)payload.Length);
+            var frames = new ReadOnlySpan<NativeFrame>(in frame);
+            if (wait)
             {
-                throw new IpcException(IpcStatus.Closed, $"the connection ({Description}) is closed");
+                Write(frames, 0, counted: false);
+                return true;
+            }
+
+            if (!_sendLock.TryEnter())
+            {
+                return false;
             }
 
             try
             {
-                WriteFrames(frames);
+                if (_closed || !CanWriteNow)
+                {
+                    return false;
+                }
+
+                WriteLocked(frames, 0, counted: false);
+                return true;
             }
-            catch (IpcException e) when (e.StreamCut)
+            finally
             {
-                // Part of a frame is out: no later frame could be parsed by the peer.
-                Close();
-                throw;
+                _sendLock.Exit();
             }
         }
+    }
+
+    /// <summary>The statistics this connection adds to (the manager's, set before the connection is used).</summary>
+    internal ConnectionStats Stats { get; set; } = new();
+
+    /// <summary>True when a small write would not block now (best effort; true where unknown).</summary>
+    protected virtual bool CanWriteNow => true;
+
+    /// <summary>Bytes the peer sent that wait unread in the OS (0 where unknown): a peer whose data waits is not silent.</summary>
+    public virtual int BytesWaiting => 0;
+
+    /// <summary>
+    /// Set by a transport whose WriteFrames adds exactly the time it waited for room
+    /// (<see cref="AddBlocked"/>) and stores the Stopwatch time it started writing in
+    /// <see cref="WriteStarted"/> (a clock it reads anyway, for the send deadline);
+    /// otherwise the base class times each write, and a write slower than 1 ms counts whole.
+    /// </summary>
+    protected bool MeasuresBlockedTime { get; init; }
+
+    /// <summary>The Stopwatch time the last WriteFrames began (see <see cref="MeasuresBlockedTime"/>); under the send lock.</summary>
+    protected long WriteStarted { get; set; }
+
+    /// <summary>Adds Stopwatch ticks a write spent waiting for the peer to read; under the send lock.</summary>
+    protected void AddBlocked(long ticks) => Stats.SendBlockedTicks += ticks;
+
+    private void Write(ReadOnlySpan<NativeFrame> frames, long bytes, bool counted)
+    {
+        lock (_sendLock)
+        {
+            WriteLocked(frames, bytes, counted);
+        }
+    }
+
+    private void WriteLocked(ReadOnlySpan<NativeFrame> frames, long bytes, bool counted)
+    {
+        if (_closed)
+        {
+            throw new IpcException(IpcStatus.Closed, $"the connection ({Description}) is closed");
+        }
+
+        if (!MeasuresBlockedTime)
+        {
+            WriteTimed(frames, bytes, counted);
+            return;
+        }
+
+        try
+        {
+            WriteFrames(frames);
+        }
+        catch (IpcException e)
+        {
+            Failed(e, frames, counted, WriteStarted);
+            throw;
+        }
+
+        if (counted)
+        {
+            Count(frames, bytes, WriteStarted);
+        }
+    }
+
+    // Transports that cannot tell when a write waited for room: a write slower than 1 ms
+    // counts whole as blocked.
+    private void WriteTimed(ReadOnlySpan<NativeFrame> frames, long bytes, bool counted)
+    {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            WriteFrames(frames);
+        }
+        catch (IpcException e)
+        {
+            Failed(e, frames, counted, start);
+            throw;
+        }
+        finally
+        {
+            long took = System.Diagnostics.Stopwatch.GetTimestamp() - start;
+            if (took > System.Diagnostics.Stopwatch.Frequency / 1000)
+            {
+                AddBlocked(took);
+            }
+        }
+
+        if (counted)
+        {
+            Count(frames, bytes, start);
+        }
+    }
+
+    private void Failed(IpcException e, ReadOnlySpan<NativeFrame> frames, bool counted, long stamp)
+    {
+        if (counted && e.FramesSent > 0)
+        {
+            long bytes = 0;
+            foreach (NativeFrame f in frames[..e.FramesSent])
+            {
+                bytes += FrameHeader.Size + (long)f.Length;
+            }
+
+            Count(frames[..e.FramesSent], bytes, stamp);
+        }
+
+        if (e.StreamCut)
+        {
+            // Part of a frame is out: no later frame could be parsed by the peer.
+            Close();
+        }
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private void Count(ReadOnlySpan<NativeFrame> frames, long bytes, long stamp)
+    {
+        ConnectionStats s = Stats;
+        s.FramesSent += frames.Length;
+        s.BytesSent += bytes;
+        s.LastSendStamp = stamp;
     }
 
     /// <summary>

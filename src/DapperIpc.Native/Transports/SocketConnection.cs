@@ -41,6 +41,37 @@ internal abstract class SocketConnection : ConnectionBase
         {
             _flushAcks = FlushesDelayedAcks;
             ConfigureTcpAcks();
+            TcpKeepAlive.Configure(socket);
+        }
+    }
+
+    protected override bool CanWriteNow
+    {
+        get
+        {
+            try
+            {
+                return Socket.Poll(0, SelectMode.SelectWrite);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                return true; // the write reports what is wrong
+            }
+        }
+    }
+
+    public override int BytesWaiting
+    {
+        get
+        {
+            try
+            {
+                return Socket.Available;
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                return 0;
+            }
         }
     }
 

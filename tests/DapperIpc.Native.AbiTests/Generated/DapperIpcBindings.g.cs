@@ -55,6 +55,14 @@ public enum dapper_ipc_flags : int
     DAPPER_IPC_FLAG_REQUIRE_AUTH = 1,
 }
 
+public enum dapper_ipc_state : int
+{
+    DAPPER_IPC_STATE_IDLE = 0,
+    DAPPER_IPC_STATE_LISTENING = 1,
+    DAPPER_IPC_STATE_CONNECTED = 2,
+    DAPPER_IPC_STATE_CLOSED = 4,
+}
+
 [StructLayout(LayoutKind.Sequential)]
 public unsafe partial struct dapper_ipc_manager
 {
@@ -76,6 +84,7 @@ public unsafe partial struct dapper_ipc_config
     public uint flags;
     public byte* auth_token;
     public int client_wait_ms;
+    public int heartbeat_ms;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -84,6 +93,22 @@ public unsafe partial struct dapper_ipc_frame
     public void* payload;
     public nuint length;
     public int kind;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public unsafe partial struct dapper_ipc_stats
+{
+    public uint struct_size;
+    public int state;
+    public ulong frames_sent;
+    public ulong frames_received;
+    public ulong bytes_sent;
+    public ulong bytes_received;
+    public ulong connects;
+    public ulong send_blocked_ns;
+    public long last_send_ms_ago;
+    public long last_receive_ms_ago;
+    public long heartbeat_rtt_us;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -215,6 +240,9 @@ public static unsafe partial class DapperIpcNative
 
     [LibraryImport(Library, EntryPoint = "dapper_ipc_is_connected")]
     public static partial int dapper_ipc_is_connected(dapper_ipc_manager manager, int* connected);
+
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_get_stats")]
+    public static partial int dapper_ipc_get_stats(dapper_ipc_manager manager, dapper_ipc_stats* @out);
 
     [LibraryImport(Library, EntryPoint = "dapper_ipc_session_listener_create")]
     public static partial int dapper_ipc_session_listener_create(dapper_ipc_session_listener* @out);

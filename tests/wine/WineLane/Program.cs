@@ -13,6 +13,11 @@ using DapperIpc.Diagnostics;
 using DapperIpc.Manager;
 using DapperIpc.Sessions;
 
+if (args.Length == 2 && args[0] == "peer-beat")
+{
+    return PeerBeat(args[1]);
+}
+
 string client = args.Length > 0 ? args[0] : throw new ArgumentException("usage: WineLane CLIENT_EXE [CHECK...]");
 var only = args.Skip(1).ToHashSet();
 int failed = 0, passed = 0, skipped = 0;
@@ -61,6 +66,8 @@ Check("session listener on a pipe: a second listener on its live name fails with
         : Skip("this OS ignores FILE_FLAG_FIRST_PIPE_INSTANCE (the probe made a second instance with the flag), so a second listener of unlimited instances joins the name"));
 Check("session listener on a pipe: remote clients are rejected on every instance (PIPE_REJECT_REMOTE_CLIENTS)", () =>
     Skip($"no remote client can be made on one machine; the flag is {probe["reject-remote"]} by CreateNamedPipe here (Wine does not implement it)"));
+
+Check("heartbeats over a pipe: a peer of this library frozen (NtSuspendProcess, Windows' SIGSTOP) is declared dead: Disconnected with Timeout and \"peer unresponsive for N ms\"", FrozenPipePeer);
 
 Console.WriteLine($"wine lane: {passed} passed, {skipped} skipped, {failed} failed");
 return failed == 0 ? 0 : 1;
@@ -180,6 +187,65 @@ static byte[] Payload(uint seq, int length)
 
     return p;
 }
+
+// A peer process of this library with heartbeats: connects to the pipe, reads, and
+// answers heartbeats until it is killed.
+static int PeerBeat(string pipe)
+{
+    var m = new IPCManager();
+    m.SetHandler(new Handler());
+    m.Connect(new TransportConfig { Transport = "pipe", PipeName = pipe, ConnectTimeoutMs = 20_000, HeartbeatMs = 100 });
+    m.StartReader();
+    Console.WriteLine("connected");
+    Thread.Sleep(Timeout.Infinite);
+    return 0;
+}
+
+string? FrozenPipePeer()
+{
+    var handler = new Handler();
+    using var m = new IPCManager();
+    m.SetHandler(handler);
+    var launcher = m.CreateListener(new TransportConfig { Transport = "pipe", HeartbeatMs = 100 });
+    using var peer = Process.Start(new ProcessStartInfo(Environment.ProcessPath!, ["peer-beat", launcher[3]])
+    {
+        UseShellExecute = false,
+        RedirectStandardOutput = true,
+    })!;
+    try
+    {
+        m.WaitForClient(30_000);
+        m.StartReader();
+        Require(peer.StandardOutput.ReadLine() == "connected", "the peer did not connect");
+        var clock = Stopwatch.StartNew();
+        while (m.GetStats().HeartbeatRttUs < 0 && clock.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            handler.Disconnected.Wait(10);
+        }
+
+        Require(m.GetStats().HeartbeatRttUs >= 0, "no heartbeat was answered");
+        Require(NtSuspendProcess(peer.Handle) == 0, "NtSuspendProcess failed");
+        var frozen = Stopwatch.StartNew();
+        Require(handler.Disconnected.Wait(TimeSpan.FromSeconds(30)), "the frozen peer was not declared dead");
+        Console.WriteLine($"  detected {frozen.ElapsedMilliseconds} ms after the freeze (heartbeat_ms 100): {handler.DisconnectReason}");
+        Require(handler.DisconnectStatus == IpcStatus.Timeout, $"status {handler.DisconnectStatus}, expected Timeout");
+        Require(System.Text.RegularExpressions.Regex.IsMatch(handler.DisconnectReason, @"^peer unresponsive for \d+ ms$"),
+            $"reason: {handler.DisconnectReason}");
+        return null;
+    }
+    finally
+    {
+        peer.Kill();
+        NtResumeProcess(peer.Handle);
+        peer.WaitForExit();
+    }
+}
+
+[System.Runtime.InteropServices.DllImport("ntdll.dll")]
+static extern int NtSuspendProcess(IntPtr process);
+
+[System.Runtime.InteropServices.DllImport("ntdll.dll")]
+static extern int NtResumeProcess(IntPtr process);
 
 static (IPCManager Manager, string Pipe) Listen(Handler handler, string? name = null)
 {

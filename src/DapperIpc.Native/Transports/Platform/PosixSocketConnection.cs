@@ -26,6 +26,7 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
     public PosixSocketConnection(Socket socket, ConnectionOptions options, string description) : base(socket, options, description)
     {
         _fd = (int)socket.SafeHandle.DangerousGetHandle();
+        MeasuresBlockedTime = true;
         _ = SocketShim.Configure(_fd);
     }
 
@@ -108,6 +109,7 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
         AckRidesOnThisWrite();
         // One deadline for the whole call, however many sendmsg calls it takes.
         var deadline = new SendDeadline(Socket);
+        WriteStarted = deadline.Start;
         try
         {
             int perWrite = Math.Min(frames.Length, FramesPerWrite);
@@ -170,15 +172,28 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
         sent = 0;
         errno = 0;
         int first = 0;
+        int result = 0;
+        // The first attempt never waits: when it cannot write everything the peer is not
+        // keeping up, and from then until the call ends is what send_blocked_ns counts.
+        long blockedSince = 0;
         while (first < count)
         {
-            nint n = SocketShim.SendV(_fd, iov + first, count - first);
+            nint n = blockedSince == 0
+                ? SocketShim.SendVNoWait(_fd, iov + first, count - first)
+                : SocketShim.SendV(_fd, iov + first, count - first);
             if (n < 0)
             {
+                if (n == (int)ErrnoClass.WouldBlock && blockedSince == 0)
+                {
+                    blockedSince = Stopwatch.GetTimestamp(); // no room at all: wait for it
+                    continue;
+                }
+
                 if (n != (int)ErrnoClass.Interrupted)
                 {
                     errno = Marshal.GetLastPInvokeError();
-                    return (int)n;
+                    result = (int)n;
+                    break;
                 }
             }
             else
@@ -198,14 +213,27 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
                 }
             }
 
-            // Interrupted or partial: the next sendmsg gets what is left of the deadline.
-            if (first < count && !deadline.LowerToRemaining())
+            if (first < count)
             {
-                return DeadlinePassed;
+                if (blockedSince == 0)
+                {
+                    blockedSince = Stopwatch.GetTimestamp(); // partial: the rest waits for room
+                }
+                else if (!deadline.LowerToRemaining())
+                {
+                    // Interrupted or partial: the next sendmsg gets what is left of the deadline.
+                    result = DeadlinePassed;
+                    break;
+                }
             }
         }
 
-        return 0;
+        if (blockedSince != 0)
+        {
+            AddBlocked(Stopwatch.GetTimestamp() - blockedSince);
+        }
+
+        return result;
     }
 
     /// <summary>
@@ -217,6 +245,8 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
     private struct SendDeadline(Socket socket)
     {
         private readonly long _start = Stopwatch.GetTimestamp();
+
+        public readonly long Start => _start;
         private int _configuredMs = -1; // read from the socket at the first partial write
         private bool _lowered;
 

@@ -53,6 +53,20 @@ internal static unsafe partial class SocketShim
     [LibraryImport(Library, EntryPoint = "dapper_ipc_sendv", SetLastError = true)]
     public static partial nint SendV(int fd, IoVec* iov, int count);
 
+    /// <summary>As <see cref="SendV"/> without waiting: WouldBlock when there is no room at all.</summary>
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_sendv_nowait", SetLastError = true)]
+    public static partial nint SendVNoWait(int fd, IoVec* iov, int count);
+
+    /// <summary>Milliseconds of a cheap monotonic clock (Native/stamp.c); a leaf call that cannot block, so no GC transition.</summary>
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_coarse_ms")]
+    [System.Runtime.InteropServices.SuppressGCTransition]
+    public static partial long CoarseMs();
+
+    /// <summary>The frame path's timestamp in the clock's own unit (Native/stamp.c; StampClock converts); no GC transition.</summary>
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_stamp")]
+    [System.Runtime.InteropServices.SuppressGCTransition]
+    public static partial long Stamp();
+
     /// <summary>Blocking recv, EINTR retried: bytes (0 at end of stream), or a class.</summary>
     [LibraryImport(Library, EntryPoint = "dapper_ipc_sock_recv", SetLastError = true)]
     public static partial nint Recv(int fd, byte* buffer, nuint length);
