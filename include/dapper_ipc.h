@@ -357,7 +357,8 @@ DAPPER_IPC_API const char *DAPPER_IPC_CALL dapper_ipc_status_string(int32_t stat
 
 /* Copies the calling thread's last error message into buf, NUL-terminated.
    The message describes the most recent call on this thread that failed; a
-   call that succeeds empties it; this function never changes it. buf may be
+   call that succeeds empties it, except the two destroy functions, which
+   leave it as it was; this function never changes it. buf may be
    NULL when cap is 0 (to ask for the size); *needed (if not NULL) receives
    the size the message needs, terminator included. As for every function
    that fills a buffer, nothing of a result that does not fit is written.
@@ -399,7 +400,10 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_manager_create(dapper_ipc_mana
 
 /* Cleans up (as dapper_ipc_cleanup, with the same waits and linger) and
    retires the handle: every later call with it returns
-   DAPPER_IPC_E_INVALID_HANDLE.
+   DAPPER_IPC_E_INVALID_HANDLE. When it succeeds it leaves the calling
+   thread's last error as it was (as POSIX free() keeps errno), so a
+   finalizer that destroys a manager between a failing call and the
+   dapper_ipc_last_error that reads its message cannot erase it.
    Thread: any, including a reader thread inside a callback (its own
    manager's, or another's: the callback contract at the top says when it
    waits).
@@ -962,7 +966,8 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_session_listener_accept(dapper
    is the caller), then cleans up every session it routed, accepted or not,
    as dapper_ipc_cleanup does (their lingers, where there are any, run side
    by side), and
-   retires the handle.
+   retires the handle. When it succeeds it leaves the calling thread's last
+   error as it was, as dapper_ipc_manager_destroy does.
    Thread: any, including an offer callback and a manager's callbacks (a
    session's own reader is then not waited for: as cleanup from a callback).
    Returns: DAPPER_IPC_OK; DAPPER_IPC_E_INVALID_HANDLE. */

@@ -608,6 +608,18 @@ class HandlerTests(unittest.TestCase):
 
 
 class LoggingAndErrorTests(unittest.TestCase):
+    def test_a_manager_finalized_between_a_failing_call_and_its_message_leaves_the_message(self):
+        # The cyclic collector can run __del__ (which destroys a manager) at any allocation,
+        # also between a failing call and the read of its message on that thread.
+        from dapper_ipc import _native as native
+        garbage = IPCManager()
+        bogus = native.Manager(2**64 - 1)
+        status = native.lib().dapper_ipc_cleanup(bogus)
+        self.assertEqual(status, native.E_INVALID_HANDLE)
+        del garbage
+        gc.collect()
+        self.assertIn("invalid handle", native.last_error())
+
     def test_the_non_loopback_warning_is_a_logging_warning(self):
         with self.assertLogs("dapper.ipc.native", "WARNING") as logs:
             server = IPCManager()

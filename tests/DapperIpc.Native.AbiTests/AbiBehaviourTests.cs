@@ -258,6 +258,37 @@ public unsafe class AbiBehaviourTests
         }
     }
 
+    [Fact]
+    public void A_destroy_between_a_failing_call_and_its_message_leaves_the_message()
+    {
+        // A finalizer (Python's __del__, a C++ destructor) can destroy another manager between
+        // a failing call and the read of its message; the message must survive it, as errno
+        // survives free().
+        dapper_ipc_manager failing, other;
+        dapper_ipc_session_listener sessions;
+        Assert.Equal(Ok, dapper_ipc_manager_create(&failing));
+        Assert.Equal(Ok, dapper_ipc_manager_create(&other));
+        Assert.Equal(Ok, dapper_ipc_session_listener_create(&sessions));
+        dapper_ipc_config config;
+        dapper_ipc_config_init(&config, (nuint)sizeof(dapper_ipc_config));
+        byte* tcp = stackalloc byte[] { (byte)'t', (byte)'c', (byte)'p', 0 };
+        config.transport = tcp;
+        config.port = 99999;
+        Assert.Equal((int)dapper_ipc_status.DAPPER_IPC_E_INVALID_ARGUMENT, dapper_ipc_create_listener(failing, &config));
+        var message = Abi.LastError();
+        Assert.Contains("99999", message);
+
+        Assert.Equal(Ok, dapper_ipc_manager_destroy(other));
+        Assert.Equal(message, Abi.LastError());
+        Assert.Equal(Ok, dapper_ipc_session_listener_destroy(sessions));
+        Assert.Equal(message, Abi.LastError());
+
+        // Any other call that succeeds empties it, as before.
+        Assert.Equal(Ok, dapper_ipc_cleanup(failing));
+        Assert.Equal("", Abi.LastError());
+        Assert.Equal(Ok, dapper_ipc_manager_destroy(failing));
+    }
+
     /// <summary>main's argc/argv as a C launcher has them: NUL-terminated strings, argv[argc] NULL.</summary>
     private static int ConnectArgv(dapper_ipc_manager m, params string?[] args)
     {

@@ -113,7 +113,7 @@ internal static unsafe class Exports
         try
         {
             HandleTable.Remove(handle).Cleanup();
-            return LastError.Ok();
+            return LastError.Unchanged();
         }
         catch (Exception e)
         {

@@ -21,6 +21,13 @@ internal static class LastError
     }
 
     /// <summary>
+    /// Success that keeps the thread's message: for the destroy calls, which finalizers
+    /// (Python's __del__, a C++ destructor) make at any moment, also between a failing call
+    /// and the read of its message, as POSIX free() keeps errno.
+    /// </summary>
+    public static int Unchanged() => (int)IpcStatus.Ok;
+
+    /// <summary>
     /// Turns anything thrown inside an export into a status code and a message; nothing
     /// escapes. An operating-system failure the core did not wrap (a socket, file or
     /// permission error: out of descriptors, ...) is E_IO; only anything else is a bug,

@@ -36,7 +36,7 @@ internal static unsafe class SessionExports
         try
         {
             HandleTable.Remove(handle).Dispose();
-            return LastError.Ok();
+            return LastError.Unchanged();
         }
         catch (Exception e)
         {
