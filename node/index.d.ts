@@ -58,7 +58,8 @@ export declare class IPCError extends Error {
 
 /** Where to listen or connect. Every omitted field means the library's default. */
 export interface TransportConfig {
-  /** 'auto' (unix on POSIX, pipe on Windows), 'unix', 'tcp' or 'pipe'; any case. */
+  /** 'auto' (unix on POSIX, pipe on Windows), 'unix', 'tcp', 'pipe' or 'ws' (a WebSocket at
+   *  ws://host:port/, so a browser page can be the peer); any case. */
   transport?: string;
   /** tcp host (127.0.0.1). Binding a non-loopback address logs a security warning. */
   host?: string;
@@ -81,6 +82,9 @@ export interface TransportConfig {
   /** Listener: ms a send made before the client arrived waits for it, then sends (10000;
    *  negative: no wait, E_NOT_CONNECTED at once). The wait runs on a worker thread, not the loop. */
   clientWaitMs?: number;
+  /** ws listener: origins allowed besides loopback and the listener's host, comma-separated
+   *  (e.g. 'https://ide.example.com'); others get HTTP 403. */
+  wsOrigins?: string;
 }
 
 /** How the connection ended without the host asking (the library's state callback). */

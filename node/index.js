@@ -110,7 +110,7 @@ function ms(name, value) {
 }
 
 const CONFIG_KEYS = ['transport', 'host', 'port', 'path', 'pipeName', 'maxFrameSize', 'connectTimeoutMs',
-  'sendTimeoutMs', 'requireAuth', 'authToken', 'clientWaitMs'];
+  'sendTimeoutMs', 'requireAuth', 'authToken', 'clientWaitMs', 'wsOrigins'];
 
 /** The dapper_ipc_config for a JS config object; the library checks every value it can hold. */
 function nativeConfig(config = {}) {
@@ -132,6 +132,7 @@ function nativeConfig(config = {}) {
     auth_token: text('authToken', config.authToken),
     // The library's default (10 s): a send waits for the client on a worker thread, not the loop.
     client_wait_ms: ms('clientWaitMs', config.clientWaitMs),
+    ws_origins: text('wsOrigins', config.wsOrigins),
   };
 }
 
@@ -149,7 +150,7 @@ function configFromLauncherArgs(args) {
 
 function isLocal(config) {
   const transport = (config.transport || 'auto').toLowerCase();
-  if (transport !== 'tcp') return true;
+  if (transport !== 'tcp' && transport !== 'ws') return true;
   return config.host === undefined || config.host === null || config.host === 'localhost' ||
     config.host === '::1' || /^127\./.test(config.host);
 }

@@ -70,6 +70,8 @@ const structs = Object.freeze({
     auth_token: 'const char *',
     // layout 2: read by the library only when struct_size covers it
     client_wait_ms: 'int32_t',
+    // layout 3: read by the library only when struct_size covers it
+    ws_origins: 'const char *',
   }),
   dapper_ipc_frame: Object.freeze({
     payload: 'const void *',

@@ -92,6 +92,8 @@ class Config(ctypes.Structure):
         ("auth_token", ctypes.c_char_p),
         # layout 2: read by the library only when struct_size covers it
         ("client_wait_ms", ctypes.c_int32),
+        # layout 3: read by the library only when struct_size covers it
+        ("ws_origins", ctypes.c_char_p),
     ]
 
 

@@ -467,4 +467,5 @@ def new_config(config):
     c.flags = FLAG_REQUIRE_AUTH if config.require_auth else 0
     c.auth_token = text(config.auth_token)
     c.client_wait_ms = _ms("client_wait", getattr(config, "client_wait", None))
+    c.ws_origins = text(getattr(config, "ws_origins", None))
     return c, keep

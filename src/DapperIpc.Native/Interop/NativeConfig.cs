@@ -44,6 +44,11 @@ public unsafe partial struct NativeConfig
             result.ClientWaitMs = config->ClientWaitMs == 0 ? TransportConfig.DefaultClientWaitMs : config->ClientWaitMs;
         }
 
+        if (config->StructSize >= SizeThroughWsOrigins)
+        {
+            result.WsOrigins = Utf8(config->WsOrigins, "config->ws_origins");
+        }
+
         return result;
     }
 

@@ -579,6 +579,7 @@ internal sealed class IpcSession
             try
             {
                 reader.Run(connection, new Dispatcher(this, handler, connection.Description));
+                reason = connection.PeerEndReason ?? reason;
             }
             catch (IpcException e)
             {

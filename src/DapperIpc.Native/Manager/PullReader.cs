@@ -71,7 +71,7 @@ internal sealed class PullReader(ConnectionBase connection) : IDisposable
                 {
                     int pending = _frames.Pending;
                     _ended = new IpcException(IpcStatus.Closed, pending == 0
-                        ? "the peer closed the connection"
+                        ? connection.PeerEndReason ?? "the peer closed the connection"
                         : $"the peer closed the connection in the middle of a frame ({pending} bytes of it received)");
                     connection.Close();
                     throw _ended;

@@ -15,6 +15,7 @@
 #define _GNU_SOURCE /* struct ucred */
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -117,6 +118,34 @@ DAPPER_IPC_SHIM_API intptr_t dapper_ipc_sendv(int32_t fd, dapper_ipc_iovec *iov,
     const int flags = 0; /* SO_NOSIGPIPE, set by dapper_ipc_socket_configure */
 #endif
     ssize_t n = sendmsg(fd, &msg, flags);
+    return n >= 0 ? n : dapper_ipc_errno_class(errno);
+}
+
+/* Clears O_NONBLOCK: a socket that was read without blocking during a
+   websocket handshake becomes the blocking socket the connection's calls
+   expect. 0 or a class. */
+DAPPER_IPC_SHIM_API int32_t dapper_ipc_socket_set_blocking(int32_t fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
+        return dapper_ipc_errno_class(errno);
+    return 0;
+}
+
+/* One send that never waits for room (a websocket control frame written from
+   close, which must not block): bytes written, possibly fewer than length, or a
+   class (WOULD_BLOCK when there is no room at all). */
+DAPPER_IPC_SHIM_API intptr_t dapper_ipc_send_nowait(int32_t fd, const void *buffer, size_t length)
+{
+#if defined(MSG_NOSIGNAL)
+    const int flags = MSG_NOSIGNAL | MSG_DONTWAIT;
+#else
+    const int flags = MSG_DONTWAIT;
+#endif
+    ssize_t n;
+    do {
+        n = send(fd, buffer, length, flags);
+    } while (n < 0 && errno == EINTR);
     return n >= 0 ? n : dapper_ipc_errno_class(errno);
 }
 

@@ -35,6 +35,12 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
 
     protected ConnectionBase(uint maxPayload) => MaxPayload = maxPayload;
 
+    /// <summary>The send lock, for a transport that writes something of its own between frames (a websocket's pong or close).</summary>
+    protected Lock SendLock => _sendLock;
+
+    /// <summary>How the peer ended the connection when it said so (a websocket close code and reason); null otherwise.</summary>
+    public virtual string? PeerEndReason => null;
+
     public uint MaxPayload { get; }
 
     /// <summary>A short description of the endpoint for messages ("unix:/tmp/x/ipc.sock").</summary>

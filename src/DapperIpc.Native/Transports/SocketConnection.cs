@@ -2,6 +2,7 @@ using System;
 using System.Net.Sockets;
 using DapperIpc.Framing;
 using DapperIpc.Transports.Platform;
+using DapperIpc.Transports.Ws;
 
 namespace DapperIpc.Transports;
 
@@ -14,8 +15,16 @@ namespace DapperIpc.Transports;
 /// buffer, all on the calling thread) or <see cref="WindowsSocketConnection"/> (.NET's
 /// span-based Socket calls).
 /// </summary>
-internal abstract class SocketConnection : ConnectionBase
+internal abstract class SocketConnection : ConnectionBase, IWsWire
 {
+    // Set once, by UseWebSocket, before the connection is handed out: every DP frame then
+    // travels as one binary websocket message (Transports/Ws).
+    private WsReceiver? _ws;
+    private WsMaskKeys? _wsKeys; // we are the websocket client: our frames are masked
+    private byte[]? _wsScratch;
+    private volatile bool _wireCut; // a frame went out in part: no close frame may follow it
+    private volatile bool _controlMustNotWait;
+
     // End-of-file from the peer (not from our own read shutdown): whether closing may be a
     // FIN or must be a reset (see DisposeCore).
     private volatile bool _peerClosed;
@@ -63,6 +72,11 @@ internal abstract class SocketConnection : ConnectionBase
     // nothing (no system call).
     public sealed override int Receive(Span<byte> buffer)
     {
+        if (_ws is not null)
+        {
+            return _ws.Receive(buffer, -1);
+        }
+
         FlushHeldAck();
         return Received(ReceiveCore(buffer));
     }
@@ -74,9 +88,126 @@ internal abstract class SocketConnection : ConnectionBase
             return Receive(buffer);
         }
 
+        if (_ws is not null)
+        {
+            return _ws.Receive(buffer, timeoutMs);
+        }
+
         FlushHeldAck();
         return Received(ReceiveCore(buffer, timeoutMs));
     }
+
+    /// <summary>
+    /// Switches the connection to the websocket mapping once the opening handshake is done
+    /// (before anyone else sees it). <paramref name="alreadyReceived"/>: bytes read past the
+    /// handshake's head, the first of the peer's frames.
+    /// </summary>
+    internal void UseWebSocket(bool isClient, ReadOnlySpan<byte> alreadyReceived)
+    {
+        _wsKeys = isClient ? new WsMaskKeys() : null;
+        _ws = new WsReceiver(this, isClient, MaxPayload, alreadyReceived, _wsKeys);
+    }
+
+    protected bool IsWebSocket => _ws is not null;
+
+    /// <summary>Sends handshake bytes on the bare socket (before <see cref="UseWebSocket"/>), within the send timeout.</summary>
+    internal void SendHandshake(ReadOnlySpan<byte> data)
+    {
+        try
+        {
+            while (!data.IsEmpty)
+            {
+                data = data.Slice(Socket.Send(data, SocketFlags.None));
+            }
+        }
+        catch (SocketException e)
+        {
+            throw SocketErrors.ToIpc(e, "sending the websocket handshake");
+        }
+    }
+
+    /// <summary>The masking keys when we are a websocket client (our frames are masked); null otherwise.</summary>
+    protected WsMaskKeys? WsKeys => _wsKeys;
+
+    /// <summary>A buffer of at least <paramref name="size"/> bytes for masked frames, kept for the next one (senders hold the send lock).</summary>
+    protected byte[] WsScratch(int size)
+    {
+        if (_wsScratch is null || _wsScratch.Length < size)
+        {
+            _wsScratch = GC.AllocateUninitializedArray<byte>(Math.Max(size, 64 * 1024), pinned: true);
+        }
+
+        return _wsScratch;
+    }
+
+    public override string? PeerEndReason => _ws?.PeerClose;
+
+    int IWsWire.RawReceive(Span<byte> buffer, int timeoutMs)
+    {
+        FlushHeldAck();
+        return Received(timeoutMs < 0 ? ReceiveCore(buffer) : ReceiveCore(buffer, timeoutMs));
+    }
+
+    void IWsWire.SendControl(ReadOnlySpan<byte> frame)
+    {
+        // Between whole frames only. Close() must never wait (a sender may be blocked on a
+        // peer that stopped reading): it sends its close frame only when no frame is going out.
+        if (_controlMustNotWait)
+        {
+            if (!SendLock.TryEnter())
+            {
+                return;
+            }
+        }
+        else
+        {
+            SendLock.Enter();
+        }
+
+        try
+        {
+            if (!_wireCut)
+            {
+                SendControlNow(frame);
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or IpcException)
+        {
+            // Best effort: a peer that is gone or does not read cannot hear a pong or a close.
+        }
+        finally
+        {
+            SendLock.Exit();
+        }
+    }
+
+    /// <summary>Writes a small control frame without waiting for room (what does not fit is dropped whole). Under the send lock.</summary>
+    protected abstract void SendControlNow(ReadOnlySpan<byte> frame);
+
+    protected sealed override void WriteFrames(ReadOnlySpan<NativeFrame> frames)
+    {
+        if (_ws is null)
+        {
+            WritePlain(frames);
+            return;
+        }
+
+        try
+        {
+            WriteWebSocket(frames);
+        }
+        catch (IpcException e) when (e.StreamCut)
+        {
+            _wireCut = true;
+            throw;
+        }
+    }
+
+    /// <summary>The platform's WriteFrames for DP v1 on the bare stream (ConnectionBase.WriteFrames).</summary>
+    protected abstract void WritePlain(ReadOnlySpan<NativeFrame> frames);
+
+    /// <summary>As <see cref="WritePlain"/>, each frame one binary websocket message (masked when <see cref="WsKeys"/> is set).</summary>
+    protected abstract void WriteWebSocket(ReadOnlySpan<NativeFrame> frames);
 
     public override nint PollHandle => Socket.SafeHandle.DangerousGetHandle();
 
@@ -143,6 +274,11 @@ internal abstract class SocketConnection : ConnectionBase
 
     public override bool ReceiveExactly(Span<byte> buffer, long deadline)
     {
+        if (_ws is not null)
+        {
+            return ReceiveExactlyWebSocket(buffer, deadline);
+        }
+
         try
         {
             int got = 0;
@@ -183,12 +319,47 @@ internal abstract class SocketConnection : ConnectionBase
         }
     }
 
+    private bool ReceiveExactlyWebSocket(Span<byte> buffer, long deadline)
+    {
+        try
+        {
+            int got = 0;
+            while (got < buffer.Length)
+            {
+                long left = deadline - System.Diagnostics.Stopwatch.GetTimestamp();
+                if (left <= 0)
+                {
+                    return false;
+                }
+
+                int n = _ws!.Receive(buffer.Slice(got), (int)Math.Clamp(left * 1000 / System.Diagnostics.Stopwatch.Frequency, 1, int.MaxValue));
+                if (n <= 0)
+                {
+                    return false;
+                }
+
+                got += n;
+            }
+
+            return true;
+        }
+        catch (IpcException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>
     /// True when a whole frame of at most <paramref name="maxPayload"/> bytes is in the
     /// socket already (peeked, nothing taken): a handshake can then read it without waiting.
     /// </summary>
     public override bool HasWholeFrame(uint maxPayload)
     {
+        if (_ws is not null)
+        {
+            return false; // the socket holds websocket frames, not DP frames: unknown
+        }
+
         try
         {
             int available = Socket.Available;
@@ -234,6 +405,14 @@ internal abstract class SocketConnection : ConnectionBase
 
     protected override void ShutdownSendCore()
     {
+        if (_ws is not null)
+        {
+            // The websocket closing handshake: our close 1000 (unless one went out already,
+            // answering the peer's), then the FIN.
+            _controlMustNotWait = true;
+            _ws.SendClose(WsFrame.NormalClosure, "");
+        }
+
         try
         {
             // FIN after everything queued: the peer reads all we sent, then end-of-file.

@@ -76,6 +76,7 @@ public unsafe partial struct dapper_ipc_config
     public uint flags;
     public byte* auth_token;
     public int client_wait_ms;
+    public byte* ws_origins;
 }
 
 [StructLayout(LayoutKind.Sequential)]

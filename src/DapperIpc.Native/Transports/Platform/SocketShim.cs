@@ -53,6 +53,14 @@ internal static unsafe partial class SocketShim
     [LibraryImport(Library, EntryPoint = "dapper_ipc_sendv", SetLastError = true)]
     public static partial nint SendV(int fd, IoVec* iov, int count);
 
+    /// <summary>Clears O_NONBLOCK on the descriptor (after a handshake read without blocking): 0 or a class.</summary>
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_socket_set_blocking", SetLastError = true)]
+    public static partial int SetBlocking(int fd);
+
+    /// <summary>One send that never waits for room (MSG_DONTWAIT), without SIGPIPE: bytes written (possibly fewer), or a class (WouldBlock: no room at all).</summary>
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_send_nowait", SetLastError = true)]
+    public static partial nint SendNoWait(int fd, byte* buffer, nuint length);
+
     /// <summary>Blocking recv, EINTR retried: bytes (0 at end of stream), or a class.</summary>
     [LibraryImport(Library, EntryPoint = "dapper_ipc_sock_recv", SetLastError = true)]
     public static partial nint Recv(int fd, byte* buffer, nuint length);
