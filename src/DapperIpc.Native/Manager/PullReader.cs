@@ -143,7 +143,7 @@ internal sealed class PullReader(ConnectionBase connection) : IDisposable
         bool ready;
         try
         {
-            ready = _ended is not null || _frames.TryPeek(out _, out _);
+            ready = _ended is not null || _frames.TryPeek(out _, out _) || connection.HasBufferedInput;
         }
         catch (IpcException)
         {

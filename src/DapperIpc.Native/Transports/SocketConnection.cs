@@ -142,6 +142,8 @@ internal abstract class SocketConnection : ConnectionBase, IWsWire
 
     public override string? PeerEndReason => _ws?.PeerClose;
 
+    public override bool HasBufferedInput => _ws is not null && _ws.CanProgressWithoutReading;
+
     int IWsWire.RawReceive(Span<byte> buffer, int timeoutMs)
     {
         FlushHeldAck();

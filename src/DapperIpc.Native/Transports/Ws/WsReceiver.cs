@@ -73,8 +73,42 @@ internal sealed class WsReceiver
     /// <summary>The peer's close ("websocket close 1001: going away"), once it came.</summary>
     public string? PeerClose { get; private set; }
 
-    /// <summary>Bytes held in the read-ahead buffer (a poller must not wait while some are).</summary>
-    public int Buffered => _inEnd - _inStart;
+    /// <summary>
+    /// True when a receive would get somewhere on the read-ahead alone (payload bytes, or a
+    /// whole frame header, and a control frame's payload): a poller of the socket must not
+    /// wait then. False for a header still cut short, which only the socket can complete.
+    /// </summary>
+    public bool CanProgressWithoutReading
+    {
+        get
+        {
+            int buffered = _inEnd - _inStart;
+            if (_ended || buffered == 0)
+            {
+                return false;
+            }
+
+            if (_payloadLeft > 0)
+            {
+                return true;
+            }
+
+            ReadOnlySpan<byte> b = _in.AsSpan(_inStart, buffered);
+            if (b.Length < 2)
+            {
+                return false;
+            }
+
+            int length7 = b[1] & 0x7F;
+            int needed = 2 + (length7 == 126 ? 2 : length7 == 127 ? 8 : 0) + ((b[1] & 0x80) != 0 ? 4 : 0);
+            if ((b[0] & 0x08) != 0 && length7 < 126)
+            {
+                needed += length7; // a control frame is handled whole
+            }
+
+            return b.Length >= needed;
+        }
+    }
 
     /// <summary>
     /// DP bytes into <paramref name="destination"/>: the count, 0 at the end (the peer's close,
