@@ -13,10 +13,11 @@ namespace DapperIpc.Transports.Ws;
 
 /// <summary>
 /// The websocket listener: tcp, loopback by default, endpoint ws://host:port/. Clients'
-/// opening handshakes are read side by side on the accepting thread (non-blocking
+/// opening handshakes are read side by side on the listener's own thread (non-blocking
 /// sockets, one poll over all of them), each within <see cref="HandshakeTimeoutMs"/> and
 /// 8 KiB, so a client that dribbles its request or never finishes it holds up nobody:
-/// the first client whose request passes (WsHandshake) is the one returned. At most
+/// clients whose request passes (WsHandshake) are queued for Accept in the order they
+/// passed. The thread runs from creation to Dispose, as a tcp backlog does. At most
 /// <see cref="MaxPending"/> handshakes wait at once (the oldest is dropped for a new
 /// one), so memory stays bounded whatever a flood of half-open connections does.
 /// Authentication, when required, is the handshake's token subprotocol.
@@ -31,8 +32,13 @@ internal sealed class WsListener : ListenerBase
     private readonly ConnectionOptions _options;
     private readonly WsPolicy _policy;
     private readonly List<Pending> _pending = new();
-    private readonly Lock _acceptLock = new();
+    private readonly Queue<SocketConnection> _upgraded = new();
+    private readonly Thread _thread;
+    private IpcException? _failure;
     private int _disposed;
+
+    /// <summary>Upgraded clients that may wait for the host to accept them.</summary>
+    public const int MaxUpgraded = 16;
 
     private WsListener(Socket socket, string host, int port, ConnectionOptions options, WsPolicy policy)
     {
@@ -42,6 +48,7 @@ internal sealed class WsListener : ListenerBase
         string port_ = port.ToString(CultureInfo.InvariantCulture);
         LauncherArgs = ["--ipc", "ws", "--ipc-host", host, "--ipc-port", port_];
         Description = $"ws://{UrlHost(host)}:{port_}/";
+        _thread = new Thread(HandshakeLoop) { IsBackground = true, Name = "dapper-ipc ws handshakes" };
     }
 
     public override IReadOnlyList<string> LauncherArgs { get; }
@@ -57,6 +64,7 @@ internal sealed class WsListener : ListenerBase
         socket.Blocking = false;
         var listener = new WsListener(socket, host, ((IPEndPoint)socket.LocalEndPoint!).Port, options,
             new WsPolicy(host, WsPolicy.ParseOrigins(origins), options.AuthToken));
+        listener._thread.Start();
         Log.Listening(listener.Description);
         return listener;
     }
@@ -66,16 +74,16 @@ internal sealed class WsListener : ListenerBase
 
     private bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
-    public override ConnectionBase? Accept(int timeoutMs) => AcceptUpgraded(timeoutMs);
+    public override ConnectionBase? Accept(int timeoutMs) => TakeUpgraded(timeoutMs);
 
-    internal override ConnectionBase? AcceptNext(int timeoutMs) => AcceptUpgraded(timeoutMs);
+    internal override ConnectionBase? AcceptNext(int timeoutMs) => TakeUpgraded(timeoutMs);
 
-    private ConnectionBase? AcceptUpgraded(int timeoutMs)
+    /// <summary>The next client whose upgrade was answered, waiting at most <paramref name="timeoutMs"/> (negative: no limit); null on timeout.</summary>
+    private ConnectionBase? TakeUpgraded(int timeoutMs)
     {
-        lock (_acceptLock)
+        long start = Stopwatch.GetTimestamp();
+        lock (_upgraded)
         {
-            long start = Stopwatch.GetTimestamp();
-            var ready = new List<Socket>();
             while (true)
             {
                 if (IsDisposed)
@@ -83,17 +91,51 @@ internal sealed class WsListener : ListenerBase
                     throw Cancelled();
                 }
 
+                if (_upgraded.Count > 0)
+                {
+                    return _upgraded.Dequeue();
+                }
+
+                if (_failure is not null)
+                {
+                    throw _failure;
+                }
+
+                if (timeoutMs < 0)
+                {
+                    Monitor.Wait(_upgraded);
+                    continue;
+                }
+
+                int left = timeoutMs - (int)Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                if (left <= 0 || !Monitor.Wait(_upgraded, left) && _upgraded.Count == 0 && !IsDisposed)
+                {
+                    return null;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The handshake thread: accepts clients and reads their requests side by side until the
+    /// listener is disposed, queueing each upgraded connection for Accept. It runs from the
+    /// listener's creation, as a tcp listener's backlog does, so a client's connect succeeds
+    /// before the host accepts. At most <see cref="MaxUpgraded"/> wait to be taken; beyond
+    /// that a new client gets HTTP 503.
+    /// </summary>
+    private void HandshakeLoop()
+    {
+        var ready = new List<Socket>();
+        try
+        {
+            while (!IsDisposed)
+            {
                 long now = Stopwatch.GetTimestamp();
-                long waitMs = timeoutMs < 0 ? long.MaxValue : timeoutMs - (long)Stopwatch.GetElapsedTime(start).TotalMilliseconds;
                 ExpireHandshakes(now);
+                long waitMs = long.MaxValue;
                 foreach (Pending p in _pending)
                 {
                     waitMs = Math.Min(waitMs, Math.Max(0, (p.Deadline - now) * 1000 / Stopwatch.Frequency + 1));
-                }
-
-                if (waitMs < 0 || (waitMs == 0 && timeoutMs >= 0 && Stopwatch.GetElapsedTime(start).TotalMilliseconds >= timeoutMs))
-                {
-                    return null;
                 }
 
                 ready.Clear();
@@ -103,22 +145,10 @@ internal sealed class WsListener : ListenerBase
                     ready.Add(p.Socket);
                 }
 
-                try
-                {
-                    Socket.Select(ready, null, null, waitMs >= int.MaxValue / 1000 ? -1 : (int)waitMs * 1000);
-                }
-                catch (ObjectDisposedException)
-                {
-                    throw Cancelled();
-                }
-                catch (SocketException) when (IsDisposed)
-                {
-                    throw Cancelled();
-                }
-
+                Socket.Select(ready, null, null, waitMs >= int.MaxValue / 1000 ? -1 : (int)waitMs * 1000);
                 if (IsDisposed)
                 {
-                    throw Cancelled();
+                    break;
                 }
 
                 foreach (Socket s in ready)
@@ -135,17 +165,47 @@ internal sealed class WsListener : ListenerBase
                         SocketConnection? upgraded = Advance(_pending[index], index);
                         if (upgraded is not null)
                         {
-                            return upgraded;
+                            Hand(upgraded);
                         }
                     }
                 }
-
-                if (timeoutMs >= 0 && Stopwatch.GetElapsedTime(start).TotalMilliseconds >= timeoutMs)
-                {
-                    return null;
-                }
             }
         }
+        catch (Exception e) when (!IsDisposed)
+        {
+            lock (_upgraded)
+            {
+                _failure = e as IpcException ?? new IpcException(IpcStatus.Io, $"the websocket listener {Description} failed: {e.Message}", e);
+                Monitor.PulseAll(_upgraded);
+            }
+        }
+        catch (Exception)
+        {
+            // Disposed: the socket went away under the poll.
+        }
+        finally
+        {
+            for (int i = _pending.Count - 1; i >= 0; i--)
+            {
+                Remove(i);
+            }
+        }
+    }
+
+    private void Hand(SocketConnection connection)
+    {
+        lock (_upgraded)
+        {
+            if (!IsDisposed && _upgraded.Count < MaxUpgraded)
+            {
+                _upgraded.Enqueue(connection);
+                Monitor.PulseAll(_upgraded);
+                return;
+            }
+        }
+
+        Log.WsHandshakeAbandoned(Description, connection.Description, $"{MaxUpgraded} upgraded clients are already waiting to be accepted");
+        connection.DisposeNow();
     }
 
     /// <summary>Takes every connection waiting in the backlog into the handshake list.</summary>
@@ -345,21 +405,27 @@ internal sealed class WsListener : ListenerBase
 
         try
         {
-            // Wakes the accepting thread's poll before anything is released under it.
+            // Wakes the handshake thread's poll before anything is released under it.
             _socket.Shutdown(SocketShutdown.Both);
         }
         catch (SocketException)
         {
         }
 
-        lock (_acceptLock)
+        if (Thread.CurrentThread != _thread)
         {
-            for (int i = _pending.Count - 1; i >= 0; i--)
+            _thread.Join();
+        }
+
+        _socket.Dispose();
+        lock (_upgraded)
+        {
+            while (_upgraded.Count > 0)
             {
-                Remove(i);
+                _upgraded.Dequeue().DisposeNow();
             }
 
-            _socket.Dispose();
+            Monitor.PulseAll(_upgraded);
         }
     }
 
