@@ -101,8 +101,16 @@ class CPeer:
     def __init__(self, path):
         self.proc = subprocess.Popen([path, str(COUNT)], stdout=subprocess.PIPE, text=True)
         self.lines = []
-        self.url = self.proc.stdout.readline().split()[1]
-        self.token = self.proc.stdout.readline().split()[1]
+        self.url = self.token = None
+        while self.token is None:  # log lines may come first
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError("ws_peer ended before it printed its url and token")
+            self.lines.append(line.rstrip("\n"))
+            if line.startswith("url "):
+                self.url = line.split()[1]
+            elif line.startswith("token "):
+                self.token = line.split()[1]
         self.thread = threading.Thread(target=self._read)
         self.thread.start()
 
