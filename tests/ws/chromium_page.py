@@ -180,6 +180,7 @@ def run(name, peer, chromium, http_port, profile):
     r = open_page(chromium, f"http://127.0.0.1:{http_port}{page}&token={peer.token}&count={COUNT}", profile, 600)
     check(r is not None and r["received"] == COUNT and r["bad"] == 0 and r["protocol"] == "dapper.dp.v1",
           f"{name}: the page got {COUNT} frames from the library, byte for byte ({r})")
+    check(r is not None and r["code"] == 4321, f"{name}: the library answered the page's close 4321 with its code")
     peer.finish()
     summary = [line for line in peer.lines if line.startswith(("received", "disconnected"))]
     print("\n".join(summary), flush=True)
