@@ -221,6 +221,12 @@ internal sealed class WsReceiver
             _messageGot++;
         }
 
+        if (i > 0 && _messageGot == FrameHeader.Size && Expected > _maxMessage)
+        {
+            // The DP reader would refuse it too; the peer hears 1009, and none of it is delivered.
+            Fail(WsFrame.MessageTooBig, $"a DP frame of {Expected - FrameHeader.Size} bytes is larger than the maximum ({_maxMessage - FrameHeader.Size})");
+        }
+
         if (i > 0 && _messageGot == FrameHeader.Size && _messageAnnounced > Expected)
         {
             Fail(WsFrame.ProtocolError, $"a websocket message carries more than one DP frame (announced {_messageAnnounced} bytes, its DP header says {Expected})");
@@ -418,6 +424,12 @@ internal sealed class WsReceiver
         PeerClose = reason.Length == 0 ? $"the peer closed the websocket (code {code})" : $"the peer closed the websocket (code {code}: {reason})";
         _ended = true;
         SendClose(code == WsFrame.NoStatus ? WsFrame.NormalClosure : code, "");
+        if (_inMessage)
+        {
+            // Between the fragments of a message: a frame cut short, as a stream that ends mid-frame.
+            throw new IpcException(IpcStatus.Closed, $"{PeerClose}, in the middle of a message ({_messageGot} bytes of it received)");
+        }
+
         return false;
     }
 
