@@ -25,6 +25,10 @@ internal abstract class SocketConnection : ConnectionBase, IWsWire
     private volatile bool _wireCut; // a frame went out in part: no close frame may follow it
     private volatile bool _controlMustNotWait;
 
+    /// <summary>How long Close waits for a sender to finish its frame before it writes the close frame.</summary>
+    private const int CloseFrameWaitMs = 50;
+    private readonly object _closeFrameGate = new();
+
     // End-of-file from the peer (not from our own read shutdown): whether closing may be a
     // FIN or must be a reset (see DisposeCore).
     private volatile bool _peerClosed;
@@ -152,11 +156,13 @@ internal abstract class SocketConnection : ConnectionBase, IWsWire
 
     void IWsWire.SendControl(ReadOnlySpan<byte> frame)
     {
-        // Between whole frames only. Close() must never wait (a sender may be blocked on a
-        // peer that stopped reading): it sends its close frame only when no frame is going out.
+        // Between whole frames only. Close() must not wait for a peer: a sender finishing
+        // its frame (usually microseconds: its frame has already reached the peer) is waited
+        // for briefly; one blocked on a peer that stopped reading is not, and the close
+        // frame is skipped (such a peer would not read it).
         if (_controlMustNotWait)
         {
-            if (!SendLock.TryEnter())
+            if (!SendLock.TryEnter(CloseFrameWaitMs))
             {
                 return;
             }
@@ -389,8 +395,28 @@ internal abstract class SocketConnection : ConnectionBase, IWsWire
     public override int? PeerProcessId
         => Socket.AddressFamily == AddressFamily.Unix ? PeerCredentials.PeerPid(Socket.SafeHandle.DangerousGetHandle()) : null;
 
+    /// <summary>
+    /// The websocket closing handshake: our close 1000 (unless one went out already, answering
+    /// the peer's) before the stream is shut, whichever thread shuts it first; a thread that
+    /// shuts it meanwhile waits for that frame to be out, so it never cuts it off.
+    /// </summary>
+    private void SendCloseFrameFirst()
+    {
+        if (_ws is null)
+        {
+            return;
+        }
+
+        lock (_closeFrameGate)
+        {
+            _controlMustNotWait = true;
+            _ws.SendClose(WsFrame.NormalClosure, "");
+        }
+    }
+
     protected override void ShutdownCore()
     {
+        SendCloseFrameFirst();
         _readShut = true;
         try
         {
@@ -407,14 +433,7 @@ internal abstract class SocketConnection : ConnectionBase, IWsWire
 
     protected override void ShutdownSendCore()
     {
-        if (_ws is not null)
-        {
-            // The websocket closing handshake: our close 1000 (unless one went out already,
-            // answering the peer's), then the FIN.
-            _controlMustNotWait = true;
-            _ws.SendClose(WsFrame.NormalClosure, "");
-        }
-
+        SendCloseFrameFirst();
         try
         {
             // FIN after everything queued: the peer reads all we sent, then end-of-file.
