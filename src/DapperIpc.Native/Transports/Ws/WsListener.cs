@@ -121,7 +121,7 @@ internal sealed class WsListener : ListenerBase
     /// listener is disposed, queueing each upgraded connection for Accept. It runs from the
     /// listener's creation, as a tcp listener's backlog does, so a client's connect succeeds
     /// before the host accepts. At most <see cref="MaxUpgraded"/> wait to be taken; beyond
-    /// that a new client gets HTTP 503.
+    /// that a newly upgraded client is closed again, with a log line.
     /// </summary>
     private void HandshakeLoop()
     {
