@@ -272,6 +272,24 @@ def run_all(lib, lib_origin, libdir, out):
                  statistics.median(recv["raw"]), "raw C, read(8)+read(n)", None,
                  "the library's ceiling under the Python rows"))
 
+    # ---- ws: the websocket transport beside the library's own tcp (and raw C), same run ----
+    ws_rtt, ws_tput = {}, {}
+    for r in range(ROUNDS):
+        for transport in (("ws", "tcp") if r % 2 == 0 else ("tcp", "ws")):
+            samples = os.path.join(out, f"rtt-lib-{transport}-ws-section-{r}.bin")
+            sh(bench, "rtt", "lib", transport, str(RTT_N), str(RTT_SECONDS), samples)
+            values = array("d")
+            with open(samples, "rb") as f:
+                values.frombytes(f.read())
+            ws_rtt.setdefault(transport, []).extend(values)
+            f = figures(sh(bench, "tput", "lib", transport, "1048576", str(BIG_COUNT)))
+            ws_tput.setdefault(transport, []).append(f["MBps"])
+    ws_p50 = {t: sorted(v)[len(v) // 2] for t, v in ws_rtt.items()}
+    rows.append(("round trip ws p50, 128 B (µs)", ws_p50["ws"], ws_p50["tcp"], "lib tcp", ("<=", 1.15),
+                 f"n={len(ws_rtt['ws'])}; raw C tcp {rtt_percentiles('raw', 'tcp', False)[0][50]:.1f} µs"))
+    rows.append(("1 MiB frames, ws (MB/s)", statistics.median(ws_tput["ws"]), statistics.median(ws_tput["tcp"]),
+                 "lib tcp", (">=", 0.8), f"ws {spread(ws_tput['ws'])}; raw C tcp {statistics.median(tput[('raw', 1048576, 'tcp')]):,.0f}"))
+
     # ---- 3. Python ----
     env = dict(os.environ, DAPPER_IPC_LIBRARY=lib, PYTHONPATH=os.path.join(ROOT, "python", "src"))
     have_package = os.path.isdir(os.path.join(ROOT, "python", "src", "dapper_ipc"))

@@ -205,8 +205,16 @@ typedef struct dapper_ipc_config {
        in one buffer below 2 GiB); a larger value makes create_listener and
        connect return DAPPER_IPC_E_INVALID_ARGUMENT. */
     uint32_t max_frame_size;
-    /* "auto", "unix", "tcp" or "pipe", case-insensitive. NULL or "auto":
-       unix on POSIX, pipe on Windows. */
+    /* "auto", "unix", "tcp", "pipe" or "ws", case-insensitive. NULL or
+       "auto": unix on POSIX, pipe on Windows. "ws" is a WebSocket (RFC 6455)
+       over tcp, so a browser page can be the peer: host and port as for tcp;
+       the endpoint is ws://host:port/ (any other path: HTTP 404), the
+       launcher arguments are --ipc ws --ipc-host H --ipc-port P; the
+       subprotocol dapper.dp.v1 is required, and every DP frame, header
+       included, is one binary message (docs/protocol.md). With
+       DAPPER_IPC_FLAG_REQUIRE_AUTH the token is offered as a second
+       subprotocol, dapper.token.<token>, instead of a first frame (a missing
+       or wrong one: HTTP 401). */
     const char *transport;
     /* tcp: the host to bind or connect to. NULL: 127.0.0.1. An empty (or
        all-blank) string is DAPPER_IPC_E_INVALID_ARGUMENT, for a listener and
@@ -289,6 +297,16 @@ typedef struct dapper_ipc_config {
        every 5 s, 6 probes) and, on Linux, TCP_USER_TIMEOUT is 45 s, so a
        host that vanished is reported within about 45 s. */
     int32_t heartbeat_ms;
+    /* ---- added after heartbeat_ms; a struct_size that stops before it
+       (72 bytes on 64-bit) means the default ---- */
+    /* ws listener: origins allowed besides loopback, comma-separated, each
+       scheme://host[:port] as a browser sends it (e.g.
+       "https://ide.example.com"). A request with an Origin header is accepted
+       only when that origin's host is the listener's host, localhost,
+       127.0.0.1 or [::1] (any scheme and port), or the origin is listed here;
+       any other gets HTTP 403 and a log line naming it. A request without
+       Origin (a native client) is accepted. NULL: loopback only. */
+    const char *ws_origins;
 } dapper_ipc_config;
 
 /* One frame: in dapper_ipc_send_batch (read by the library), and in

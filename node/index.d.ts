@@ -58,7 +58,8 @@ export declare class IPCError extends Error {
 
 /** Where to listen or connect. Every omitted field means the library's default. */
 export interface TransportConfig {
-  /** 'auto' (unix on POSIX, pipe on Windows), 'unix', 'tcp' or 'pipe'; any case. */
+  /** 'auto' (unix on POSIX, pipe on Windows), 'unix', 'tcp', 'pipe' or 'ws' (a WebSocket at
+   *  ws://host:port/, so a browser page can be the peer); any case. */
   transport?: string;
   /** tcp host (127.0.0.1). Binding a non-loopback address logs a security warning. */
   host?: string;
@@ -85,6 +86,9 @@ export interface TransportConfig {
    *  absent: off). A peer silent for 3 periods is declared dead: 'disconnected' with
    *  E_TIMEOUT and the reason "peer unresponsive for N ms". Stock peers see nothing new. */
   heartbeatMs?: number;
+  /** ws listener: origins allowed besides loopback and the listener's host, comma-separated
+   *  (e.g. 'https://ide.example.com'); others get HTTP 403. */
+  wsOrigins?: string;
 }
 
 /** IPCManager.stats(): the manager's counters over its whole life (dapper_ipc_stats). */

@@ -110,7 +110,7 @@ function ms(name, value) {
 }
 
 const CONFIG_KEYS = ['transport', 'host', 'port', 'path', 'pipeName', 'maxFrameSize', 'connectTimeoutMs',
-  'sendTimeoutMs', 'requireAuth', 'authToken', 'clientWaitMs', 'heartbeatMs'];
+  'sendTimeoutMs', 'requireAuth', 'authToken', 'clientWaitMs', 'heartbeatMs', 'wsOrigins'];
 
 /** The dapper_ipc_config for a JS config object; the library checks every value it can hold. */
 function nativeConfig(config = {}) {
@@ -134,6 +134,7 @@ function nativeConfig(config = {}) {
     client_wait_ms: ms('clientWaitMs', config.clientWaitMs),
     // 0 (off) unless set; negative is off too, as in C.
     heartbeat_ms: int32('heartbeatMs', config.heartbeatMs, -(2 ** 31), INT32_MAX),
+    ws_origins: text('wsOrigins', config.wsOrigins),
   };
 }
 
@@ -151,7 +152,7 @@ function configFromLauncherArgs(args) {
 
 function isLocal(config) {
   const transport = (config.transport || 'auto').toLowerCase();
-  if (transport !== 'tcp') return true;
+  if (transport !== 'tcp' && transport !== 'ws') return true;
   return config.host === undefined || config.host === null || config.host === 'localhost' ||
     config.host === '::1' || /^127\./.test(config.host);
 }

@@ -80,6 +80,8 @@ const structs = Object.freeze({
     client_wait_ms: 'int32_t',
     // layout 3: read by the library only when struct_size covers it
     heartbeat_ms: 'int32_t',
+    // layout 4: read by the library only when struct_size covers it
+    ws_origins: 'const char *',
   }),
   dapper_ipc_frame: Object.freeze({
     payload: 'const void *',

@@ -234,7 +234,78 @@ def hello_seeds():
     write(t, "empty", b"")
 
 
+def ws_request(path="/", protocols="dapper.dp.v1", origin=None, version="13", extra=""):
+    lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1:9000", "Upgrade: websocket", "Connection: keep-alive, Upgrade",
+             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", f"Sec-WebSocket-Version: {version}"]
+    if protocols is not None:
+        lines.append(f"Sec-WebSocket-Protocol: {protocols}")
+    if origin is not None:
+        lines.append(f"Origin: {origin}")
+    return ("\r\n".join(lines) + "\r\n" + extra + "\r\n").encode("latin-1")
+
+
+def ws_handshake_seeds():
+    t = "ws-handshake"
+    token = "3f2a9c1e5b7d4f60a8e2c9b1d3f5a7c9"
+    write(t, "valid", b"\x00" + ws_request())
+    write(t, "valid-token", b"\x01" + ws_request(protocols=f"dapper.dp.v1, dapper.token.{token}"))
+    write(t, "wrong-token", b"\x01" + ws_request(protocols="dapper.dp.v1, dapper.token.x"))
+    write(t, "origin-loopback", b"\x00" + ws_request(origin="http://localhost:3000"))
+    write(t, "origin-listed", b"\x02" + ws_request(origin="https://ide.example.com"))
+    write(t, "origin-ipv6", b"\x04" + ws_request(origin="http://[::1]:8080"))
+    write(t, "origin-evil", b"\x00" + ws_request(origin="https://127.0.0.1.evil.example"))
+    write(t, "origin-null", b"\x00" + ws_request(origin="null"))
+    write(t, "path", b"\x00" + ws_request(path="/x"))
+    write(t, "version", b"\x00" + ws_request(version="8"))
+    write(t, "no-protocol", b"\x00" + ws_request(protocols=None))
+    write(t, "folded", b"\x00" + ws_request(extra="X-A: 1\r\n continued\r\n"))
+    write(t, "cut", b"\x00" + ws_request()[:40])
+    write(t, "answer-101", b"\x00" + b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: dapper.dp.v1\r\n\r\n")
+    write(t, "answer-401", b"\x00" + b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 3\r\n\r\nno\n")
+
+
+def ws_frame(opcode, payload, fin=True, mask=b"\x01\x02\x03\x04", rsv=0, length=None):
+    n = len(payload) if length is None else length
+    b0 = (0x80 if fin else 0) | rsv | opcode
+    m = 0x80 if mask else 0
+    if n < 126:
+        head = bytes([b0, m | n])
+    elif n < 65536:
+        head = bytes([b0, m | 126]) + struct.pack(">H", n)
+    else:
+        head = bytes([b0, m | 127]) + struct.pack(">Q", n)
+    if mask:
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        head += mask
+    return head + payload
+
+
+def ws_frames_seeds():
+    t = "ws-frames"
+    mode_server_1k = 4  # bits 1-2 = 2: maximum 1024; bit 0 clear: we are the server (masked input)
+    one = frame(1, b'{"a": 1}')
+    write(t, "one", bytes([mode_server_1k, 0]) + ws_frame(2, one))
+    write(t, "split", bytes([mode_server_1k, 2, 0, 1, 0, 3]) + ws_frame(2, one) + ws_frame(2, frame(2, b"x" * 200)))
+    write(t, "fragments-ping", bytes([mode_server_1k, 0]) + ws_frame(2, one[:3], fin=False) + ws_frame(9, b"p")
+          + ws_frame(0, one[3:9], fin=False) + ws_frame(0, one[9:]))
+    write(t, "client-unmasked", bytes([mode_server_1k | 1, 0]) + ws_frame(2, one, mask=None) + ws_frame(8, b"\x03\xe8bye", mask=None))
+    write(t, "unmasked", bytes([mode_server_1k, 0]) + ws_frame(2, one, mask=None))
+    write(t, "text", bytes([mode_server_1k, 0]) + ws_frame(1, b"{}"))
+    write(t, "rsv", bytes([mode_server_1k, 0]) + ws_frame(2, one, rsv=0x40))
+    write(t, "length-lies", bytes([mode_server_1k, 0]) + ws_frame(2, b"DP\x01\x01", length=1 << 62))
+    write(t, "too-big", bytes([mode_server_1k, 0]) + ws_frame(2, frame(1, b"y" * 1100)))
+    write(t, "two-in-one", bytes([mode_server_1k, 0]) + ws_frame(2, one + one))
+    write(t, "control-fragmented", bytes([mode_server_1k, 0]) + ws_frame(9, b"p", fin=False))
+    write(t, "close", bytes([mode_server_1k, 0]) + ws_frame(2, one) + ws_frame(8, b"\x0f\xa1done"))
+    write(t, "close-bad-utf8", bytes([mode_server_1k, 0]) + ws_frame(8, b"\x03\xe8\xc0\xaf"))
+    write(t, "empty-message", bytes([mode_server_1k, 0]) + ws_frame(2, b""))
+    write(t, "cut", bytes([mode_server_1k, 0]) + ws_frame(2, one)[:7])
+
+
 if __name__ == "__main__":
+    ws_handshake_seeds()
+    ws_frames_seeds()
     frame_reader_seeds()
     token_seeds()
     config_seeds()

@@ -100,6 +100,8 @@ class Config(ctypes.Structure):
         ("client_wait_ms", ctypes.c_int32),
         # layout 3: read by the library only when struct_size covers it
         ("heartbeat_ms", ctypes.c_int32),
+        # layout 4: read by the library only when struct_size covers it
+        ("ws_origins", ctypes.c_char_p),
     ]
 
 

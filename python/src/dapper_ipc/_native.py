@@ -470,4 +470,5 @@ def new_config(config):
     c.auth_token = text(config.auth_token)
     c.client_wait_ms = _ms("client_wait", getattr(config, "client_wait", None))
     c.heartbeat_ms = _int_field("heartbeat_ms", getattr(config, "heartbeat_ms", None) or 0, -_INT32_MAX - 1, _INT32_MAX)
+    c.ws_origins = text(getattr(config, "ws_origins", None))
     return c, keep

@@ -17,7 +17,8 @@ _LAUNCHER_FLAGS = {
 class TransportConfig:
     """Where to listen or connect. Every None means the library's default.
 
-    transport: "auto" (unix on POSIX, pipe on Windows), "unix", "tcp" or "pipe"; any case.
+    transport: "auto" (unix on POSIX, pipe on Windows), "unix", "tcp", "pipe" or "ws" (a
+        WebSocket at ws://host:port/, so a browser page can be the peer); any case.
     host: tcp host (127.0.0.1). Binding a non-loopback address logs a security warning.
     port: tcp port; 0 or None for a listener means an ephemeral port. Required to connect.
     path: unix socket path; None for a listener means a fresh private directory.
@@ -51,6 +52,9 @@ class TransportConfig:
     #: dead: the connection closes and the disconnect reason says "peer unresponsive for
     #: N ms". Stock peers (the launcher) see nothing new. Milliseconds, as the C field.
     heartbeat_ms: Optional[int] = None
+    #: ws listener: origins allowed besides loopback and the listener's host, comma-separated
+    #: (e.g. "https://ide.example.com"); any other origin gets HTTP 403.
+    ws_origins: Optional[str] = None
 
     @classmethod
     def from_launcher_args(cls, args: Sequence[str]) -> "TransportConfig":

@@ -120,4 +120,13 @@ public static class Log
         => Write(LogLevel.Debug, () => $"heartbeats on {description}: every {ownMs} ms, the peer every {peerMs} ms");
 
     private static string PeerPid(int? pid) => pid is int p ? $" (peer pid {p})" : string.Empty;
+
+    public static void WsRefused(string description, string peer, int status, string reason)
+        => Write(LogLevel.Warning, () => $"refused a websocket client {peer} on {description}: HTTP {status}, {reason}");
+
+    public static void WsHandshakeAbandoned(string description, string peer, string why)
+        => Write(LogLevel.Warning, () => $"dropped a websocket client {peer} on {description} during its handshake: {why}");
+
+    public static void WsAccepted(string description, string peer, string? origin)
+        => Write(LogLevel.Debug, () => $"websocket client {peer} on {description} upgraded{(origin is null ? " (no Origin: a native client)" : $" (origin {origin})")}");
 }

@@ -11,7 +11,7 @@ public sealed class TransportConfig
     /// <summary>The launcher retries for about 3 s (60 x 50 ms); a client of ours waits as long.</summary>
     public const int DefaultConnectTimeoutMs = 3000;
 
-    /// <summary>"auto", "unix", "tcp" or "pipe", case-insensitive; null means auto.</summary>
+    /// <summary>"auto", "unix", "tcp", "pipe" or "ws", case-insensitive; null means auto.</summary>
     public string? Transport { get; set; } = "auto";
 
     /// <summary>tcp host; null means 127.0.0.1. A non-loopback bind logs a security warning.</summary>
@@ -54,6 +54,9 @@ public sealed class TransportConfig
 
     /// <summary>Heartbeat period in ms between two ends of this library that both set it; 0 or negative: off.</summary>
     public int HeartbeatMs { get; set; }
+
+    /// <summary>ws listener: origins allowed besides loopback and the listener's host, comma-separated (e.g. "https://ide.example.com"); null: none.</summary>
+    public string? WsOrigins { get; set; }
 
     internal void Validate()
     {

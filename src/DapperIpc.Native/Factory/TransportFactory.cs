@@ -40,8 +40,13 @@ public static class TransportFactory
             return TransportKind.Pipe;
         }
 
+        if (trimmed.Equals("ws", StringComparison.OrdinalIgnoreCase))
+        {
+            return TransportKind.Ws;
+        }
+
         throw new IpcException(IpcStatus.InvalidArgument,
-            $"unknown transport '{name}': expected auto, unix, tcp or pipe");
+            $"unknown transport '{name}': expected auto, unix, tcp, pipe or ws");
     }
 
     /// <summary>
@@ -71,6 +76,9 @@ public static class TransportFactory
 
             case TransportKind.Tcp:
                 return TcpSocketListener.Create(config.Host, config.Port, ListenerOptions(config));
+
+            case TransportKind.Ws:
+                return Transports.Ws.WsListener.Create(config.Host, config.Port, config.WsOrigins, ListenerOptions(config));
 
             default:
                 return OperatingSystem.IsWindows()
@@ -121,6 +129,15 @@ public static class TransportFactory
                 }
 
                 return SocketConnector.ConnectTcp(config.Host ?? "127.0.0.1", config.Port, ClientOptions(config),
+                    config.ConnectTimeoutMs, cancel);
+
+            case TransportKind.Ws:
+                if (config.Port <= 0)
+                {
+                    throw new IpcException(IpcStatus.InvalidArgument, "the ws transport needs a port to connect to");
+                }
+
+                return SocketConnector.ConnectWs(config.Host ?? "127.0.0.1", config.Port, ClientOptions(config),
                     config.ConnectTimeoutMs, cancel);
 
             default:

@@ -5,4 +5,5 @@ public enum TransportKind
     Unix,
     Tcp,
     Pipe,
+    Ws,
 }

@@ -135,6 +135,9 @@ namespace DapperIpc.Interop
         // Layout 3: read only when struct_size is at least SizeThroughHeartbeatMs.
         public int HeartbeatMs;
 
+        // Layout 4: read only when struct_size is at least SizeThroughWsOrigins.
+        public byte* WsOrigins;
+
         /// <summary>The size of the first layout (through connect_timeout_ms): the smallest struct_size there is.</summary>
         internal static int BaseSize
         {
@@ -172,6 +175,16 @@ namespace DapperIpc.Interop
             {
                 NativeConfig c = default;
                 return (uint)((byte*)&c.HeartbeatMs - (byte*)&c) + (uint)sizeof(int);
+            }
+        }
+
+        /// <summary>The struct_size that covers layout 4 (ws_origins).</summary>
+        internal static uint SizeThroughWsOrigins
+        {
+            get
+            {
+                NativeConfig c = default;
+                return (uint)((byte*)&c.WsOrigins - (byte*)&c) + (uint)sizeof(byte*);
             }
         }
     }

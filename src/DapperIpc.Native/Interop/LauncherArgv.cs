@@ -9,7 +9,7 @@ using DapperIpc.Factory;
 namespace DapperIpc.Interop;
 
 /// <summary>
-/// The launcher side of dapper_ipc_launcher_args: reads --ipc, --ipc-path, --ipc-host,
+/// The launcher side of dapper_ipc_launcher_args: reads --ipc (unix, tcp, pipe or ws), --ipc-path, --ipc-host,
 /// --ipc-port and --ipc-pipe out of a launcher's argv (as "--opt value" or "--opt=value";
 /// everything else is ignored) into a TransportConfig for connect. A missing or
 /// contradictory option is E_INVALID_ARGUMENT naming it.
@@ -30,6 +30,7 @@ internal static class LauncherArgv
         ["unix"] = [IpcPath],
         ["tcp"] = [IpcHost, IpcPort],
         ["pipe"] = [IpcPipe],
+        ["ws"] = [IpcHost, IpcPort],
     };
 
     /// <summary>dapper_ipc_connect_argv's argc/argv as the C caller passed them (the fuzz target's entry too).</summary>
@@ -115,13 +116,13 @@ internal static class LauncherArgv
 
         if (!found.TryGetValue(Ipc, out string? transport))
         {
-            throw Invalid("--ipc is missing from argv (expected --ipc unix|tcp|pipe)");
+            throw Invalid("--ipc is missing from argv (expected --ipc unix|tcp|pipe|ws)");
         }
 
         transport = transport.ToLowerInvariant();
         if (!s_optionsOf.TryGetValue(transport, out string[]? own))
         {
-            throw Invalid($"--ipc {found[Ipc]}: expected unix, tcp or pipe");
+            throw Invalid($"--ipc {found[Ipc]}: expected unix, tcp, pipe or ws");
         }
 
         foreach (string option in found.Keys)
@@ -139,6 +140,7 @@ internal static class LauncherArgv
                 config.Path = Required(found, IpcPath, transport);
                 break;
             case "tcp":
+            case "ws":
                 string port = Required(found, IpcPort, transport);
                 if (!int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out int number) || number is < 1 or > 65535)
                 {

@@ -49,6 +49,11 @@ public unsafe partial struct NativeConfig
             result.HeartbeatMs = config->HeartbeatMs;
         }
 
+        if (config->StructSize >= SizeThroughWsOrigins)
+        {
+            result.WsOrigins = Utf8(config->WsOrigins, "config->ws_origins");
+        }
+
         return result;
     }
 

@@ -616,6 +616,7 @@ internal sealed class IpcSession
             try
             {
                 reader.Run(connection, new Dispatcher(this, handler, connection));
+                reason = connection.PeerEndReason ?? reason;
             }
             catch (IpcException e)
             {

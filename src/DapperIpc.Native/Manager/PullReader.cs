@@ -72,7 +72,7 @@ internal sealed class PullReader(ConnectionBase connection, ConnectionStats stat
                     int pending = _frames.Pending;
                     _ended = control.DeadReason is { } dead ? new IpcException(IpcStatus.Timeout, dead)
                         : new IpcException(IpcStatus.Closed, pending == 0
-                        ? "the peer closed the connection"
+                        ? connection.PeerEndReason ?? "the peer closed the connection"
                         : $"the peer closed the connection in the middle of a frame ({pending} bytes of it received)");
                     connection.Close();
                     throw _ended;
@@ -162,7 +162,7 @@ internal sealed class PullReader(ConnectionBase connection, ConnectionStats stat
         bool ready;
         try
         {
-            ready = _ended is not null || _frames.TryPeek(out _, out _);
+            ready = _ended is not null || _frames.TryPeek(out _, out _) || connection.HasBufferedInput;
         }
         catch (IpcException)
         {

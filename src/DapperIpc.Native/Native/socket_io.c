@@ -15,6 +15,7 @@
 #define _GNU_SOURCE /* struct ucred */
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -104,7 +105,8 @@ DAPPER_IPC_SHIM_API int32_t dapper_ipc_socket_configure(int32_t fd)
 
 /* As dapper_ipc_sendv, but never waits: DAPPER_IPC_ERRC_WOULD_BLOCK when the
    send buffer has no room at all, else what fitted. The first attempt of every
-   send, so the time a send then waits for room is known exactly. */
+   send, so the time a send then waits for room is known exactly; and a
+   websocket control frame written from close, which must not block. */
 DAPPER_IPC_SHIM_API intptr_t dapper_ipc_sendv_nowait(int32_t fd, dapper_ipc_iovec *iov, int32_t count)
 {
     struct msghdr msg = {0};
@@ -115,7 +117,10 @@ DAPPER_IPC_SHIM_API intptr_t dapper_ipc_sendv_nowait(int32_t fd, dapper_ipc_iove
 #else
     const int flags = MSG_DONTWAIT;
 #endif
-    ssize_t n = sendmsg(fd, &msg, flags);
+    ssize_t n;
+    do {
+        n = sendmsg(fd, &msg, flags);
+    } while (n < 0 && errno == EINTR);
     return n >= 0 ? n : dapper_ipc_errno_class(errno);
 }
 
@@ -135,6 +140,17 @@ DAPPER_IPC_SHIM_API intptr_t dapper_ipc_sendv(int32_t fd, dapper_ipc_iovec *iov,
 #endif
     ssize_t n = sendmsg(fd, &msg, flags);
     return n >= 0 ? n : dapper_ipc_errno_class(errno);
+}
+
+/* Clears O_NONBLOCK: a socket that was read without blocking during a
+   websocket handshake becomes the blocking socket the connection's calls
+   expect. 0 or a class. */
+DAPPER_IPC_SHIM_API int32_t dapper_ipc_socket_set_blocking(int32_t fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
+        return dapper_ipc_errno_class(errno);
+    return 0;
 }
 
 /* A blocking receive of at most length bytes: the count (0 at end of stream), or

@@ -35,6 +35,15 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
 
     protected ConnectionBase(uint maxPayload) => MaxPayload = maxPayload;
 
+    /// <summary>The send lock, for a transport that writes something of its own between frames (a websocket's pong or close).</summary>
+    protected Lock SendLock => _sendLock;
+
+    /// <summary>True when bytes already read from the OS wait inside the transport and a receive would take them without the OS handle being readable (a websocket's read-ahead).</summary>
+    public virtual bool HasBufferedInput => false;
+
+    /// <summary>How the peer ended the connection when it said so (a websocket close code and reason); null otherwise.</summary>
+    public virtual string? PeerEndReason => null;
+
     public uint MaxPayload { get; }
 
     /// <summary>A short description of the endpoint for messages ("unix:/tmp/x/ipc.sock").</summary>

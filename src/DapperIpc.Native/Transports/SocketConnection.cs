@@ -2,6 +2,7 @@ using System;
 using System.Net.Sockets;
 using DapperIpc.Framing;
 using DapperIpc.Transports.Platform;
+using DapperIpc.Transports.Ws;
 
 namespace DapperIpc.Transports;
 
@@ -14,8 +15,20 @@ namespace DapperIpc.Transports;
 /// buffer, all on the calling thread) or <see cref="WindowsSocketConnection"/> (.NET's
 /// span-based Socket calls).
 /// </summary>
-internal abstract class SocketConnection : ConnectionBase
+internal abstract class SocketConnection : ConnectionBase, IWsWire
 {
+    // Set once, by UseWebSocket, before the connection is handed out: every DP frame then
+    // travels as one binary websocket message (Transports/Ws).
+    private WsReceiver? _ws;
+    private WsMaskKeys? _wsKeys; // we are the websocket client: our frames are masked
+    private byte[]? _wsScratch;
+    private volatile bool _wireCut; // a frame went out in part: no close frame may follow it
+    private volatile bool _controlMustNotWait;
+
+    /// <summary>How long Close waits for a sender to finish its frame before it writes the close frame.</summary>
+    private const int CloseFrameWaitMs = 50;
+    private readonly object _closeFrameGate = new();
+
     // End-of-file from the peer (not from our own read shutdown): whether closing may be a
     // FIN or must be a reset (see DisposeCore).
     private volatile bool _peerClosed;
@@ -94,6 +107,11 @@ internal abstract class SocketConnection : ConnectionBase
     // nothing (no system call).
     public sealed override int Receive(Span<byte> buffer)
     {
+        if (_ws is not null)
+        {
+            return _ws.Receive(buffer, -1);
+        }
+
         FlushHeldAck();
         return Received(ReceiveCore(buffer));
     }
@@ -105,9 +123,130 @@ internal abstract class SocketConnection : ConnectionBase
             return Receive(buffer);
         }
 
+        if (_ws is not null)
+        {
+            return _ws.Receive(buffer, timeoutMs);
+        }
+
         FlushHeldAck();
         return Received(ReceiveCore(buffer, timeoutMs));
     }
+
+    /// <summary>
+    /// Switches the connection to the websocket mapping once the opening handshake is done
+    /// (before anyone else sees it). <paramref name="alreadyReceived"/>: bytes read past the
+    /// handshake's head, the first of the peer's frames.
+    /// </summary>
+    internal void UseWebSocket(bool isClient, ReadOnlySpan<byte> alreadyReceived)
+    {
+        _wsKeys = isClient ? new WsMaskKeys() : null;
+        _ws = new WsReceiver(this, isClient, MaxPayload, alreadyReceived, _wsKeys);
+    }
+
+    protected bool IsWebSocket => _ws is not null;
+
+    /// <summary>Sends handshake bytes on the bare socket (before <see cref="UseWebSocket"/>), within the send timeout.</summary>
+    internal void SendHandshake(ReadOnlySpan<byte> data)
+    {
+        try
+        {
+            while (!data.IsEmpty)
+            {
+                data = data.Slice(Socket.Send(data, SocketFlags.None));
+            }
+        }
+        catch (SocketException e)
+        {
+            throw SocketErrors.ToIpc(e, "sending the websocket handshake");
+        }
+    }
+
+    /// <summary>The masking keys when we are a websocket client (our frames are masked); null otherwise.</summary>
+    protected WsMaskKeys? WsKeys => _wsKeys;
+
+    /// <summary>A buffer of at least <paramref name="size"/> bytes for masked frames, kept for the next one (senders hold the send lock).</summary>
+    protected byte[] WsScratch(int size)
+    {
+        if (_wsScratch is null || _wsScratch.Length < size)
+        {
+            _wsScratch = GC.AllocateUninitializedArray<byte>(Math.Max(size, 64 * 1024), pinned: true);
+        }
+
+        return _wsScratch;
+    }
+
+    public override string? PeerEndReason => _ws?.PeerClose;
+
+    public override bool HasBufferedInput => _ws is not null && _ws.CanProgressWithoutReading;
+
+    int IWsWire.RawReceive(Span<byte> buffer, int timeoutMs)
+    {
+        FlushHeldAck();
+        return Received(timeoutMs < 0 ? ReceiveCore(buffer) : ReceiveCore(buffer, timeoutMs));
+    }
+
+    void IWsWire.SendControl(ReadOnlySpan<byte> frame)
+    {
+        // Between whole frames only. Close() must not wait for a peer: a sender finishing
+        // its frame (usually microseconds: its frame has already reached the peer) is waited
+        // for briefly; one blocked on a peer that stopped reading is not, and the close
+        // frame is skipped (such a peer would not read it).
+        if (_controlMustNotWait)
+        {
+            if (!SendLock.TryEnter(CloseFrameWaitMs))
+            {
+                return;
+            }
+        }
+        else
+        {
+            SendLock.Enter();
+        }
+
+        try
+        {
+            if (!_wireCut)
+            {
+                SendControlNow(frame);
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or IpcException)
+        {
+            // Best effort: a peer that is gone or does not read cannot hear a pong or a close.
+        }
+        finally
+        {
+            SendLock.Exit();
+        }
+    }
+
+    /// <summary>Writes a small control frame without waiting for room (what does not fit is dropped whole). Under the send lock.</summary>
+    protected abstract void SendControlNow(ReadOnlySpan<byte> frame);
+
+    protected sealed override void WriteFrames(ReadOnlySpan<NativeFrame> frames)
+    {
+        if (_ws is null)
+        {
+            WritePlain(frames);
+            return;
+        }
+
+        try
+        {
+            WriteWebSocket(frames);
+        }
+        catch (IpcException e) when (e.StreamCut)
+        {
+            _wireCut = true;
+            throw;
+        }
+    }
+
+    /// <summary>The platform's WriteFrames for DP v1 on the bare stream (ConnectionBase.WriteFrames).</summary>
+    protected abstract void WritePlain(ReadOnlySpan<NativeFrame> frames);
+
+    /// <summary>As <see cref="WritePlain"/>, each frame one binary websocket message (masked when <see cref="WsKeys"/> is set).</summary>
+    protected abstract void WriteWebSocket(ReadOnlySpan<NativeFrame> frames);
 
     public override nint PollHandle => Socket.SafeHandle.DangerousGetHandle();
 
@@ -174,6 +313,11 @@ internal abstract class SocketConnection : ConnectionBase
 
     public override bool ReceiveExactly(Span<byte> buffer, long deadline)
     {
+        if (_ws is not null)
+        {
+            return ReceiveExactlyWebSocket(buffer, deadline);
+        }
+
         try
         {
             int got = 0;
@@ -214,12 +358,47 @@ internal abstract class SocketConnection : ConnectionBase
         }
     }
 
+    private bool ReceiveExactlyWebSocket(Span<byte> buffer, long deadline)
+    {
+        try
+        {
+            int got = 0;
+            while (got < buffer.Length)
+            {
+                long left = deadline - System.Diagnostics.Stopwatch.GetTimestamp();
+                if (left <= 0)
+                {
+                    return false;
+                }
+
+                int n = _ws!.Receive(buffer.Slice(got), (int)Math.Clamp(left * 1000 / System.Diagnostics.Stopwatch.Frequency, 1, int.MaxValue));
+                if (n <= 0)
+                {
+                    return false;
+                }
+
+                got += n;
+            }
+
+            return true;
+        }
+        catch (IpcException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>
     /// True when a whole frame of at most <paramref name="maxPayload"/> bytes is in the
     /// socket already (peeked, nothing taken): a handshake can then read it without waiting.
     /// </summary>
     public override bool HasWholeFrame(uint maxPayload)
     {
+        if (_ws is not null)
+        {
+            return false; // the socket holds websocket frames, not DP frames: unknown
+        }
+
         try
         {
             int available = Socket.Available;
@@ -247,8 +426,28 @@ internal abstract class SocketConnection : ConnectionBase
     public override int? PeerProcessId
         => Socket.AddressFamily == AddressFamily.Unix ? PeerCredentials.PeerPid(Socket.SafeHandle.DangerousGetHandle()) : null;
 
+    /// <summary>
+    /// The websocket closing handshake: our close 1000 (unless one went out already, answering
+    /// the peer's) before the stream is shut, whichever thread shuts it first; a thread that
+    /// shuts it meanwhile waits for that frame to be out, so it never cuts it off.
+    /// </summary>
+    private void SendCloseFrameFirst()
+    {
+        if (_ws is null)
+        {
+            return;
+        }
+
+        lock (_closeFrameGate)
+        {
+            _controlMustNotWait = true;
+            _ws.SendClose(WsFrame.NormalClosure, "");
+        }
+    }
+
     protected override void ShutdownCore()
     {
+        SendCloseFrameFirst();
         _readShut = true;
         try
         {
@@ -265,6 +464,7 @@ internal abstract class SocketConnection : ConnectionBase
 
     protected override void ShutdownSendCore()
     {
+        SendCloseFrameFirst();
         try
         {
             // FIN after everything queued: the peer reads all we sent, then end-of-file.

@@ -29,6 +29,25 @@ internal static class SocketConnector
             $"tcp:{host}:{port}", options, timeoutMs, cancel);
     }
 
+    /// <summary>tcp to a websocket listener, then the opening handshake (Transports/Ws/WsConnector), the token offered as a subprotocol.</summary>
+    public static ConnectionBase ConnectWs(string host, int port, ConnectionOptions options, int timeoutMs, CancellationToken cancel)
+    {
+        IPAddress address = TcpAddress.Resolve(host);
+        string url = $"ws://{Ws.WsListener.UrlHost(host)}:{port}/";
+        var connection = (SocketConnection)Connect(new IPEndPoint(address, port), address.AddressFamily, ProtocolType.Tcp,
+            url, options with { AuthToken = null }, timeoutMs, cancel);
+        try
+        {
+            Ws.WsConnector.Upgrade(connection, $"{Ws.WsListener.UrlHost(host)}:{port}", options.AuthToken, url);
+            return connection;
+        }
+        catch
+        {
+            connection.DisposeNow();
+            throw;
+        }
+    }
+
     private static ConnectionBase Connect(EndPoint endpoint, AddressFamily family, ProtocolType protocol,
         string description, ConnectionOptions options, int timeoutMs, CancellationToken cancel)
     {

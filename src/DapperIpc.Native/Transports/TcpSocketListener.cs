@@ -34,6 +34,15 @@ internal sealed class TcpSocketListener : SocketListener
     public static TcpSocketListener Create(string? host, int port, ConnectionOptions options)
     {
         host ??= "127.0.0.1";
+        Socket socket = Bind(host, port, "tcp", Backlog);
+        var listener = new TcpSocketListener(socket, host, ((IPEndPoint)socket.LocalEndPoint!).Port, options);
+        Log.Listening(listener.Description);
+        return listener;
+    }
+
+    /// <summary>A listening tcp socket on <paramref name="host"/>:<paramref name="port"/> (0: ephemeral); a non-loopback address logs a warning. Shared with the websocket listener.</summary>
+    internal static Socket Bind(string host, int port, string transport, int backlog)
+    {
         IPAddress address = TcpAddress.Resolve(host);
         if (!IPAddress.IsLoopback(address))
         {
@@ -47,27 +56,24 @@ internal sealed class TcpSocketListener : SocketListener
         }
         catch (SocketException e)
         {
-            throw SocketErrors.ToIpc(e, $"creating a tcp socket for {host}:{port}");
+            throw SocketErrors.ToIpc(e, $"creating a {transport} socket for {host}:{port}");
         }
 
         try
         {
             socket.Bind(new IPEndPoint(address, port));
-            socket.Listen(Backlog);
-            int bound = ((IPEndPoint)socket.LocalEndPoint!).Port;
-            var listener = new TcpSocketListener(socket, host, bound, options);
-            Log.Listening(listener.Description);
-            return listener;
+            socket.Listen(backlog);
+            return socket;
         }
         catch (SocketException e)
         {
             socket.Dispose();
             if (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
             {
-                throw new IpcException(IpcStatus.AddressInUse, $"tcp port {port} on {host} is already in use", e);
+                throw new IpcException(IpcStatus.AddressInUse, $"{transport} port {port} on {host} is already in use", e);
             }
 
-            throw SocketErrors.ToIpc(e, $"binding tcp {host}:{port}");
+            throw SocketErrors.ToIpc(e, $"binding {transport} {host}:{port}");
         }
     }
 

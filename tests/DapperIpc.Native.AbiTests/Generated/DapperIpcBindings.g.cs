@@ -85,6 +85,7 @@ public unsafe partial struct dapper_ipc_config
     public byte* auth_token;
     public int client_wait_ms;
     public int heartbeat_ms;
+    public byte* ws_origins;
 }
 
 [StructLayout(LayoutKind.Sequential)]

@@ -16,5 +16,7 @@ public static class FuzzTargets
         ["native-config"] = NativeConfigTarget.Run,
         ["launcher-argv"] = LauncherArgvTarget.Run,
         ["session-hello"] = SessionHelloTarget.Run,
+        ["ws-handshake"] = WsHandshakeTarget.Run,
+        ["ws-frames"] = WsFramesTarget.Run,
     };
 }

@@ -99,12 +99,82 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
 
     protected override void FlushDelayedAck() => SocketShim.FlushDelayedAck(_fd);
 
+    protected override void WritePlain(ReadOnlySpan<NativeFrame> frames) => WriteGathered(frames, webSocket: false);
+
+    /// <summary>
+    /// Server side: as the plain write, each frame's websocket header just before its DP
+    /// header in the same iovec, the payload gathered as it is (no copy). Client side:
+    /// every byte must be masked, so each frame is masked into a kept scratch buffer and
+    /// goes out in its own sendmsg.
+    /// </summary>
+    protected override void WriteWebSocket(ReadOnlySpan<NativeFrame> frames)
+    {
+        if (WsKeys is null)
+        {
+            WriteGathered(frames, webSocket: true);
+            return;
+        }
+
+        AckRidesOnThisWrite();
+        var deadline = new SendDeadline(Socket);
+        try
+        {
+            byte* header = stackalloc byte[Ws.WsFrame.MaxHeaderSize];
+            SocketShim.IoVec* iov = stackalloc SocketShim.IoVec[2];
+            for (int i = 0; i < frames.Length; i++)
+            {
+                int length = FrameHeader.Size + (int)frames[i].Length;
+                uint key = WsKeys.Next();
+                int headerSize = Ws.WsFrame.WriteHeader(new Span<byte>(header, Ws.WsFrame.MaxHeaderSize), Ws.WsFrame.Binary, (ulong)length, key);
+                byte[] scratch = WsScratch(length);
+                FrameHeader.Write(scratch, (byte)frames[i].Kind, (uint)frames[i].Length);
+                frames[i].PayloadSpan.CopyTo(scratch.AsSpan(FrameHeader.Size));
+                Ws.WsMask.Apply(scratch.AsSpan(0, length), key, 0);
+                fixed (byte* p = scratch)
+                {
+                    long sent = 0;
+                    int errno = 0;
+                    iov[0].Base = header;
+                    iov[0].Length = (nuint)headerSize;
+                    iov[1].Base = p;
+                    iov[1].Length = (nuint)length;
+                    int result = i > 0 && !deadline.LowerToRemaining()
+                        ? DeadlinePassed
+                        : WriteAll(iov, 2, ref deadline, out sent, out errno);
+                    if (result != 0)
+                    {
+                        throw result is DeadlinePassed or (int)ErrnoClass.WouldBlock
+                            ? SendTimedOut(result is DeadlinePassed ? 0 : sent, headerSize + length, i)
+                            : Error(result, errno, "send", i);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            deadline.Restore();
+        }
+    }
+
+    protected override void SendControlNow(ReadOnlySpan<byte> frame)
+    {
+        fixed (byte* p = frame)
+        {
+            nint n = SocketShim.SendNoWait(_fd, p, (nuint)frame.Length);
+            if (n >= 0 && n < frame.Length)
+            {
+                throw new IpcException(IpcStatus.Io, "a websocket control frame went out in part") { StreamCut = true };
+            }
+        }
+    }
+
     /// <summary>
     /// Writes the frames in order, one sendmsg per <see cref="FramesPerWrite"/> (a single
-    /// frame: one sendmsg of header and payload). Throws IpcException with the frames
-    /// fully written (StreamCut when a frame went out in part).
+    /// frame: one sendmsg of header and payload); for a websocket server, each header is the
+    /// frame's websocket header followed by its DP header. Throws IpcException with the
+    /// frames fully written (StreamCut when a frame went out in part).
     /// </summary>
-    protected override void WriteFrames(ReadOnlySpan<NativeFrame> frames)
+    private void WriteGathered(ReadOnlySpan<NativeFrame> frames, bool webSocket)
     {
         AckRidesOnThisWrite();
         // One deadline for the whole call, however many sendmsg calls it takes.
@@ -112,8 +182,10 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
         WriteStarted = deadline.Start;
         try
         {
+            int slot = webSocket ? FrameHeader.Size + Ws.WsFrame.MaxHeaderSize : FrameHeader.Size;
             int perWrite = Math.Min(frames.Length, FramesPerWrite);
-            byte* headers = stackalloc byte[perWrite * FrameHeader.Size];
+            byte* headers = stackalloc byte[perWrite * slot];
+            int* headerSizes = stackalloc int[perWrite];
             SocketShim.IoVec* iov = stackalloc SocketShim.IoVec[perWrite * 2];
             for (int first = 0; first < frames.Length; first += FramesPerWrite)
             {
@@ -121,10 +193,15 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
                 int count = 0;
                 for (int i = 0; i < chunk.Length; i++)
                 {
-                    byte* header = headers + i * FrameHeader.Size;
-                    FrameHeader.Write(new Span<byte>(header, FrameHeader.Size), (byte)chunk[i].Kind, (uint)chunk[i].Length);
+                    byte* header = headers + i * slot;
+                    int size = webSocket
+                        ? Ws.WsFrame.WriteHeader(new Span<byte>(header, slot), Ws.WsFrame.Binary, FrameHeader.Size + (ulong)chunk[i].Length, 0)
+                        : 0;
+                    FrameHeader.Write(new Span<byte>(header + size, FrameHeader.Size), (byte)chunk[i].Kind, (uint)chunk[i].Length);
+                    size += FrameHeader.Size;
+                    headerSizes[i] = size;
                     iov[count].Base = header;
-                    iov[count++].Length = FrameHeader.Size;
+                    iov[count++].Length = (nuint)size;
                     if (chunk[i].Length != 0)
                     {
                         iov[count].Base = chunk[i].Payload;
@@ -143,14 +220,14 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
                     // Report the frames that went out whole; a frame cut in two ends the stream.
                     int whole = 0;
                     long end = 0;
-                    while (whole < chunk.Length && end + FrameHeader.Size + (long)chunk[whole].Length <= sent)
+                    while (whole < chunk.Length && end + headerSizes[whole] + (long)chunk[whole].Length <= sent)
                     {
-                        end += FrameHeader.Size + (long)chunk[whole].Length;
+                        end += headerSizes[whole] + (long)chunk[whole].Length;
                         whole++;
                     }
 
                     throw result is DeadlinePassed or (int)ErrnoClass.WouldBlock
-                        ? SendTimedOut(sent - end, FrameHeader.Size + (long)chunk[whole].Length, first + whole)
+                        ? SendTimedOut(sent - end, headerSizes[whole] + (long)chunk[whole].Length, first + whole)
                         : Error(result, errno, "send", first + whole);
                 }
             }

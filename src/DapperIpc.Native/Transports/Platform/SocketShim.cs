@@ -67,6 +67,17 @@ internal static unsafe partial class SocketShim
     [System.Runtime.InteropServices.SuppressGCTransition]
     public static partial long Stamp();
 
+    /// <summary>Clears O_NONBLOCK on the descriptor (after a handshake read without blocking): 0 or a class.</summary>
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_socket_set_blocking", SetLastError = true)]
+    public static partial int SetBlocking(int fd);
+
+    /// <summary>One buffer through <see cref="SendVNoWait"/>.</summary>
+    public static nint SendNoWait(int fd, byte* buffer, nuint length)
+    {
+        IoVec iov = new() { Base = buffer, Length = length };
+        return SendVNoWait(fd, &iov, 1);
+    }
+
     /// <summary>Blocking recv, EINTR retried: bytes (0 at end of stream), or a class.</summary>
     [LibraryImport(Library, EntryPoint = "dapper_ipc_sock_recv", SetLastError = true)]
     public static partial nint Recv(int fd, byte* buffer, nuint length);

@@ -73,7 +73,49 @@ internal sealed class WindowsSocketConnection : SocketConnection
         }
     }
 
-    protected override void WriteFrames(ReadOnlySpan<NativeFrame> frames)
+    /// <summary>Each frame as one binary message: its websocket and DP headers joined, the payload masked into a kept buffer when we are the client.</summary>
+    protected override void WriteWebSocket(ReadOnlySpan<NativeFrame> frames)
+    {
+        AckRidesOnThisWrite();
+        Span<byte> header = stackalloc byte[Ws.WsFrame.MaxHeaderSize + FrameHeader.Size];
+        for (int i = 0; i < frames.Length; i++)
+        {
+            int length = FrameHeader.Size + (int)frames[i].Length;
+            uint key = WsKeys?.Next() ?? 0;
+            int size = Ws.WsFrame.WriteHeader(header, Ws.WsFrame.Binary, (ulong)length, key);
+            try
+            {
+                if (key == 0)
+                {
+                    FrameHeader.Write(header.Slice(size), (byte)frames[i].Kind, (uint)frames[i].Length);
+                    SendAll(header.Slice(0, size + FrameHeader.Size), frames[i].PayloadSpan);
+                }
+                else
+                {
+                    byte[] scratch = WsScratch(length);
+                    FrameHeader.Write(scratch, (byte)frames[i].Kind, (uint)frames[i].Length);
+                    frames[i].PayloadSpan.CopyTo(scratch.AsSpan(FrameHeader.Size));
+                    Ws.WsMask.Apply(scratch.AsSpan(0, length), key, 0);
+                    SendAll(header.Slice(0, size), scratch.AsSpan(0, length));
+                }
+            }
+            catch (IpcException e)
+            {
+                throw e.AfterFrames(i);
+            }
+        }
+    }
+
+    protected override void SendControlNow(ReadOnlySpan<byte> frame)
+    {
+        // Only when there is room now: close() must not wait.
+        if (Socket.Poll(0, SelectMode.SelectWrite))
+        {
+            SendSpan(frame);
+        }
+    }
+
+    protected override void WritePlain(ReadOnlySpan<NativeFrame> frames)
     {
         AckRidesOnThisWrite();
         Span<byte> header = stackalloc byte[FrameHeader.Size];
