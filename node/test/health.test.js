@@ -32,8 +32,8 @@ for (const transport of [LOCAL, 'tcp']) {
   test(`${transport}: stats() counts every frame and byte exactly, heartbeats on and never counted`, async () => {
     const a = new IPCManager();
     const b = new IPCManager();
-    const args = a.createListener({ transport, heartbeatMs: 10 });
-    await within(10000, b.connect({ ...configFromLauncherArgs(args), heartbeatMs: 10 }), 'connect');
+    const args = a.createListener({ transport, heartbeatMs: 100 });
+    await within(10000, b.connect({ ...configFromLauncherArgs(args), heartbeatMs: 100 }), 'connect');
     const fresh = a.stats();
     assert.deepEqual(Object.keys(fresh).sort(), ['bytesReceived', 'bytesSent', 'connects', 'framesReceived',
       'framesSent', 'heartbeatRttUs', 'lastReceiveMsAgo', 'lastSendMsAgo', 'sendBlockedNs', 'state']);

@@ -619,7 +619,7 @@ static int test_heartbeats_after_the_auth_frame(void)
     dapper_ipc_config config;
     dapper_ipc_config_init(&config, sizeof config);
     config.transport = "unix";
-    config.heartbeat_ms = 10;
+    config.heartbeat_ms = 100; /* long enough that a loaded machine never takes a stall for a dead peer */
     config.flags = DAPPER_IPC_FLAG_REQUIRE_AUTH;
     char args[512], token[128];
     const char *path = listen_on(server, &config, args);
@@ -627,7 +627,7 @@ static int test_heartbeats_after_the_auth_frame(void)
     dapper_ipc_config_init(&config, sizeof config);
     config.transport = "unix";
     config.path = path;
-    config.heartbeat_ms = 10;
+    config.heartbeat_ms = 100;
     config.auth_token = token;
     must(dapper_ipc_connect(client, &config), "connect");
     struct counter c = {LATCH_INIT, 0};
@@ -671,7 +671,7 @@ static int test_heartbeat_cycles_leave_nothing(void)
         dapper_ipc_config config;
         dapper_ipc_config_init(&config, sizeof config);
         config.transport = cycle & 1 ? "tcp" : "unix";
-        config.heartbeat_ms = 5;
+        config.heartbeat_ms = 20; /* 3 x 20 ms of stall before a peer counts as dead: enough under load */
         char args[512];
         connect_to(client, config.transport, listen_on(server, &config, args), 5);
         must(dapper_ipc_wait_for_client(server, WAIT_SECONDS * 1000), "wait_for_client");
