@@ -60,8 +60,31 @@ internal static class WsHandshake
         return end < 0 ? 0 : end + 4;
     }
 
-    /// <summary>Checks a request head (through its empty line) and makes the answer.</summary>
+    /// <summary>
+    /// Checks a request head (through its empty line) and makes the answer. A refusal quotes
+    /// what the client sent, and a client can put the token anywhere (in a bad version
+    /// header, say): the answer and the log line never carry it, whatever quotes it.
+    /// </summary>
     public static WsHandshakeResult Answer(ReadOnlySpan<byte> head, WsPolicy policy)
+    {
+        WsHandshakeResult answer = Check(head, policy);
+        if (policy.AuthToken is { Length: > 0 } token && !answer.Accepted
+            && answer.Response.Contains(token, StringComparison.Ordinal))
+        {
+            // As many stars as the token has characters: quoted text is printable ASCII, so the
+            // body's Content-Length stays right.
+            string hidden = new('*', token.Length);
+            answer = answer with
+            {
+                Response = answer.Response.Replace(token, hidden, StringComparison.Ordinal),
+                Refusal = answer.Refusal?.Replace(token, hidden, StringComparison.Ordinal),
+            };
+        }
+
+        return answer;
+    }
+
+    private static WsHandshakeResult Check(ReadOnlySpan<byte> head, WsPolicy policy)
     {
         if (!TryParse(head, out string startLine, out List<(string Name, string Value)> headers, out string? malformed))
         {
