@@ -85,6 +85,15 @@ export interface TransportConfig {
    *  absent: off). A peer silent for 3 periods is declared dead: 'disconnected' with
    *  E_TIMEOUT and the reason "peer unresponsive for N ms". Stock peers see nothing new. */
   heartbeatMs?: number;
+  /** Survive a dropped connection, resuming with every frame delivered exactly once and in
+   *  order, between two ends of this library that both set it (DAPPER_IPC_FLAG_RECONNECT):
+   *  'reconnecting' then 'connected', or 'disconnected' with the reason the resume failed. */
+  reconnect?: boolean;
+  /** After a drop: ms to keep reconnecting, or to wait for the client's return (30000;
+   *  negative: no limit). */
+  reconnectTimeoutMs?: number;
+  /** The most bytes of sent, unacknowledged frames kept for a resume (4 MiB). */
+  resumeBufferBytes?: number;
 }
 
 /** IPCManager.stats(): the manager's counters over its whole life (dapper_ipc_stats). */

@@ -123,7 +123,7 @@ public static class Log
         => Write(LogLevel.Info, () => $"resumed {description}: the peer had {peerDelivered} frames, {replayed} replayed");
 
     public static void Rejoining(string description, string reason)
-        => Write(LogLevel.Warning, () => $"connection {description} dropped ({reason}): resuming");
+        => Write(LogLevel.Info, () => $"connection {description} dropped ({reason}): resuming");
 
     private static string PeerPid(int? pid) => pid is int p ? $" (peer pid {p})" : string.Empty;
 }
