@@ -204,9 +204,15 @@ typedef enum dapper_ipc_flags {
        refused: DISCONNECTED with the reason. Without the peer's answer (a
        stock launcher, a listener without the flag) nothing new is sent and
        a drop is reported as before. Works with the reader thread (callbacks);
-       in the pull mode (recv) a drop ends the connection as before. Costs
-       one copy of each sent frame into a preallocated ring; nothing with
-       the flag off. */
+       in the pull mode (recv) a drop ends the connection as before.
+       Heartbeats (heartbeat_ms) run on the first connection only: after a
+       resume, tcp keepalive watches the connection. A connecting end with the
+       flag whose listener lacks it still tries to rejoin after a drop (the
+       drop may have overtaken the listener's answer) and reports DISCONNECTED
+       once the rejoin goes unanswered. Costs one copy of each sent frame into
+       a ring allocated once per connection, and an acknowledgement (a 17-byte
+       control frame) per read that delivered frames; nothing with the flag
+       off. */
     DAPPER_IPC_FLAG_RECONNECT = 2
 } dapper_ipc_flags;
 
@@ -826,7 +832,9 @@ typedef struct dapper_ipc_stats {
     uint32_t struct_size;
     /* A dapper_ipc_state. */
     int32_t state;
-    /* Frames a send or send_batch handed whole to the kernel. */
+    /* Frames a send or send_batch handed whole to the kernel (with
+       DAPPER_IPC_FLAG_RECONNECT also those a drop left to the resume's
+       replay; a replay is never counted again). */
     uint64_t frames_sent;
     /* Frames delivered to the host (callbacks, batch callback or recv). */
     uint64_t frames_received;
