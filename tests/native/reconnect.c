@@ -1,10 +1,12 @@
 /*
- * DAPPER_IPC_FLAG_RECONNECT through the C ABI: a fault-injecting tcp proxy between a
- * listener and its client cuts the connection every ~500 frames (at any byte, mid-frame
- * included) while 100,000 numbered frames flow each way; both hosts must see each frame
- * exactly once and in order, and every send must succeed. Also: a listener whose process
- * was restarted refuses the resume, and the client reports DISCONNECTED saying so; a
- * stock client of a listener with the flag sees no byte of difference.
+ * DAPPER_IPC_FLAG_RECONNECT through the C ABI: a fault-injecting proxy (tcp or unix)
+ * between a listener and its client cuts the connection every ~500 frames (at any byte,
+ * mid-frame included) while 100,000 numbered frames flow each way; both hosts must see
+ * each frame exactly once and in order, and every send must succeed. Also: a listener
+ * whose process was restarted refuses the resume, and the client reports DISCONNECTED
+ * saying so; more unacknowledged data than the resume buffer fails the resume, saying
+ * so; a stock client of a listener with the flag sees no byte of difference.
+ * RECONNECT_TEST_LOG=1 prints the library's log.
  *
  *   reconnect <test>             runs one test (CTest registers each row of the table)
  *   reconnect peer-listen PORT   a listener process with the flag on tcp PORT (0: any);
@@ -26,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,12 +48,24 @@ static void must(int32_t status, const char *what)
     }
 }
 
-static int listen_port(dapper_ipc_manager m, int port, int flags)
+/* Copies a NUL-terminated string into dst[cap], cut to fit. */
+static void copy_text(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
+/* Listens (tcp on port, or unix when port < 0) and returns the address: the port, or the
+   socket path in path_out. */
+static int listen_at(dapper_ipc_manager m, int port, int flags, char path_out[256])
 {
     dapper_ipc_config config;
     dapper_ipc_config_init(&config, sizeof config);
-    config.transport = "tcp";
-    config.port = port;
+    config.transport = port < 0 ? "unix" : "tcp";
+    config.port = port < 0 ? 0 : port;
     config.flags = (uint32_t)flags;
     must(dapper_ipc_create_listener(m, &config), "create_listener");
     char args[512];
@@ -60,30 +75,53 @@ static int listen_port(dapper_ipc_manager m, int port, int flags)
     const char *last = args;
     for (int i = 0; i < argc - 1; i++)
         last += strlen(last) + 1;
-    return atoi(last);
+    if (path_out != NULL)
+        copy_text(path_out, 256, last);
+    return port < 0 ? 0 : atoi(last);
 }
 
-static void connect_port(dapper_ipc_manager m, int port, int flags)
+static int listen_port(dapper_ipc_manager m, int port, int flags) { return listen_at(m, port, flags, NULL); }
+
+static void connect_at(dapper_ipc_manager m, int port, const char *path, int flags, uint32_t resume_bytes)
 {
     dapper_ipc_config config;
     dapper_ipc_config_init(&config, sizeof config);
-    config.transport = "tcp";
+    config.transport = path != NULL ? "unix" : "tcp";
     config.port = port;
+    config.path = path;
     config.flags = (uint32_t)flags;
     config.connect_timeout_ms = WAIT_SECONDS * 1000;
     config.reconnect_timeout_ms = WAIT_SECONDS * 1000;
+    config.resume_buffer_bytes = resume_bytes;
     must(dapper_ipc_connect(m, &config), "connect");
 }
+
+static void connect_port(dapper_ipc_manager m, int port, int flags) { connect_at(m, port, NULL, flags, 0); }
 
 /* ---- the fault-injecting proxy ------------------------------------------------ */
 
 struct proxy {
     int listen_fd;
     int upstream_port;
+    char upstream_path[256]; /* unix when not empty */
+    char path[256];          /* the proxy's own unix path */
+    long every;              /* bytes (both ways) before a cut */
     volatile int stop;
     int cuts;
     pthread_t thread;
 };
+
+static int unix_connect(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    copy_text(addr.sun_path, sizeof addr.sun_path, path);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
 
 static int tcp_connect(int port)
 {
@@ -123,12 +161,12 @@ static void *proxy_main(void *arg)
         int down = accept4(p->listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (down < 0)
             continue;
-        int up = tcp_connect(p->upstream_port);
+        int up = p->upstream_path[0] ? unix_connect(p->upstream_path) : tcp_connect(p->upstream_port);
         if (up < 0) {
             close(down);
             continue;
         }
-        long budget = (long)CUT_EVERY * 2 * FRAME_BYTES + (long)(rand_r(&seed) % (4 * FRAME_BYTES));
+        long budget = p->every + (long)(rand_r(&seed) % (4 * FRAME_BYTES));
         uint8_t buf[65536];
         int alive = 1;
         while (alive && !p->stop) {
@@ -163,12 +201,26 @@ static void *proxy_main(void *arg)
     return NULL;
 }
 
-static void proxy_start(struct proxy *p, int upstream_port)
+/* A proxy to upstream_port (tcp), or to upstream_path (unix, when not NULL: the proxy
+   then listens on a unix path of its own beside it), cutting every `every` bytes. */
+static void proxy_start(struct proxy *p, int upstream_port, const char *upstream_path, long every)
 {
-    p->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
-    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-    bind(p->listen_fd, (struct sockaddr *)&addr, sizeof addr);
+    memset(p->path, 0, sizeof p->path);
+    memset(p->upstream_path, 0, sizeof p->upstream_path);
+    p->every = every;
+    if (upstream_path != NULL) {
+        snprintf(p->upstream_path, sizeof p->upstream_path, "%s", upstream_path);
+        snprintf(p->path, sizeof p->path, "%s.proxy", upstream_path);
+        p->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un addr = {.sun_family = AF_UNIX};
+        copy_text(addr.sun_path, sizeof addr.sun_path, p->path);
+        bind(p->listen_fd, (struct sockaddr *)&addr, sizeof addr);
+    } else {
+        p->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
+        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+        bind(p->listen_fd, (struct sockaddr *)&addr, sizeof addr);
+    }
     listen(p->listen_fd, 8);
     p->upstream_port = upstream_port;
     p->stop = 0;
@@ -189,6 +241,8 @@ static void proxy_stop(struct proxy *p)
     p->stop = 1;
     pthread_join(p->thread, NULL);
     close(p->listen_fd);
+    if (p->path[0])
+        unlink(p->path);
 }
 
 /* ---- a host: numbered frames, checked on arrival ------------------------------ */
@@ -266,16 +320,18 @@ static void *send_numbered(void *arg)
     return NULL;
 }
 
-static int test_cut_every_500_frames_tcp(void)
+static int cut_every_500_frames(int unix_socket)
 {
     struct host server, client;
     host_init(&server);
     host_init(&client);
-    int port = listen_port(server.m, 0, DAPPER_IPC_FLAG_RECONNECT);
+    char path[256];
+    int port = listen_at(server.m, unix_socket ? -1 : 0, DAPPER_IPC_FLAG_RECONNECT, path);
     struct proxy proxy;
-    proxy_start(&proxy, port);
+    proxy_start(&proxy, port, unix_socket ? path : NULL, (long)CUT_EVERY * 2 * FRAME_BYTES);
     must(dapper_ipc_start_reader(server.m), "server start_reader");
-    connect_port(client.m, proxy_port(&proxy), DAPPER_IPC_FLAG_RECONNECT);
+    connect_at(client.m, unix_socket ? 0 : proxy_port(&proxy), unix_socket ? proxy.path : NULL,
+               DAPPER_IPC_FLAG_RECONNECT, 0);
     must(dapper_ipc_start_reader(client.m), "client start_reader");
 
     struct sender up = {client.m, 0, 0}, down = {server.m, 0, 0};
@@ -309,6 +365,80 @@ static int test_cut_every_500_frames_tcp(void)
     printf("cuts: %d, client reconnects: %d\n", cuts, client.reconnecting.value);
     dapper_ipc_manager_destroy(client.m);
     dapper_ipc_manager_destroy(server.m);
+    proxy_stop(&proxy);
+    return 0;
+}
+
+static int test_cut_every_500_frames_tcp(void) { return cut_every_500_frames(0); }
+static int test_cut_every_500_frames_unix(void) { return cut_every_500_frames(1); }
+
+/* ---- more unacknowledged data than the resume buffer: refused, not lost -------- */
+
+struct blocked_host {
+    struct host h;
+    struct latch release;
+};
+
+static void on_frame_blocked(void *user, int32_t kind, const uint8_t *payload, size_t length)
+{
+    struct blocked_host *b = user;
+    if (b->h.received.value == 0)
+        latch_wait(&b->release, 1, WAIT_SECONDS); /* nothing delivered, so nothing acknowledged */
+    on_frame(&b->h, kind, payload, length);
+}
+
+struct releaser {
+    struct latch *when;
+    struct latch *release;
+};
+
+/* Releases the listener's callback once the client reports RECONNECTING (the sending
+   thread may be waiting for the resume meanwhile). */
+static void *release_on_reconnecting(void *arg)
+{
+    struct releaser *r = arg;
+    latch_wait(r->when, 1, WAIT_SECONDS);
+    latch_add(r->release, 1);
+    return NULL;
+}
+
+static int test_past_the_resume_buffer(void)
+{
+    struct blocked_host server;
+    host_init(&server.h);
+    struct latch zero = LATCH_INIT;
+    server.release = zero;
+    must(dapper_ipc_set_callbacks(server.h.m, on_frame_blocked, on_state, &server), "callbacks");
+    int port = listen_port(server.h.m, 0, DAPPER_IPC_FLAG_RECONNECT);
+    struct proxy proxy;
+    proxy_start(&proxy, port, NULL, 1000L * FRAME_BYTES); /* one cut, after ~1000 frames */
+    must(dapper_ipc_start_reader(server.h.m), "server start_reader");
+    struct host client;
+    host_init(&client);
+    connect_at(client.m, proxy_port(&proxy), NULL, DAPPER_IPC_FLAG_RECONNECT, 4096);
+    must(dapper_ipc_start_reader(client.m), "client start_reader");
+    struct releaser r = {&client.reconnecting, &server.release};
+    pthread_t releaser;
+    pthread_create(&releaser, NULL, release_on_reconnecting, &r);
+    int32_t rc = DAPPER_IPC_OK;
+    for (uint64_t n = 0; n < 2000 && rc == DAPPER_IPC_OK; n++) {
+        uint8_t payload[8];
+        for (int i = 0; i < 8; i++)
+            payload[i] = (uint8_t)(n >> (56 - 8 * i));
+        rc = dapper_ipc_send(client.m, DAPPER_IPC_KIND_EVENT, payload, sizeof payload);
+    }
+    check(rc == DAPPER_IPC_OK || rc == DAPPER_IPC_E_CLOSED, "the sends succeeded until the resume failed (%d)", rc);
+    pthread_join(releaser, NULL);
+    check(client.reconnecting.value == 1, "the cut made the client report RECONNECTING");
+    check(latch_wait(&client.disconnected, 1, WAIT_SECONDS), "then DISCONNECTED");
+    printf("reason: %s\n", client.reason);
+    check(strstr(client.reason, "resume buffer") != NULL,
+          "the reason says the frames the listener lacks were past the resume buffer");
+    check(latch_wait(&server.h.disconnected, 1, WAIT_SECONDS) && strstr(server.h.reason, "resume") != NULL,
+          "the listener reports DISCONNECTED too (%s)", server.h.reason);
+    check(server.h.out_of_order == 0, "the listener got no frame out of order (%d delivered)", server.h.received.value);
+    dapper_ipc_manager_destroy(client.m);
+    dapper_ipc_manager_destroy(server.h.m);
     proxy_stop(&proxy);
     return 0;
 }
@@ -410,15 +540,25 @@ static int test_stock_client_sees_nothing_new(void)
     return 0;
 }
 
+static void on_log(void *user, int32_t level, const char *message)
+{
+    (void)user;
+    printf("log %d: %s\n", level, message);
+}
+
 int main(int argc, char **argv)
 {
     test_program_init(argv[0]);
+    if (getenv("RECONNECT_TEST_LOG") != NULL)
+        dapper_ipc_set_log_callback(on_log, NULL, DAPPER_IPC_LOG_DEBUG);
     signal(SIGPIPE, SIG_IGN);
     if (argc >= 3 && strcmp(argv[1], "peer-listen") == 0)
         return peer_listen(atoi(argv[2]));
 
     static const struct named_test tests[] = {
         {"cuts-mid-frame-tcp", test_cut_every_500_frames_tcp},
+        {"cuts-mid-frame-unix", test_cut_every_500_frames_unix},
+        {"past-the-resume-buffer", test_past_the_resume_buffer},
         {"restarted-listener-refuses", test_restarted_listener_refuses},
         {"stock-client-sees-nothing-new", test_stock_client_sees_nothing_new},
     };

@@ -668,6 +668,13 @@ internal sealed class IpcSession
                 break;
             }
 
+            if (resume.Refusal is { } refused)
+            {
+                status = IpcStatus.Closed;
+                reason = $"resume refused by the peer: {refused}";
+                break;
+            }
+
             // DAPPER_IPC_FLAG_RECONNECT, agreed by both ends: get the connection back.
             Log.Rejoining(connection.Description, reason);
             Notify(handler, ConnectionEvent.Reconnecting, status, reason);

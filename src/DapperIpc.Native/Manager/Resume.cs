@@ -45,6 +45,10 @@ internal sealed class Resume
     private long _ackSent;
     private int _generation;
     private Thread? _replay;
+    private volatile string? _refusal;
+
+    /// <summary>The peer refused the resume on a live connection (its reason); null otherwise.</summary>
+    public string? Refusal => _refusal;
 
     public Resume(TransportConfig config, bool listenerSide)
     {
@@ -212,6 +216,13 @@ internal sealed class Resume
                     _ring.Acknowledge(acked);
                 }
 
+                break;
+
+            case Refuse:
+                // The peer found, after this end's answer, that it cannot resume (frames it
+                // needs are gone): the session is over, not to be rejoined again.
+                _refusal = System.Text.Encoding.UTF8.GetString(payload[1..]);
+                connection.Abort();
                 break;
 
             case Rejoin:
