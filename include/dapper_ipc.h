@@ -207,9 +207,10 @@ typedef enum dapper_ipc_flags {
        in the pull mode (recv) a drop ends the connection as before.
        Heartbeats (heartbeat_ms) run on the first connection only: after a
        resume, tcp keepalive watches the connection. A connecting end with the
-       flag whose listener lacks it still tries to rejoin after a drop (the
-       drop may have overtaken the listener's answer) and reports DISCONNECTED
-       once the rejoin goes unanswered. Costs one copy of each sent frame into
+       flag whose listener lacks it (or reads in the pull mode) still tries to
+       rejoin after a drop (the drop may have overtaken the listener's answer)
+       and reports DISCONNECTED once the rejoin goes unanswered or
+       reconnect_timeout_ms ran out. Costs one copy of each sent frame into
        a ring allocated once per connection, and an acknowledgement (a 17-byte
        control frame) per read that delivered frames; nothing with the flag
        off. */

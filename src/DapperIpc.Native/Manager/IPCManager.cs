@@ -227,7 +227,7 @@ public sealed class IPCManager : IDisposable
             return;
         }
 
-        ConnectionForSend().SendFrame(kind, payload);
+        ConnectionForSend(s).SendFrame(kind, payload);
     }
 
     // DAPPER_IPC_FLAG_RECONNECT: the frames are kept for a resume, and a drop waits for it.
@@ -252,7 +252,7 @@ public sealed class IPCManager : IDisposable
             return;
         }
 
-        ConnectionForSend().SendFrames(frames);
+        ConnectionForSend(s).SendFrames(frames);
     }
 
     /// <summary>Pull mode: whole frames on the calling thread; see <see cref="IpcSession.Recv"/>.</summary>
@@ -271,9 +271,8 @@ public sealed class IPCManager : IDisposable
         return s.ReadableHandle();
     }
 
-    private ConnectionBase ConnectionForSend()
+    private static ConnectionBase ConnectionForSend(IpcSession? s)
     {
-        IpcSession? s = Volatile.Read(ref _session);
         // The hot path is the first read; only a send before the client arrived waits.
         return s?.Connection ?? s?.WaitForSendConnection()
             ?? throw new IpcException(IpcStatus.NotConnected, "not connected: call create_listener or connect first");

@@ -501,6 +501,7 @@ internal sealed class IpcSession
                     if (connection is not null)
                     {
                         _pullBusy = true;
+                        _resume?.EnterPullMode();
                         return _pull ??= new PullReader(connection, _stats, _heartbeat);
                     }
                 }
@@ -540,6 +541,7 @@ internal sealed class IpcSession
                     : "not connected: call create_listener or connect first");
             }
 
+            _resume?.EnterPullMode();
             _pull ??= new PullReader(_connection, _stats, _heartbeat);
             return _pull.ReadableHandle();
         }

@@ -41,6 +41,7 @@ internal sealed class Resume
     private byte[]? _peerId;
     private volatile bool _negotiated;
     private volatile bool _announced; // the connecting end offered; the answer may still be on its way
+    private volatile bool _pullMode;
     private long _delivered;        // written by the reader only
     private long _ackSent;
     private int _generation;
@@ -65,7 +66,13 @@ internal sealed class Resume
     /// yet, since a drop can overtake it; a listener without the flag then simply does not
     /// answer the rejoin, and the drop is reported after all.
     /// </summary>
-    public bool Resumable => _negotiated || _announced;
+    public bool Resumable => !_pullMode && (_negotiated || _announced);
+
+    /// <summary>
+    /// The pull mode (recv) has no reader to rejoin after a drop: there the flag only keeps
+    /// frames, and a drop is reported (and fails sends) as without it.
+    /// </summary>
+    public void EnterPullMode() => _pullMode = true;
 
     /// <summary>A drop is being resumed (dapper_ipc_stats.state).</summary>
     public bool Rejoining => Resumable && Volatile.Read(ref _live) is null && Volatile.Read(ref _ended) is null;
@@ -138,6 +145,13 @@ internal sealed class Resume
             catch (IpcException e) when (e.Status != IpcStatus.FrameTooLarge)
             {
                 bool dropped = e.Status is IpcStatus.Closed or IpcStatus.Io || e.StreamCut || connection.IsClosed;
+                if (dropped && !Resumable && !_pullMode)
+                {
+                    // A listener whose reader has not yet read the client's offer (it is in
+                    // the stream before the end): the reader decides, once it reaches the drop.
+                    AwaitDecision(start);
+                }
+
                 if (!dropped || !Resumable || _ended is not null)
                 {
                     lock (_ringLock)
@@ -327,6 +341,24 @@ internal sealed class Resume
         if (t is not null && t != Thread.CurrentThread)
         {
             t.Join();
+        }
+    }
+
+    private void AwaitDecision(long start)
+    {
+        int limit = _config.SendTimeoutMs;
+        while (!Resumable && _ended is null)
+        {
+            int left = limit < 0 ? Timeout.Infinite
+                : (int)Math.Max(0, limit - (long)Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            if (left == 0)
+            {
+                return;
+            }
+
+            // Rare (a drop right after connect), so polled: the reader never takes the gate
+            // to say it read the offer (a sender may hold it, blocked, and the reader must read).
+            Monitor.Wait(_gate, left < 0 ? 10 : Math.Min(left, 10));
         }
     }
 
