@@ -159,7 +159,18 @@ typedef enum dapper_ipc_event {
        for N ms" when heartbeats (dapper_ipc_config.heartbeat_ms) found the peer
        frozen. The reader has stopped; the manager's connection is closed.
        Closes that the host asked for (cleanup, destroy) are not reported. */
-    DAPPER_IPC_EVENT_DISCONNECTED = 2
+    DAPPER_IPC_EVENT_DISCONNECTED = 2,
+    /* DAPPER_IPC_FLAG_RECONNECT: the connection dropped (status and reason
+       say how, as for DISCONNECTED) and this end is getting it back: a
+       connecting end reconnects with backoff (50 ms doubling to 2 s), a
+       listener waits for its client's return, both for up to
+       reconnect_timeout_ms. Sends made meanwhile wait (within
+       send_timeout_ms). Either CONNECTED follows (reason "resumed: ..."),
+       every frame sent before or meanwhile then delivered exactly once and
+       in order, or DISCONNECTED with the reason the resume failed (the time
+       ran out; the peer is a different process than before, a restarted
+       listener; more unacknowledged data than resume_buffer_bytes). */
+    DAPPER_IPC_EVENT_RECONNECTING = 3
 } dapper_ipc_event;
 
 /* Log levels, matching Python's logging by order. */
@@ -175,7 +186,35 @@ typedef enum dapper_ipc_flags {
     /* Listener: require each client's first frame to carry a random token
        (see dapper_ipc_auth_token); a client without it is refused and logged.
        Off by default, so launchers that know nothing of it keep working. */
-    DAPPER_IPC_FLAG_REQUIRE_AUTH = 1
+    DAPPER_IPC_FLAG_REQUIRE_AUTH = 1,
+    /* Survive a dropped connection with nothing lost or duplicated, between
+       two ends of this library that both set it (docs/protocol.md, "resume").
+       The connecting end announces it with a control frame (kind 3) right
+       after connect (after the auth frame and the heartbeat announcement);
+       a listener with the flag answers it, and from then on each end keeps
+       the frames it sent until the peer acknowledges them (at most
+       resume_buffer_bytes) and each acknowledges what it delivered. When the
+       connection drops by anything but this end's cleanup, the state
+       callback reports DAPPER_IPC_EVENT_RECONNECTING; the connecting end
+       reconnects, the listener keeps its endpoint open and takes the same
+       client back (its auth frame included), the two exchange the counts of
+       frames each delivered, replay what the other lacks, and the callback
+       reports DAPPER_IPC_EVENT_CONNECTED. A returning peer that is another
+       process (a random id per connection, in the announcement, tells) is
+       refused: DISCONNECTED with the reason. Without the peer's answer (a
+       stock launcher, a listener without the flag) nothing new is sent and
+       a drop is reported as before. Works with the reader thread (callbacks);
+       in the pull mode (recv) a drop ends the connection as before.
+       Heartbeats (heartbeat_ms) run on the first connection only: after a
+       resume, tcp keepalive watches the connection. A connecting end with the
+       flag whose listener lacks it (or reads in the pull mode) still tries to
+       rejoin after a drop (the drop may have overtaken the listener's answer)
+       and reports DISCONNECTED once the rejoin goes unanswered or
+       reconnect_timeout_ms ran out. Costs one copy of each sent frame into
+       a ring allocated once per connection, and an acknowledgement (a 17-byte
+       control frame) per read that delivered frames; nothing with the flag
+       off. */
+    DAPPER_IPC_FLAG_RECONNECT = 2
 } dapper_ipc_flags;
 
 /* The environment variable a launcher reads the auth token from when its
@@ -307,6 +346,18 @@ typedef struct dapper_ipc_config {
        any other gets HTTP 403 and a log line naming it. A request without
        Origin (a native client) is accepted. NULL: loopback only. */
     const char *ws_origins;
+    /* ---- added after ws_origins; a struct_size that stops before them
+       (80 bytes on 64-bit) means the defaults ---- */
+    /* DAPPER_IPC_FLAG_RECONNECT: how long a connecting end keeps
+       reconnecting, and a listener waits for its client's return, after a
+       drop, in ms. 0: 30000. Negative: no limit. */
+    int32_t reconnect_timeout_ms;
+    /* DAPPER_IPC_FLAG_RECONNECT: the most bytes of sent frames (headers
+       included) kept until the peer acknowledges them, allocated once per
+       connection. 0: 4 MiB. When a frame does not fit, the oldest
+       unacknowledged ones are dropped from it, and a reconnect that would
+       need them fails (DISCONNECTED, saying so) rather than lose them. */
+    uint32_t resume_buffer_bytes;
 } dapper_ipc_config;
 
 /* One frame: in dapper_ipc_send_batch (read by the library), and in
@@ -786,7 +837,9 @@ typedef enum dapper_ipc_state {
     DAPPER_IPC_STATE_LISTENING = 1,
     /* A peer is connected. */
     DAPPER_IPC_STATE_CONNECTED = 2,
-    /* (3 is kept for a reconnecting state: this version never reports it.) */
+    /* DAPPER_IPC_FLAG_RECONNECT: the connection dropped and is being
+       resumed (see DAPPER_IPC_EVENT_RECONNECTING). */
+    DAPPER_IPC_STATE_RECONNECTING = 3,
     /* The connection ended (the peer left, an error, heartbeats found it
        dead) and cleanup has not run yet. */
     DAPPER_IPC_STATE_CLOSED = 4
@@ -802,7 +855,9 @@ typedef struct dapper_ipc_stats {
     uint32_t struct_size;
     /* A dapper_ipc_state. */
     int32_t state;
-    /* Frames a send or send_batch handed whole to the kernel. */
+    /* Frames a send or send_batch handed whole to the kernel (with
+       DAPPER_IPC_FLAG_RECONNECT also those a drop left to the resume's
+       replay; a replay is never counted again). */
     uint64_t frames_sent;
     /* Frames delivered to the host (callbacks, batch callback or recv). */
     uint64_t frames_received;

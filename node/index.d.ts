@@ -89,6 +89,15 @@ export interface TransportConfig {
   /** ws listener: origins allowed besides loopback and the listener's host, comma-separated
    *  (e.g. 'https://ide.example.com'); others get HTTP 403. */
   wsOrigins?: string;
+  /** Survive a dropped connection, resuming with every frame delivered exactly once and in
+   *  order, between two ends of this library that both set it (DAPPER_IPC_FLAG_RECONNECT):
+   *  'reconnecting' then 'connected', or 'disconnected' with the reason the resume failed. */
+  reconnect?: boolean;
+  /** After a drop: ms to keep reconnecting, or to wait for the client's return (30000;
+   *  negative: no limit). */
+  reconnectTimeoutMs?: number;
+  /** The most bytes of sent, unacknowledged frames kept for a resume (4 MiB). */
+  resumeBufferBytes?: number;
 }
 
 /** IPCManager.stats(): the manager's counters over its whole life (dapper_ipc_stats). */

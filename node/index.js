@@ -110,7 +110,8 @@ function ms(name, value) {
 }
 
 const CONFIG_KEYS = ['transport', 'host', 'port', 'path', 'pipeName', 'maxFrameSize', 'connectTimeoutMs',
-  'sendTimeoutMs', 'requireAuth', 'authToken', 'clientWaitMs', 'heartbeatMs', 'wsOrigins'];
+  'sendTimeoutMs', 'requireAuth', 'authToken', 'clientWaitMs', 'heartbeatMs', 'wsOrigins', 'reconnect',
+  'reconnectTimeoutMs', 'resumeBufferBytes'];
 
 /** The dapper_ipc_config for a JS config object; the library checks every value it can hold. */
 function nativeConfig(config = {}) {
@@ -128,13 +129,15 @@ function nativeConfig(config = {}) {
     port: int32('port', config.port, -(2 ** 31), INT32_MAX),
     connect_timeout_ms: ms('connectTimeoutMs', config.connectTimeoutMs),
     send_timeout_ms: ms('sendTimeoutMs', config.sendTimeoutMs),
-    flags: config.requireAuth ? native.FLAG_REQUIRE_AUTH : 0,
+    flags: (config.requireAuth ? native.FLAG_REQUIRE_AUTH : 0) | (config.reconnect ? native.FLAG_RECONNECT : 0),
     auth_token: text('authToken', config.authToken),
     // The library's default (10 s): a send waits for the client on a worker thread, not the loop.
     client_wait_ms: ms('clientWaitMs', config.clientWaitMs),
     // 0 (off) unless set; negative is off too, as in C.
     heartbeat_ms: int32('heartbeatMs', config.heartbeatMs, -(2 ** 31), INT32_MAX),
     ws_origins: text('wsOrigins', config.wsOrigins),
+    reconnect_timeout_ms: ms('reconnectTimeoutMs', config.reconnectTimeoutMs),
+    resume_buffer_bytes: int32('resumeBufferBytes', config.resumeBufferBytes, 0, 2 ** 32 - 1),
   };
 }
 
@@ -571,6 +574,10 @@ class IPCManager extends EventEmitter {
   _onState(event, status, reason) {
     if (event === native.EVENT_CONNECTED) {
       if (!this._closing) this.emit('connected');
+      return;
+    }
+    if (event === native.EVENT_RECONNECTING) {
+      if (!this._closing) this.emit('reconnecting', { status, reason: String(reason) });
       return;
     }
     if (event !== native.EVENT_DISCONNECTED) return;

@@ -35,6 +35,7 @@ const Kind = Object.freeze({
 const Event = Object.freeze({
   CONNECTED: 1,
   DISCONNECTED: 2,
+  RECONNECTING: 3,
 });
 
 /** dapper_ipc_log_level, by name. */
@@ -48,6 +49,7 @@ const LogLevel = Object.freeze({
 /** dapper_ipc_flags, by name. */
 const Flags = Object.freeze({
   REQUIRE_AUTH: 1,
+  RECONNECT: 2,
 });
 
 /** dapper_ipc_state, by name. */
@@ -55,6 +57,7 @@ const State = Object.freeze({
   IDLE: 0,
   LISTENING: 1,
   CONNECTED: 2,
+  RECONNECTING: 3,
   CLOSED: 4,
 });
 
@@ -82,6 +85,9 @@ const structs = Object.freeze({
     heartbeat_ms: 'int32_t',
     // layout 4: read by the library only when struct_size covers it
     ws_origins: 'const char *',
+    // layout 5: read by the library only when struct_size covers it
+    reconnect_timeout_ms: 'int32_t',
+    resume_buffer_bytes: 'uint32_t',
   }),
   dapper_ipc_frame: Object.freeze({
     payload: 'const void *',

@@ -16,6 +16,8 @@ const STATUS_NAMES = new Map(Object.entries(Status).map(([name, value]) => [valu
 const EVENT_CONNECTED = abi.Event.CONNECTED;
 const EVENT_DISCONNECTED = abi.Event.DISCONNECTED;
 const FLAG_REQUIRE_AUTH = abi.Flags.REQUIRE_AUTH;
+const FLAG_RECONNECT = abi.Flags.RECONNECT;
+const EVENT_RECONNECTING = abi.Event.RECONNECTING;
 
 /**
  * Every failure of the library, with its status (a negative dapper_ipc_status), the
@@ -232,6 +234,7 @@ function check(status) {
 
 module.exports = {
   koffi, Status, Kind, IPCError, EVENT_CONNECTED, EVENT_DISCONNECTED, FLAG_REQUIRE_AUTH,
+  EVENT_RECONNECTING, FLAG_RECONNECT,
   LIBRARY_ENV, Manager, SessionListener, Config, Frame, Stats, FrameLayout, BatchCb, StateCb, OfferCb, lib, lastError, errorFor,
   check, libraryNames, launcherArgs, textResult, useLibrary,
 };

@@ -57,6 +57,7 @@ KIND_COMMAND = 2
 # dapper_ipc_event
 EVENT_CONNECTED = 1
 EVENT_DISCONNECTED = 2
+EVENT_RECONNECTING = 3
 
 # dapper_ipc_log_level
 LOG_DEBUG = 0
@@ -66,11 +67,13 @@ LOG_ERROR = 3
 
 # dapper_ipc_flags
 FLAG_REQUIRE_AUTH = 1
+FLAG_RECONNECT = 2
 
 # dapper_ipc_state
 STATE_IDLE = 0
 STATE_LISTENING = 1
 STATE_CONNECTED = 2
+STATE_RECONNECTING = 3
 STATE_CLOSED = 4
 
 
@@ -102,6 +105,9 @@ class Config(ctypes.Structure):
         ("heartbeat_ms", ctypes.c_int32),
         # layout 4: read by the library only when struct_size covers it
         ("ws_origins", ctypes.c_char_p),
+        # layout 5: read by the library only when struct_size covers it
+        ("reconnect_timeout_ms", ctypes.c_int32),
+        ("resume_buffer_bytes", ctypes.c_uint32),
     ]
 
 
@@ -164,14 +170,17 @@ __all__ = [
     "KIND_COMMAND",
     "EVENT_CONNECTED",
     "EVENT_DISCONNECTED",
+    "EVENT_RECONNECTING",
     "LOG_DEBUG",
     "LOG_INFO",
     "LOG_WARNING",
     "LOG_ERROR",
     "FLAG_REQUIRE_AUTH",
+    "FLAG_RECONNECT",
     "STATE_IDLE",
     "STATE_LISTENING",
     "STATE_CONNECTED",
+    "STATE_RECONNECTING",
     "STATE_CLOSED",
     "Manager",
     "Config",

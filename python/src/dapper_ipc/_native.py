@@ -397,6 +397,8 @@ _RANGE_MESSAGES = {
     "port": "port must be between 0 and 65535 (got {})",
     "max_frame_size": "max_frame_size must be between 1 and %d bytes (got {})" % _MAX_FRAME_LIMIT,
     "heartbeat_ms": "heartbeat_ms must fit a signed 32-bit integer (got {})",
+    "reconnect_timeout_ms": "reconnect_timeout_ms must fit a signed 32-bit integer (got {})",
+    "resume_buffer_bytes": "resume_buffer_bytes must be between 0 and 4294967295 (got {})",
 }
 
 
@@ -466,9 +468,15 @@ def new_config(config):
     c.port = _int_field("port", config.port or 0, -_INT32_MAX - 1, _INT32_MAX)
     c.connect_timeout_ms = _ms("connect_timeout", config.connect_timeout)
     c.send_timeout_ms = _ms("send_timeout", config.send_timeout)
-    c.flags = FLAG_REQUIRE_AUTH if config.require_auth else 0
+    c.flags = (FLAG_REQUIRE_AUTH if config.require_auth else 0) | (
+        FLAG_RECONNECT if getattr(config, "reconnect", False) else 0
+    )
     c.auth_token = text(config.auth_token)
     c.client_wait_ms = _ms("client_wait", getattr(config, "client_wait", None))
     c.heartbeat_ms = _int_field("heartbeat_ms", getattr(config, "heartbeat_ms", None) or 0, -_INT32_MAX - 1, _INT32_MAX)
     c.ws_origins = text(getattr(config, "ws_origins", None))
+    c.reconnect_timeout_ms = _int_field(
+        "reconnect_timeout_ms", getattr(config, "reconnect_timeout_ms", None) or 0, -_INT32_MAX - 1, _INT32_MAX
+    )
+    c.resume_buffer_bytes = _int_field("resume_buffer_bytes", getattr(config, "resume_buffer_bytes", None) or 0, 0, _UINT32_MAX)
     return c, keep

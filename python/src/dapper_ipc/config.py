@@ -55,6 +55,17 @@ class TransportConfig:
     #: ws listener: origins allowed besides loopback and the listener's host, comma-separated
     #: (e.g. "https://ide.example.com"); any other origin gets HTTP 403.
     ws_origins: Optional[str] = None
+    #: Survive a dropped connection (DAPPER_IPC_FLAG_RECONNECT), between two ends of this
+    #: library that both set it: the connecting end reconnects, the listener takes its
+    #: client back, and every frame is delivered exactly once and in order. A resume that
+    #: cannot keep that promise (the peer is another process, more unacknowledged data
+    #: than resume_buffer_bytes, the time ran out) disconnects with the reason.
+    reconnect: bool = False
+    #: After a drop: milliseconds to keep reconnecting, or to wait for the client's return
+    #: (None or 0: 30000; negative: no limit). Milliseconds, as the C field.
+    reconnect_timeout_ms: Optional[int] = None
+    #: The most bytes of sent, unacknowledged frames kept for a resume (None or 0: 4 MiB).
+    resume_buffer_bytes: Optional[int] = None
 
     @classmethod
     def from_launcher_args(cls, args: Sequence[str]) -> "TransportConfig":

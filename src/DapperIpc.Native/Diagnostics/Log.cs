@@ -119,6 +119,12 @@ public static class Log
     public static void HeartbeatsOn(string description, int ownMs, int peerMs)
         => Write(LogLevel.Debug, () => $"heartbeats on {description}: every {ownMs} ms, the peer every {peerMs} ms");
 
+    public static void Resumed(string description, long peerDelivered, int replayed)
+        => Write(LogLevel.Info, () => $"resumed {description}: the peer had {peerDelivered} frames, {replayed} replayed");
+
+    public static void Rejoining(string description, string reason)
+        => Write(LogLevel.Info, () => $"connection {description} dropped ({reason}): resuming");
+
     private static string PeerPid(int? pid) => pid is int p ? $" (peer pid {p})" : string.Empty;
 
     public static void WsRefused(string description, string peer, int status, string reason)

@@ -58,6 +58,21 @@ public sealed class TransportConfig
     /// <summary>ws listener: origins allowed besides loopback and the listener's host, comma-separated (e.g. "https://ide.example.com"); null: none.</summary>
     public string? WsOrigins { get; set; }
 
+    /// <summary>DAPPER_IPC_FLAG_RECONNECT: survive drops, resuming with nothing lost or duplicated when the peer set it too.</summary>
+    public bool Reconnect { get; set; }
+
+    /// <summary>How long to reconnect (or wait for the client's return) after a drop; negative: no limit.</summary>
+    public int ReconnectTimeoutMs { get; set; } = DefaultReconnectTimeoutMs;
+
+    public const int DefaultReconnectTimeoutMs = 30_000;
+
+    /// <summary>The most bytes of sent, unacknowledged frames kept for a resume.</summary>
+    public uint ResumeBufferBytes { get; set; } = DefaultResumeBufferBytes;
+
+    public const uint DefaultResumeBufferBytes = 4 << 20;
+
+    internal TransportConfig Copy() => (TransportConfig)MemberwiseClone();
+
     internal void Validate()
     {
         // The reader indexes its buffer with int: keep header + payload below 2 GiB.

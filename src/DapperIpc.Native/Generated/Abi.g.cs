@@ -78,6 +78,7 @@ namespace DapperIpc.Manager
     {
         Connected = 1,
         Disconnected = 2,
+        Reconnecting = 3,
     }
 }
 
@@ -100,6 +101,7 @@ namespace DapperIpc.Interop
     public enum ConfigFlags : uint
     {
         RequireAuth = 1,
+        Reconnect = 2,
     }
 
     /// <summary>dapper_ipc_state of include/dapper_ipc.h.</summary>
@@ -108,6 +110,7 @@ namespace DapperIpc.Interop
         Idle = 0,
         Listening = 1,
         Connected = 2,
+        Reconnecting = 3,
         Closed = 4,
     }
 
@@ -137,6 +140,10 @@ namespace DapperIpc.Interop
 
         // Layout 4: read only when struct_size is at least SizeThroughWsOrigins.
         public byte* WsOrigins;
+
+        // Layout 5: read only when struct_size is at least SizeThroughResumeBufferBytes.
+        public int ReconnectTimeoutMs;
+        public uint ResumeBufferBytes;
 
         /// <summary>The size of the first layout (through connect_timeout_ms): the smallest struct_size there is.</summary>
         internal static int BaseSize
@@ -185,6 +192,16 @@ namespace DapperIpc.Interop
             {
                 NativeConfig c = default;
                 return (uint)((byte*)&c.WsOrigins - (byte*)&c) + (uint)sizeof(byte*);
+            }
+        }
+
+        /// <summary>The struct_size that covers layout 5 (reconnect_timeout_ms, resume_buffer_bytes).</summary>
+        internal static uint SizeThroughResumeBufferBytes
+        {
+            get
+            {
+                NativeConfig c = default;
+                return (uint)((byte*)&c.ResumeBufferBytes - (byte*)&c) + (uint)sizeof(uint);
             }
         }
     }

@@ -54,6 +54,17 @@ public unsafe partial struct NativeConfig
             result.WsOrigins = Utf8(config->WsOrigins, "config->ws_origins");
         }
 
+        if (config->StructSize >= SizeThroughAuthToken)
+        {
+            result.Reconnect = (config->Flags & (uint)ConfigFlags.Reconnect) != 0;
+        }
+
+        if (config->StructSize >= SizeThroughResumeBufferBytes)
+        {
+            result.ReconnectTimeoutMs = config->ReconnectTimeoutMs == 0 ? TransportConfig.DefaultReconnectTimeoutMs : config->ReconnectTimeoutMs;
+            result.ResumeBufferBytes = config->ResumeBufferBytes == 0 ? TransportConfig.DefaultResumeBufferBytes : config->ResumeBufferBytes;
+        }
+
         return result;
     }
 

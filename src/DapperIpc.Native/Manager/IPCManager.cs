@@ -49,7 +49,7 @@ public sealed class IPCManager : IDisposable
     /// <summary>Creates a bound listener and returns the launcher arguments.</summary>
     public IReadOnlyList<string> CreateListener(TransportConfig config)
     {
-        IpcSession s = Reserve(config.HeartbeatMs, listenerSide: true);
+        IpcSession s = Reserve(config.HeartbeatMs, listenerSide: true, config.Reconnect ? config : null);
         ListenerBase listener;
         try
         {
@@ -73,7 +73,7 @@ public sealed class IPCManager : IDisposable
     /// <summary>Connects to a listener, retrying up to the config's connect timeout. Cleanup from another thread cancels it.</summary>
     public void Connect(TransportConfig config)
     {
-        IpcSession s = Reserve(config.HeartbeatMs, listenerSide: false);
+        IpcSession s = Reserve(config.HeartbeatMs, listenerSide: false, config.Reconnect ? config : null);
         ConnectionBase connection;
         try
         {
@@ -100,6 +100,7 @@ public sealed class IPCManager : IDisposable
         {
             // Before connect returns, so the announcement is the first frame after the auth frame.
             s.Heartbeat.Announce(connection);
+            s.Resume?.Announce(connection);
         }
         catch (IpcException) when (s.Closed)
         {
@@ -212,7 +213,29 @@ public sealed class IPCManager : IDisposable
     }
 
     /// <summary>Sends one frame; any thread. Throws NotConnected with no peer, Closed once it is gone.</summary>
-    public void Send(byte kind, ReadOnlySpan<byte> payload) => ConnectionForSend().SendFrame(kind, payload);
+    public unsafe void Send(byte kind, ReadOnlySpan<byte> payload)
+    {
+        IpcSession? s = Volatile.Read(ref _session);
+        if (s?.Resume is { } resume)
+        {
+            fixed (byte* p = payload)
+            {
+                var frame = new NativeFrame(kind, p, (nuint)payload.Length);
+                SendResumable(s, resume, new ReadOnlySpan<NativeFrame>(in frame));
+            }
+
+            return;
+        }
+
+        ConnectionForSend(s).SendFrame(kind, payload);
+    }
+
+    // DAPPER_IPC_FLAG_RECONNECT: the frames are kept for a resume, and a drop waits for it.
+    private static void SendResumable(IpcSession s, Resume resume, ReadOnlySpan<NativeFrame> frames)
+    {
+        _ = s.Connection ?? s.WaitForSendConnection();
+        resume.Send(frames);
+    }
 
     /// <summary>
     /// Sends a batch in order and in as few writes as possible; see <see cref="ConnectionBase.SendFrames"/>
@@ -222,7 +245,14 @@ public sealed class IPCManager : IDisposable
     public void SendFrames(ReadOnlySpan<NativeFrame> frames)
     {
         SendChecks.Batch(frames);
-        ConnectionForSend().SendFrames(frames);
+        IpcSession? s = Volatile.Read(ref _session);
+        if (s?.Resume is { } resume)
+        {
+            SendResumable(s, resume, frames);
+            return;
+        }
+
+        ConnectionForSend(s).SendFrames(frames);
     }
 
     /// <summary>Pull mode: whole frames on the calling thread; see <see cref="IpcSession.Recv"/>.</summary>
@@ -241,9 +271,8 @@ public sealed class IPCManager : IDisposable
         return s.ReadableHandle();
     }
 
-    private ConnectionBase ConnectionForSend()
+    private static ConnectionBase ConnectionForSend(IpcSession? s)
     {
-        IpcSession? s = Volatile.Read(ref _session);
         // The hot path is the first read; only a send before the client arrived waits.
         return s?.Connection ?? s?.WaitForSendConnection()
             ?? throw new IpcException(IpcStatus.NotConnected, "not connected: call create_listener or connect first");
@@ -327,7 +356,7 @@ public sealed class IPCManager : IDisposable
         }
     }
 
-    private IpcSession Reserve(int heartbeatMs, bool listenerSide)
+    private IpcSession Reserve(int heartbeatMs, bool listenerSide, TransportConfig? reconnect = null)
     {
         lock (_gate)
         {
@@ -337,7 +366,7 @@ public sealed class IPCManager : IDisposable
                     "the manager already has a listener or connection: call cleanup first");
             }
 
-            _session = new IpcSession(_stats, heartbeatMs, listenerSide);
+            _session = new IpcSession(_stats, heartbeatMs, listenerSide, reconnect);
             return _session;
         }
     }

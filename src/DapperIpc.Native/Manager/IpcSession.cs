@@ -34,15 +34,21 @@ internal sealed class IpcSession
 
     private readonly ConnectionStats _stats;
     private readonly Heartbeat _heartbeat;
+    private readonly Resume? _resume;
 
     /// <param name="stats">The manager's counters, which every connection of this session adds to.</param>
     /// <param name="heartbeatMs">config.heartbeat_ms (0 or negative: off).</param>
     /// <param name="listenerSide">True for create_listener: the end that answers the peer's heartbeat announcement.</param>
-    public IpcSession(ConnectionStats stats, int heartbeatMs = 0, bool listenerSide = false)
+    /// <param name="reconnect">The config, with DAPPER_IPC_FLAG_RECONNECT set; null otherwise.</param>
+    public IpcSession(ConnectionStats stats, int heartbeatMs = 0, bool listenerSide = false, Factory.TransportConfig? reconnect = null)
     {
         _stats = stats;
         _heartbeat = new Heartbeat(Math.Max(0, heartbeatMs), listenerSide, stats);
+        _resume = reconnect is null ? null : new Resume(reconnect, listenerSide);
     }
+
+    /// <summary>DAPPER_IPC_FLAG_RECONNECT's send path and resume; null without the flag.</summary>
+    internal Resume? Resume => _resume;
 
     /// <summary>The control channel (heartbeats) of this session.</summary>
     internal Heartbeat Heartbeat => _heartbeat;
@@ -58,6 +64,11 @@ internal sealed class IpcSession
             }
 
             ConnectionBase? c = _connection;
+            if (_resume is { Rejoining: true })
+            {
+                return Interop.State.Reconnecting;
+            }
+
             return c is null ? (_listener is not null ? Interop.State.Listening : Interop.State.Idle)
                 : c.IsClosed ? Interop.State.Closed : Interop.State.Connected;
         }
@@ -144,8 +155,30 @@ internal sealed class IpcSession
             connection.Stats = _stats;
             _stats.CountConnect();
             _connection = connection;
+            _resume?.Attach(connection);
             return true;
         }
+    }
+
+    /// <summary>A resume's new connection in place of the dropped one (released here); false when cleanup ran meanwhile.</summary>
+    internal bool Replace(ConnectionBase connection)
+    {
+        ConnectionBase? old;
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                return false;
+            }
+
+            connection.Stats = _stats;
+            _stats.CountConnect();
+            old = _connection;
+            _connection = connection;
+        }
+
+        old?.DisposeNow();
+        return true;
     }
 
     /// <summary>
@@ -213,6 +246,7 @@ internal sealed class IpcSession
                     accepted.Stats = _stats;
                     _stats.CountConnect();
                     _connection = accepted;
+                    _resume?.Attach(accepted);
                     kept = true;
                 }
 
@@ -338,6 +372,7 @@ internal sealed class IpcSession
             Monitor.PulseAll(_gate);
         }
 
+        _resume?.End("cleanup ran");
         _cancel.Cancel();
         listener?.Dispose();
         connection?.Close();
@@ -397,6 +432,7 @@ internal sealed class IpcSession
 
         WaitForPuller();
         _heartbeat.Stop();
+        _resume?.Stop();
         _connection?.Dispose();
         PullReader? pull;
         lock (_gate)
@@ -465,6 +501,7 @@ internal sealed class IpcSession
                     if (connection is not null)
                     {
                         _pullBusy = true;
+                        _resume?.EnterPullMode();
                         return _pull ??= new PullReader(connection, _stats, _heartbeat);
                     }
                 }
@@ -504,6 +541,7 @@ internal sealed class IpcSession
                     : "not connected: call create_listener or connect first");
             }
 
+            _resume?.EnterPullMode();
             _pull ??= new PullReader(_connection, _stats, _heartbeat);
             return _pull.ReadableHandle();
         }
@@ -609,41 +647,84 @@ internal sealed class IpcSession
 
         Notify(handler, ConnectionEvent.Connected, IpcStatus.Ok, $"connected: {connection.Description}");
 
-        IpcStatus status = IpcStatus.Ok;
-        string reason = "the peer closed the connection";
-        using (var reader = new FrameReader(connection.MaxPayload))
+        IpcStatus status;
+        string reason;
+        bool first = true;
+        while (true)
         {
+            (status, reason) = ReadUntilEnd(connection, handler);
+
+            // However the reading ended, the connection is finished: the peer sees end-of-file
+            // (after a protocol error the stream cannot be resynchronised) and sends fail.
+            connection.Close();
+            _heartbeat.Stop();
+            if (first && _heartbeat.DeadReason is { } dead)
+            {
+                status = IpcStatus.Timeout;
+                reason = dead;
+            }
+
+            first = false;
+            if (_resume is not { Resumable: true } resume || _closed)
+            {
+                break;
+            }
+
+            if (resume.Refusal is { } refused)
+            {
+                status = IpcStatus.Closed;
+                reason = $"resume refused by the peer: {refused}";
+                break;
+            }
+
+            // DAPPER_IPC_FLAG_RECONNECT, agreed by both ends: get the connection back.
+            Log.Rejoining(connection.Description, reason);
+            Notify(handler, ConnectionEvent.Reconnecting, status, reason);
             try
             {
-                reader.Run(connection, new Dispatcher(this, handler, connection));
-                reason = connection.PeerEndReason ?? reason;
+                ConnectionBase? next = resume.RejoinAfterDrop(this, connection);
+                if (next is null)
+                {
+                    return; // cleanup ran: not reported
+                }
+
+                connection = next;
             }
             catch (IpcException e)
             {
                 status = e.Status;
                 reason = e.Message;
+                _connection?.Close();
+                break;
             }
-            catch (Exception e)
-            {
-                status = IpcStatus.Internal;
-                reason = $"internal error in the reader: {e.Message}";
-            }
+
+            Notify(handler, ConnectionEvent.Connected, IpcStatus.Ok, $"resumed: {connection.Description}");
         }
 
-        // However the reading ended, the connection is finished: the peer sees end-of-file
-        // (after a protocol error the stream cannot be resynchronised) and sends fail.
-        connection.Close();
-        _heartbeat.Stop();
-        if (_heartbeat.DeadReason is { } dead)
-        {
-            status = IpcStatus.Timeout;
-            reason = dead;
-        }
+        _resume?.End(reason);
 
         if (!_closed)
         {
             Log.ConnectionEnded(connection.Description, status, reason);
             Notify(handler, ConnectionEvent.Disconnected, status, reason);
+        }
+    }
+
+    private (IpcStatus, string) ReadUntilEnd(ConnectionBase connection, IConnectionHandler? handler)
+    {
+        using var reader = new FrameReader(connection.MaxPayload);
+        try
+        {
+            reader.Run(connection, new Dispatcher(this, handler, connection));
+            return (IpcStatus.Ok, connection.PeerEndReason ?? "the peer closed the connection");
+        }
+        catch (IpcException e)
+        {
+            return (e.Status, e.Message);
+        }
+        catch (Exception e)
+        {
+            return (IpcStatus.Internal, $"internal error in the reader: {e.Message}");
         }
     }
 
@@ -736,7 +817,15 @@ internal sealed class IpcSession
         }
 
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-        private void OnControl(NativeFrame frame) => session._heartbeat.OnControl(connection, frame.PayloadSpan);
+        private void OnControl(NativeFrame frame)
+        {
+            ReadOnlySpan<byte> payload = frame.PayloadSpan;
+            session._heartbeat.OnControl(connection, payload);
+            if (session._resume is { } resume && !payload.IsEmpty && Resume.Handles(payload[0]))
+            {
+                resume.OnControl(connection, payload);
+            }
+        }
 
         /// <summary>False once cleanup ran (during the call too).</summary>
         private bool Deliver(ReadOnlySpan<NativeFrame> frames, long bytes)
@@ -759,6 +848,7 @@ internal sealed class IpcSession
                 Log.HandlerFailed(connection.Description, e);
             }
 
+            session._resume?.Delivered(frames.Length, connection);
             return !session._closed;
         }
     }

@@ -183,6 +183,9 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
         }
     }
 
+    /// <summary>Resends frames already counted once (a resume's replay): in order, blocking, not counted again.</summary>
+    internal void SendReplay(ReadOnlySpan<NativeFrame> frames) => Write(frames, 0, counted: false);
+
     /// <summary>The statistics this connection adds to (the manager's, set before the connection is used).</summary>
     internal ConnectionStats Stats { get; set; } = new();
 

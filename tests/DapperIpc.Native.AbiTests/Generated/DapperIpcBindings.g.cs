@@ -40,6 +40,7 @@ public enum dapper_ipc_event : int
 {
     DAPPER_IPC_EVENT_CONNECTED = 1,
     DAPPER_IPC_EVENT_DISCONNECTED = 2,
+    DAPPER_IPC_EVENT_RECONNECTING = 3,
 }
 
 public enum dapper_ipc_log_level : int
@@ -53,6 +54,7 @@ public enum dapper_ipc_log_level : int
 public enum dapper_ipc_flags : int
 {
     DAPPER_IPC_FLAG_REQUIRE_AUTH = 1,
+    DAPPER_IPC_FLAG_RECONNECT = 2,
 }
 
 public enum dapper_ipc_state : int
@@ -60,6 +62,7 @@ public enum dapper_ipc_state : int
     DAPPER_IPC_STATE_IDLE = 0,
     DAPPER_IPC_STATE_LISTENING = 1,
     DAPPER_IPC_STATE_CONNECTED = 2,
+    DAPPER_IPC_STATE_RECONNECTING = 3,
     DAPPER_IPC_STATE_CLOSED = 4,
 }
 
@@ -86,6 +89,8 @@ public unsafe partial struct dapper_ipc_config
     public int client_wait_ms;
     public int heartbeat_ms;
     public byte* ws_origins;
+    public int reconnect_timeout_ms;
+    public uint resume_buffer_bytes;
 }
 
 [StructLayout(LayoutKind.Sequential)]
