@@ -313,11 +313,6 @@ internal abstract class SocketConnection : ConnectionBase, IWsWire
 
     public override bool ReceiveExactly(Span<byte> buffer, long deadline)
     {
-        if (_ws is not null)
-        {
-            return ReceiveExactlyWebSocket(buffer, deadline);
-        }
-
         try
         {
             int got = 0;
@@ -330,48 +325,8 @@ internal abstract class SocketConnection : ConnectionBase, IWsWire
                 }
 
                 // At least 1 ms: 0 would mean no timeout at all.
-                Socket.ReceiveTimeout = (int)Math.Clamp(left * 1000 / System.Diagnostics.Stopwatch.Frequency, 1, int.MaxValue);
-                int n = Socket.Receive(buffer.Slice(got));
-                if (n == 0)
-                {
-                    return false;
-                }
-
-                got += n;
-            }
-
-            return true;
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            return false;
-        }
-        finally
-        {
-            try
-            {
-                Socket.ReceiveTimeout = 0;
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-            }
-        }
-    }
-
-    private bool ReceiveExactlyWebSocket(Span<byte> buffer, long deadline)
-    {
-        try
-        {
-            int got = 0;
-            while (got < buffer.Length)
-            {
-                long left = deadline - System.Diagnostics.Stopwatch.GetTimestamp();
-                if (left <= 0)
-                {
-                    return false;
-                }
-
-                int n = _ws!.Receive(buffer.Slice(got), (int)Math.Clamp(left * 1000 / System.Diagnostics.Stopwatch.Frequency, 1, int.MaxValue));
+                int ms = (int)Math.Clamp(left * 1000 / System.Diagnostics.Stopwatch.Frequency, 1, int.MaxValue);
+                int n = _ws is not null ? _ws.Receive(buffer.Slice(got), ms) : ReceiveWithin(buffer.Slice(got), ms);
                 if (n <= 0)
                 {
                     return false;
@@ -382,10 +337,29 @@ internal abstract class SocketConnection : ConnectionBase, IWsWire
 
             return true;
         }
-        catch (IpcException)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or IpcException)
         {
             return false;
         }
+        finally
+        {
+            if (_ws is null)
+            {
+                try
+                {
+                    Socket.ReceiveTimeout = 0;
+                }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                {
+                }
+            }
+        }
+    }
+
+    private int ReceiveWithin(Span<byte> buffer, int ms)
+    {
+        Socket.ReceiveTimeout = ms;
+        return Socket.Receive(buffer);
     }
 
     /// <summary>
