@@ -16,6 +16,7 @@
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,6 +50,36 @@ static const char *last_error(void)
     static __thread char message[512];
     dapper_ipc_last_error(message, sizeof message, NULL);
     return message;
+}
+
+/* A call that must succeed for the test to go on: otherwise the program ends, failed. */
+static inline void must(int32_t status, const char *what)
+{
+    if (status != DAPPER_IPC_OK) {
+        printf("FAILED: %s: %d %s\n", what, status, last_error());
+        exit(1);
+    }
+}
+
+static inline double seconds_since(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+/* Creates the listener that config describes and returns its last launcher argument (the
+   unix path or the tcp port), which lives in args. */
+static inline const char *listen_on(dapper_ipc_manager server, const dapper_ipc_config *config, char args[512])
+{
+    must(dapper_ipc_create_listener(server, config), "create_listener");
+    size_t length;
+    int32_t argc;
+    must(dapper_ipc_launcher_args(server, args, 512, &length, &argc), "launcher_args");
+    const char *last = args;
+    for (int i = 0; i < argc - 1; i++)
+        last += strlen(last) + 1;
+    return last;
 }
 
 /* This program's path, for spawning it again as a peer. */

@@ -35,14 +35,6 @@
 #define MSG_NOSIGNAL 0
 #endif
 
-static void must(int32_t status, const char *what)
-{
-    if (status != DAPPER_IPC_OK) {
-        printf("FAILED: %s: %d %s\n", what, status, last_error());
-        exit(1);
-    }
-}
-
 static dapper_ipc_stats stats_of(dapper_ipc_manager m)
 {
     dapper_ipc_stats s;
@@ -50,26 +42,6 @@ static dapper_ipc_stats stats_of(dapper_ipc_manager m)
     s.struct_size = sizeof s;
     must(dapper_ipc_get_stats(m, &s), "get_stats");
     return s;
-}
-
-static double seconds_since(const struct timespec *start)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
-}
-
-/* The last launcher argument of a listener (the unix path or the tcp port), in args. */
-static const char *listen_on(dapper_ipc_manager server, const dapper_ipc_config *config, char args[512])
-{
-    must(dapper_ipc_create_listener(server, config), "create_listener");
-    size_t length;
-    int32_t argc;
-    must(dapper_ipc_launcher_args(server, args, 512, &length, &argc), "launcher_args");
-    const char *last = args;
-    for (int i = 0; i < argc - 1; i++)
-        last += strlen(last) + 1;
-    return last;
 }
 
 static void connect_to(dapper_ipc_manager client, const char *transport, const char *address, int32_t heartbeat_ms)

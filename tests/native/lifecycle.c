@@ -31,31 +31,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
-
-
-static void must(int32_t status, const char *what)
-{
-    if (status != DAPPER_IPC_OK) {
-        printf("FAILED: %s: %d %s\n", what, status, last_error());
-        exit(1);
-    }
-}
-
-/* Creates the listener that config describes and returns its last launcher argument (the
-   unix path or the tcp port), which lives in args. */
-static const char *listen_on(dapper_ipc_manager server, const dapper_ipc_config *config, char args[512])
-{
-    must(dapper_ipc_create_listener(server, config), "create_listener");
-    size_t length;
-    int32_t argc;
-    must(dapper_ipc_launcher_args(server, args, 512, &length, &argc), "launcher_args");
-    const char *last = args;
-    for (int i = 0; i < argc - 1; i++)
-        last += strlen(last) + 1;
-    return last;
-}
-
 /* A new manager listening on transport with the default config. */
 static dapper_ipc_manager listening(const char *transport, char args[512], const char **last)
 {
@@ -334,7 +309,6 @@ static int test_callbacks_destroying_each_other(void)
 #define FRAMES 10000
 #define PAYLOAD 1024
 
-
 static int recv_all(int fd, uint8_t *buf, size_t n)
 {
     size_t got = 0;
@@ -385,8 +359,6 @@ static int peer_drain(const char *transport, const char *address, int stay)
         pause();
     return 0;
 }
-
-static double seconds_since(const struct timespec *start);
 
 static int frames_before(const char *transport, int destroy, int stay)
 {
@@ -461,13 +433,6 @@ static int test_no_frame_lost_peer_stays_cleanup_unix(void) { return frames_befo
 static int test_no_frame_lost_peer_stays_destroy_unix(void) { return frames_before("unix", 1, 1); }
 
 /* ---- abort: no linger, and it ends a linger under way ------------------------- */
-
-static double seconds_since(const struct timespec *start)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
-}
 
 struct lingering {
     dapper_ipc_manager m;

@@ -40,14 +40,6 @@
 #define CUT_EVERY 500
 #define FRAME_BYTES (8 + 8)
 
-static void must(int32_t status, const char *what)
-{
-    if (status != DAPPER_IPC_OK) {
-        printf("FAILED: %s: %d %s\n", what, status, last_error());
-        exit(1);
-    }
-}
-
 /* Copies a NUL-terminated string into dst[cap], cut to fit. */
 static void copy_text(char *dst, size_t cap, const char *src)
 {

@@ -38,14 +38,6 @@
 #define PINGS 5
 #define ECHOES 20
 
-static void must(int32_t status, const char *what)
-{
-    if (status != DAPPER_IPC_OK) {
-        printf("FAILED: %s: %d %s\n", what, status, last_error());
-        exit(1);
-    }
-}
-
 /* ---- the child ------------------------------------------------------------ */
 
 static int hello_payload(char *out, size_t cap, const char *id)
