@@ -140,16 +140,21 @@ class RealDapperRunsOnTheLibrary(unittest.TestCase):
     def test_session_over_tcp(self):
         self.run_session("tcp")
 
+    def workdir(self):
+        """A scratch folder (removed after the test) with the debuggee and the launcher's log path."""
+        work = pathlib.Path(tempfile.mkdtemp(prefix="dapper-peer-"))
+        self.addCleanup(shutil.rmtree, work, ignore_errors=True)
+        program = work / "program.py"
+        program.write_text(PROGRAM)
+        return work, program, work / "launcher.log"
+
     def test_the_launcher_entry_point_alone(self):
         # `python -m dapper_ipc.dapper launcher ARGS` is Dapper's launcher on the library,
         # here driven by a dapper_ipc listener standing where Dapper's adapter would.
         sys.path.insert(0, str(ROOT / "python" / "src"))
         from dapper_ipc import IPCManager, TransportConfig
 
-        work = pathlib.Path(tempfile.mkdtemp(prefix="dapper-peer-"))
-        self.addCleanup(shutil.rmtree, work, ignore_errors=True)
-        program, launcher_log = work / "program.py", work / "launcher.log"
-        program.write_text(PROGRAM)
+        work, program, launcher_log = self.workdir()
         adapter = IPCManager()
         self.addCleanup(adapter.close)
         args = adapter.create_listener(TransportConfig(transport="tcp"))
@@ -182,10 +187,7 @@ class RealDapperRunsOnTheLibrary(unittest.TestCase):
         sys.path.insert(0, str(ROOT / "python" / "src"))
         from dapper_ipc import IPCConnectionError, IPCManager, TransportConfig
 
-        work = pathlib.Path(tempfile.mkdtemp(prefix="dapper-peer-"))
-        self.addCleanup(shutil.rmtree, work, ignore_errors=True)
-        program, launcher_log = work / "program.py", work / "launcher.log"
-        program.write_text(PROGRAM)
+        work, program, launcher_log = self.workdir()
         adapter = IPCManager()
         self.addCleanup(adapter.close)
         args = adapter.create_listener(TransportConfig(transport="tcp", heartbeat_ms=20))
@@ -225,11 +227,8 @@ class RealDapperRunsOnTheLibrary(unittest.TestCase):
         self.assertEqual(stats["bytes_received"], len(proxy.upstream_bytes()))
 
     def run_session(self, transport):
-        work = pathlib.Path(tempfile.mkdtemp(prefix="dapper-peer-"))
-        self.addCleanup(shutil.rmtree, work, ignore_errors=True)
-        program = work / "program.py"
-        program.write_text(PROGRAM)
-        adapter_log, launcher_log = work / "adapter.log", work / "launcher.log"
+        work, program, launcher_log = self.workdir()
+        adapter_log = work / "adapter.log"
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "python" / "src"), str(DAPPER)])
         # Dapper's launcher writes its log where the adapter's environment says.
