@@ -109,6 +109,31 @@ public sealed class IPCManager : IDisposable
     }
 
     /// <summary>
+    /// dapper_ipc_adopt: connected over a stream the host already holds (or, through
+    /// <paramref name="connection"/> made by the caller, any connection the library did not
+    /// dial itself). Released at once when the manager is not free.
+    /// </summary>
+    public void AdoptConnection(ConnectionBase connection)
+    {
+        IpcSession s;
+        try
+        {
+            s = Reserve(0, listenerSide: false);
+        }
+        catch
+        {
+            connection.DisposeNow();
+            throw;
+        }
+
+        if (!s.Attach(connection))
+        {
+            connection.DisposeNow();
+            throw Cancelled("adopting");
+        }
+    }
+
+    /// <summary>
     /// Makes this (new) manager the owner of a connection a session listener accepted and
     /// routed by its hello: from here it is a connected manager like one made by connect.
     /// Returns the session, so the listener can end exactly that one at its cleanup.
