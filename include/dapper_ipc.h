@@ -1121,10 +1121,10 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_adopt(dapper_ipc_manager manag
    reads. A status is one of dapper_ipc_status; a failing op may leave a
    message with nothing: the library names the transport and the op in its
    own message. Every op is called on a thread of the library or of the host
-   (the one that called create_listener, connect, send, cleanup...), never
-   while the library holds a lock another op waits for, and never from a
-   callback of the library; an op must not call back into the library for
-   the same manager. Any op may be NULL where noted.
+   (the one that called create_listener, connect, send, cleanup..., which is
+   the reader thread when a callback sends or cleans up), never while the
+   library holds a lock another op waits for; an op must not call back into
+   the library for the same manager. An op may be NULL only where noted.
    Initialise with memset 0 and struct_size = sizeof(dapper_ipc_transport_ops);
    fields are appended, never reordered. */
 typedef struct dapper_ipc_transport_ops {
@@ -1180,9 +1180,8 @@ typedef struct dapper_ipc_transport_ops {
     /* Ends the stream both ways: the peer should read end-of-file, a blocked
        read returns, a blocked write fails, later ones fail. Any thread
        (cleanup's, a sender's that cut a frame, the reader's), concurrently
-       with read and write; must not block. Called once. NULL: close alone
-       ends the stream (then a blocked read is not woken before close, so
-       cleanup may wait for the peer). */
+       with read and write; must not block. Called once. Required: it is how
+       cleanup reaches a read blocked on a silent peer. */
     void(DAPPER_IPC_CALL *shutdown)(void *user, void *connection);
     /* Releases the connection. Called once, after shutdown, when no read or
        write runs or will run; any thread. Required. */
@@ -1198,8 +1197,9 @@ typedef struct dapper_ipc_transport_ops {
    Thread: any.
    Returns: DAPPER_IPC_OK; DAPPER_IPC_E_INVALID_ARGUMENT: name or ops NULL,
    a bad name, the name of a built-in transport (auto, unix, tcp, pipe, ws,
-   stdio: they cannot be replaced), struct_size too small, read, write or
-   close NULL, listen without launcher_address or accept;
+   stdio: they cannot be replaced), struct_size too small, read, write,
+   shutdown or close NULL, listen without launcher_address, accept,
+   stop_listener or close_listener;
    DAPPER_IPC_E_INVALID_STATE: the name is already registered. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_register_transport(const char *name,
                                                                      const dapper_ipc_transport_ops *ops,
