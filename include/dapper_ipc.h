@@ -793,9 +793,10 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_recv_batch(dapper_ipc_manager 
    client has not arrived (wait_for_client first), or no listener or
    connection; DAPPER_IPC_E_INVALID_STATE: the reader thread runs or another
    thread is inside recv; DAPPER_IPC_E_CANCELLED: cleanup began;
-   DAPPER_IPC_E_UNSUPPORTED: the pipe transport (recv takes no
-   timeout there: use recv with a negative timeout, or the reader) and the
-   BSDs other than macOS; DAPPER_IPC_E_IO; DAPPER_IPC_E_INVALID_ARGUMENT:
+   DAPPER_IPC_E_UNSUPPORTED: the pipe transport and registered transports
+   (recv takes no timeout there: use recv with a negative timeout, or the
+   reader) and the BSDs other than macOS (adopted sockets and pipes have
+   it); DAPPER_IPC_E_IO; DAPPER_IPC_E_INVALID_ARGUMENT:
    handle is NULL. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_readable_handle(dapper_ipc_manager manager, intptr_t *handle);
 

@@ -162,6 +162,29 @@ static int test_adopt_borrowed_stays_open(void)
     return 0;
 }
 
+/* The pull mode's handle over an adopted pipe pair: readable once a frame waits, and recv
+   with a timeout returns E_TIMEOUT, then the frame. */
+static int test_adopt_pipes_pull_handle(void)
+{
+    dapper_ipc_manager a, b;
+    must(suite_pair(connect_pipes, &a, &b), "connect pipes");
+    intptr_t handle = -1;
+    int32_t rc = dapper_ipc_readable_handle(b, &handle);
+    check(rc == DAPPER_IPC_OK && handle >= 0, "readable_handle over adopted pipes (%d %s)", rc, last_error());
+    char buf[16];
+    size_t length;
+    rc = dapper_ipc_recv(b, buf, sizeof buf, &length, NULL, 0);
+    check(rc == DAPPER_IPC_E_TIMEOUT, "recv with timeout 0 and nothing sent: E_TIMEOUT (%d)", rc);
+    struct pollfd p = {(int)handle, POLLIN, 0};
+    check(poll(&p, 1, 0) == 0, "the handle is not readable while nothing waits");
+    must(dapper_ipc_send(a, DAPPER_IPC_KIND_EVENT, "ready", 5), "send");
+    check(poll(&p, 1, WAIT_SECONDS * 1000) == 1, "the handle turns readable when a frame arrives");
+    rc = dapper_ipc_recv(b, buf, sizeof buf, &length, NULL, 0);
+    check(rc == DAPPER_IPC_OK && length == 5 && memcmp(buf, "ready", 5) == 0, "recv(0) then takes it (%d)", rc);
+    suite_done(a, b);
+    return 0;
+}
+
 static int test_adopt_bad_input(void)
 {
     dapper_ipc_manager m;
@@ -495,6 +518,7 @@ int main(int argc, char **argv)
         {"adopt-owned-closed-exactly-once", test_adopt_owned_closed_exactly_once},
         {"adopt-borrowed-stays-open", test_adopt_borrowed_stays_open},
         {"adopt-bad-input", test_adopt_bad_input},
+        {"adopt-pipes-pull-handle", test_adopt_pipes_pull_handle},
         {"plugin-names", test_plugin_names},
         {"plugin-op-fails", test_plugin_op_fails},
         {"plugin-op-blocks", test_plugin_op_blocks},
