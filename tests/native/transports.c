@@ -185,6 +185,41 @@ static int test_adopt_pipes_pull_handle(void)
     return 0;
 }
 
+/* 300 cycles of adopt, a frame each way, destroy (pipes, socketpairs, a plugin): no
+   descriptor or thread is left behind (the pipes' wake pipes included). */
+static int test_no_leaks(void)
+{
+    register_plugins();
+    suite_connect_fn kinds[] = {connect_pipes, connect_socketpair, connect_memq};
+    for (int warm = 0; warm < 2; warm++) { /* the runtime's own threads and descriptors start on first use */
+        for (int k = 0; k < 3; k++) {
+            dapper_ipc_manager a, b;
+            must(suite_pair(kinds[k], &a, &b), "connect");
+            suite_done(a, b);
+        }
+    }
+    int fds = count_dir("/proc/self/fd", NULL), threads = count_dir("/proc/self/task", NULL);
+    int ok = 1;
+    for (int i = 0; i < 300 && ok; i++) {
+        dapper_ipc_manager a, b;
+        ok = suite_pair(kinds[i % 3], &a, &b) == 0;
+        char buf[8];
+        size_t length;
+        ok = ok && dapper_ipc_send(a, DAPPER_IPC_KIND_COMMAND, "x", 1) == 0 &&
+             dapper_ipc_recv(b, buf, sizeof buf, &length, NULL, -1) == 0 &&
+             dapper_ipc_send(b, DAPPER_IPC_KIND_EVENT, "y", 1) == 0 &&
+             dapper_ipc_recv(a, buf, sizeof buf, &length, NULL, -1) == 0;
+        suite_done(a, b);
+    }
+    check(ok, "300 cycles of adopt (pipes, socketpair) and a registered transport, a frame each way");
+    int fds_after = count_dir("/proc/self/fd", NULL), threads_after = count_dir("/proc/self/task", NULL);
+    check(fds_after == fds, "no descriptor left behind (%d before, %d after)", fds, fds_after);
+    /* One thread of slack for the runtime's own (a pool thread it may start late); a leak
+       per cycle would leave hundreds. */
+    check(threads_after <= threads + 1, "no thread left behind (%d before, %d after)", threads, threads_after);
+    return 0;
+}
+
 static int test_adopt_bad_input(void)
 {
     dapper_ipc_manager m;
@@ -519,6 +554,7 @@ int main(int argc, char **argv)
         {"adopt-borrowed-stays-open", test_adopt_borrowed_stays_open},
         {"adopt-bad-input", test_adopt_bad_input},
         {"adopt-pipes-pull-handle", test_adopt_pipes_pull_handle},
+        {"no-leaks", test_no_leaks},
         {"plugin-names", test_plugin_names},
         {"plugin-op-fails", test_plugin_op_fails},
         {"plugin-op-blocks", test_plugin_op_blocks},
