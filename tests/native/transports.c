@@ -235,6 +235,18 @@ static int test_adopt_bad_input(void)
     must(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0 ? 0 : -1, "socketpair");
     rc = dapper_ipc_adopt(m, sv[0], sv[1], DAPPER_IPC_ADOPT_BORROW);
     check(rc == DAPPER_IPC_E_INVALID_ARGUMENT, "two different sockets: E_INVALID_ARGUMENT (%d %s)", rc, last_error());
+    /* A borrowed socket offered to a busy manager: refused before the library touches it. */
+    dapper_ipc_manager busy;
+    must(dapper_ipc_manager_create(&busy), "create");
+    int other[2];
+    must(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, other) == 0 ? 0 : -1, "socketpair");
+    must(dapper_ipc_adopt(busy, other[0], other[0], 0), "adopt");
+    rc = dapper_ipc_adopt(busy, sv[0], sv[0], DAPPER_IPC_ADOPT_BORROW);
+    char c = 0;
+    check(rc == DAPPER_IPC_E_INVALID_STATE && send(sv[0], "k", 1, 0) == 1 && recv(sv[1], &c, 1, 0) == 1 && c == 'k',
+          "a busy manager refuses a borrowed socket and leaves it working, not shut down (%d)", rc);
+    dapper_ipc_manager_destroy(busy);
+    close(other[1]);
     dapper_ipc_manager bogus = {0};
     rc = dapper_ipc_adopt(bogus, sv[0], sv[0], DAPPER_IPC_ADOPT_BORROW);
     check(rc == DAPPER_IPC_E_INVALID_HANDLE && is_open(sv[0]), "a bogus manager: E_INVALID_HANDLE, borrowed left open (%d)", rc);

@@ -25,10 +25,12 @@ internal static unsafe class TransportExports
                 throw new IpcException(IpcStatus.InvalidArgument, $"unknown adopt flag bits 0x{flags & ~(uint)AdoptFlags.Borrow:x}");
             }
 
-            handedOver = true; // from here the connection, or its failure, closes owned handles
-            ConnectionBase connection = Adopter.Adopt(readHandle, writeHandle, owned,
-                new ConnectionOptions(FrameHeader.DefaultMaxPayload, TransportConfig.DefaultSendTimeoutMs, null));
-            manager.AdoptConnection(connection);
+            manager.AdoptConnection(() =>
+            {
+                handedOver = true; // from here the connection, or its failure, closes owned handles
+                return Adopter.Adopt(readHandle, writeHandle, owned,
+                    new ConnectionOptions(FrameHeader.DefaultMaxPayload, TransportConfig.DefaultSendTimeoutMs, null));
+            });
             return LastError.Ok();
         }
         catch (Exception e)

@@ -109,20 +109,21 @@ public sealed class IPCManager : IDisposable
     }
 
     /// <summary>
-    /// dapper_ipc_adopt: connected over a stream the host already holds (or, through
-    /// <paramref name="connection"/> made by the caller, any connection the library did not
-    /// dial itself). Released at once when the manager is not free.
+    /// dapper_ipc_adopt: connected over a stream the host already holds. The manager is
+    /// reserved first, so a busy one refuses before <paramref name="make"/> touches the
+    /// handles (a borrowed socket is then not shut down).
     /// </summary>
-    public void AdoptConnection(ConnectionBase connection)
+    public void AdoptConnection(Func<ConnectionBase> make)
     {
-        IpcSession s;
+        IpcSession s = Reserve(0, listenerSide: false);
+        ConnectionBase connection;
         try
         {
-            s = Reserve(0, listenerSide: false);
+            connection = make();
         }
         catch
         {
-            connection.DisposeNow();
+            Release(s);
             throw;
         }
 
