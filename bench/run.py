@@ -138,6 +138,9 @@ def run_all(lib, lib_origin, libdir, out):
     sessions = os.path.join(out, "sessions")
     sh(cc, "-O2", "-Wall", "-I", include, os.path.join(HERE, "sessions.c"), "-o", sessions, f"-L{libdir}",
        "-ldapper_ipc", f"-Wl,-rpath,{libdir}", "-lpthread")
+    adopt = os.path.join(out, "adopt")
+    sh(cc, "-O2", "-Wall", "-I", include, os.path.join(HERE, "adopt.c"), "-o", adopt, f"-L{libdir}", "-ldapper_ipc",
+       f"-Wl,-rpath,{libdir}", "-lpthread")
     load_before, busy_before = load(), cpu_busy()
     pin = ["taskset", "-c", "0"] if shutil.which("taskset") else None
 
@@ -289,6 +292,20 @@ def run_all(lib, lib_origin, libdir, out):
                  f"n={len(ws_rtt['ws'])}; raw C tcp {rtt_percentiles('raw', 'tcp', False)[0][50]:.1f} µs"))
     rows.append(("1 MiB frames, ws (MB/s)", statistics.median(ws_tput["ws"]), statistics.median(ws_tput["tcp"]),
                  "lib tcp", (">=", 0.8), f"ws {spread(ws_tput['ws'])}; raw C tcp {statistics.median(tput[('raw', 1048576, 'tcp')]):,.0f}"))
+
+    # ---- ws2. streams the host brings: an adopted socketpair beside unix, the plugin path beside it ----
+    got = {}
+    for line in sh(adopt, "adopt", "500" if QUICK else "20000", "2000" if QUICK else "200000").splitlines():
+        name, _, value = line.partition("=")
+        got.setdefault(name, []).append(float(value))
+    med = {k: statistics.median(v) for k, v in got.items()}
+    rows.append(("round trip adopted socketpair p50, 128 B, in-process (µs)", med["adopted_rtt_p50_us"],
+                 med["unix_rtt_p50_us"], "lib unix, same run", ("<=", 1.05), f"medians of {len(got['unix_rtt_p50_us'])} rounds"))
+    rows.append(("round trip through a registered transport p50 (µs)", med["plugin_rtt_p50_us"], med["adopted_rtt_p50_us"],
+                 "the same socketpair adopted", ("<=", 1.1), "ops read/write are recv/send on the socket"))
+    rows.append(("128 B frames one way, plugin path (ns/frame)", med["plugin_stream_ns_per_frame"],
+                 med["adopted_stream_ns_per_frame"], "the same socketpair adopted", None,
+                 f"overhead {med['plugin_stream_ns_per_frame'] - med['adopted_stream_ns_per_frame']:+.0f} ns/frame"))
 
     # ---- 3. Python ----
     env = dict(os.environ, DAPPER_IPC_LIBRARY=lib, PYTHONPATH=os.path.join(ROOT, "python", "src"))

@@ -217,6 +217,15 @@ typedef enum dapper_ipc_flags {
     DAPPER_IPC_FLAG_RECONNECT = 2
 } dapper_ipc_flags;
 
+/* Bits of dapper_ipc_adopt's flags. */
+typedef enum dapper_ipc_adopt_flags {
+    /* The host keeps the handles: cleanup ends the stream (a socket is shut
+       down both ways, so the peer reads end-of-file) but never closes them;
+       closing them is the host's, after cleanup. Without it the library owns
+       them and closes each exactly once, at cleanup (or when adopt fails). */
+    DAPPER_IPC_ADOPT_BORROW = 1
+} dapper_ipc_adopt_flags;
+
 /* The environment variable a launcher reads the auth token from when its
    config->auth_token is NULL. Pass the token to the launcher this way (or in
    an inherited file), never on its command line: other users can read a
@@ -253,7 +262,20 @@ typedef struct dapper_ipc_config {
        included, is one binary message (docs/protocol.md). With
        DAPPER_IPC_FLAG_REQUIRE_AUTH the token is offered as a second
        subprotocol, dapper.token.<token>, instead of a first frame (a missing
-       or wrong one: HTTP 401). */
+       or wrong one: HTTP 401).
+       "stdio" (connect and connect_argv's "--ipc stdio" only; POSIX): the
+       launcher side speaks over its own stdin and stdout, the adapter having
+       spawned it with pipes and adopted them (dapper_ipc_adopt). Nothing else
+       may write to that stdout, so connect moves the stream away: it
+       duplicates fd 0 and fd 1 to private descriptors (close-on-exec) for the
+       library, then points fd 0 at /dev/null and fd 1 at fd 2 (stderr), so a
+       stray printf or Python print goes to stderr and a stray read of stdin
+       sees end-of-file. This is not undone at cleanup (cleanup closes the
+       private descriptors, so the adapter reads end-of-file); a process takes
+       its stdio over once (a second connect over stdio is
+       DAPPER_IPC_E_INVALID_STATE). create_listener refuses "stdio".
+       Any other name is a transport registered with
+       dapper_ipc_register_transport; path is then its address. */
     const char *transport;
     /* tcp: the host to bind or connect to. NULL: 127.0.0.1. An empty (or
        all-blank) string is DAPPER_IPC_E_INVALID_ARGUMENT, for a listener and
@@ -771,9 +793,10 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_recv_batch(dapper_ipc_manager 
    client has not arrived (wait_for_client first), or no listener or
    connection; DAPPER_IPC_E_INVALID_STATE: the reader thread runs or another
    thread is inside recv; DAPPER_IPC_E_CANCELLED: cleanup began;
-   DAPPER_IPC_E_UNSUPPORTED: the pipe transport (recv takes no
-   timeout there: use recv with a negative timeout, or the reader) and the
-   BSDs other than macOS; DAPPER_IPC_E_IO; DAPPER_IPC_E_INVALID_ARGUMENT:
+   DAPPER_IPC_E_UNSUPPORTED: the pipe transport and registered transports
+   (recv takes no timeout there: use recv with a negative timeout, or the
+   reader) and the BSDs other than macOS (adopted sockets and pipes have
+   it); DAPPER_IPC_E_IO; DAPPER_IPC_E_INVALID_ARGUMENT:
    handle is NULL. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_readable_handle(dapper_ipc_manager manager, intptr_t *handle);
 
@@ -1057,6 +1080,131 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_session_listener_destroy(dappe
    session listener; DAPPER_IPC_E_INVALID_HANDLE. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_session_hello(dapper_ipc_manager manager, char *buf, size_t cap,
                                                                 size_t *length);
+
+/* Makes the manager connected over a stream the host already holds: a
+   connected socket (read_handle == write_handle: a socketpair made before
+   spawning the launcher, a descriptor inherited from a parent or from
+   systemd socket activation) or a pipe pair (read_handle the end the peer
+   writes to, write_handle the end it reads from: a child's stdout and stdin).
+   From here it is a connected manager like one made by connect: callbacks
+   and start_reader, or recv; send, send_batch, limits, heartbeats off,
+   cleanup. No auth frame and no announcement is sent: the host vouches for
+   the peer. Default config (64 MiB frames, 30 s send timeout).
+   A socket is driven like any socket of the library (its send timeout is set
+   on it with SO_SNDTIMEO); a pipe (or any other descriptor) with poll, read
+   and write, which never changes its flags (O_NONBLOCK stays as it was), so a
+   descriptor shared with other processes is not disturbed; a pipe write
+   goes out in pieces of at most PIPE_BUF bytes, each after poll says there
+   is room, so a send to a peer that stopped reading times out and cleanup
+   never waits for it. A pipe has no half-close: the peer reads end-of-file
+   when the write handle is closed, at cleanup for an owned one; a borrowed
+   one stays open until the host closes it. recv with a timeout and
+   readable_handle work over both.
+   flags: DAPPER_IPC_ADOPT_BORROW or 0 (the library owns the handles: they
+   are closed exactly once, at cleanup, or before adopt returns an error,
+   so the host must not close them itself).
+   POSIX: handles are file descriptors. Windows: not done yet,
+   DAPPER_IPC_E_UNSUPPORTED (and owned handles are not closed).
+   Thread: as dapper_ipc_connect.
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_INVALID_STATE: the manager already
+   has a listener or connection; DAPPER_IPC_E_INVALID_ARGUMENT: a negative
+   handle, a handle that is not open, two different handles of which one is
+   a socket, unknown flag bits; DAPPER_IPC_E_UNSUPPORTED: Windows;
+   DAPPER_IPC_E_INVALID_HANDLE. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_adopt(dapper_ipc_manager manager, intptr_t read_handle,
+                                                        intptr_t write_handle, uint32_t flags);
+
+/* The functions of a transport the host brings (dapper_ipc_register_transport).
+   They only move bytes: framing, limits, the reader thread, pull mode, batch,
+   heartbeats and the lifecycle stay the library's. `user` is the pointer given
+   at registration; `listener` and `connection` are the host's own handles,
+   made by listen, accept and connect, which the library passes back and never
+   reads. A status is one of dapper_ipc_status; a failing op may leave a
+   message with nothing: the library names the transport and the op in its
+   own message. Every op is called on a thread of the library or of the host
+   (the one that called create_listener, connect, send, cleanup..., which is
+   the reader thread when a callback sends or cleans up), never while the
+   library holds a lock another op waits for; an op must not call back into
+   the library for the same manager. An op may be NULL only where noted.
+   Initialise with memset 0 and struct_size = sizeof(dapper_ipc_transport_ops);
+   fields are appended, never reordered. */
+typedef struct dapper_ipc_transport_ops {
+    /* sizeof(dapper_ipc_transport_ops) of the caller. */
+    uint32_t struct_size;
+    /* create_listener: makes a listener at address (config->path, may be
+       NULL: the host picks one) and sets *listener. The thread that called
+       create_listener; may block (bind). NULL: the transport cannot listen
+       (create_listener is DAPPER_IPC_E_UNSUPPORTED). */
+    int32_t(DAPPER_IPC_CALL *listen)(void *user, const char *address, void **listener);
+    /* Copies the address a launcher connects to, NUL-terminated, into buf
+       (cap bytes): the value of --ipc-address in the launcher arguments
+       ("--ipc <name> --ipc-address <address>"). Called once, right after
+       listen, on the same thread; DAPPER_IPC_E_BUFFER_TOO_SMALL asks again
+       with a larger buffer. Required with listen. */
+    int32_t(DAPPER_IPC_CALL *launcher_address)(void *user, void *listener, char *buf, size_t cap);
+    /* Waits up to timeout_ms (negative: no limit) for one client and sets
+       *connection: DAPPER_IPC_OK, DAPPER_IPC_E_TIMEOUT when none came, any
+       other status when the listener failed or was stopped. The manager's
+       reader thread or the thread in wait_for_client, one at a time; it
+       blocks, and stop_listener on another thread must make it return
+       promptly. Required with listen. */
+    int32_t(DAPPER_IPC_CALL *accept)(void *user, void *listener, int32_t timeout_ms, void **connection);
+    /* Makes a blocked accept return and every later one fail. Cleanup's
+       thread, concurrently with accept; must not block. Called once. */
+    void(DAPPER_IPC_CALL *stop_listener)(void *user, void *listener);
+    /* Releases the listener. Called once, after stop_listener, when no accept
+       runs or will run; any thread. */
+    void(DAPPER_IPC_CALL *close_listener)(void *user, void *listener);
+    /* connect and connect_argv: connects to address (config->path, or
+       --ipc-address) within timeout_ms and sets *connection; a status
+       otherwise (DAPPER_IPC_E_CONNECTION_REFUSED when nobody is there). The
+       thread that called connect; may block. NULL: the transport cannot
+       connect (DAPPER_IPC_E_UNSUPPORTED). */
+    int32_t(DAPPER_IPC_CALL *connect)(void *user, const char *address, int32_t timeout_ms, void **connection);
+    /* Reads at most cap (> 0) bytes into buf, blocking until at least one is
+       there: returns how many, 0 at end of stream, or a negative status
+       (the connection then ends: DAPPER_IPC_EVENT_DISCONNECTED with that
+       status and a reason naming the op). One thread at a time (the reader
+       thread, or the host's thread in recv), concurrently with write,
+       shutdown and nothing else. shutdown on another thread must make a
+       blocked read return (0 or a status) promptly. Required. */
+    intptr_t(DAPPER_IPC_CALL *read)(void *user, void *connection, void *buf, size_t cap);
+    /* Writes from buf (len > 0 bytes): returns how many were taken (at least
+       1; the library calls again with the rest), or a negative status (the
+       send fails with it and the connection is closed if part of a frame went
+       out). One thread at a time (senders are serialised), concurrently with
+       read and shutdown. It may block while the peer does not read;
+       shutdown must make it return promptly. Small frames of one send or
+       batch come gathered in one buffer; a frame above 64 KiB comes as its
+       8-byte header, then its payload, unsplit. Required. */
+    intptr_t(DAPPER_IPC_CALL *write)(void *user, void *connection, const void *buf, size_t len);
+    /* Ends the stream both ways: the peer should read end-of-file, a blocked
+       read returns, a blocked write fails, later ones fail. Any thread
+       (cleanup's, a sender's that cut a frame, the reader's), concurrently
+       with read and write; must not block. Called once. Required: it is how
+       cleanup reaches a read blocked on a silent peer. */
+    void(DAPPER_IPC_CALL *shutdown)(void *user, void *connection);
+    /* Releases the connection. Called once, after shutdown, when no read or
+       write runs or will run; any thread. Required. */
+    void(DAPPER_IPC_CALL *close)(void *user, void *connection);
+} dapper_ipc_transport_ops;
+
+/* Registers a transport the host brings under name: from then on
+   config->transport = name (create_listener, connect) and "--ipc name
+   --ipc-address A" (connect_argv) use ops. ops is copied (struct_size
+   bytes of it); user is kept and passed to every op. Registrations last as
+   long as the process: a name cannot be registered twice. name: 1 to 32 of
+   a-z, 0-9, '-' and '_' (compared without case).
+   Thread: any.
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_INVALID_ARGUMENT: name or ops NULL,
+   a bad name, the name of a built-in transport (auto, unix, tcp, pipe, ws,
+   stdio: they cannot be replaced), struct_size too small, read, write,
+   shutdown or close NULL, listen without launcher_address, accept,
+   stop_listener or close_listener;
+   DAPPER_IPC_E_INVALID_STATE: the name is already registered. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_register_transport(const char *name,
+                                                                     const dapper_ipc_transport_ops *ops,
+                                                                     void *user);
 
 #ifdef __cplusplus
 }

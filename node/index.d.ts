@@ -163,6 +163,8 @@ export declare class IPCManager extends EventEmitter {
 
   /** Binds now and returns the launcher arguments; the client is accepted by waitForClient, startReader or a send. Throws IPCError (an unknown config key included). */
   createListener(config?: TransportConfig): string[];
+  /** Connected over a socket (readFd alone) or pipe pair this process holds; owned descriptors are closed exactly once at cleanup, borrowed ones never. Throws IPCError. */
+  adopt(readFd: number, writeFd?: number, options?: { borrow?: boolean }): void;
   /** Connects (retrying on a worker thread while nobody listens). Rejects with IPCError. */
   connect(config: TransportConfig): Promise<void>;
   /** Starts the reader: 'message', 'data', 'connected', 'disconnected' from then on (a listener accepts its client first). Throws IPCError (E_INVALID_STATE before createListener/connect or when it runs). */

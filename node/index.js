@@ -310,6 +310,19 @@ class IPCManager extends EventEmitter {
   }
 
   /**
+   * Becomes connected over a stream this process already holds (POSIX file descriptors):
+   * a connected socket (readFd alone) or a pipe pair (readFd the end the peer writes,
+   * writeFd the end it reads). Owned (the default) descriptors are the library's from
+   * here: closed exactly once, at cleanup, or before this throws; with `{ borrow: true }`
+   * they are never closed by the library. Throws IPCError (E_UNSUPPORTED on Windows).
+   */
+  adopt(readFd, writeFd = readFd, { borrow = false } = {}) {
+    this._assertUsable();
+    native.check(native.lib().adopt(this._handle, readFd, writeFd, borrow ? native.ADOPT_BORROW : 0));
+    return this._opened(false);
+  }
+
+  /**
    * Connects to a listener, retrying while nobody listens (connectTimeoutMs, 3000 by
    * default). Resolves once connected; rejects with an IPCError carrying the library's
    * status and message. The reader starts with startReader() (or messages()).

@@ -52,6 +52,11 @@ const Flags = Object.freeze({
   RECONNECT: 2,
 });
 
+/** dapper_ipc_adopt_flags, by name. */
+const AdoptFlags = Object.freeze({
+  BORROW: 1,
+});
+
 /** dapper_ipc_state, by name. */
 const State = Object.freeze({
   IDLE: 0,
@@ -110,6 +115,19 @@ const structs = Object.freeze({
   dapper_ipc_session_listener: Object.freeze({
     id: 'uint64_t',
   }),
+  dapper_ipc_transport_ops: Object.freeze({
+    struct_size: 'uint32_t',
+    listen: 'void *',
+    launcher_address: 'void *',
+    accept: 'void *',
+    stop_listener: 'void *',
+    close_listener: 'void *',
+    connect: 'void *',
+    read: 'void *',
+    write: 'void *',
+    shutdown: 'void *',
+    close: 'void *',
+  }),
 });
 
-module.exports = { Status, Kind, Event, LogLevel, Flags, State, structs };
+module.exports = { Status, Kind, Event, LogLevel, Flags, AdoptFlags, State, structs };

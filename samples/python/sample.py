@@ -69,6 +69,9 @@ LOG_ERROR = 3
 FLAG_REQUIRE_AUTH = 1
 FLAG_RECONNECT = 2
 
+# dapper_ipc_adopt_flags
+ADOPT_BORROW = 1
+
 # dapper_ipc_state
 STATE_IDLE = 0
 STATE_LISTENING = 1
@@ -143,6 +146,24 @@ class SessionListener(ctypes.Structure):
     """dapper_ipc_session_listener."""
 
     _fields_ = [("id", ctypes.c_uint64)]
+
+
+class TransportOps(ctypes.Structure):
+    """dapper_ipc_transport_ops."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("listen", ctypes.c_void_p),
+        ("launcher_address", ctypes.c_void_p),
+        ("accept", ctypes.c_void_p),
+        ("stop_listener", ctypes.c_void_p),
+        ("close_listener", ctypes.c_void_p),
+        ("connect", ctypes.c_void_p),
+        ("read", ctypes.c_void_p),
+        ("write", ctypes.c_void_p),
+        ("shutdown", ctypes.c_void_p),
+        ("close", ctypes.c_void_p),
+    ]
 # ---- end of the generated section ----
 
 LEVEL_NAMES = {LOG_DEBUG: "debug", LOG_INFO: "info", LOG_WARNING: "warning", LOG_ERROR: "error"}

@@ -76,7 +76,7 @@ public partial class AbiCopiesTests
             from dapper_ipc import _native as n
             consts = {k: v for k, v in vars(n).items() if k.isupper() and isinstance(v, int) and not isinstance(v, bool)}
             structs = {}
-            for name, cls in (("dapper_ipc_manager", n.Manager), ("dapper_ipc_session_listener", n.SessionListener), ("dapper_ipc_frame", n.Frame), ("dapper_ipc_config", n.Config), ("dapper_ipc_stats", n.Stats)):
+            for name, cls in (("dapper_ipc_manager", n.Manager), ("dapper_ipc_session_listener", n.SessionListener), ("dapper_ipc_frame", n.Frame), ("dapper_ipc_config", n.Config), ("dapper_ipc_stats", n.Stats), ("dapper_ipc_transport_ops", n.TransportOps)):
                 structs[name] = {"size": ctypes.sizeof(cls), "fields": [[f[0], getattr(cls, f[0]).offset] for f in cls._fields_]}
             print(json.dumps({"consts": consts, "structs": structs}))
             """;
@@ -89,6 +89,7 @@ public partial class AbiCopiesTests
         {
             ["dapper_ipc_status"] = "", ["dapper_ipc_kind"] = "KIND_", ["dapper_ipc_event"] = "EVENT_",
             ["dapper_ipc_flags"] = "FLAG_", ["dapper_ipc_log_level"] = "LOG_", ["dapper_ipc_state"] = "STATE_",
+            ["dapper_ipc_adopt_flags"] = "ADOPT_",
         };
         foreach (var (enumName, prefix) in prefixes)
         {

@@ -46,7 +46,8 @@ public static class NodeEmitter
                     s.AppendLine($"    // layout {f.Layout}: read by the library only when struct_size covers it");
                 }
 
-                s.AppendLine($"    {f.Name}: '{f.CType}',");
+                // A function pointer field (a transport's ops) is a plain pointer to koffi.
+                s.AppendLine($"    {f.Name}: '{(f.CType.Contains("(*)", StringComparison.Ordinal) ? "void *" : f.CType)}',");
             }
 
             s.AppendLine("  }),");

@@ -125,6 +125,7 @@ public static class PythonEmitter
             "intptr_t" => "ctypes.c_ssize_t",
             "char *" => "ctypes.c_char_p",
             _ when t.EndsWith('*') => "ctypes.c_void_p",
+            _ when t.Contains("(*)", StringComparison.Ordinal) => "ctypes.c_void_p", // a function pointer (a transport's ops)
             _ => throw new NotSupportedException($"no ctypes mapping for the C type '{c}'"),
         };
     }

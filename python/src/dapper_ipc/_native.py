@@ -262,6 +262,7 @@ def _declare(lib):
         "dapper_ipc_launcher_args": (i32, [Manager, ctypes.c_char_p, size_t, ptr(size_t), ptr(i32)]),
         "dapper_ipc_auth_token": (i32, [Manager, ctypes.c_char_p, size_t, ptr(size_t)]),
         "dapper_ipc_connect": (i32, [Manager, ptr(Config)]),
+        "dapper_ipc_adopt": (i32, [Manager, ctypes.c_ssize_t, ctypes.c_ssize_t, ctypes.c_uint32]),
         "dapper_ipc_wait_for_client": (i32, [Manager, i32]),
         "dapper_ipc_start_reader": (i32, [Manager]),
         "dapper_ipc_send": (i32, [Manager, i32, ctypes.c_char_p, size_t]),

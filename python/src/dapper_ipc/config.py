@@ -10,6 +10,7 @@ _LAUNCHER_FLAGS = {
     "--ipc-port": "port",
     "--ipc-path": "path",
     "--ipc-pipe": "pipe_name",
+    "--ipc-address": "path",  # a transport registered with dapper_ipc_register_transport
 }
 
 
@@ -19,6 +20,11 @@ class TransportConfig:
 
     transport: "auto" (unix on POSIX, pipe on Windows), "unix", "tcp", "pipe" or "ws" (a
         WebSocket at ws://host:port/, so a browser page can be the peer); any case.
+        "stdio" (connect only, POSIX): the launcher side speaks over its own stdin and
+        stdout, which the library moves out of reach (fd 1 then writes to stderr, so
+        print() cannot corrupt the stream; see docs/transports.md); the adapter side is
+        IPCManager.spawn_stdio. Any other name: a transport registered in C with
+        dapper_ipc_register_transport (path is its address).
     host: tcp host (127.0.0.1). Binding a non-loopback address logs a security warning.
     port: tcp port; 0 or None for a listener means an ephemeral port. Required to connect.
     path: unix socket path; None for a listener means a fresh private directory.

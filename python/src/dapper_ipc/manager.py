@@ -31,10 +31,11 @@ import atexit
 import ctypes
 import itertools
 import json
+import os
 import logging
 import threading
 
-from . import _native as native
+from . import _abi, _native as native
 from ._aio import AsyncIPC
 from ._closing import CleansUpOnExit
 from ._fast import (KEEP_THREAD_STATE as _KEEP_THREAD_STATE, hot as _hot, json_dumps as _json_dumps,
@@ -269,6 +270,45 @@ class IPCManager(AsyncIPC, CleansUpOnExit):
         if error is not None:
             raise error
         self._opened(is_listener=False)
+
+    def adopt(self, read_fd: int, write_fd: int = None, *, borrow: bool = False) -> None:
+        """Becomes connected over a stream this process already holds: a connected socket
+        (read_fd alone, e.g. one end of socket.socketpair(): pass sock.detach(), or
+        borrow=True and keep the socket) or a pipe pair (read_fd the end the peer writes,
+        write_fd the end it reads). Owned descriptors (borrow=False) are the library's from
+        here: closed exactly once, at cleanup, or before this raises. Borrowed ones are
+        never closed by the library (cleanup still ends the stream). POSIX only."""
+        self._await_pending_cleanup()
+        write_fd = read_fd if write_fd is None else write_fd
+        flags = _abi.ADOPT_BORROW if borrow else 0
+        native.check(self._lib.dapper_ipc_adopt(self._handle, int(read_fd), int(write_fd), flags))
+        self._opened(is_listener=False)
+
+    def spawn_stdio(self, argv, **popen_kwargs):
+        """The adapter side of the stdio transport: starts argv (a launcher that connects
+        with transport="stdio", or "--ipc stdio" on its command line) with its stdin and
+        stdout on pipes, adopts them, and returns the subprocess.Popen (whose stdin and
+        stdout are None: the pipes are the library's, closed at cleanup). The child's
+        stderr is inherited unless popen_kwargs says otherwise. POSIX only."""
+        import subprocess
+
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        try:
+            process = subprocess.Popen(argv, stdin=to_child_r, stdout=from_child_w, **popen_kwargs)
+        except BaseException:
+            for fd in (to_child_r, to_child_w, from_child_r, from_child_w):
+                os.close(fd)
+            raise
+        os.close(to_child_r)
+        os.close(from_child_w)
+        try:
+            self.adopt(from_child_r, to_child_w)  # owned: closed by the library, even on failure
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        return process
 
     def wait_for_client(self, timeout: float = None) -> None:
         """Blocks until a client is connected (None: no limit). IPCTimeoutError when the

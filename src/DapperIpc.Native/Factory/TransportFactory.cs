@@ -2,7 +2,9 @@ using System;
 using System.Threading;
 using DapperIpc.Diagnostics;
 using DapperIpc.Transports;
+using DapperIpc.Transports.Adopted;
 using DapperIpc.Transports.Pipe;
+using DapperIpc.Transports.Plugin;
 
 namespace DapperIpc.Factory;
 
@@ -45,8 +47,18 @@ public static class TransportFactory
             return TransportKind.Ws;
         }
 
+        if (trimmed.Equals("stdio", StringComparison.OrdinalIgnoreCase))
+        {
+            return TransportKind.Stdio;
+        }
+
+        if (PluginTransport.Find(trimmed) is not null)
+        {
+            return TransportKind.Plugin;
+        }
+
         throw new IpcException(IpcStatus.InvalidArgument,
-            $"unknown transport '{name}': expected auto, unix, tcp, pipe or ws");
+            $"unknown transport '{name}': expected one of {PluginTransport.KnownNames()}");
     }
 
     /// <summary>
@@ -79,6 +91,13 @@ public static class TransportFactory
 
             case TransportKind.Ws:
                 return Transports.Ws.WsListener.Create(config.Host, config.Port, config.WsOrigins, ListenerOptions(config));
+
+            case TransportKind.Stdio:
+                throw new IpcException(IpcStatus.InvalidArgument,
+                    "the stdio transport has no listener: the adapter spawns the launcher with pipes and adopts them (dapper_ipc_adopt), the launcher connects over stdio");
+
+            case TransportKind.Plugin:
+                return PluginListener.Create(Plugin(config), config.Path, ListenerOptions(config));
 
             default:
                 return OperatingSystem.IsWindows()
@@ -140,6 +159,12 @@ public static class TransportFactory
                 return SocketConnector.ConnectWs(config.Host ?? "127.0.0.1", config.Port, ClientOptions(config),
                     config.ConnectTimeoutMs, cancel);
 
+            case TransportKind.Stdio:
+                return Adopter.Stdio(ClientOptions(config));
+
+            case TransportKind.Plugin:
+                return PluginConnector.Connect(Plugin(config), config.Path, ClientOptions(config), config.ConnectTimeoutMs);
+
             default:
                 if (!OperatingSystem.IsWindows())
                 {
@@ -154,6 +179,10 @@ public static class TransportFactory
                 return PipeConnector.Connect(config.PipeName, ClientOptions(config), config.ConnectTimeoutMs, cancel);
         }
     }
+
+    private static PluginTransport Plugin(TransportConfig config)
+        => PluginTransport.Find((config.Transport ?? string.Empty).Trim())
+           ?? throw new IpcException(IpcStatus.InvalidArgument, $"unknown transport '{config.Transport}'");
 
     private static IpcException PipeUnsupported() => new(IpcStatus.Unsupported,
         "the pipe transport (Windows named pipes) is not supported on this platform; use unix or tcp");

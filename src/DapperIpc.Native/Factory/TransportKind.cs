@@ -6,4 +6,10 @@ public enum TransportKind
     Tcp,
     Pipe,
     Ws,
+
+    /// <summary>The process's own stdin and stdout (connect only).</summary>
+    Stdio,
+
+    /// <summary>A transport the host registered (dapper_ipc_register_transport).</summary>
+    Plugin,
 }

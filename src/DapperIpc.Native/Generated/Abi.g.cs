@@ -104,6 +104,12 @@ namespace DapperIpc.Interop
         Reconnect = 2,
     }
 
+    /// <summary>dapper_ipc_adopt_flags of include/dapper_ipc.h.</summary>
+    public enum AdoptFlags
+    {
+        Borrow = 1,
+    }
+
     /// <summary>dapper_ipc_state of include/dapper_ipc.h.</summary>
     public enum State
     {

@@ -9,8 +9,8 @@ using DapperIpc.Factory;
 namespace DapperIpc.Interop;
 
 /// <summary>
-/// The launcher side of dapper_ipc_launcher_args: reads --ipc (unix, tcp, pipe or ws), --ipc-path, --ipc-host,
-/// --ipc-port and --ipc-pipe out of a launcher's argv (as "--opt value" or "--opt=value";
+/// The launcher side of dapper_ipc_launcher_args: reads --ipc (unix, tcp, pipe, ws, stdio or a registered transport), --ipc-path, --ipc-host,
+/// --ipc-port, --ipc-pipe and --ipc-address (a registered transport's) out of a launcher's argv (as "--opt value" or "--opt=value";
 /// everything else is ignored) into a TransportConfig for connect. A missing or
 /// contradictory option is E_INVALID_ARGUMENT naming it.
 /// </summary>
@@ -21,8 +21,9 @@ internal static class LauncherArgv
     private const string IpcHost = "--ipc-host";
     private const string IpcPort = "--ipc-port";
     private const string IpcPipe = "--ipc-pipe";
+    private const string IpcAddress = "--ipc-address";
 
-    private static readonly string[] s_options = [Ipc, IpcPath, IpcHost, IpcPort, IpcPipe];
+    private static readonly string[] s_options = [Ipc, IpcPath, IpcHost, IpcPort, IpcPipe, IpcAddress];
 
     /// <summary>Which options belong to which transport; any other one given is a contradiction.</summary>
     private static readonly Dictionary<string, string[]> s_optionsOf = new(StringComparer.Ordinal)
@@ -31,7 +32,11 @@ internal static class LauncherArgv
         ["tcp"] = [IpcHost, IpcPort],
         ["pipe"] = [IpcPipe],
         ["ws"] = [IpcHost, IpcPort],
+        ["stdio"] = [],
     };
+
+    /// <summary>A registered transport's only option: the address its launcher_address op gave.</summary>
+    private static readonly string[] s_pluginOptions = [IpcAddress];
 
     /// <summary>dapper_ipc_connect_argv's argc/argv as the C caller passed them (the fuzz target's entry too).</summary>
     public static unsafe TransportConfig Parse(int argc, byte** argv)
@@ -120,10 +125,13 @@ internal static class LauncherArgv
         }
 
         transport = transport.ToLowerInvariant();
-        if (!s_optionsOf.TryGetValue(transport, out string[]? own))
+        bool plugin = !s_optionsOf.ContainsKey(transport) && Transports.Plugin.PluginTransport.Find(transport) is not null;
+        if (!s_optionsOf.TryGetValue(transport, out string[]? own) && !plugin)
         {
-            throw Invalid($"--ipc {found[Ipc]}: expected unix, tcp, pipe or ws");
+            throw Invalid($"--ipc {found[Ipc]}: expected unix, tcp, pipe, ws, stdio or a registered transport");
         }
+
+        own ??= s_pluginOptions;
 
         foreach (string option in found.Keys)
         {
@@ -155,8 +163,13 @@ internal static class LauncherArgv
                 }
 
                 break;
-            default:
+            case "pipe":
                 config.PipeName = Required(found, IpcPipe, transport);
+                break;
+            case "stdio":
+                break;
+            default:
+                config.Path = Required(found, IpcAddress, transport);
                 break;
         }
 

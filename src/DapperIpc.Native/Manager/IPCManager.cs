@@ -109,6 +109,32 @@ public sealed class IPCManager : IDisposable
     }
 
     /// <summary>
+    /// dapper_ipc_adopt: connected over a stream the host already holds. The manager is
+    /// reserved first, so a busy one refuses before <paramref name="make"/> touches the
+    /// handles (a borrowed socket is then not shut down).
+    /// </summary>
+    public void AdoptConnection(Func<ConnectionBase> make)
+    {
+        IpcSession s = Reserve(0, listenerSide: false);
+        ConnectionBase connection;
+        try
+        {
+            connection = make();
+        }
+        catch
+        {
+            Release(s);
+            throw;
+        }
+
+        if (!s.Attach(connection))
+        {
+            connection.DisposeNow();
+            throw Cancelled("adopting");
+        }
+    }
+
+    /// <summary>
     /// Makes this (new) manager the owner of a connection a session listener accepted and
     /// routed by its hello: from here it is a connected manager like one made by connect.
     /// Returns the session, so the listener can end exactly that one at its cleanup.

@@ -23,7 +23,7 @@ internal sealed class PullReader(ConnectionBase connection, ConnectionStats stat
         if (_signal is null)
         {
             _signal = ReadySignal.Create(connection) ?? throw new IpcException(IpcStatus.Unsupported,
-                "readable_handle is implemented for sockets on Linux, macOS and Windows (not pipes, not the BSDs); use recv with a timeout, or the reader");
+                "readable_handle is implemented for sockets on Linux, macOS and Windows, and adopted pipes on Linux and macOS (not Windows pipes, registered transports or the BSDs); use recv with a timeout, or the reader");
             UpdateSignal();
         }
 

@@ -57,6 +57,11 @@ public enum dapper_ipc_flags : int
     DAPPER_IPC_FLAG_RECONNECT = 2,
 }
 
+public enum dapper_ipc_adopt_flags : int
+{
+    DAPPER_IPC_ADOPT_BORROW = 1,
+}
+
 public enum dapper_ipc_state : int
 {
     DAPPER_IPC_STATE_IDLE = 0,
@@ -121,6 +126,22 @@ public unsafe partial struct dapper_ipc_stats
 public unsafe partial struct dapper_ipc_session_listener
 {
     public ulong id;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public unsafe partial struct dapper_ipc_transport_ops
+{
+    public uint struct_size;
+    public delegate* unmanaged<void*, byte*, void**, int> listen;
+    public delegate* unmanaged<void*, void*, byte*, nuint, int> launcher_address;
+    public delegate* unmanaged<void*, void*, int, void**, int> accept;
+    public delegate* unmanaged<void*, void*, void> stop_listener;
+    public delegate* unmanaged<void*, void*, void> close_listener;
+    public delegate* unmanaged<void*, byte*, int, void**, int> connect;
+    public delegate* unmanaged<void*, void*, void*, nuint, nint> read;
+    public delegate* unmanaged<void*, void*, void*, nuint, nint> write;
+    public delegate* unmanaged<void*, void*, void> shutdown;
+    public delegate* unmanaged<void*, void*, void> close;
 }
 
 /// <summary>dapper_ipc_message_cb: a C function pointer; the struct keeps the header's name for it.</summary>
@@ -279,4 +300,10 @@ public static unsafe partial class DapperIpcNative
 
     [LibraryImport(Library, EntryPoint = "dapper_ipc_session_hello")]
     public static partial int dapper_ipc_session_hello(dapper_ipc_manager manager, byte* buf, nuint cap, nuint* length);
+
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_adopt")]
+    public static partial int dapper_ipc_adopt(dapper_ipc_manager manager, nint read_handle, nint write_handle, uint flags);
+
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_register_transport")]
+    public static partial int dapper_ipc_register_transport(byte* name, dapper_ipc_transport_ops* ops, void* user);
 }

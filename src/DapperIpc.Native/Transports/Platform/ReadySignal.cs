@@ -24,20 +24,16 @@ internal abstract class ReadySignal : IDisposable
 
     public abstract void Dispose();
 
-    /// <summary>The signal for this platform and connection; null where there is none (pipes, the BSDs).</summary>
+    /// <summary>The signal for this platform and connection; null where there is none (Windows pipes, registered transports, the BSDs).</summary>
     public static ReadySignal? Create(ConnectionBase connection)
     {
-        if (connection is not SocketConnection socket)
+        // Any descriptor poll can watch: a socket, or an adopted pipe's read end.
+        if ((OperatingSystem.IsLinux() || OperatingSystem.IsMacOS()) && connection.PollHandle >= 0)
         {
-            return null;
+            return new PosixReadySignal(connection.PollHandle);
         }
 
-        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
-        {
-            return new PosixReadySignal(socket.PollHandle);
-        }
-
-        if (OperatingSystem.IsWindows())
+        if (OperatingSystem.IsWindows() && connection is SocketConnection socket)
         {
             return new WindowsReadySignal(socket.SocketHandle);
         }
