@@ -66,6 +66,12 @@ class TransportConfig:
     reconnect_timeout_ms: Optional[int] = None
     #: The most bytes of sent, unacknowledged frames kept for a resume (None or 0: 4 MiB).
     resume_buffer_bytes: Optional[int] = None
+    #: shm listener: bytes of each of its two rings, a power of two from 4096 to 1 GiB
+    #: (None or 0: 1 MiB). The client takes the listener's size.
+    shm_ring_bytes: Optional[int] = None
+    #: shm: microseconds a reader polls the ring, yielding the CPU, before it sleeps on a
+    #: futex (None or 0: 50; negative: never poll).
+    shm_spin_us: Optional[int] = None
 
     @classmethod
     def from_launcher_args(cls, args: Sequence[str]) -> "TransportConfig":

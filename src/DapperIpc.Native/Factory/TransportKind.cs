@@ -6,4 +6,5 @@ public enum TransportKind
     Tcp,
     Pipe,
     Ws,
+    Shm,
 }

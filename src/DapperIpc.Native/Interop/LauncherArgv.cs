@@ -9,7 +9,7 @@ using DapperIpc.Factory;
 namespace DapperIpc.Interop;
 
 /// <summary>
-/// The launcher side of dapper_ipc_launcher_args: reads --ipc (unix, tcp, pipe or ws), --ipc-path, --ipc-host,
+/// The launcher side of dapper_ipc_launcher_args: reads --ipc (unix, tcp, pipe, ws or shm), --ipc-path, --ipc-host,
 /// --ipc-port and --ipc-pipe out of a launcher's argv (as "--opt value" or "--opt=value";
 /// everything else is ignored) into a TransportConfig for connect. A missing or
 /// contradictory option is E_INVALID_ARGUMENT naming it.
@@ -31,6 +31,7 @@ internal static class LauncherArgv
         ["tcp"] = [IpcHost, IpcPort],
         ["pipe"] = [IpcPipe],
         ["ws"] = [IpcHost, IpcPort],
+        ["shm"] = [IpcPath],
     };
 
     /// <summary>dapper_ipc_connect_argv's argc/argv as the C caller passed them (the fuzz target's entry too).</summary>
@@ -116,13 +117,13 @@ internal static class LauncherArgv
 
         if (!found.TryGetValue(Ipc, out string? transport))
         {
-            throw Invalid("--ipc is missing from argv (expected --ipc unix|tcp|pipe|ws)");
+            throw Invalid("--ipc is missing from argv (expected --ipc unix|tcp|pipe|ws|shm)");
         }
 
         transport = transport.ToLowerInvariant();
         if (!s_optionsOf.TryGetValue(transport, out string[]? own))
         {
-            throw Invalid($"--ipc {found[Ipc]}: expected unix, tcp, pipe or ws");
+            throw Invalid($"--ipc {found[Ipc]}: expected unix, tcp, pipe, ws or shm");
         }
 
         foreach (string option in found.Keys)
@@ -137,6 +138,7 @@ internal static class LauncherArgv
         switch (transport)
         {
             case "unix":
+            case "shm":
                 config.Path = Required(found, IpcPath, transport);
                 break;
             case "tcp":

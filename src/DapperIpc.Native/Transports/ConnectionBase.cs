@@ -183,6 +183,9 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
         }
     }
 
+    /// <summary>Sends a handshake frame (the client's auth token), before any other: as a frame, unless the transport carries handshakes apart (shm: on its socket).</summary>
+    internal virtual void SendHandshake(byte kind, ReadOnlySpan<byte> payload) => SendFrame(kind, payload);
+
     /// <summary>Resends frames already counted once (a resume's replay): in order, blocking, not counted again.</summary>
     internal void SendReplay(ReadOnlySpan<NativeFrame> frames) => Write(frames, 0, counted: false);
 

@@ -27,6 +27,12 @@ internal abstract class ReadySignal : IDisposable
     /// <summary>The signal for this platform and connection; null where there is none (pipes, the BSDs).</summary>
     public static ReadySignal? Create(ConnectionBase connection)
     {
+        if (connection is Shm.ShmConnection shm)
+        {
+            // The doorbell bytes and the end of the rendezvous socket make it readable.
+            return OperatingSystem.IsLinux() ? new PosixReadySignal(shm.PollHandle) : null;
+        }
+
         if (connection is not SocketConnection socket)
         {
             return null;
