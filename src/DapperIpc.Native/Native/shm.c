@@ -207,6 +207,13 @@ DAPPER_IPC_SHIM_API void dapper_ipc_shm_ring_doorbell(int32_t socket)
     (void)send(socket, &b, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
+/* How many CPUs the calling thread may run on (1 when pinned to one, as by taskset -c). */
+DAPPER_IPC_SHIM_API int32_t dapper_ipc_shm_allowed_cpus(void)
+{
+    cpu_set_t set;
+    return sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+}
+
 /* Waits up to timeout_ms for the socket to be readable, then takes every byte there
    (doorbells, which carry nothing). 1: the peer closed (end of stream or an error), 0 otherwise. */
 DAPPER_IPC_SHIM_API int32_t dapper_ipc_shm_drain(int32_t socket, int32_t timeout_ms)
@@ -262,6 +269,7 @@ DAPPER_IPC_SHIM_API int32_t dapper_ipc_futex_wait(uint32_t *word, uint32_t expec
 DAPPER_IPC_SHIM_API void dapper_ipc_futex_wake(uint32_t *word) { (void)word; }
 DAPPER_IPC_SHIM_API void dapper_ipc_shm_ring_doorbell(int32_t socket) { (void)socket; }
 DAPPER_IPC_SHIM_API int32_t dapper_ipc_shm_drain(int32_t socket, int32_t timeout_ms) { (void)socket; (void)timeout_ms; return 1; }
+DAPPER_IPC_SHIM_API int32_t dapper_ipc_shm_allowed_cpus(void) { return 0; }
 DAPPER_IPC_SHIM_API int32_t dapper_ipc_shm_wait_readable(int32_t socket, int32_t timeout_ms) { (void)socket; (void)timeout_ms; return 1; }
 DAPPER_IPC_SHIM_API int32_t dapper_ipc_shm_hung_up(int32_t socket) { (void)socket; return 1; }
 DAPPER_IPC_SHIM_API void dapper_ipc_shm_sched_yield(void) { }

@@ -25,7 +25,7 @@ internal sealed unsafe class ShmConnection : ConnectionBase
     /// <summary>How often a sleeper looks whether the peer's socket closed (a peer killed mid-write wakes nobody).</summary>
     internal const int LivenessMs = 100;
 
-    private const int PauseLooks = 64; // polls before the spin starts yielding
+    private const int PauseLooks = 64; // polls before an unpinned spin starts yielding
 
     private readonly Socket _socket;
     private readonly int _fd;
@@ -34,6 +34,8 @@ internal sealed unsafe class ShmConnection : ConnectionBase
     private ShmRing _rx = null!; // set once joined
     private ShmRing _tx = null!;
     private volatile bool _joined;
+    private int* _ownCpu;  // in the header page: the CPU each end ran on when it last sent or waited
+    private int* _peerCpu;
     private ulong _needed; // WaitForRoom's, for its spin test (under the send lock)
     private readonly Lock _joinLock = new();
     private readonly long _spinTicks;
@@ -61,6 +63,9 @@ internal sealed unsafe class ShmConnection : ConnectionBase
             mapping + ShmLayout.DataOffset + ringBytes, ringBytes);
         _rx = listener ? toListener : toClient;
         _tx = listener ? toClient : toListener;
+        _ownCpu = (int*)(mapping + (listener ? ShmLayout.ListenerCpuOffset : ShmLayout.ClientCpuOffset));
+        _peerCpu = (int*)(mapping + (listener ? ShmLayout.ClientCpuOffset : ShmLayout.ListenerCpuOffset));
+        *_ownCpu = -1;
         _joined = true;
     }
 
@@ -376,8 +381,11 @@ internal sealed unsafe class ShmConnection : ConnectionBase
         }
     }
 
-    // Polls for up to the spin time: first a few pause instructions, then yielding the CPU
-    // between looks, so a writer that shares this CPU gets to run. True when done.
+    // Polls for up to the spin time; true when done. A thread pinned to the CPU the peer
+    // last ran on (both pinned to one, taskset -c 0) yields at every look: a busy poll
+    // there only keeps the writer it waits for from running. Otherwise it pauses for a few
+    // looks (the peer on another CPU answers within them: the fastest hand-over there is),
+    // then yields between looks. Measured: bench/README.md.
     private bool Spin(Func<ShmConnection, bool> done, long deadline)
     {
         if (_spinTicks == 0)
@@ -386,6 +394,7 @@ internal sealed unsafe class ShmConnection : ConnectionBase
         }
 
         long end = Math.Min(deadline, Stopwatch.GetTimestamp() + _spinTicks);
+        int pauses = PinnedWithPeer() ? 0 : PauseLooks;
         for (int looks = 0; ; looks++)
         {
             if (done(this))
@@ -393,19 +402,36 @@ internal sealed unsafe class ShmConnection : ConnectionBase
                 return true;
             }
 
-            if (looks < PauseLooks)
+            if (looks < pauses)
             {
                 Thread.SpinWait(1);
+                continue;
             }
-            else
+
+            ShmNative.Yield();
+            if (Stopwatch.GetTimestamp() >= end)
             {
-                ShmNative.Yield();
-                if (Stopwatch.GetTimestamp() >= end)
-                {
-                    return done(this);
-                }
+                return done(this);
             }
         }
+    }
+
+    [ThreadStatic]
+    private static int t_allowedCpus; // 0: not asked yet on this thread
+
+    // True when this thread may run on one CPU only and the peer last ran there too.
+    // Publishes our CPU for the peer's same question; a wrong hint costs speed only.
+    private bool PinnedWithPeer()
+    {
+        int cpu = ShmNative.CurrentCpu();
+        Volatile.Write(ref *_ownCpu, cpu);
+        if (t_allowedCpus == 0)
+        {
+            int allowed = ShmNative.AllowedCpus();
+            t_allowedCpus = allowed <= 0 ? int.MaxValue : allowed;
+        }
+
+        return t_allowedCpus == 1 && cpu >= 0 && Volatile.Read(ref *_peerCpu) == cpu;
     }
 
     private static int SleepMs(long deadline)
@@ -430,6 +456,7 @@ internal sealed unsafe class ShmConnection : ConnectionBase
                 $"send timed out: the listener {Description} has not accepted this client (passed its shared memory) within the send timeout; nothing was sent");
         }
 
+        Volatile.Write(ref *_ownCpu, ShmNative.CurrentCpu());
         byte* header = stackalloc byte[FrameHeader.Size];
         for (int i = 0; i < frames.Length; i++)
         {
@@ -470,8 +497,14 @@ internal sealed unsafe class ShmConnection : ConnectionBase
         Wake(_tx.Publish());
     }
 
+    // A payload longer than a chunk is published chunk by chunk, so the reader copies one
+    // while we copy the next (instead of taking turns over a whole ring); a full ring is
+    // waited on until a chunk's room is free, not a byte's.
+    private const int Chunk = 64 * 1024;
+
     private void Put(byte* source, long length, long deadline)
     {
+        bool large = length > Chunk;
         while (length > 0)
         {
             if (SendEnded)
@@ -479,14 +512,16 @@ internal sealed unsafe class ShmConnection : ConnectionBase
                 throw new IpcException(IpcStatus.Closed, $"the connection ({Description}) is closed");
             }
 
-            int n = _tx.Write(source, (int)Math.Min(length, int.MaxValue));
+            int n = _tx.Write(source, (int)Math.Min(length, large ? Chunk : int.MaxValue));
             source += n;
             length -= n;
             if (length > 0)
             {
-                // The ring is full: what is in it goes to the reader, and we wait for room.
                 Wake(_tx.Publish());
-                WaitForRoom(deadline, 1);
+                if (n == 0)
+                {
+                    WaitForRoom(deadline, (ulong)Math.Min(length, Math.Min(Chunk, _tx.Size)));
+                }
             }
         }
     }

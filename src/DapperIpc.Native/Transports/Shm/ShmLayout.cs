@@ -17,6 +17,8 @@ internal static class ShmLayout
 
     public const int HeaderVersionOffset = 8;   // uint32: 1
     public const int HeaderRingBytesOffset = 12; // uint32: bytes of each ring
+    public const int ListenerCpuOffset = 64;   // int32: the CPU the listener last ran on (a scheduling hint)
+    public const int ClientCpuOffset = 128;    // int32: the client's
 
     public const int ControlOffset = Page;       // ring r's control page at Page * (1 + r)
     public const int DataOffset = 3 * Page;      // ring r's bytes at DataOffset + r * ringBytes

@@ -49,6 +49,14 @@ internal static unsafe partial class ShmNative
     [SuppressGCTransition]
     public static partial void Yield();
 
+    /// <summary>The CPU the calling thread runs on (-1 when unknown): a vDSO call, no system call.</summary>
+    [LibraryImport("libc", EntryPoint = "sched_getcpu")]
+    [SuppressGCTransition]
+    public static partial int CurrentCpu();
+
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_shm_allowed_cpus")]
+    public static partial int AllowedCpus();
+
     /// <summary>The OS's text for a -errno result.</summary>
     public static string Describe(int result) => Platform.LibC.Describe(-result);
 }

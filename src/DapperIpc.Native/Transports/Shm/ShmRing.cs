@@ -22,6 +22,7 @@ internal sealed unsafe class ShmRing
     private ulong _head; // reader: bytes consumed (ours; the shared copy is only published)
     private ulong _tail; // writer: bytes written, published or not
     private ulong _published; // writer: the tail the reader may see
+    private ulong _headSeen; // writer: the reader's index as last read (and checked)
 
     public ShmRing(byte* control, byte* data, uint size)
     {
@@ -109,20 +110,29 @@ internal sealed unsafe class ShmRing
     /// <summary>Writer: free bytes, checked against the reader's index (Protocol when it cannot be true).</summary>
     public ulong Free()
     {
-        ulong used = _tail - Volatile.Read(ref SharedHead);
+        ulong head = Volatile.Read(ref SharedHead);
+        ulong used = _tail - head;
         if (used > _size)
         {
             throw new IpcException(IpcStatus.Protocol,
                 $"protocol error: the shared-memory ring's read index is {used} bytes behind the write index, more than the ring holds ({_size}), or ahead of it; closing the connection");
         }
 
+        _headSeen = head;
         return _size - used;
     }
 
     /// <summary>Writer: copies as much of the source as there is room for (not yet visible to the reader); the bytes copied.</summary>
     public int Write(byte* source, int length)
     {
-        ulong free = Free();
+        // The reader's index is read again only when the room last seen is not enough: its
+        // cache line is the one the reader writes, so each read of it may be a miss.
+        ulong free = _size - (_tail - _headSeen);
+        if (free < (ulong)length)
+        {
+            free = Free();
+        }
+
         int n = (int)Math.Min(free, (ulong)length);
         if (n == 0)
         {
