@@ -290,6 +290,38 @@ def run_all(lib, lib_origin, libdir, out):
     rows.append(("1 MiB frames, ws (MB/s)", statistics.median(ws_tput["ws"]), statistics.median(ws_tput["tcp"]),
                  "lib tcp", (">=", 0.8), f"ws {spread(ws_tput['ws'])}; raw C tcp {statistics.median(tput[('raw', 1048576, 'tcp')]):,.0f}"))
 
+    # ---- shm: shared-memory rings against raw C over a unix socket, same run, default and pinned ----
+    shm_rtt, shm_tput = {}, {}
+    for r in range(ROUNDS):
+        for pinned in ((False, True) if pin else (False,)):
+            impls = [("lib", "shm"), ("raw", "unix")]
+            for impl, transport in (impls if r % 2 == 0 else impls[::-1]):
+                samples = os.path.join(out, f"rtt-shm-section-{impl}-{pinned}-{r}.bin")
+                sh(*(pin if pinned else []), bench, "rtt", impl, transport, str(RTT_N), str(RTT_SECONDS), samples)
+                values = array("d")
+                with open(samples, "rb") as f:
+                    values.frombytes(f.read())
+                shm_rtt.setdefault((impl, pinned), []).extend(values)
+        for impl, transport, size, count in ((("lib", "shm", 1048576, BIG_COUNT), ("raw", "unix", 1048576, BIG_COUNT),
+                                              ("lib-batch", "shm", 128, SMALL_COUNT * 10))[::1 if r % 2 == 0 else -1]):
+            f = figures(sh(bench, "tput", impl, transport, str(size), str(count)))
+            shm_tput.setdefault((impl, size), []).append(f["MBps"] if size > 128 else f["frames_per_s"])
+    for pinned in ((False, True) if pin else (False,)):
+        mode = "pinned to one CPU" if pinned else "default"
+        mine = sorted(shm_rtt[("lib", pinned)])
+        raw = sorted(shm_rtt[("raw", pinned)])
+        rows.append((f"round trip shm p50, 128 B, C, {mode} (µs)", mine[len(mine) // 2], raw[len(raw) // 2],
+                     "raw C unix", ("<=", 0.7 if pinned else 0.25),
+                     f"n={len(mine)}; p99 {mine[min(len(mine) - 1, len(mine) * 99 // 100)]:.1f}"))
+    batched = shm_tput[("lib-batch", 128)]
+    rows.append(("128-byte frames, send_batch of 64, shm (frames/s)", statistics.median(batched), None, "",
+                 (">=", 10e6), f"lib {spread(batched)}"))
+    mine, raw = shm_tput[("lib", 1048576)], shm_tput[("raw", 1048576)]
+    rows.append(("1 MiB frames, shm (MB/s)", statistics.median(mine), statistics.median(raw), "raw C unix",
+                 (">=", 2.0), f"lib {spread(mine)}; raw {spread(raw)}"))
+    ice = iceoryx_rows(out, cc)
+    rows.extend(ice)
+
     # ---- 3. Python ----
     env = dict(os.environ, DAPPER_IPC_LIBRARY=lib, PYTHONPATH=os.path.join(ROOT, "python", "src"))
     have_package = os.path.isdir(os.path.join(ROOT, "python", "src", "dapper_ipc"))
@@ -423,6 +455,17 @@ def run_all(lib, lib_origin, libdir, out):
     rows.append(("resident memory gained: load + 1 connection (MiB)", rss / 1024, None, "", None, "VmRSS delta"))
 
     print_table(rows, lib, lib_origin, load_before, busy_before)
+
+
+def iceoryx_rows(out, cc):
+    """iceoryx's C binding beside it, when its headers and libraries are installed (Debian
+    package iceoryx); otherwise one row saying why it is not there."""
+    headers = glob.glob("/usr/include/iceoryx/*/iceoryx_binding_c") + glob.glob("/usr/include/iceoryx_binding_c")
+    if not headers:
+        print("bench: iceoryx's C binding is not installed (apt-get install iceoryx, where the package "
+              "exists): its row is skipped", file=sys.stderr)
+        return []
+    return []
 
 
 def verdict(target, value):
