@@ -319,8 +319,8 @@ def run_all(lib, lib_origin, libdir, out):
     mine, raw = shm_tput[("lib", 1048576)], shm_tput[("raw", 1048576)]
     rows.append(("1 MiB frames, shm (MB/s)", statistics.median(mine), statistics.median(raw), "raw C unix",
                  (">=", 2.0), f"lib {spread(mine)}; raw {spread(raw)}"))
-    ice = iceoryx_rows(out, cc)
-    rows.extend(ice)
+    shm_p50 = {p: sorted(shm_rtt[("lib", p)])[len(shm_rtt[("lib", p)]) // 2] for p in ((False, True) if pin else (False,))}
+    rows.extend(iceoryx_rows(out, cc, pin, shm_p50))
 
     # ---- 3. Python ----
     env = dict(os.environ, DAPPER_IPC_LIBRARY=lib, PYTHONPATH=os.path.join(ROOT, "python", "src"))
@@ -457,15 +457,49 @@ def run_all(lib, lib_origin, libdir, out):
     print_table(rows, lib, lib_origin, load_before, busy_before)
 
 
-def iceoryx_rows(out, cc):
-    """iceoryx's C binding beside it, when its headers and libraries are installed (Debian
-    package iceoryx); otherwise one row saying why it is not there."""
-    headers = glob.glob("/usr/include/iceoryx/*/iceoryx_binding_c") + glob.glob("/usr/include/iceoryx_binding_c")
-    if not headers:
-        print("bench: iceoryx's C binding is not installed (apt-get install iceoryx, where the package "
-              "exists): its row is skipped", file=sys.stderr)
+def iceoryx_rows(out, cc, pin, shm_p50):
+    """iceoryx's C binding beside the shm transport (bench/iceoryx_rtt.c), when its headers
+    and library are installed (Debian: apt-get install iceoryx libiceoryx-binding-c-dev);
+    otherwise no row, and a line saying why."""
+    headers = sorted(glob.glob("/usr/include/iceoryx/*/iceoryx_binding_c"))
+    roudi = shutil.which("iox-roudi")
+    if not headers or not roudi:
+        print("bench: iceoryx's C binding or iox-roudi is not installed (apt-get install iceoryx "
+              "libiceoryx-binding-c-dev): the iceoryx rows are skipped", file=sys.stderr)
         return []
-    return []
+    program = os.path.join(out, "iceoryx_rtt")
+    try:
+        sh(cc, "-O2", "-Wall", "-I", os.path.dirname(headers[-1]), os.path.join(HERE, "iceoryx_rtt.c"), "-o", program,
+           "-liceoryx_binding_c")
+    except subprocess.CalledProcessError as error:
+        print(f"bench: iceoryx's C binding did not build ({error.stderr.strip()[:200]}): its rows are skipped",
+              file=sys.stderr)
+        return []
+    rows = []
+    daemon = subprocess.Popen([roudi], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1)  # RouDi's shared memory is set up; a client started earlier only waits for it
+        for pinned in ((False, True) if pin else (False,)):
+            values = array("d")
+            for r in range(ROUNDS):
+                prefix = pin if pinned else []
+                pong = subprocess.Popen(prefix + [program, "pong"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                try:
+                    samples = os.path.join(out, f"rtt-iceoryx-{pinned}-{r}.bin")
+                    sh(*prefix, program, "ping", str(RTT_N), str(RTT_SECONDS), samples)
+                    with open(samples, "rb") as f:
+                        values.frombytes(f.read())
+                finally:
+                    pong.kill()
+                    pong.wait()
+            ordered = sorted(values)
+            mode = "pinned to one CPU" if pinned else "default"
+            rows.append((f"  iceoryx C binding round trip p50, 128 B, WaitSet, {mode} (µs)", ordered[len(ordered) // 2],
+                         shm_p50[pinned], "lib shm, same run", None, f"n={len(ordered)}; iceoryx 2.x (Debian)"))
+    finally:
+        daemon.terminate()
+        daemon.wait()
+    return rows
 
 
 def verdict(target, value):

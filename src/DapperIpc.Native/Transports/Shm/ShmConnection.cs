@@ -209,7 +209,7 @@ internal sealed unsafe class ShmConnection : ConnectionBase
 
         while (true)
         {
-            int n = _rx.Read(buffer);
+            int n = Take(buffer);
             if (n > 0)
             {
                 return n;
@@ -218,7 +218,7 @@ internal sealed unsafe class ShmConnection : ConnectionBase
             if (Ended())
             {
                 // What the writer put in before it closed is read first.
-                return _rx.Read(buffer);
+                return Take(buffer);
             }
 
             WaitForData(long.MaxValue);
@@ -240,7 +240,7 @@ internal sealed unsafe class ShmConnection : ConnectionBase
 
         while (true)
         {
-            int n = _rx.Read(buffer);
+            int n = Take(buffer);
             if (n > 0)
             {
                 return n;
@@ -248,7 +248,7 @@ internal sealed unsafe class ShmConnection : ConnectionBase
 
             if (Ended())
             {
-                return _rx.Read(buffer);
+                return Take(buffer);
             }
 
             // Takes the doorbells, and sees the end of the socket, before deciding to wait.
@@ -346,6 +346,18 @@ internal sealed unsafe class ShmConnection : ConnectionBase
         {
             return false;
         }
+    }
+
+    // Reads from the ring and wakes a writer that sleeps for the room this frees.
+    private int Take(Span<byte> buffer)
+    {
+        int n = _rx.Read(buffer);
+        if (n > 0 && _rx.WriterWantsWake())
+        {
+            ShmNative.FutexWake(_rx.WriterWait);
+        }
+
+        return n;
     }
 
     private bool Ended() => _stopped || _peerGone || _rx.WriterClosed;

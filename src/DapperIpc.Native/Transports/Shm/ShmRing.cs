@@ -67,7 +67,8 @@ internal sealed unsafe class ShmRing
 
     /// <summary>
     /// Reader: copies what is there, up to the destination's length, out of the ring and
-    /// frees that room (waking a writer that sleeps for it). 0 when the ring is empty.
+    /// frees that room. 0 when the ring is empty. The caller then wakes a writer that sleeps
+    /// for room when <see cref="WriterWantsWake"/> says so (this class makes no system call).
     /// </summary>
     public int Read(Span<byte> destination)
     {
@@ -89,14 +90,15 @@ internal sealed unsafe class ShmRing
         _head += (ulong)n;
         Volatile.Write(ref SharedHead, _head);
 
+        return n;
+    }
+
+    /// <summary>Reader, after a <see cref="Read"/> that freed room: true (once) when the writer sleeps waiting for room and must be woken.</summary>
+    public bool WriterWantsWake()
+    {
         // Pairs with the writer's fence between announcing its sleep and looking at the head.
         Interlocked.MemoryBarrier();
-        if (Volatile.Read(ref *WriterWait) != 0 && Interlocked.CompareExchange(ref *WriterWait, 0, 1) == 1)
-        {
-            ShmNative.FutexWake(WriterWait);
-        }
-
-        return n;
+        return Volatile.Read(ref *WriterWait) != 0 && Interlocked.CompareExchange(ref *WriterWait, 0, 1) == 1;
     }
 
     /// <summary>Reader: announces how it waits (<see cref="ShmLayout.ReaderAsleep"/>, <see cref="ShmLayout.ReaderWantsDoorbell"/>, or awake), with a full fence so a writer that publishes after it sees it.</summary>
