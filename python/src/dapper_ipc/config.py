@@ -17,8 +17,9 @@ _LAUNCHER_FLAGS = {
 class TransportConfig:
     """Where to listen or connect. Every None means the library's default.
 
-    transport: "auto" (unix on POSIX, pipe on Windows), "unix", "tcp", "pipe" or "ws" (a
-        WebSocket at ws://host:port/, so a browser page can be the peer); any case.
+    transport: "auto" (unix on POSIX, pipe on Windows), "unix", "tcp", "pipe", "ws" (a
+        WebSocket at ws://host:port/, so a browser page can be the peer) or "shm" (Linux:
+        shared memory between two ends of this library, reached by a unix path); any case.
     host: tcp host (127.0.0.1). Binding a non-loopback address logs a security warning.
     port: tcp port; 0 or None for a listener means an ephemeral port. Required to connect.
     path: unix socket path; None for a listener means a fresh private directory.
