@@ -369,6 +369,51 @@ static int test_full_ring_send_times_out(void)
     return 0;
 }
 
+/* ---- the auth token travels on the socket, before the shared memory ---------------- */
+
+static int test_auth_token(void)
+{
+    dapper_ipc_manager server;
+    must(dapper_ipc_manager_create(&server), "create server");
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = "shm";
+    config.flags = DAPPER_IPC_FLAG_REQUIRE_AUTH;
+    char args[512];
+    const char *path = listen_on(server, &config, args);
+    char token[128];
+    must(dapper_ipc_auth_token(server, token, sizeof token, NULL), "auth_token");
+
+    /* A wrong token is refused: the listener keeps waiting, and that client's sends fail. */
+    dapper_ipc_manager wrong;
+    must(dapper_ipc_manager_create(&wrong), "create wrong");
+    dapper_ipc_config cc;
+    dapper_ipc_config_init(&cc, sizeof cc);
+    cc.transport = "shm";
+    cc.path = path;
+    cc.auth_token = "not-the-token";
+    cc.send_timeout_ms = 2000;
+    must(dapper_ipc_connect(wrong, &cc), "connect with a wrong token");
+    check(dapper_ipc_wait_for_client(server, 500) == DAPPER_IPC_E_TIMEOUT, "a client with a wrong token is not accepted");
+    check(dapper_ipc_send(wrong, DAPPER_IPC_KIND_EVENT, "x", 1) != DAPPER_IPC_OK, "and its send fails (%s)", last_error());
+    must(dapper_ipc_manager_destroy(wrong), "destroy wrong");
+
+    dapper_ipc_manager client;
+    must(dapper_ipc_manager_create(&client), "create client");
+    cc.auth_token = token;
+    must(dapper_ipc_connect(client, &cc), "connect");
+    check(dapper_ipc_wait_for_client(server, WAIT_SECONDS * 1000) == DAPPER_IPC_OK, "the client with the token is accepted");
+    check(dapper_ipc_send(client, DAPPER_IPC_KIND_EVENT, "hello", 5) == DAPPER_IPC_OK, "its send goes through the ring");
+    uint8_t b[16];
+    size_t length = 0;
+    int32_t kind;
+    check(dapper_ipc_recv(server, b, sizeof b, &length, &kind, WAIT_SECONDS * 1000) == DAPPER_IPC_OK && length == 5
+              && memcmp(b, "hello", 5) == 0, "and arrives as the first frame (the auth frame is not delivered)");
+    must(dapper_ipc_manager_destroy(client), "destroy client");
+    must(dapper_ipc_manager_destroy(server), "destroy server");
+    return 0;
+}
+
 /* ---- a hostile peer scribbling over the shared memory ---------------------------- */
 
 /* The shared memory as this process maps it (the library's own mapping). */
@@ -608,6 +653,7 @@ int main(int argc, char **argv)
         {"peer-killed-mid-write-callbacks", test_peer_killed_mid_write_callbacks},
         {"peer-killed-mid-write-pull", test_peer_killed_mid_write_pull},
         {"full-ring-send-times-out", test_full_ring_send_times_out},
+        {"auth-token", test_auth_token},
         {"scribbler", test_scribbler},
         {"cycles-leave-nothing", test_cycles_leave_nothing},
     };

@@ -69,6 +69,7 @@ internal abstract class SocketListener : ListenerBase
                     ConnectionBase? connection = OnAccepted(client);
                     if (connection is not null && (!authenticate || Authenticated(connection)))
                     {
+                        connection.Admitted();
                         return connection;
                     }
                 }

@@ -222,7 +222,7 @@ internal sealed class UnixSocketListener : SocketListener
             return null;
         }
 
-        return _shm ? Shm.ShmConnection.Offer(client, Options, Description) : SocketConnection.Create(client, Options, Description);
+        return _shm ? Shm.ShmConnection.Accepted(client, Options, Description) : SocketConnection.Create(client, Options, Description);
     }
 
     /// <summary>

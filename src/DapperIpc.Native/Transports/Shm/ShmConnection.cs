@@ -34,6 +34,7 @@ internal sealed unsafe class ShmConnection : ConnectionBase
     private ShmRing _rx = null!; // set once joined
     private ShmRing _tx = null!;
     private volatile bool _joined;
+    private uint _ringBytes; // listener: the size of the rings it offers
     private int* _ownCpu;  // in the header page: the CPU each end ran on when it last sent or waited
     private int* _peerCpu;
     private ulong _needed; // WaitForRoom's, for its spin test (under the send lock)
@@ -118,6 +119,22 @@ internal sealed unsafe class ShmConnection : ConnectionBase
 
     protected override bool CanStopReceiving => true;
 
+    /// <summary>A heartbeat's non-waiting send goes only where it fits now: never into a wait for room (or for the listener's offer).</summary>
+    protected override bool CanWriteNow
+    {
+        get
+        {
+            try
+            {
+                return _joined && _tx.Free() >= FrameHeader.Size + 64;
+            }
+            catch (IpcException)
+            {
+                return true; // an impossible index: the write reports it
+            }
+        }
+    }
+
     public override int BytesWaiting
     {
         get
@@ -156,17 +173,25 @@ internal sealed unsafe class ShmConnection : ConnectionBase
         }
     }
 
-    /// <summary>Listener side: makes the shared memory for an accepted client and passes it over the socket.</summary>
-    public static ShmConnection Offer(Socket client, ConnectionOptions options, string description)
+    /// <summary>Listener side: an accepted client, offered the shared memory once admitted (<see cref="Admitted"/>, after its token).</summary>
+    public static ShmConnection Accepted(Socket client, ConnectionOptions options, string description)
     {
         ShmRendezvous.RequireLinux();
-        uint ringBytes = options.ShmRingBytes;
-        ulong size = ShmLayout.TotalSize(ringBytes);
+        return new ShmConnection(client, options, description) { _ringBytes = options.ShmRingBytes };
+    }
+
+    /// <summary>
+    /// Listener side, once the client is admitted: makes the shared memory and passes it
+    /// over the socket. A refused client never sees it.
+    /// </summary>
+    internal override void Admitted()
+    {
+        ulong size = ShmLayout.TotalSize(_ringBytes);
         void* mapping;
         int fd = ShmNative.Create(size, &mapping);
         if (fd < 0)
         {
-            throw new IpcException(IpcStatus.Io, $"making the shared memory for {description} ({size} bytes) failed: {ShmNative.Describe(fd)}")
+            throw new IpcException(IpcStatus.Io, $"making the shared memory for {Description} ({size} bytes) failed: {ShmNative.Describe(fd)}")
             {
                 OutOfDescriptors = fd is -24 or -23,
             };
@@ -174,8 +199,8 @@ internal sealed unsafe class ShmConnection : ConnectionBase
 
         try
         {
-            ShmRendezvous.WriteHeader((byte*)mapping, ringBytes);
-            ShmRendezvous.Send(client, fd, description);
+            ShmRendezvous.WriteHeader((byte*)mapping, _ringBytes);
+            ShmRendezvous.Send(_socket, fd, Description);
         }
         catch
         {
@@ -186,9 +211,10 @@ internal sealed unsafe class ShmConnection : ConnectionBase
 
         // The client holds its own descriptor now; the mapping keeps ours alive.
         Platform.LibC.Close(fd);
-        var connection = new ShmConnection(client, options, description);
-        connection.Attach((byte*)mapping, size, ringBytes, listener: true);
-        return connection;
+        lock (_mappingLock)
+        {
+            Attach((byte*)mapping, size, _ringBytes, listener: true);
+        }
     }
 
     /// <summary>Client side: the connection over a connected socket; it joins the shared memory when the listener passes it (on first use).</summary>
