@@ -342,6 +342,13 @@ static int32_t heartbeat_ms(void)
     return v ? (int32_t)atoi(v) : 0;
 }
 
+/* shm: DAPPER_BENCH_SHM_SPIN_US sets shm_spin_us at both ends (unset: the default). */
+static int32_t shm_spin_us(void)
+{
+    const char *v = getenv("DAPPER_BENCH_SHM_SPIN_US");
+    return v ? (int32_t)atoi(v) : 0;
+}
+
 static void lib_listen_opt(const char *transport, dapper_ipc_message_cb cb, char *args, size_t cap, size_t *len,
                            int reader)
 {
@@ -352,6 +359,7 @@ static void lib_listen_opt(const char *transport, dapper_ipc_message_cb cb, char
     dapper_ipc_config_init(&c, sizeof c);
     c.transport = transport;
     c.heartbeat_ms = heartbeat_ms();
+    c.shm_spin_us = shm_spin_us();
     if (dapper_ipc_create_listener(st.m, &c) != DAPPER_IPC_OK)
         die("create_listener");
     if (dapper_ipc_launcher_args(st.m, args, cap, len, NULL) != DAPPER_IPC_OK)
@@ -403,6 +411,7 @@ static int lib_child(const char *role, long expected, int argc, char **argv)
         if (!strcmp(argv[i], "--ipc-port")) c.port = atoi(argv[i + 1]);
     }
     c.heartbeat_ms = heartbeat_ms();
+    c.shm_spin_us = shm_spin_us();
     st.expected = expected;
     int wait_mode = strcmp(role, "echo-wait") == 0;
     dapper_ipc_message_cb cb = wait_mode ? on_handoff : strcmp(role, "echo") == 0 ? on_echo : on_sink;

@@ -307,6 +307,38 @@ def run_all(lib, lib_origin, libdir, out):
                  med["adopted_stream_ns_per_frame"], "the same socketpair adopted", None,
                  f"overhead {med['plugin_stream_ns_per_frame'] - med['adopted_stream_ns_per_frame']:+.0f} ns/frame"))
 
+    # ---- shm: shared-memory rings against raw C over a unix socket, same run, default and pinned ----
+    shm_rtt, shm_tput = {}, {}
+    for r in range(ROUNDS):
+        for pinned in ((False, True) if pin else (False,)):
+            impls = [("lib", "shm"), ("raw", "unix")]
+            for impl, transport in (impls if r % 2 == 0 else impls[::-1]):
+                samples = os.path.join(out, f"rtt-shm-section-{impl}-{pinned}-{r}.bin")
+                sh(*(pin if pinned else []), bench, "rtt", impl, transport, str(RTT_N), str(RTT_SECONDS), samples)
+                values = array("d")
+                with open(samples, "rb") as f:
+                    values.frombytes(f.read())
+                shm_rtt.setdefault((impl, pinned), []).extend(values)
+        for impl, transport, size, count in ((("lib", "shm", 1048576, BIG_COUNT), ("raw", "unix", 1048576, BIG_COUNT),
+                                              ("lib-batch", "shm", 128, SMALL_COUNT * 10))[::1 if r % 2 == 0 else -1]):
+            f = figures(sh(bench, "tput", impl, transport, str(size), str(count)))
+            shm_tput.setdefault((impl, size), []).append(f["MBps"] if size > 128 else f["frames_per_s"])
+    for pinned in ((False, True) if pin else (False,)):
+        mode = "pinned to one CPU" if pinned else "default"
+        mine = sorted(shm_rtt[("lib", pinned)])
+        raw = sorted(shm_rtt[("raw", pinned)])
+        rows.append((f"round trip shm p50, 128 B, C, {mode} (µs)", mine[len(mine) // 2], raw[len(raw) // 2],
+                     "raw C unix", ("<=", 0.7 if pinned else 0.25),
+                     f"n={len(mine)}; p99 {mine[min(len(mine) - 1, len(mine) * 99 // 100)]:.1f}"))
+    batched = shm_tput[("lib-batch", 128)]
+    rows.append(("128-byte frames, send_batch of 64, shm (frames/s)", statistics.median(batched), None, "",
+                 (">=", 10e6), f"lib {spread(batched)}"))
+    mine, raw = shm_tput[("lib", 1048576)], shm_tput[("raw", 1048576)]
+    rows.append(("1 MiB frames, shm (MB/s)", statistics.median(mine), statistics.median(raw), "raw C unix",
+                 (">=", 2.0), f"lib {spread(mine)}; raw {spread(raw)}"))
+    shm_p50 = {p: sorted(shm_rtt[("lib", p)])[len(shm_rtt[("lib", p)]) // 2] for p in ((False, True) if pin else (False,))}
+    rows.extend(iceoryx_rows(out, cc, pin, shm_p50))
+
     # ---- 3. Python ----
     env = dict(os.environ, DAPPER_IPC_LIBRARY=lib, PYTHONPATH=os.path.join(ROOT, "python", "src"))
     have_package = os.path.isdir(os.path.join(ROOT, "python", "src", "dapper_ipc"))
@@ -440,6 +472,51 @@ def run_all(lib, lib_origin, libdir, out):
     rows.append(("resident memory gained: load + 1 connection (MiB)", rss / 1024, None, "", None, "VmRSS delta"))
 
     print_table(rows, lib, lib_origin, load_before, busy_before)
+
+
+def iceoryx_rows(out, cc, pin, shm_p50):
+    """iceoryx's C binding beside the shm transport (bench/iceoryx_rtt.c), when its headers
+    and library are installed (Debian: apt-get install iceoryx libiceoryx-binding-c-dev);
+    otherwise no row, and a line saying why."""
+    headers = sorted(glob.glob("/usr/include/iceoryx/*/iceoryx_binding_c"))
+    roudi = shutil.which("iox-roudi")
+    if not headers or not roudi:
+        print("bench: iceoryx's C binding or iox-roudi is not installed (apt-get install iceoryx "
+              "libiceoryx-binding-c-dev): the iceoryx rows are skipped", file=sys.stderr)
+        return []
+    program = os.path.join(out, "iceoryx_rtt")
+    try:
+        sh(cc, "-O2", "-Wall", "-I", os.path.dirname(headers[-1]), os.path.join(HERE, "iceoryx_rtt.c"), "-o", program,
+           "-liceoryx_binding_c")
+    except subprocess.CalledProcessError as error:
+        print(f"bench: iceoryx's C binding did not build ({error.stderr.strip()[:200]}): its rows are skipped",
+              file=sys.stderr)
+        return []
+    rows = []
+    daemon = subprocess.Popen([roudi], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1)  # RouDi's shared memory is set up; a client started earlier only waits for it
+        for pinned in ((False, True) if pin else (False,)):
+            values = array("d")
+            for r in range(ROUNDS):
+                prefix = pin if pinned else []
+                pong = subprocess.Popen(prefix + [program, "pong"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                try:
+                    samples = os.path.join(out, f"rtt-iceoryx-{pinned}-{r}.bin")
+                    sh(*prefix, program, "ping", str(RTT_N), str(RTT_SECONDS), samples)
+                    with open(samples, "rb") as f:
+                        values.frombytes(f.read())
+                finally:
+                    pong.kill()
+                    pong.wait()
+            ordered = sorted(values)
+            mode = "pinned to one CPU" if pinned else "default"
+            rows.append((f"  iceoryx C binding round trip p50, 128 B, WaitSet, {mode} (µs)", ordered[len(ordered) // 2],
+                         shm_p50[pinned], "lib shm, same run", None, f"n={len(ordered)}; iceoryx 2.x (Debian)"))
+    finally:
+        daemon.terminate()
+        daemon.wait()
+    return rows
 
 
 def verdict(target, value):

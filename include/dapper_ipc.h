@@ -253,7 +253,7 @@ typedef struct dapper_ipc_config {
        in one buffer below 2 GiB); a larger value makes create_listener and
        connect return DAPPER_IPC_E_INVALID_ARGUMENT. */
     uint32_t max_frame_size;
-    /* "auto", "unix", "tcp", "pipe" or "ws", case-insensitive. NULL or
+    /* "auto", "unix", "tcp", "pipe", "ws" or "shm", case-insensitive. NULL or
        "auto": unix on POSIX, pipe on Windows. "ws" is a WebSocket (RFC 6455)
        over tcp, so a browser page can be the peer: host and port as for tcp;
        the endpoint is ws://host:port/ (any other path: HTTP 404), the
@@ -263,6 +263,12 @@ typedef struct dapper_ipc_config {
        DAPPER_IPC_FLAG_REQUIRE_AUTH the token is offered as a second
        subprotocol, dapper.token.<token>, instead of a first frame (a missing
        or wrong one: HTTP 401).
+       "shm" (Linux only; DAPPER_IPC_E_UNSUPPORTED on macOS and Windows) is
+       shared memory between two ends of this library: reached like unix
+       (path; launcher arguments --ipc shm --ipc-path P), whose socket stays
+       open as the liveness signal, while the frames travel through two
+       rings in one sealed memfd the listener passes over it
+       (docs/protocol.md). Stock Dapper peers do not speak it.
        "stdio" (connect and connect_argv's "--ipc stdio" only; POSIX): the
        launcher side speaks over its own stdin and stdout, the adapter having
        spawned it with pipes and adopted them (dapper_ipc_adopt). Nothing else
@@ -380,6 +386,20 @@ typedef struct dapper_ipc_config {
        unacknowledged ones are dropped from it, and a reconnect that would
        need them fails (DISCONNECTED, saying so) rather than lose them. */
     uint32_t resume_buffer_bytes;
+    /* ---- added after resume_buffer_bytes; a struct_size that stops before
+       them (88 bytes on 64-bit) means the defaults ---- */
+    /* shm listener: the bytes of each of the two rings (one per direction)
+       in the shared memory it makes for its client. 0: 1 MiB (1048576).
+       A power of two from 4096 to 1 GiB, else create_listener returns
+       DAPPER_IPC_E_INVALID_ARGUMENT. The client takes the listener's size
+       (its own value is not used). */
+    uint32_t shm_ring_bytes;
+    /* shm: how long a reader with nothing to read (and a writer with no room
+       in the ring) keeps polling the ring, in microseconds, before it sleeps
+       on a futex; while it polls it yields the CPU (sched_yield) between
+       looks, so a peer on the same CPU can run. 0: 50. Negative: never
+       poll, sleep at once. */
+    int32_t shm_spin_us;
 } dapper_ipc_config;
 
 /* One frame: in dapper_ipc_send_batch (read by the library), and in

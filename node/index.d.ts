@@ -98,6 +98,10 @@ export interface TransportConfig {
   reconnectTimeoutMs?: number;
   /** The most bytes of sent, unacknowledged frames kept for a resume (4 MiB). */
   resumeBufferBytes?: number;
+  /** shm listener: bytes of each of its two rings, a power of two from 4096 to 1 GiB (1 MiB). */
+  shmRingBytes?: number;
+  /** shm: microseconds a reader polls the ring (yielding the CPU) before it sleeps (50; negative: none). */
+  shmSpinUs?: number;
 }
 
 /** IPCManager.stats(): the manager's counters over its whole life (dapper_ipc_stats). */

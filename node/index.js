@@ -111,7 +111,7 @@ function ms(name, value) {
 
 const CONFIG_KEYS = ['transport', 'host', 'port', 'path', 'pipeName', 'maxFrameSize', 'connectTimeoutMs',
   'sendTimeoutMs', 'requireAuth', 'authToken', 'clientWaitMs', 'heartbeatMs', 'wsOrigins', 'reconnect',
-  'reconnectTimeoutMs', 'resumeBufferBytes'];
+  'reconnectTimeoutMs', 'resumeBufferBytes', 'shmRingBytes', 'shmSpinUs'];
 
 /** The dapper_ipc_config for a JS config object; the library checks every value it can hold. */
 function nativeConfig(config = {}) {
@@ -138,6 +138,8 @@ function nativeConfig(config = {}) {
     ws_origins: text('wsOrigins', config.wsOrigins),
     reconnect_timeout_ms: ms('reconnectTimeoutMs', config.reconnectTimeoutMs),
     resume_buffer_bytes: int32('resumeBufferBytes', config.resumeBufferBytes, 0, 2 ** 32 - 1),
+    shm_ring_bytes: int32('shmRingBytes', config.shmRingBytes, 0, 2 ** 32 - 1),
+    shm_spin_us: int32('shmSpinUs', config.shmSpinUs, -(2 ** 31), INT32_MAX),
   };
 }
 

@@ -93,6 +93,9 @@ const structs = Object.freeze({
     // layout 5: read by the library only when struct_size covers it
     reconnect_timeout_ms: 'int32_t',
     resume_buffer_bytes: 'uint32_t',
+    // layout 6: read by the library only when struct_size covers it
+    shm_ring_bytes: 'uint32_t',
+    shm_spin_us: 'int32_t',
   }),
   dapper_ipc_frame: Object.freeze({
     payload: 'const void *',

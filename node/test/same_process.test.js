@@ -38,7 +38,8 @@ async function pair(transport) {
   return [a, b];
 }
 
-for (const transport of [LOCAL, 'tcp', 'ws']) {
+// shm (Linux): the same frames through the shared-memory rings, with no change in the package.
+for (const transport of [LOCAL, 'tcp', 'ws', ...(process.platform === 'linux' ? ['shm'] : [])]) {
   test(`${transport}: a listener and its client in one process send each other 0 B to 64 MiB, both directions at once`, async () => {
     const [a, b] = await pair(transport);
     await within(10000, a.waitForClient(10000), 'waitForClient');

@@ -303,7 +303,25 @@ def ws_frames_seeds():
     write(t, "cut", bytes([mode_server_1k, 0]) + ws_frame(2, one)[:7])
 
 
+def shm_ring_seeds():
+    # ShmRingTarget's script: a size byte, then operations (op % 6: 0 the peer sets the write
+    # index, 1 writes ring bytes, 2 our reader reads, 3 the peer sets the read index, 4 our
+    # writer writes, 5 a wait or closed word; 132 and 135: 0 and 3 with any 64-bit value).
+    t = "shm-ring"
+    u16 = lambda v: v.to_bytes(2, "big")
+    u64 = lambda v: v.to_bytes(8, "big")
+    peer_bytes = bytes([1]) + u16(0) + bytes([100]) + bytes(range(100))
+    write(t, "stream", bytes([0]) + peer_bytes + bytes([0]) + u16(100) + bytes([2]) + u16(64) + bytes([2]) + u16(64))
+    write(t, "wrap", bytes([0, 4]) + u16(4000) + bytes([3]) + u16(1000) + bytes([4]) + u16(2000)
+          + bytes([0]) + u16(4096) + bytes([2]) + u16(5000))
+    write(t, "hostile-write-index", bytes([1, 132]) + u64(2**64 - 5) + bytes([2]) + u16(100))
+    write(t, "one-past-full", bytes([0, 0]) + u16(4097) + bytes([2]) + u16(10))
+    write(t, "hostile-read-index", bytes([2, 4]) + u16(300) + bytes([135]) + u64(2**63) + bytes([4]) + u16(10))
+    write(t, "waits", bytes([0, 5]) + u16(0) + u16(1) + bytes([11]) + u16(0xFFFF) + u16(0xFFFF) + bytes([17]) + u16(0) + u16(2))
+
+
 if __name__ == "__main__":
+    shm_ring_seeds()
     ws_handshake_seeds()
     ws_frames_seeds()
     frame_reader_seeds()

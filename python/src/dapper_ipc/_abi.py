@@ -111,6 +111,9 @@ class Config(ctypes.Structure):
         # layout 5: read by the library only when struct_size covers it
         ("reconnect_timeout_ms", ctypes.c_int32),
         ("resume_buffer_bytes", ctypes.c_uint32),
+        # layout 6: read by the library only when struct_size covers it
+        ("shm_ring_bytes", ctypes.c_uint32),
+        ("shm_spin_us", ctypes.c_int32),
     ]
 
 

@@ -400,6 +400,8 @@ _RANGE_MESSAGES = {
     "heartbeat_ms": "heartbeat_ms must fit a signed 32-bit integer (got {})",
     "reconnect_timeout_ms": "reconnect_timeout_ms must fit a signed 32-bit integer (got {})",
     "resume_buffer_bytes": "resume_buffer_bytes must be between 0 and 4294967295 (got {})",
+    "shm_ring_bytes": "shm_ring_bytes must be between 0 and 4294967295 (got {})",
+    "shm_spin_us": "shm_spin_us must fit a signed 32-bit integer (got {})",
 }
 
 
@@ -480,4 +482,6 @@ def new_config(config):
         "reconnect_timeout_ms", getattr(config, "reconnect_timeout_ms", None) or 0, -_INT32_MAX - 1, _INT32_MAX
     )
     c.resume_buffer_bytes = _int_field("resume_buffer_bytes", getattr(config, "resume_buffer_bytes", None) or 0, 0, _UINT32_MAX)
+    c.shm_ring_bytes = _int_field("shm_ring_bytes", getattr(config, "shm_ring_bytes", None) or 0, 0, _UINT32_MAX)
+    c.shm_spin_us = _int_field("shm_spin_us", getattr(config, "shm_spin_us", None) or 0, -_INT32_MAX - 1, _INT32_MAX)
     return c, keep

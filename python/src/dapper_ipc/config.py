@@ -18,8 +18,9 @@ _LAUNCHER_FLAGS = {
 class TransportConfig:
     """Where to listen or connect. Every None means the library's default.
 
-    transport: "auto" (unix on POSIX, pipe on Windows), "unix", "tcp", "pipe" or "ws" (a
-        WebSocket at ws://host:port/, so a browser page can be the peer); any case.
+    transport: "auto" (unix on POSIX, pipe on Windows), "unix", "tcp", "pipe", "ws" (a
+        WebSocket at ws://host:port/, so a browser page can be the peer) or "shm" (Linux:
+        shared memory between two ends of this library, reached by a unix path); any case.
         "stdio" (connect only, POSIX): the launcher side speaks over its own stdin and
         stdout, which the library moves out of reach (fd 1 then writes to stderr, so
         print() cannot corrupt the stream; see docs/transports.md); the adapter side is
@@ -72,6 +73,12 @@ class TransportConfig:
     reconnect_timeout_ms: Optional[int] = None
     #: The most bytes of sent, unacknowledged frames kept for a resume (None or 0: 4 MiB).
     resume_buffer_bytes: Optional[int] = None
+    #: shm listener: bytes of each of its two rings, a power of two from 4096 to 1 GiB
+    #: (None or 0: 1 MiB). The client takes the listener's size.
+    shm_ring_bytes: Optional[int] = None
+    #: shm: microseconds a reader polls the ring, yielding the CPU, before it sleeps on a
+    #: futex (None or 0: 50; negative: never poll).
+    shm_spin_us: Optional[int] = None
 
     @classmethod
     def from_launcher_args(cls, args: Sequence[str]) -> "TransportConfig":

@@ -71,6 +71,12 @@ public sealed class TransportConfig
 
     public const uint DefaultResumeBufferBytes = 4 << 20;
 
+    /// <summary>shm listener: bytes of each of the two rings (a power of two, 4 KiB to 1 GiB).</summary>
+    public uint ShmRingBytes { get; set; } = Transports.Shm.ShmLayout.DefaultRingBytes;
+
+    /// <summary>shm: microseconds a reader (or a writer waiting for room) polls the ring before sleeping on a futex; negative: none.</summary>
+    public int ShmSpinUs { get; set; } = Transports.Shm.ShmLayout.DefaultSpinUs;
+
     internal TransportConfig Copy() => (TransportConfig)MemberwiseClone();
 
     internal void Validate()
@@ -86,6 +92,18 @@ public sealed class TransportConfig
         {
             throw new IpcException(IpcStatus.InvalidArgument,
                 "host is empty: give an address or a name, or leave it NULL for 127.0.0.1");
+        }
+
+        if (!Transports.Shm.ShmLayout.ValidRingBytes(ShmRingBytes))
+        {
+            throw new IpcException(IpcStatus.InvalidArgument,
+                $"shm_ring_bytes must be a power of two from {Transports.Shm.ShmLayout.MinRingBytes} to {Transports.Shm.ShmLayout.MaxRingBytes} (got {ShmRingBytes})");
+        }
+
+        if (Reconnect && Transport is not null && Transport.Trim().Equals("shm", System.StringComparison.OrdinalIgnoreCase))
+        {
+            throw new IpcException(IpcStatus.Unsupported,
+                "DAPPER_IPC_FLAG_RECONNECT is not supported over shm (a peer that leaves takes its shared memory with it); use unix");
         }
 
         if (Port is < 0 or > 65535)

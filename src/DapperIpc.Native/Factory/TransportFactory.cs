@@ -47,6 +47,11 @@ public static class TransportFactory
             return TransportKind.Ws;
         }
 
+        if (trimmed.Equals("shm", StringComparison.OrdinalIgnoreCase))
+        {
+            return TransportKind.Shm;
+        }
+
         if (trimmed.Equals("stdio", StringComparison.OrdinalIgnoreCase))
         {
             return TransportKind.Stdio;
@@ -89,6 +94,11 @@ public static class TransportFactory
             case TransportKind.Tcp:
                 return TcpSocketListener.Create(config.Host, config.Port, ListenerOptions(config));
 
+            case TransportKind.Shm:
+                // No fallback: a caller that asked for shared memory wants to know it has none.
+                Transports.Shm.ShmRendezvous.RequireLinux();
+                return UnixSocketListener.Create(config.Path, ListenerOptions(config), shm: true);
+
             case TransportKind.Ws:
                 return Transports.Ws.WsListener.Create(config.Host, config.Port, config.WsOrigins, ListenerOptions(config));
 
@@ -116,7 +126,14 @@ public static class TransportFactory
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
-        if (ResolveTransport(config.Transport) != TransportKind.Pipe)
+        TransportKind kind = ResolveTransport(config.Transport);
+        if (kind == TransportKind.Shm)
+        {
+            throw new IpcException(IpcStatus.Unsupported,
+                "a session listener over shm is not supported: each session would need its own shared memory handshake; use unix");
+        }
+
+        if (kind != TransportKind.Pipe)
         {
             return CreateListener(config);
         }
@@ -140,6 +157,15 @@ public static class TransportFactory
                 }
 
                 return SocketConnector.ConnectUnix(config.Path, ClientOptions(config), config.ConnectTimeoutMs, cancel);
+
+            case TransportKind.Shm:
+                Transports.Shm.ShmRendezvous.RequireLinux();
+                if (string.IsNullOrEmpty(config.Path))
+                {
+                    throw new IpcException(IpcStatus.InvalidArgument, "the shm transport needs a path to connect to");
+                }
+
+                return SocketConnector.ConnectShm(config.Path, ClientOptions(config), config.ConnectTimeoutMs, cancel);
 
             case TransportKind.Tcp:
                 if (config.Port <= 0)
@@ -188,11 +214,18 @@ public static class TransportFactory
         "the pipe transport (Windows named pipes) is not supported on this platform; use unix or tcp");
 
     private static ConnectionOptions ListenerOptions(TransportConfig config)
-        => new(config.MaxFrameSize, config.SendTimeoutMs, config.RequireAuth ? TokenHandshake.NewToken() : null);
+        => new(config.MaxFrameSize, config.SendTimeoutMs, config.RequireAuth ? TokenHandshake.NewToken() : null)
+        {
+            ShmRingBytes = config.ShmRingBytes,
+            ShmSpinUs = config.ShmSpinUs,
+        };
 
     private static ConnectionOptions ClientOptions(TransportConfig config)
         => new(config.MaxFrameSize, config.SendTimeoutMs,
-            config.AuthToken ?? NullIfEmpty(Environment.GetEnvironmentVariable(ConnectionOptions.AuthTokenVariable)));
+            config.AuthToken ?? NullIfEmpty(Environment.GetEnvironmentVariable(ConnectionOptions.AuthTokenVariable)))
+        {
+            ShmSpinUs = config.ShmSpinUs,
+        };
 
     private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
 }

@@ -12,4 +12,7 @@ public enum TransportKind
 
     /// <summary>A transport the host registered (dapper_ipc_register_transport).</summary>
     Plugin,
+
+    /// <summary>Shared memory between two ends of this library, reached through a unix socket (Linux).</summary>
+    Shm,
 }

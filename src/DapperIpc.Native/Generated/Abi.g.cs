@@ -151,6 +151,10 @@ namespace DapperIpc.Interop
         public int ReconnectTimeoutMs;
         public uint ResumeBufferBytes;
 
+        // Layout 6: read only when struct_size is at least SizeThroughShmSpinUs.
+        public uint ShmRingBytes;
+        public int ShmSpinUs;
+
         /// <summary>The size of the first layout (through connect_timeout_ms): the smallest struct_size there is.</summary>
         internal static int BaseSize
         {
@@ -208,6 +212,16 @@ namespace DapperIpc.Interop
             {
                 NativeConfig c = default;
                 return (uint)((byte*)&c.ResumeBufferBytes - (byte*)&c) + (uint)sizeof(uint);
+            }
+        }
+
+        /// <summary>The struct_size that covers layout 6 (shm_ring_bytes, shm_spin_us).</summary>
+        internal static uint SizeThroughShmSpinUs
+        {
+            get
+            {
+                NativeConfig c = default;
+                return (uint)((byte*)&c.ShmSpinUs - (byte*)&c) + (uint)sizeof(int);
             }
         }
     }

@@ -9,7 +9,7 @@ using DapperIpc.Factory;
 namespace DapperIpc.Interop;
 
 /// <summary>
-/// The launcher side of dapper_ipc_launcher_args: reads --ipc (unix, tcp, pipe, ws, stdio or a registered transport), --ipc-path, --ipc-host,
+/// The launcher side of dapper_ipc_launcher_args: reads --ipc (unix, tcp, pipe, ws, shm, stdio or a registered transport), --ipc-path, --ipc-host,
 /// --ipc-port, --ipc-pipe and --ipc-address (a registered transport's) out of a launcher's argv (as "--opt value" or "--opt=value";
 /// everything else is ignored) into a TransportConfig for connect. A missing or
 /// contradictory option is E_INVALID_ARGUMENT naming it.
@@ -32,6 +32,7 @@ internal static class LauncherArgv
         ["tcp"] = [IpcHost, IpcPort],
         ["pipe"] = [IpcPipe],
         ["ws"] = [IpcHost, IpcPort],
+        ["shm"] = [IpcPath],
         ["stdio"] = [],
     };
 
@@ -121,14 +122,14 @@ internal static class LauncherArgv
 
         if (!found.TryGetValue(Ipc, out string? transport))
         {
-            throw Invalid("--ipc is missing from argv (expected --ipc unix|tcp|pipe|ws)");
+            throw Invalid("--ipc is missing from argv (expected --ipc unix|tcp|pipe|ws|shm)");
         }
 
         transport = transport.ToLowerInvariant();
         bool plugin = !s_optionsOf.ContainsKey(transport) && Transports.Plugin.PluginTransport.Find(transport) is not null;
         if (!s_optionsOf.TryGetValue(transport, out string[]? own) && !plugin)
         {
-            throw Invalid($"--ipc {found[Ipc]}: expected unix, tcp, pipe, ws, stdio or a registered transport");
+            throw Invalid($"--ipc {found[Ipc]}: expected unix, tcp, pipe, ws, shm, stdio or a registered transport");
         }
 
         own ??= s_pluginOptions;
@@ -145,6 +146,7 @@ internal static class LauncherArgv
         switch (transport)
         {
             case "unix":
+            case "shm":
                 config.Path = Required(found, IpcPath, transport);
                 break;
             case "tcp":

@@ -65,6 +65,12 @@ public unsafe partial struct NativeConfig
             result.ResumeBufferBytes = config->ResumeBufferBytes == 0 ? TransportConfig.DefaultResumeBufferBytes : config->ResumeBufferBytes;
         }
 
+        if (config->StructSize >= SizeThroughShmSpinUs)
+        {
+            result.ShmRingBytes = config->ShmRingBytes == 0 ? Transports.Shm.ShmLayout.DefaultRingBytes : config->ShmRingBytes;
+            result.ShmSpinUs = config->ShmSpinUs == 0 ? Transports.Shm.ShmLayout.DefaultSpinUs : config->ShmSpinUs;
+        }
+
         return result;
     }
 

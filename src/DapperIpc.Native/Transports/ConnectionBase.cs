@@ -183,6 +183,14 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
         }
     }
 
+    /// <summary>Called by a listener once it admitted this client (its token checked): a transport that sets up more then does it here (shm offers its shared memory).</summary>
+    internal virtual void Admitted()
+    {
+    }
+
+    /// <summary>Sends a handshake frame (the client's auth token), before any other: as a frame, unless the transport carries handshakes apart (shm: on its socket).</summary>
+    internal virtual void SendHandshake(byte kind, ReadOnlySpan<byte> payload) => SendFrame(kind, payload);
+
     /// <summary>Resends frames already counted once (a resume's replay): in order, blocking, not counted again.</summary>
     internal void SendReplay(ReadOnlySpan<NativeFrame> frames) => Write(frames, 0, counted: false);
 

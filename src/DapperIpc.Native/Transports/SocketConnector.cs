@@ -22,6 +22,14 @@ internal static class SocketConnector
             "unix:" + path, options, timeoutMs, cancel);
     }
 
+    /// <summary>The unix socket of a shm listener, then the shared memory it passes over it (Transports/Shm).</summary>
+    public static ConnectionBase ConnectShm(string path, ConnectionOptions options, int timeoutMs, CancellationToken cancel)
+    {
+        UnixSocketPath.CheckLength(path);
+        return Connect(new UnixDomainSocketEndPoint(path), AddressFamily.Unix, ProtocolType.Unspecified,
+            "shm:" + path, options, timeoutMs, cancel, shm: true);
+    }
+
     public static ConnectionBase ConnectTcp(string host, int port, ConnectionOptions options, int timeoutMs, CancellationToken cancel)
     {
         IPAddress address = TcpAddress.Resolve(host);
@@ -49,7 +57,7 @@ internal static class SocketConnector
     }
 
     private static ConnectionBase Connect(EndPoint endpoint, AddressFamily family, ProtocolType protocol,
-        string description, ConnectionOptions options, int timeoutMs, CancellationToken cancel)
+        string description, ConnectionOptions options, int timeoutMs, CancellationToken cancel, bool shm = false)
     {
         long start = Stopwatch.GetTimestamp();
         while (true)
@@ -73,7 +81,9 @@ internal static class SocketConnector
                     socket.NoDelay = true;
                 }
 
-                var connection = SocketConnection.Create(socket, options, description);
+                ConnectionBase connection = shm
+                    ? Shm.ShmConnection.Connected(socket, options, description)
+                    : SocketConnection.Create(socket, options, description);
                 if (options.AuthToken is not null)
                 {
                     // The first frame, before anything the host sends.

@@ -66,9 +66,10 @@ internal abstract class SocketListener : ListenerBase
 
                 try
                 {
-                    SocketConnection? connection = OnAccepted(client);
+                    ConnectionBase? connection = OnAccepted(client);
                     if (connection is not null && (!authenticate || Authenticated(connection)))
                     {
+                        connection.Admitted();
                         return connection;
                     }
                 }
@@ -109,9 +110,9 @@ internal abstract class SocketListener : ListenerBase
     }
 
     /// <summary>Checks and wraps an accepted client; null refuses it (the caller closes it and waits for the next).</summary>
-    protected abstract SocketConnection? OnAccepted(Socket client);
+    protected abstract ConnectionBase? OnAccepted(Socket client);
 
-    private bool Authenticated(SocketConnection connection)
+    private bool Authenticated(ConnectionBase connection)
     {
         string? refusal = AuthRefusal(connection, TokenHandshake.ReadTimeoutMs);
         if (refusal is null)

@@ -26,7 +26,7 @@ internal static class TokenHandshake
     public static void Present(ConnectionBase connection, string token)
     {
         byte[] payload = Encoding.UTF8.GetBytes($"{{\"event\": \"{EventName}\", \"token\": \"{token}\"}}");
-        connection.SendFrame(FrameKind.Event, payload);
+        connection.SendHandshake(FrameKind.Event, payload);
     }
 
     /// <summary>Fills the buffer or returns false (end of stream, or not all of it by the deadline, a Stopwatch timestamp).</summary>

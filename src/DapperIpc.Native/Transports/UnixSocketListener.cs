@@ -20,19 +20,22 @@ internal sealed class UnixSocketListener : SocketListener
     private readonly string _path;
     private readonly string? _ownDirectory;
     private readonly FileIdentity _bound;
+    private readonly bool _shm;
 
-    private UnixSocketListener(Socket socket, string path, string? ownDirectory, FileIdentity bound, ConnectionOptions options)
+    private UnixSocketListener(Socket socket, string path, string? ownDirectory, FileIdentity bound, ConnectionOptions options, bool shm)
         : base(socket, options)
     {
         _path = path;
         _ownDirectory = ownDirectory;
         _bound = bound;
-        LauncherArgs = ["--ipc", "unix", "--ipc-path", path];
+        _shm = shm;
+        LauncherArgs = ["--ipc", shm ? "shm" : "unix", "--ipc-path", path];
     }
 
     public override IReadOnlyList<string> LauncherArgs { get; }
 
-    public override string Description => "unix:" + _path;
+    /// <summary>"unix:path", or "shm:path" for the shared-memory transport, whose rendezvous is this socket.</summary>
+    public override string Description => (_shm ? "shm:" : "unix:") + _path;
 
     /// <summary>
     /// Binds and listens. Throws IpcException: PathTooLong, PathExists or AddressInUse
@@ -42,7 +45,7 @@ internal sealed class UnixSocketListener : SocketListener
     /// socket, bound and listened on under <see cref="UnixPathLock"/>, so of two
     /// listeners racing for it exactly one wins and the other gets AddressInUse.
     /// </summary>
-    public static UnixSocketListener Create(string? path, ConnectionOptions options)
+    public static UnixSocketListener Create(string? path, ConnectionOptions options, bool shm = false)
     {
         if (!Socket.OSSupportsUnixDomainSockets)
         {
@@ -52,7 +55,7 @@ internal sealed class UnixSocketListener : SocketListener
         if (path is null)
         {
             string ownDirectory = UnixSocketPath.CreatePrivateDirectory();
-            return Bind(Path.Combine(ownDirectory, UnixSocketPath.SocketFileName), ownDirectory, options);
+            return Bind(Path.Combine(ownDirectory, UnixSocketPath.SocketFileName), ownDirectory, options, shm);
         }
 
         path = Path.GetFullPath(path);
@@ -67,11 +70,11 @@ internal sealed class UnixSocketListener : SocketListener
         using (UnixPathLock.Acquire(path))
         {
             ClearStaleSocket(path);
-            return Bind(path, null, options);
+            return Bind(path, null, options, shm);
         }
     }
 
-    private static UnixSocketListener Bind(string path, string? ownDirectory, ConnectionOptions options)
+    private static UnixSocketListener Bind(string path, string? ownDirectory, ConnectionOptions options, bool shm)
     {
         try
         {
@@ -106,7 +109,7 @@ internal sealed class UnixSocketListener : SocketListener
                 throw;
             }
 
-            var listener = new UnixSocketListener(socket, path, ownDirectory, bound, options);
+            var listener = new UnixSocketListener(socket, path, ownDirectory, bound, options, shm);
             ExitCleanup.Track(path, ownDirectory, bound);
             Log.Listening(listener.Description);
             return listener;
@@ -209,7 +212,7 @@ internal sealed class UnixSocketListener : SocketListener
     /// others out already, and the peer's credentials are checked again here, for a
     /// caller-given path in a shared directory.
     /// </summary>
-    protected override SocketConnection? OnAccepted(Socket client)
+    protected override ConnectionBase? OnAccepted(Socket client)
     {
         uint? peer = PeerCredentials.PeerUserId(client.SafeHandle.DangerousGetHandle());
         uint self = OperatingSystem.IsWindows() ? 0 : PeerCredentials.CurrentUserId;
@@ -219,7 +222,7 @@ internal sealed class UnixSocketListener : SocketListener
             return null;
         }
 
-        return SocketConnection.Create(client, Options, Description);
+        return _shm ? Shm.ShmConnection.Accepted(client, Options, Description) : SocketConnection.Create(client, Options, Description);
     }
 
     /// <summary>

@@ -96,6 +96,8 @@ public unsafe partial struct dapper_ipc_config
     public byte* ws_origins;
     public int reconnect_timeout_ms;
     public uint resume_buffer_bytes;
+    public uint shm_ring_bytes;
+    public int shm_spin_us;
 }
 
 [StructLayout(LayoutKind.Sequential)]

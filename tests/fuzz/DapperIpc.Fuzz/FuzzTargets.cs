@@ -18,5 +18,6 @@ public static class FuzzTargets
         ["session-hello"] = SessionHelloTarget.Run,
         ["ws-handshake"] = WsHandshakeTarget.Run,
         ["ws-frames"] = WsFramesTarget.Run,
+        ["shm-ring"] = ShmRingTarget.Run,
     };
 }
