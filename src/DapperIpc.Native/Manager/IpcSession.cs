@@ -835,9 +835,11 @@ internal sealed class IpcSession
                 return false;
             }
 
-            _stats.FramesReceived += frames.Length;
-            _stats.BytesReceived += bytes;
-            _stats.LastReceiveStamp = StampClock.Stamp();
+            ConnectionStats stats = _stats;
+            stats.FramesReceived += frames.Length;
+            stats.BytesReceived += bytes;
+            long stamp = connection.ReadStamp;
+            stats.LastReceiveStamp = stamp != 0 ? stamp : StampClock.Stamp();
             try
             {
                 handler?.OnMessages(frames);

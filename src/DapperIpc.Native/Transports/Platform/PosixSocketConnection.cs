@@ -33,9 +33,11 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
     protected override int ReceiveCore(Span<byte> buffer)
     {
         fixed (byte* p = buffer)
+        fixed (long* stamp = &ReadStamp)
         {
-            nint n = SocketShim.Recv(_fd, p, (nuint)buffer.Length);
-            return n >= 0 ? (int)n : throw Error((int)n, Marshal.GetLastPInvokeError(), "recv");
+            int errno = 0;
+            nint n = SocketShim.Recv(_fd, p, (nuint)buffer.Length, stamp, &errno);
+            return n >= 0 ? (int)n : throw Error((int)n, errno, "recv");
         }
     }
 
@@ -174,6 +176,7 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
     /// frame's websocket header followed by its DP header. Throws IpcException with the
     /// frames fully written (StreamCut when a frame went out in part).
     /// </summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit] // the stack buffers are written before they are read
     private void WriteGathered(ReadOnlySpan<NativeFrame> frames, bool webSocket)
     {
         AckRidesOnThisWrite();
@@ -255,9 +258,10 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
         long blockedSince = 0;
         while (first < count)
         {
+            int error = 0;
             nint n = blockedSince == 0
-                ? SocketShim.SendVNoWait(_fd, iov + first, count - first)
-                : SocketShim.SendV(_fd, iov + first, count - first);
+                ? SocketShim.SendVNoWait(_fd, iov + first, count - first, &error)
+                : SocketShim.SendV(_fd, iov + first, count - first, &error);
             if (n < 0)
             {
                 if (n == (int)ErrnoClass.WouldBlock && blockedSince == 0)
@@ -268,7 +272,7 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
 
                 if (n != (int)ErrnoClass.Interrupted)
                 {
-                    errno = Marshal.GetLastPInvokeError();
+                    errno = error;
                     result = (int)n;
                     break;
                 }
