@@ -213,6 +213,7 @@ public sealed class IPCManager : IDisposable
     }
 
     /// <summary>Sends one frame; any thread. Throws NotConnected with no peer, Closed once it is gone.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public void Send(byte kind, ReadOnlySpan<byte> payload)
     {
         IpcSession? s = Volatile.Read(ref _session);
