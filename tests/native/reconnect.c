@@ -263,9 +263,14 @@ struct host {
     char reconnect_reason[512]; /* the last RECONNECTING's */
 };
 
+/* Set in a peer process: each frame is sent back. */
+static int echo_frames;
+
 static void on_frame(void *user, int32_t kind, const uint8_t *payload, size_t length)
 {
     struct host *h = user;
+    if (echo_frames)
+        dapper_ipc_send(h->m, kind, payload, length);
     uint64_t n = 0;
     for (size_t i = 0; i < 8 && length == 8; i++)
         n = n << 8 | payload[i];
@@ -429,6 +434,7 @@ static int peer_listen(int port, const char *path, int heartbeat_ms)
 {
     struct host h;
     host_init(&h);
+    echo_frames = 1;
     dapper_ipc_config config;
     dapper_ipc_config_init(&config, sizeof config);
     int unix_socket = strcmp(path, "-") != 0;
@@ -516,8 +522,12 @@ static int restarted_listener_refuses(int unix_socket)
     host_init(&client);
     connect_at(client.m, port, unix_socket ? path : NULL, DAPPER_IPC_FLAG_RECONNECT, 0);
     must(dapper_ipc_start_reader(client.m), "start_reader");
+    uint8_t zero[8] = {0};
     for (int i = 0; i < 10; i++)
-        must(dapper_ipc_send(client.m, DAPPER_IPC_KIND_EVENT, "12345678", 8), "send");
+        must(dapper_ipc_send(client.m, DAPPER_IPC_KIND_EVENT, zero, sizeof zero), "send");
+    /* The listener answers the offer before it reads these frames, so with the first echo
+       the answer is in: the session was agreed, and only the new process can refuse it. */
+    check(latch_wait(&client.received, 1, WAIT_SECONDS), "the listener echoed a frame");
     kill(first, SIGKILL);
     waitpid(first, NULL, 0);
     check(latch_wait(&client.reconnecting, 1, WAIT_SECONDS), "the client reported RECONNECTING");
@@ -662,6 +672,46 @@ static int test_another_process_in_the_clients_place(void)
     return 0;
 }
 
+/* ---- a client with the flag, a listener without it: the drop ends it at once ----- */
+
+/* The listener (this library, without the flag) drops the client's offer and never
+   answers it; when it goes away, the client's one reconnect finds nobody and the client
+   reports DISCONNECTED with that reason at once instead of retrying for
+   reconnect_timeout_ms (ten minutes here: only the quick end fits in the wait). */
+static int test_listener_without_the_flag(void)
+{
+    struct host server, client;
+    host_init(&server);
+    host_init(&client);
+    int port = listen_port(server.m, 0, 0);
+    must(dapper_ipc_start_reader(server.m), "server start_reader");
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = "tcp";
+    config.port = port;
+    config.flags = DAPPER_IPC_FLAG_RECONNECT;
+    config.connect_timeout_ms = WAIT_SECONDS * 1000;
+    config.reconnect_timeout_ms = 600000;
+    must(dapper_ipc_connect(client.m, &config), "connect");
+    must(dapper_ipc_start_reader(client.m), "client start_reader");
+    uint8_t zero[8] = {0};
+    must(dapper_ipc_send(client.m, DAPPER_IPC_KIND_EVENT, zero, sizeof zero), "client send");
+    must(dapper_ipc_send(server.m, DAPPER_IPC_KIND_EVENT, zero, sizeof zero), "server send");
+    check(latch_wait(&server.received, 1, WAIT_SECONDS) && latch_wait(&client.received, 1, WAIT_SECONDS),
+          "one frame each way");
+    dapper_ipc_cleanup(server.m);
+    check(latch_wait(&client.disconnected, 1, WAIT_SECONDS), "the client reported DISCONNECTED without waiting out reconnect_timeout_ms");
+    printf("reason: %s\n", client.reason);
+    check(strstr(client.reason, "never answered") != NULL && strstr(client.reason, "DAPPER_IPC_FLAG_RECONNECT") != NULL,
+          "the reason says the listener never answered the offer and lacks the flag");
+    check(client.connected.value == 1, "no CONNECTED after the first one (%d)", client.connected.value);
+    int32_t rc = dapper_ipc_send(client.m, DAPPER_IPC_KIND_EVENT, zero, sizeof zero);
+    check(rc == DAPPER_IPC_E_CLOSED || rc == DAPPER_IPC_E_NOT_CONNECTED, "a send after it fails (%d: %s)", rc, last_error());
+    dapper_ipc_manager_destroy(client.m);
+    dapper_ipc_manager_destroy(server.m);
+    return 0;
+}
+
 /* ---- a stock client of a listener with the flag sees nothing new --------------- */
 
 static int test_stock_client_sees_nothing_new(void)
@@ -717,6 +767,7 @@ int main(int argc, char **argv)
         {"restarted-listener-refuses-unix", test_restarted_listener_refuses_unix},
         {"heartbeats-after-resumes", test_heartbeats_after_resumes},
         {"another-process-in-the-clients-place", test_another_process_in_the_clients_place},
+        {"listener-without-the-flag", test_listener_without_the_flag},
         {"stock-client-sees-nothing-new", test_stock_client_sees_nothing_new},
     };
     return run_named_test("reconnect", argc, argv, tests, sizeof tests / sizeof tests[0]);
