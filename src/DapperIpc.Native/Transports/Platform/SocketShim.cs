@@ -53,7 +53,11 @@ internal static unsafe partial class SocketShim
     [LibraryImport(Library, EntryPoint = "dapper_ipc_sendv")]
     public static partial nint SendV(int fd, IoVec* iov, int count, int* error);
 
-    /// <summary>As <see cref="SendV"/> without waiting: WouldBlock when there is no room at all.</summary>
+    /// <summary>
+    /// As <see cref="SendV"/> without waiting: WouldBlock when there is no room at all. No GC
+    /// transition: it cannot block, and at worst copies one socket buffer's worth (a GC
+    /// waits that long for this thread), which costs less than the transition on every send.
+    /// </summary>
     [LibraryImport(Library, EntryPoint = "dapper_ipc_sendv_nowait")]
     [System.Runtime.InteropServices.SuppressGCTransition]
     public static partial nint SendVNoWait(int fd, IoVec* iov, int count, int* error);
