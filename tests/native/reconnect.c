@@ -179,7 +179,12 @@ static void *proxy_main(void *arg)
                 if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
                     continue;
                 int from = i == 0 ? down : up, to = i == 0 ? up : down;
-                ssize_t n = recv(from, buf, sizeof buf, 0);
+                /* Never past the stall point in one read: one large read (a proxy thread
+                   scheduled late under load) once passed all 2,000 frames before it. */
+                size_t cap = sizeof buf;
+                if (i == 0 && p->stall_after > 0 && (size_t)(p->stall_after - upward) < cap)
+                    cap = (size_t)(p->stall_after - upward);
+                ssize_t n = recv(from, buf, cap, 0);
                 if (n <= 0) {
                     alive = 0;
                     break;
