@@ -100,6 +100,7 @@ struct proxy {
     long every;              /* bytes (both ways) before a cut */
     long stall_after;        /* client-to-listener bytes after which the client is no longer read (0: never) */
     volatile int cut_now;    /* set by the test: cut at once */
+    volatile long upward;    /* client-to-listener bytes passed on the current connection */
     volatile int stop;
     int cuts;
     pthread_t thread;
@@ -162,6 +163,7 @@ static void *proxy_main(void *arg)
         }
         long budget = p->every + (long)(rand_r(&seed) % (4 * FRAME_BYTES));
         long upward = 0;
+        p->upward = 0;
         uint8_t buf[65536];
         int alive = 1;
         while (alive && !p->stop) {
@@ -190,8 +192,10 @@ static void *proxy_main(void *arg)
                     break;
                 }
                 size_t pass = (size_t)n;
-                if (i == 0)
+                if (i == 0) {
                     upward += n;
+                    p->upward = upward;
+                }
                 int cut = 0;
                 if ((long)pass >= budget) {
                     pass = (size_t)budget;
@@ -219,6 +223,7 @@ static void proxy_start(struct proxy *p, int upstream_port, const char *upstream
     p->every = every;
     p->stall_after = 0;
     p->cut_now = 0;
+    p->upward = 0;
     if (upstream_path != NULL) {
         snprintf(p->upstream_path, sizeof p->upstream_path, "%s", upstream_path);
         snprintf(p->path, sizeof p->path, "%s.proxy", upstream_path);
@@ -415,6 +420,12 @@ static int test_past_the_resume_buffer(void)
         rc = dapper_ipc_send(client.m, DAPPER_IPC_KIND_EVENT, payload, sizeof payload);
     }
     check(rc == DAPPER_IPC_OK, "2,000 sends went to the kernel (%d)", rc);
+    /* A proxy thread starved under load may not have passed even the offer yet. */
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (proxy.upward < proxy.stall_after && seconds_since(&start) < WAIT_SECONDS)
+        usleep(1000);
+    check(proxy.upward >= proxy.stall_after, "the proxy passed the first ~100 frames (%ld bytes)", proxy.upward);
     proxy.cut_now = 1;
     check(latch_wait(&client.reconnecting, 1, WAIT_SECONDS), "the cut made the client report RECONNECTING");
     check(latch_wait(&client.disconnected, 1, WAIT_SECONDS), "then DISCONNECTED");
