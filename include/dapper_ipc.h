@@ -205,12 +205,17 @@ typedef enum dapper_ipc_flags {
        stock launcher, a listener without the flag) nothing new is sent and
        a drop is reported as before. Works with the reader thread (callbacks);
        in the pull mode (recv) a drop ends the connection as before.
-       Heartbeats (heartbeat_ms) run on the first connection only: after a
-       resume, tcp keepalive watches the connection. A connecting end with the
-       flag whose listener lacks it (or reads in the pull mode) still tries to
-       rejoin after a drop (the drop may have overtaken the listener's answer)
-       and reports DISCONNECTED once the rejoin goes unanswered or
-       reconnect_timeout_ms ran out. Costs one copy of each sent frame into
+       Heartbeats (heartbeat_ms) run again on every resumed connection with
+       the periods announced the first time; a peer they find unresponsive is
+       a drop like any other (RECONNECTING with that reason), and when the
+       resume then fails too (a frozen process answers nothing) DISCONNECTED
+       keeps "peer unresponsive for N ms" ahead of the resume's reason. A
+       connecting end whose offer was never answered (the listener lacks the
+       flag, or reads in the pull mode) makes one rejoin try after a drop
+       (the drop may have overtaken the answer): when it finds nobody
+       listening, is closed, or goes unanswered for 5 s, DISCONNECTED says
+       "the listener never answered this end's resume offer", without waiting
+       out reconnect_timeout_ms. Costs one copy of each sent frame into
        a ring allocated once per connection, and an acknowledgement (a 17-byte
        control frame) per read that delivered frames; nothing with the flag
        off. */

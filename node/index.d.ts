@@ -91,7 +91,9 @@ export interface TransportConfig {
   wsOrigins?: string;
   /** Survive a dropped connection, resuming with every frame delivered exactly once and in
    *  order, between two ends of this library that both set it (DAPPER_IPC_FLAG_RECONNECT):
-   *  'reconnecting' then 'connected', or 'disconnected' with the reason the resume failed. */
+   *  'reconnecting' then 'connected', or 'disconnected' with the reason the resume failed
+   *  (at once, after one try, when the listener never answered the offer: it lacks the flag).
+   *  Heartbeats keep running on each resumed connection. */
   reconnect?: boolean;
   /** After a drop: ms to keep reconnecting, or to wait for the client's return (30000;
    *  negative: no limit). */

@@ -99,3 +99,26 @@ test('reconnectTimeoutMs and resumeBufferBytes are config keys the library reads
   m.createListener({ transport: 'tcp', reconnect: true, reconnectTimeoutMs: 1000, resumeBufferBytes: 1 << 16 });
   await m.destroy();
 });
+
+test('a listener without the flag: the client reports it at once when that listener is gone', async () => {
+  // Its offer never answered, the client makes one rejoin try; with the listener gone it
+  // finds nobody and says so, long before reconnectTimeoutMs (ten minutes here).
+  const a = new IPCManager();
+  const b = new IPCManager();
+  const args = a.createListener({ transport: 'tcp' });
+  const got = new Promise((resolve) => a.on('message', resolve));
+  a.startReader();
+  await within(10000, b.connect({ transport: 'tcp', port: configFromLauncherArgs(args).port, reconnect: true,
+    reconnectTimeoutMs: 600000 }), 'connect');
+  const gone = new Promise((resolve) => b.on('disconnected', resolve));
+  b.startReader();
+  await b.send({ i: 0 });
+  await within(10000, got, 'the listener got the frame');
+  await a.cleanup();
+  const why = await within(20000, gone, "the client's 'disconnected'");
+  assert.match(why.reason, /never answered/);
+  assert.match(why.reason, /DAPPER_IPC_FLAG_RECONNECT/);
+  await b.cleanup();
+  await a.destroy();
+  await b.destroy();
+});

@@ -1,7 +1,8 @@
 """TransportConfig.reconnect from Python: a fault-injecting tcp proxy cuts the connection
 every ~500 frames (at any byte, mid-frame included) while 100,000 numbered frames flow each
 way, and both hosts see each frame exactly once and in order; a listener process that was
-restarted refuses the resume, and on_disconnect says so."""
+restarted refuses the resume, and on_disconnect says so; so does a client whose listener
+never answered its offer (it lacks the flag), at once."""
 import os
 import random
 import select
@@ -83,10 +84,12 @@ class Host:
         self.next = 0
         self.disorder = 0
         self.done = threading.Event()
+        self.first = threading.Event()
         self.disconnected = threading.Event()
         self.reason = None
 
     def on_message(self, payload):
+        self.first.set()
         (n,) = struct.unpack(">Q", payload)
         if n != self.next:
             self.disorder += 1
@@ -151,7 +154,7 @@ class ReconnectTests(unittest.TestCase):
             "from dapper_ipc import IPCManager, TransportConfig\n"
             "m = IPCManager()\n"
             "args = m.create_listener(TransportConfig(transport='tcp', port=int(sys.argv[1]), reconnect=True))\n"
-            "m.start_reader(lambda p: None, raw=True)\n"
+            "m.start_reader(m.send_bytes, raw=True)\n"
             "print(TransportConfig.from_launcher_args(args).port, flush=True)\n"
             "threading.Event().wait()\n"
         )
@@ -169,6 +172,9 @@ class ReconnectTests(unittest.TestCase):
                                                    reconnect_timeout_ms=WAIT * 1000))
             client.start()
             client.manager.send_many_bytes([struct.pack(">Q", n) for n in range(10)])
+            # The listener answers the offer before it reads these frames: with the first
+            # echo the answer is in, so only the new process can refuse the resume.
+            self.assertTrue(client.first.wait(WAIT))
             first.kill()
             first.wait()
             second, again = listener(port)
@@ -184,6 +190,32 @@ class ReconnectTests(unittest.TestCase):
                     p.kill()
                     p.wait()
                     p.stdout.close()
+
+    def test_a_listener_without_the_flag_ends_the_client_at_once(self):
+        # The listener drops the client's resume offer unanswered; once it is gone the
+        # client's one rejoin try finds nobody, and on_disconnect says why at once rather
+        # than after reconnect_timeout_ms (ten minutes: only the quick end fits the wait).
+        server = IPCManager()
+        client = Host()
+        try:
+            args = server.create_listener(TransportConfig(transport="tcp"))
+            port = TransportConfig.from_launcher_args(args).port
+            client.manager.connect(TransportConfig(transport="tcp", port=port, reconnect=True,
+                                                   reconnect_timeout_ms=600_000))
+            client.start()
+            server.wait_for_client(WAIT)
+            client.manager.send_bytes(struct.pack(">Q", 0))
+            got = threading.Event()
+            server.start_reader(lambda p: got.set(), raw=True)
+            self.assertTrue(got.wait(WAIT))
+            server.cleanup()
+            self.assertTrue(client.disconnected.wait(WAIT), "no on_disconnect before reconnect_timeout_ms")
+            status, reason = client.reason
+            self.assertIn("never answered", reason)
+            self.assertIn("DAPPER_IPC_FLAG_RECONNECT", reason)
+        finally:
+            client.manager.close()
+            server.close()
 
 
 if __name__ == "__main__":

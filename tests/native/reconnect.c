@@ -100,6 +100,7 @@ struct proxy {
     long every;              /* bytes (both ways) before a cut */
     long stall_after;        /* client-to-listener bytes after which the client is no longer read (0: never) */
     volatile int cut_now;    /* set by the test: cut at once */
+    volatile long upward;    /* client-to-listener bytes passed on the current connection */
     volatile int stop;
     int cuts;
     pthread_t thread;
@@ -162,6 +163,7 @@ static void *proxy_main(void *arg)
         }
         long budget = p->every + (long)(rand_r(&seed) % (4 * FRAME_BYTES));
         long upward = 0;
+        p->upward = 0;
         uint8_t buf[65536];
         int alive = 1;
         while (alive && !p->stop) {
@@ -179,14 +181,21 @@ static void *proxy_main(void *arg)
                 if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
                     continue;
                 int from = i == 0 ? down : up, to = i == 0 ? up : down;
-                ssize_t n = recv(from, buf, sizeof buf, 0);
+                /* Never past the stall point in one read: one large read (a proxy thread
+                   scheduled late under load) once passed all 2,000 frames before it. */
+                size_t cap = sizeof buf;
+                if (i == 0 && p->stall_after > 0 && (size_t)(p->stall_after - upward) < cap)
+                    cap = (size_t)(p->stall_after - upward);
+                ssize_t n = recv(from, buf, cap, 0);
                 if (n <= 0) {
                     alive = 0;
                     break;
                 }
                 size_t pass = (size_t)n;
-                if (i == 0)
+                if (i == 0) {
                     upward += n;
+                    p->upward = upward;
+                }
                 int cut = 0;
                 if ((long)pass >= budget) {
                     pass = (size_t)budget;
@@ -214,6 +223,7 @@ static void proxy_start(struct proxy *p, int upstream_port, const char *upstream
     p->every = every;
     p->stall_after = 0;
     p->cut_now = 0;
+    p->upward = 0;
     if (upstream_path != NULL) {
         snprintf(p->upstream_path, sizeof p->upstream_path, "%s", upstream_path);
         snprintf(p->path, sizeof p->path, "%s.proxy", upstream_path);
@@ -260,11 +270,17 @@ struct host {
     int out_of_order;
     struct latch reconnecting, connected, disconnected;
     char reason[512];
+    char reconnect_reason[512]; /* the last RECONNECTING's */
 };
+
+/* Set in a peer process: each frame is sent back. */
+static int echo_frames;
 
 static void on_frame(void *user, int32_t kind, const uint8_t *payload, size_t length)
 {
     struct host *h = user;
+    if (echo_frames)
+        dapper_ipc_send(h->m, kind, payload, length);
     uint64_t n = 0;
     for (size_t i = 0; i < 8 && length == 8; i++)
         n = n << 8 | payload[i];
@@ -284,6 +300,7 @@ static void on_state(void *user, int32_t event, int32_t status, const char *reas
     struct host *h = user;
     (void)status;
     if (event == DAPPER_IPC_EVENT_RECONNECTING) {
+        snprintf(h->reconnect_reason, sizeof h->reconnect_reason, "%s", reason);
         latch_add(&h->reconnecting, 1);
     } else if (event == DAPPER_IPC_EVENT_CONNECTED) {
         latch_add(&h->connected, 1);
@@ -403,6 +420,12 @@ static int test_past_the_resume_buffer(void)
         rc = dapper_ipc_send(client.m, DAPPER_IPC_KIND_EVENT, payload, sizeof payload);
     }
     check(rc == DAPPER_IPC_OK, "2,000 sends went to the kernel (%d)", rc);
+    /* A proxy thread starved under load may not have passed even the offer yet. */
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (proxy.upward < proxy.stall_after && seconds_since(&start) < WAIT_SECONDS)
+        usleep(1000);
+    check(proxy.upward >= proxy.stall_after, "the proxy passed the first ~100 frames (%ld bytes)", proxy.upward);
     proxy.cut_now = 1;
     check(latch_wait(&client.reconnecting, 1, WAIT_SECONDS), "the cut made the client report RECONNECTING");
     check(latch_wait(&client.disconnected, 1, WAIT_SECONDS), "then DISCONNECTED");
@@ -421,11 +444,35 @@ static int test_past_the_resume_buffer(void)
 
 /* ---- a restarted listener refuses the resume ---------------------------------- */
 
-static int peer_listen(int port)
+/* A listener process with the flag: tcp on port (0: any), or unix on path when path is
+   not "-"; heartbeats every heartbeat_ms (0: off). Prints the port (0 for unix). */
+static int peer_listen(int port, const char *path, int heartbeat_ms)
 {
     struct host h;
     host_init(&h);
-    printf("%d\n", listen_port(h.m, port, DAPPER_IPC_FLAG_RECONNECT));
+    echo_frames = 1;
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    int unix_socket = strcmp(path, "-") != 0;
+    config.transport = unix_socket ? "unix" : "tcp";
+    config.port = port;
+    config.path = unix_socket ? path : NULL;
+    config.flags = DAPPER_IPC_FLAG_RECONNECT;
+    config.heartbeat_ms = heartbeat_ms;
+    config.reconnect_timeout_ms = WAIT_SECONDS * 1000;
+    must(dapper_ipc_create_listener(h.m, &config), "create_listener");
+    int got = 0;
+    if (!unix_socket) {
+        char args[512];
+        size_t length;
+        int32_t argc;
+        must(dapper_ipc_launcher_args(h.m, args, sizeof args, &length, &argc), "launcher_args");
+        const char *last = args;
+        for (int i = 0; i < argc - 1; i++)
+            last += strlen(last) + 1;
+        got = atoi(last);
+    }
+    printf("%d\n", got);
     fflush(stdout);
     must(dapper_ipc_start_reader(h.m), "start_reader");
     for (;;)
@@ -433,11 +480,12 @@ static int peer_listen(int port)
     return 0;
 }
 
-static pid_t spawn_listener(int port, int *got_port)
+static pid_t spawn_peer_listener(int port, const char *path, int heartbeat_ms, int *got_port)
 {
-    char port_arg[16];
+    char port_arg[16], hb_arg[16];
     snprintf(port_arg, sizeof port_arg, "%d", port);
-    char *argv[] = {self_exe, "peer-listen", port_arg, NULL};
+    snprintf(hb_arg, sizeof hb_arg, "%d", heartbeat_ms);
+    char *argv[] = {self_exe, "peer-listen", port_arg, (char *)(path != NULL ? path : "-"), hb_arg, NULL};
     int out = -1;
     pid_t pid = spawn_with_stdout(argv, &out);
     char line[32] = {0};
@@ -454,23 +502,54 @@ static pid_t spawn_listener(int port, int *got_port)
     return pid;
 }
 
-static int test_restarted_listener_refuses(void)
+
+/* A unix socket path in a fresh folder under the temporary directory. */
+static void temp_socket_path(char path[256])
 {
-    int port;
-    pid_t first = spawn_listener(0, &port);
-    check(first > 0 && port > 0, "a listener process with the flag listens on %d", port);
+    const char *tmp = getenv("TMPDIR");
+    char folder[200];
+    snprintf(folder, sizeof folder, "%s/dapper-reconnect-XXXXXX", tmp != NULL && tmp[0] ? tmp : "/tmp");
+    check(mkdtemp(folder) != NULL, "a scratch folder for the socket");
+    snprintf(path, 256, "%s/ipc.sock", folder);
+}
+
+static void remove_socket_path(const char *path)
+{
+    char folder[256];
+    copy_text(folder, sizeof folder, path);
+    char *slash = strrchr(folder, '/');
+    unlink(path);
+    if (slash != NULL) {
+        *slash = 0;
+        rmdir(folder);
+    }
+}
+
+static int restarted_listener_refuses(int unix_socket)
+{
+    int port = 0;
+    char path[256] = {0};
+    if (unix_socket)
+        temp_socket_path(path);
+    pid_t first = spawn_peer_listener(0, unix_socket ? path : NULL, 0, &port);
+    check(first > 0 && (unix_socket || port > 0), "a listener process with the flag listens on %s",
+          unix_socket ? path : "a tcp port");
     struct host client;
     host_init(&client);
-    connect_port(client.m, port, DAPPER_IPC_FLAG_RECONNECT);
+    connect_at(client.m, port, unix_socket ? path : NULL, DAPPER_IPC_FLAG_RECONNECT, 0);
     must(dapper_ipc_start_reader(client.m), "start_reader");
+    uint8_t zero[8] = {0};
     for (int i = 0; i < 10; i++)
-        must(dapper_ipc_send(client.m, DAPPER_IPC_KIND_EVENT, "12345678", 8), "send");
+        must(dapper_ipc_send(client.m, DAPPER_IPC_KIND_EVENT, zero, sizeof zero), "send");
+    /* The listener answers the offer before it reads these frames, so with the first echo
+       the answer is in: the session was agreed, and only the new process can refuse it. */
+    check(latch_wait(&client.received, 1, WAIT_SECONDS), "the listener echoed a frame");
     kill(first, SIGKILL);
     waitpid(first, NULL, 0);
     check(latch_wait(&client.reconnecting, 1, WAIT_SECONDS), "the client reported RECONNECTING");
     int again;
-    pid_t second = spawn_listener(port, &again);
-    check(second > 0 && again == port, "a new listener process took port %d", again);
+    pid_t second = spawn_peer_listener(port, unix_socket ? path : NULL, 0, &again);
+    check(second > 0 && again == port, "a new listener process took its place (port %d)", again);
     check(latch_wait(&client.disconnected, 1, WAIT_SECONDS), "the client reported DISCONNECTED");
     printf("reason: %s\n", client.reason);
     check(strstr(client.reason, "resume refused") != NULL && strstr(client.reason, "new process") != NULL,
@@ -481,6 +560,171 @@ static int test_restarted_listener_refuses(void)
     dapper_ipc_manager_destroy(client.m);
     kill(second, SIGKILL);
     waitpid(second, NULL, 0);
+    if (unix_socket)
+        remove_socket_path(path);
+    return 0;
+}
+
+static int test_restarted_listener_refuses(void) { return restarted_listener_refuses(0); }
+static int test_restarted_listener_refuses_unix(void) { return restarted_listener_refuses(1); }
+
+/* ---- heartbeats keep running across resumes ------------------------------------ */
+
+/* Heartbeats (100 ms) and the flag on both ends, the listener another process behind the
+   cutting proxy: two cuts, each resumed, then the listener is frozen (SIGSTOP). Only
+   heartbeats find a frozen peer (its socket stays open), so the client's RECONNECTING
+   with "peer unresponsive" shows them running on the third connection. */
+static int test_heartbeats_after_resumes(void)
+{
+    int port;
+    pid_t peer = spawn_peer_listener(0, NULL, 100, &port);
+    check(peer > 0 && port > 0, "a listener process with heartbeats and the flag listens on %d", port);
+    struct proxy proxy;
+    proxy_start(&proxy, port, NULL, 1L << 40);
+    struct host client;
+    host_init(&client);
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = "tcp";
+    config.port = proxy_port(&proxy);
+    config.flags = DAPPER_IPC_FLAG_RECONNECT;
+    config.heartbeat_ms = 100;
+    config.connect_timeout_ms = WAIT_SECONDS * 1000;
+    config.reconnect_timeout_ms = 2000;
+    must(dapper_ipc_connect(client.m, &config), "connect");
+    must(dapper_ipc_start_reader(client.m), "start_reader");
+    check(latch_wait(&client.connected, 1, WAIT_SECONDS), "connected");
+    for (int cut = 1; cut <= 2; cut++) {
+        dapper_ipc_stats s = {.struct_size = sizeof s};
+        struct timespec start;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        while (dapper_ipc_get_stats(client.m, &s) == DAPPER_IPC_OK && s.heartbeat_rtt_us < 0 &&
+               seconds_since(&start) < WAIT_SECONDS)
+            usleep(5000);
+        check(s.heartbeat_rtt_us >= 0, "heartbeats answered before cut %d", cut);
+        proxy.cut_now = 1;
+        check(latch_wait(&client.connected, 1 + cut, WAIT_SECONDS), "cut %d resumed (CONNECTED %d times)", cut,
+              client.connected.value);
+        check(strstr(client.reconnect_reason, "unresponsive") == NULL, "the cut was a drop (%s)",
+              client.reconnect_reason);
+    }
+    kill(peer, SIGSTOP);
+    check(latch_wait(&client.reconnecting, 3, WAIT_SECONDS), "the frozen listener was noticed after two resumes");
+    printf("reason: %s\n", client.reconnect_reason);
+    check(strstr(client.reconnect_reason, "peer unresponsive for") != NULL,
+          "by the heartbeats: the reason says the peer was unresponsive");
+    kill(peer, SIGKILL);
+    kill(peer, SIGCONT);
+    waitpid(peer, NULL, 0);
+    check(latch_wait(&client.disconnected, 1, WAIT_SECONDS), "with the listener gone, DISCONNECTED follows (%s)",
+          client.reason);
+    check(strstr(client.reason, "peer unresponsive for") != NULL,
+          "and its reason still says the peer went unresponsive first (%s)", client.reason);
+    dapper_ipc_manager_destroy(client.m);
+    proxy_stop(&proxy);
+    return 0;
+}
+
+/* ---- another process in the client's place: the listener refuses it ------------ */
+
+static int read_full_fd(int fd, uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, WAIT_SECONDS * 1000) <= 0)
+            return -1;
+        ssize_t r = recv(fd, p, n, 0);
+        if (r <= 0)
+            return -1;
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+/* A client with the flag (in this process) resumes nothing: it is cut off by the proxy's
+   closing while it is gone, and a raw socket that speaks the resume protocol with a session
+   id of its own comes to the listener in its place. The listener refuses it with the
+   reason and reports DISCONNECTED; the impostor reads the refusal. */
+static int test_another_process_in_the_clients_place(void)
+{
+    struct host server, client;
+    host_init(&server);
+    host_init(&client);
+    int port = listen_port(server.m, 0, DAPPER_IPC_FLAG_RECONNECT);
+    must(dapper_ipc_start_reader(server.m), "server start_reader");
+    struct proxy proxy;
+    proxy_start(&proxy, port, NULL, 1L << 40);
+    connect_port(client.m, proxy_port(&proxy), DAPPER_IPC_FLAG_RECONNECT);
+    must(dapper_ipc_start_reader(client.m), "client start_reader");
+    must(dapper_ipc_send(client.m, DAPPER_IPC_KIND_EVENT, "12345678", 8), "send");
+    check(latch_wait(&server.received, 1, WAIT_SECONDS), "the listener got the client's frame");
+    /* The client leaves for good (its reconnects find nobody: the proxy is gone). */
+    proxy_stop(&proxy);
+    proxy.cut_now = 0;
+    dapper_ipc_manager_destroy(client.m);
+    check(latch_wait(&server.reconnecting, 1, WAIT_SECONDS), "the listener waits for its client (RECONNECTING)");
+    int raw = tcp_connect(port);
+    check(raw >= 0, "an impostor connects");
+    uint8_t rejoin[8 + 26] = {'D', 'P', 1, 3, 0, 0, 0, 26, 5, 1};
+    for (int i = 0; i < 16; i++)
+        rejoin[10 + i] = (uint8_t)(0xA5 ^ i); /* a session id the listener never saw */
+    check(write_all(raw, rejoin, sizeof rejoin) == 0, "the impostor sends a rejoin");
+    uint8_t header[8];
+    check(read_full_fd(raw, header, sizeof header) == 0 && header[3] == 3, "it gets a control frame back");
+    uint32_t length = (uint32_t)header[4] << 24 | (uint32_t)header[5] << 16 | (uint32_t)header[6] << 8 | header[7];
+    uint8_t body[512] = {0};
+    check(length > 1 && length < sizeof body && read_full_fd(raw, body, length) == 0 && body[0] == 6,
+          "a refusal (type 6)");
+    printf("refusal: %.*s\n", (int)length - 1, (const char *)body + 1);
+    check(strstr((const char *)body + 1, "different process") != NULL, "saying a different process came");
+    close(raw);
+    check(latch_wait(&server.disconnected, 1, WAIT_SECONDS), "the listener reports DISCONNECTED");
+    printf("reason: %s\n", server.reason);
+    check(strstr(server.reason, "different process connected in place of the client") != NULL,
+          "with the reason that another process took the client's place");
+    check(server.received.value == 1, "nothing of the impostor's was delivered");
+    dapper_ipc_manager_destroy(server.m);
+    return 0;
+}
+
+/* ---- a client with the flag, a listener without it: the drop ends it at once ----- */
+
+/* The listener (this library, without the flag) drops the client's offer and never
+   answers it; when it goes away, the client's one reconnect finds nobody and the client
+   reports DISCONNECTED with that reason at once instead of retrying for
+   reconnect_timeout_ms (ten minutes here: only the quick end fits in the wait). */
+static int test_listener_without_the_flag(void)
+{
+    struct host server, client;
+    host_init(&server);
+    host_init(&client);
+    int port = listen_port(server.m, 0, 0);
+    must(dapper_ipc_start_reader(server.m), "server start_reader");
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = "tcp";
+    config.port = port;
+    config.flags = DAPPER_IPC_FLAG_RECONNECT;
+    config.connect_timeout_ms = WAIT_SECONDS * 1000;
+    config.reconnect_timeout_ms = 600000;
+    must(dapper_ipc_connect(client.m, &config), "connect");
+    must(dapper_ipc_start_reader(client.m), "client start_reader");
+    uint8_t zero[8] = {0};
+    must(dapper_ipc_send(client.m, DAPPER_IPC_KIND_EVENT, zero, sizeof zero), "client send");
+    must(dapper_ipc_send(server.m, DAPPER_IPC_KIND_EVENT, zero, sizeof zero), "server send");
+    check(latch_wait(&server.received, 1, WAIT_SECONDS) && latch_wait(&client.received, 1, WAIT_SECONDS),
+          "one frame each way");
+    dapper_ipc_cleanup(server.m);
+    check(latch_wait(&client.disconnected, 1, WAIT_SECONDS), "the client reported DISCONNECTED without waiting out reconnect_timeout_ms");
+    printf("reason: %s\n", client.reason);
+    check(strstr(client.reason, "never answered") != NULL && strstr(client.reason, "DAPPER_IPC_FLAG_RECONNECT") != NULL,
+          "the reason says the listener never answered the offer and lacks the flag");
+    check(client.connected.value == 1, "no CONNECTED after the first one (%d)", client.connected.value);
+    int32_t rc = dapper_ipc_send(client.m, DAPPER_IPC_KIND_EVENT, zero, sizeof zero);
+    check(rc == DAPPER_IPC_E_CLOSED || rc == DAPPER_IPC_E_NOT_CONNECTED, "a send after it fails (%d: %s)", rc, last_error());
+    dapper_ipc_manager_destroy(client.m);
+    dapper_ipc_manager_destroy(server.m);
     return 0;
 }
 
@@ -528,14 +772,18 @@ int main(int argc, char **argv)
     if (getenv("RECONNECT_TEST_LOG") != NULL)
         dapper_ipc_set_log_callback(on_log, NULL, DAPPER_IPC_LOG_DEBUG);
     signal(SIGPIPE, SIG_IGN);
-    if (argc >= 3 && strcmp(argv[1], "peer-listen") == 0)
-        return peer_listen(atoi(argv[2]));
+    if (argc >= 5 && strcmp(argv[1], "peer-listen") == 0)
+        return peer_listen(atoi(argv[2]), argv[3], atoi(argv[4]));
 
     static const struct named_test tests[] = {
         {"cuts-mid-frame-tcp", test_cut_every_500_frames_tcp},
         {"cuts-mid-frame-unix", test_cut_every_500_frames_unix},
         {"past-the-resume-buffer", test_past_the_resume_buffer},
         {"restarted-listener-refuses", test_restarted_listener_refuses},
+        {"restarted-listener-refuses-unix", test_restarted_listener_refuses_unix},
+        {"heartbeats-after-resumes", test_heartbeats_after_resumes},
+        {"another-process-in-the-clients-place", test_another_process_in_the_clients_place},
+        {"listener-without-the-flag", test_listener_without_the_flag},
         {"stock-client-sees-nothing-new", test_stock_client_sees_nothing_new},
     };
     return run_named_test("reconnect", argc, argv, tests, sizeof tests / sizeof tests[0]);

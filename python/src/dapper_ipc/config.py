@@ -66,7 +66,9 @@ class TransportConfig:
     #: library that both set it: the connecting end reconnects, the listener takes its
     #: client back, and every frame is delivered exactly once and in order. A resume that
     #: cannot keep that promise (the peer is another process, more unacknowledged data
-    #: than resume_buffer_bytes, the time ran out) disconnects with the reason.
+    #: than resume_buffer_bytes, the time ran out) disconnects with the reason; so does a
+    #: client whose listener never answered its offer (it lacks the flag), after one try.
+    #: Heartbeats (heartbeat_ms) keep running on each resumed connection.
     reconnect: bool = False
     #: After a drop: milliseconds to keep reconnecting, or to wait for the client's return
     #: (None or 0: 30000; negative: no limit). Milliseconds, as the C field.

@@ -14,7 +14,9 @@ namespace DapperIpc.Manager;
 /// off here; only a session whose peer announced heartbeats, with heartbeats on at this
 /// end too, gets the thread ("dapper-ipc-heartbeat") that sends them and watches the
 /// deadline. The frame path pays one branch on the kind: the reader hands control frames
-/// here and nothing else.
+/// here and nothing else. After a resume (DAPPER_IPC_FLAG_RECONNECT) the thread starts
+/// again on the new connection with the periods both ends announced the first time, so
+/// heartbeats run across any number of reconnects without a second announcement.
 /// </summary>
 internal sealed class Heartbeat
 {
@@ -32,6 +34,8 @@ internal sealed class Heartbeat
     private readonly ManualResetEventSlim _stop = new(false);
     private readonly object _gate = new();
     private Thread? _thread;
+    private int _peerMs;      // the peer's announced period, once heartbeats ran; under _gate
+    private bool _shutdown;   // the session is ending: no thread starts again; under _gate
     private long _peerSeenTick;
     private volatile string? _deadReason;
 
@@ -99,13 +103,59 @@ internal sealed class Heartbeat
         }
     }
 
-    /// <summary>Tells the thread to end, without waiting. Idempotent, any thread.</summary>
-    public void Signal() => _stop.Set();
+    /// <summary>Tells the thread to end for good (the session ends), without waiting. Idempotent, any thread.</summary>
+    public void Signal()
+    {
+        lock (_gate)
+        {
+            _shutdown = true;
+        }
 
-    /// <summary>Ends the thread; waits for it unless called on it. Idempotent, any thread.</summary>
+        _stop.Set();
+    }
+
+    /// <summary>Ends the thread for good; waits for it unless called on it. Idempotent, any thread.</summary>
     public void Stop()
     {
+        Signal();
+        Join();
+    }
+
+    /// <summary>
+    /// The connection ended (the reader's thread): ends its thread and waits for it, but
+    /// a resume may start one on the next connection (<see cref="Resumed"/>).
+    /// </summary>
+    public void EndConnection()
+    {
         _stop.Set();
+        Join();
+    }
+
+    /// <summary>
+    /// A resume put <paramref name="next"/> in place of the dropped connection (the
+    /// reader's thread, after <see cref="EndConnection"/>): heartbeats start on it again if
+    /// they ran before, both ends keeping the periods they announced. No announcement: the
+    /// peer does the same on its side; a ping that comes before this end's thread runs
+    /// goes unanswered, which costs nothing but one round trip figure.
+    /// </summary>
+    public void Resumed(ConnectionBase next)
+    {
+        lock (_gate)
+        {
+            if (_shutdown || _peerMs == 0 || _thread is null || _thread.IsAlive)
+            {
+                return; // heartbeats never ran, or the old thread still does (EndConnection joins it)
+            }
+
+            _stop.Reset();
+            _deadReason = null;
+            Volatile.Write(ref _peerSeenTick, ConnectionStats.Now());
+            StartLocked(next, _peerMs, answerHello: false);
+        }
+    }
+
+    private void Join()
+    {
         Thread? thread;
         lock (_gate)
         {
@@ -130,21 +180,27 @@ internal sealed class Heartbeat
     {
         lock (_gate)
         {
-            if (_thread is not null || _stop.IsSet)
+            if (_thread is not null || _stop.IsSet || _shutdown || _peerMs != 0)
             {
                 return;
             }
 
-            _thread = new Thread(() => Run(connection, peerMs))
-            {
-                IsBackground = true,
-                Name = "dapper-ipc-heartbeat",
-            };
-            _thread.Start();
+            _peerMs = Math.Max(1, peerMs);
+            StartLocked(connection, _peerMs, answerHello: _listenerSide);
         }
     }
 
-    private void Run(ConnectionBase connection, int peerMs)
+    private void StartLocked(ConnectionBase connection, int peerMs, bool answerHello)
+    {
+        _thread = new Thread(() => Run(connection, peerMs, answerHello))
+        {
+            IsBackground = true,
+            Name = "dapper-ipc-heartbeat",
+        };
+        _thread.Start();
+    }
+
+    private void Run(ConnectionBase connection, int peerMs, bool answerHello)
     {
         Log.HeartbeatsOn(connection.Description, _ownMs, peerMs);
         long limit = (long)MissedBeats * Math.Max(_ownMs, Math.Max(1, peerMs));
@@ -152,7 +208,7 @@ internal sealed class Heartbeat
         ping[0] = Ping;
         try
         {
-            if (_listenerSide)
+            if (answerHello)
             {
                 // The answer to the client's announcement: from here on both ends beat.
                 connection.SendControl(HelloPayload(stackalloc byte[6]), wait: true);

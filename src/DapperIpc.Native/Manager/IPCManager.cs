@@ -239,21 +239,28 @@ public sealed class IPCManager : IDisposable
     }
 
     /// <summary>Sends one frame; any thread. Throws NotConnected with no peer, Closed once it is gone.</summary>
-    public unsafe void Send(byte kind, ReadOnlySpan<byte> payload)
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public void Send(byte kind, ReadOnlySpan<byte> payload)
     {
         IpcSession? s = Volatile.Read(ref _session);
         if (s?.Resume is { } resume)
         {
-            fixed (byte* p = payload)
-            {
-                var frame = new NativeFrame(kind, p, (nuint)payload.Length);
-                SendResumable(s, resume, new ReadOnlySpan<NativeFrame>(in frame));
-            }
-
+            SendResumable(s, resume, kind, payload);
             return;
         }
 
         ConnectionForSend(s).SendFrame(kind, payload);
+    }
+
+    // Apart, so the plain send stays small enough to be inlined into the export.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static unsafe void SendResumable(IpcSession s, Resume resume, byte kind, ReadOnlySpan<byte> payload)
+    {
+        fixed (byte* p = payload)
+        {
+            var frame = new NativeFrame(kind, p, (nuint)payload.Length);
+            SendResumable(s, resume, new ReadOnlySpan<NativeFrame>(in frame));
+        }
     }
 
     // DAPPER_IPC_FLAG_RECONNECT: the frames are kept for a resume, and a drop waits for it.

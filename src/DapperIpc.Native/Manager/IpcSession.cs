@@ -649,7 +649,6 @@ internal sealed class IpcSession
 
         IpcStatus status;
         string reason;
-        bool first = true;
         while (true)
         {
             (status, reason) = ReadUntilEnd(connection, handler);
@@ -657,14 +656,14 @@ internal sealed class IpcSession
             // However the reading ended, the connection is finished: the peer sees end-of-file
             // (after a protocol error the stream cannot be resynchronised) and sends fail.
             connection.Close();
-            _heartbeat.Stop();
-            if (first && _heartbeat.DeadReason is { } dead)
+            _heartbeat.EndConnection();
+            string? dead = _heartbeat.DeadReason;
+            if (dead is not null)
             {
                 status = IpcStatus.Timeout;
                 reason = dead;
             }
 
-            first = false;
             if (_resume is not { Resumable: true } resume || _closed)
             {
                 break;
@@ -689,11 +688,13 @@ internal sealed class IpcSession
                 }
 
                 connection = next;
+                _heartbeat.Resumed(next);
             }
             catch (IpcException e)
             {
-                status = e.Status;
-                reason = e.Message;
+                // A frozen peer's resume fails too; the report keeps what came first.
+                status = dead is null ? e.Status : IpcStatus.Timeout;
+                reason = dead is null ? e.Message : $"{dead}; {e.Message}";
                 _connection?.Close();
                 break;
             }
@@ -835,9 +836,11 @@ internal sealed class IpcSession
                 return false;
             }
 
-            _stats.FramesReceived += frames.Length;
-            _stats.BytesReceived += bytes;
-            _stats.LastReceiveStamp = StampClock.Stamp();
+            ConnectionStats stats = _stats;
+            stats.FramesReceived += frames.Length;
+            stats.BytesReceived += bytes;
+            long stamp = connection.ReadStamp;
+            stats.LastReceiveStamp = stamp != 0 ? stamp : StampClock.Stamp();
             try
             {
                 handler?.OnMessages(frames);

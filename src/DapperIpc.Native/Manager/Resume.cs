@@ -267,6 +267,10 @@ internal sealed class Resume
             }
         }
 
+        // A connecting end whose offer was never answered gets one try: a listener with the
+        // flag keeps its endpoint open and answers at once (the drop may have overtaken its
+        // answer), so a refused, closed or unanswered try means a listener without it.
+        bool answered = _listenerSide || _negotiated;
         long start = Stopwatch.GetTimestamp();
         int limit = _config.ReconnectTimeoutMs;
         int Remaining() => limit < 0 ? Timeout.Infinite
@@ -276,7 +280,7 @@ internal sealed class Resume
         long peerDelivered;
         while (true)
         {
-            next = _listenerSide ? TakeBack(session, Remaining) : Reconnect(session, Remaining, limit);
+            next = _listenerSide ? TakeBack(session, Remaining) : Reconnect(session, Remaining, limit, answered);
             if (next is null)
             {
                 return null;
@@ -291,6 +295,11 @@ internal sealed class Resume
             {
                 // Dropped again during the handshake: one more try, while time is left.
                 next.Abort();
+                if (!answered)
+                {
+                    throw Unanswered(broke.Message);
+                }
+
                 if (Remaining() == 0 || session.Closed)
                 {
                     throw new IpcException(IpcStatus.Closed, $"resume failed: {broke.Message}");
@@ -388,7 +397,11 @@ internal sealed class Resume
         }
     }
 
-    private ConnectionBase? Reconnect(IpcSession session, Func<int> remaining, int limit)
+    private static IpcException Unanswered(string attempt) => new(IpcStatus.Closed,
+        "resume failed: the listener never answered this end's resume offer and the reconnect failed " +
+        $"({attempt}): the listener does not set DAPPER_IPC_FLAG_RECONNECT, or it is gone");
+
+    private ConnectionBase? Reconnect(IpcSession session, Func<int> remaining, int limit, bool answered)
     {
         TransportConfig once = _config.Copy();
         once.ConnectTimeoutMs = -1;
@@ -419,6 +432,11 @@ internal sealed class Resume
             }
             catch (IpcException e) when (e.Status != IpcStatus.Cancelled)
             {
+                if (!answered)
+                {
+                    throw Unanswered(e.Message);
+                }
+
                 last = e.Message;
             }
 

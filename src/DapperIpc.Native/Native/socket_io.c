@@ -56,6 +56,9 @@ _Static_assert(sizeof(dapper_ipc_iovec) == sizeof(struct iovec), "dapper_ipc_iov
 _Static_assert(offsetof(dapper_ipc_iovec, base) == offsetof(struct iovec, iov_base), "iov_base moved");
 _Static_assert(offsetof(dapper_ipc_iovec, length) == offsetof(struct iovec, iov_len), "iov_len moved");
 
+/* Native/stamp.c */
+DAPPER_IPC_SHIM_API int64_t dapper_ipc_stamp(void);
+
 /* The class of an errno value (0 for 0). */
 DAPPER_IPC_SHIM_API int32_t dapper_ipc_errno_class(int32_t error)
 {
@@ -106,8 +109,9 @@ DAPPER_IPC_SHIM_API int32_t dapper_ipc_socket_configure(int32_t fd)
 /* As dapper_ipc_sendv, but never waits: DAPPER_IPC_ERRC_WOULD_BLOCK when the
    send buffer has no room at all, else what fitted. The first attempt of every
    send, so the time a send then waits for room is known exactly; and a
-   websocket control frame written from close, which must not block. */
-DAPPER_IPC_SHIM_API intptr_t dapper_ipc_sendv_nowait(int32_t fd, dapper_ipc_iovec *iov, int32_t count)
+   websocket control frame written from close, which must not block. Called
+   without a GC transition (it cannot block). */
+DAPPER_IPC_SHIM_API intptr_t dapper_ipc_sendv_nowait(int32_t fd, dapper_ipc_iovec *iov, int32_t count, int32_t *error)
 {
     struct msghdr msg = {0};
     msg.msg_iov = (struct iovec *)iov;
@@ -121,14 +125,19 @@ DAPPER_IPC_SHIM_API intptr_t dapper_ipc_sendv_nowait(int32_t fd, dapper_ipc_iove
     do {
         n = sendmsg(fd, &msg, flags);
     } while (n < 0 && errno == EINTR);
-    return n >= 0 ? n : dapper_ipc_errno_class(errno);
+    if (n >= 0)
+        return n;
+    *error = errno;
+    return dapper_ipc_errno_class(errno);
 }
 
 /* One gathered write of count pairs: the number of bytes written (possibly
    fewer than asked), or a class. Never raises SIGPIPE. EINTR is returned
    (DAPPER_IPC_ERRC_INTERRUPTED), not retried: the caller's send timeout is one
-   deadline, so it lowers SO_SNDTIMEO to what is left before it tries again. */
-DAPPER_IPC_SHIM_API intptr_t dapper_ipc_sendv(int32_t fd, dapper_ipc_iovec *iov, int32_t count)
+   deadline, so it lowers SO_SNDTIMEO to what is left before it tries again.
+   On a failure *error gets errno (cheaper than the runtime's SetLastError
+   bracket, which costs every call of the frame path). */
+DAPPER_IPC_SHIM_API intptr_t dapper_ipc_sendv(int32_t fd, dapper_ipc_iovec *iov, int32_t count, int32_t *error)
 {
     struct msghdr msg = {0};
     msg.msg_iov = (struct iovec *)iov;
@@ -139,7 +148,10 @@ DAPPER_IPC_SHIM_API intptr_t dapper_ipc_sendv(int32_t fd, dapper_ipc_iovec *iov,
     const int flags = 0; /* SO_NOSIGPIPE, set by dapper_ipc_socket_configure */
 #endif
     ssize_t n = sendmsg(fd, &msg, flags);
-    return n >= 0 ? n : dapper_ipc_errno_class(errno);
+    if (n >= 0)
+        return n;
+    *error = errno;
+    return dapper_ipc_errno_class(errno);
 }
 
 /* Clears O_NONBLOCK: a socket that was read without blocking during a
@@ -154,15 +166,24 @@ DAPPER_IPC_SHIM_API int32_t dapper_ipc_socket_set_blocking(int32_t fd)
 }
 
 /* A blocking receive of at most length bytes: the count (0 at end of stream), or
-   a class. EINTR is retried. */
-DAPPER_IPC_SHIM_API intptr_t dapper_ipc_sock_recv(int32_t fd, void *buffer, size_t length)
+   a class with errno in *error. EINTR is retried. A read that brought data
+   writes dapper_ipc_stamp() to *stamp: the time of the frames it completes
+   (last_receive_ms_ago), taken here where it costs a counter read instead of
+   a second call from managed code. */
+DAPPER_IPC_SHIM_API intptr_t dapper_ipc_sock_recv(int32_t fd, void *buffer, size_t length, int64_t *stamp, int32_t *error)
 {
     for (;;) {
         ssize_t n = recv(fd, buffer, length, 0);
-        if (n >= 0)
+        if (n > 0) {
+            *stamp = dapper_ipc_stamp();
             return n;
-        if (errno != EINTR)
+        }
+        if (n == 0)
+            return 0;
+        if (errno != EINTR) {
+            *error = errno;
             return dapper_ipc_errno_class(errno);
+        }
     }
 }
 

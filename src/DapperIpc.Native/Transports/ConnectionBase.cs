@@ -194,6 +194,14 @@ public abstract class ConnectionBase : IFrameSource, IDisposable
     /// <summary>Resends frames already counted once (a resume's replay): in order, blocking, not counted again.</summary>
     internal void SendReplay(ReadOnlySpan<NativeFrame> frames) => Write(frames, 0, counted: false);
 
+    /// <summary>
+    /// <see cref="StampClock.Stamp"/> of the last blocking read that brought data, for a
+    /// transport that takes it in the same native call as the read (POSIX sockets); 0
+    /// where the transport does not, and the delivery takes its own. Written by the one
+    /// reading thread.
+    /// </summary>
+    internal long ReadStamp;
+
     /// <summary>The statistics this connection adds to (the manager's, set before the connection is used).</summary>
     internal ConnectionStats Stats { get; set; } = new();
 

@@ -49,13 +49,18 @@ internal static unsafe partial class SocketShim
     [LibraryImport(Library, EntryPoint = "dapper_ipc_socket_configure", SetLastError = true)]
     public static partial int Configure(int fd);
 
-    /// <summary>One gathered write without SIGPIPE: bytes written, or a class (Interrupted on EINTR: the caller retries, with what is left of its deadline).</summary>
-    [LibraryImport(Library, EntryPoint = "dapper_ipc_sendv", SetLastError = true)]
-    public static partial nint SendV(int fd, IoVec* iov, int count);
+    /// <summary>One gathered write without SIGPIPE: bytes written, or a class with errno in *error (Interrupted on EINTR: the caller retries, with what is left of its deadline).</summary>
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_sendv")]
+    public static partial nint SendV(int fd, IoVec* iov, int count, int* error);
 
-    /// <summary>As <see cref="SendV"/> without waiting: WouldBlock when there is no room at all.</summary>
-    [LibraryImport(Library, EntryPoint = "dapper_ipc_sendv_nowait", SetLastError = true)]
-    public static partial nint SendVNoWait(int fd, IoVec* iov, int count);
+    /// <summary>
+    /// As <see cref="SendV"/> without waiting: WouldBlock when there is no room at all. No GC
+    /// transition: it cannot block, and at worst copies one socket buffer's worth (a GC
+    /// waits that long for this thread), which costs less than the transition on every send.
+    /// </summary>
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_sendv_nowait")]
+    [System.Runtime.InteropServices.SuppressGCTransition]
+    public static partial nint SendVNoWait(int fd, IoVec* iov, int count, int* error);
 
     /// <summary>Milliseconds of a cheap monotonic clock (Native/stamp.c); a leaf call that cannot block, so no GC transition.</summary>
     [LibraryImport(Library, EntryPoint = "dapper_ipc_coarse_ms")]
@@ -75,12 +80,13 @@ internal static unsafe partial class SocketShim
     public static nint SendNoWait(int fd, byte* buffer, nuint length)
     {
         IoVec iov = new() { Base = buffer, Length = length };
-        return SendVNoWait(fd, &iov, 1);
+        int error;
+        return SendVNoWait(fd, &iov, 1, &error);
     }
 
-    /// <summary>Blocking recv, EINTR retried: bytes (0 at end of stream), or a class.</summary>
-    [LibraryImport(Library, EntryPoint = "dapper_ipc_sock_recv", SetLastError = true)]
-    public static partial nint Recv(int fd, byte* buffer, nuint length);
+    /// <summary>Blocking recv, EINTR retried: bytes (0 at end of stream), or a class with errno in *error; a read with data writes <see cref="Stamp"/>'s value to *stamp.</summary>
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_sock_recv")]
+    public static partial nint Recv(int fd, byte* buffer, nuint length, long* stamp, int* error);
 
     /// <summary>recv waiting at most timeoutMs (&gt;= 0): the count, or a class (WouldBlock: nothing in time).</summary>
     [LibraryImport(Library, EntryPoint = "dapper_ipc_sock_recv_wait", SetLastError = true)]
