@@ -1085,7 +1085,10 @@ static int test_send_deadline(void)
     double t0 = now_ms();
     int32_t rc = dapper_ipc_send(m, DAPPER_IPC_KIND_COMMAND, big, sizeof big);
     double single = now_ms() - t0;
-    check(rc == DAPPER_IPC_E_SEND_TIMEOUT && single >= 800 && single < 1600,
+    /* Not early, and ended by the deadline rather than by anything else: a loaded 2-vCPU
+       machine has taken 1.6 s, so the upper bound only tells a deadline from none (the
+       peer never reads: without one the send would wait until the test kills it). */
+    check(rc == DAPPER_IPC_E_SEND_TIMEOUT && single >= 800 && single < 5000,
           "send of 16 MiB to a peer that stopped reading, send_timeout_ms 1000: %s after %.0f ms (%s)",
           dapper_ipc_status_string(rc), single, last_error());
     kill(peer, SIGKILL);
@@ -1100,7 +1103,7 @@ static int test_send_deadline(void)
     t0 = now_ms();
     rc = dapper_ipc_send_batch(m, frames, 4, &sent);
     double batch = now_ms() - t0;
-    check(rc == DAPPER_IPC_E_SEND_TIMEOUT && batch >= 800 && batch < 1600,
+    check(rc == DAPPER_IPC_E_SEND_TIMEOUT && batch >= 800 && batch < 5000,
           "send_batch of 4 x 4 MiB, send_timeout_ms 1000: %s after %.0f ms, %zu frames whole (%s)",
           dapper_ipc_status_string(rc), batch, sent, last_error());
     kill(peer, SIGKILL);
