@@ -50,6 +50,7 @@ const LogLevel = Object.freeze({
 const Flags = Object.freeze({
   REQUIRE_AUTH: 1,
   RECONNECT: 2,
+  ALLOW_TLS12: 4,
 });
 
 /** dapper_ipc_state, by name. */
@@ -88,6 +89,10 @@ const structs = Object.freeze({
     // layout 5: read by the library only when struct_size covers it
     reconnect_timeout_ms: 'int32_t',
     resume_buffer_bytes: 'uint32_t',
+    // layout 6: read by the library only when struct_size covers it
+    tls_cert_file: 'const char *',
+    tls_key_file: 'const char *',
+    tls_fingerprint: 'const char *',
   }),
   dapper_ipc_frame: Object.freeze({
     payload: 'const void *',

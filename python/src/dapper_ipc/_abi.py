@@ -68,6 +68,7 @@ LOG_ERROR = 3
 # dapper_ipc_flags
 FLAG_REQUIRE_AUTH = 1
 FLAG_RECONNECT = 2
+FLAG_ALLOW_TLS12 = 4
 
 # dapper_ipc_state
 STATE_IDLE = 0
@@ -108,6 +109,10 @@ class Config(ctypes.Structure):
         # layout 5: read by the library only when struct_size covers it
         ("reconnect_timeout_ms", ctypes.c_int32),
         ("resume_buffer_bytes", ctypes.c_uint32),
+        # layout 6: read by the library only when struct_size covers it
+        ("tls_cert_file", ctypes.c_char_p),
+        ("tls_key_file", ctypes.c_char_p),
+        ("tls_fingerprint", ctypes.c_char_p),
     ]
 
 
@@ -177,6 +182,7 @@ __all__ = [
     "LOG_ERROR",
     "FLAG_REQUIRE_AUTH",
     "FLAG_RECONNECT",
+    "FLAG_ALLOW_TLS12",
     "STATE_IDLE",
     "STATE_LISTENING",
     "STATE_CONNECTED",

@@ -10,6 +10,7 @@ _LAUNCHER_FLAGS = {
     "--ipc-port": "port",
     "--ipc-path": "path",
     "--ipc-pipe": "pipe_name",
+    "--ipc-tls-fingerprint": "tls_fingerprint",
 }
 
 
@@ -17,8 +18,9 @@ _LAUNCHER_FLAGS = {
 class TransportConfig:
     """Where to listen or connect. Every None means the library's default.
 
-    transport: "auto" (unix on POSIX, pipe on Windows), "unix", "tcp", "pipe" or "ws" (a
-        WebSocket at ws://host:port/, so a browser page can be the peer); any case.
+    transport: "auto" (unix on POSIX, pipe on Windows), "unix", "tcp", "pipe", "ws" (a
+        WebSocket at ws://host:port/, so a browser page can be the peer), "tls" (tcp inside
+        TLS 1.3; OpenSSL 3 is loaded on first use) or "wss" (ws inside TLS); any case.
     host: tcp host (127.0.0.1). Binding a non-loopback address logs a security warning.
     port: tcp port; 0 or None for a listener means an ephemeral port. Required to connect.
     path: unix socket path; None for a listener means a fresh private directory.
@@ -66,6 +68,16 @@ class TransportConfig:
     reconnect_timeout_ms: Optional[int] = None
     #: The most bytes of sent, unacknowledged frames kept for a resume (None or 0: 4 MiB).
     resume_buffer_bytes: Optional[int] = None
+    #: tls/wss listener: PEM certificate (chain) and private key files, both or neither
+    #: (None: a fresh self-signed ECDSA P-256 certificate made in memory).
+    tls_cert_file: Optional[str] = None
+    tls_key_file: Optional[str] = None
+    #: tls/wss client: "sha256:<64 hex>" of the listener's certificate, as its launcher
+    #: arguments carry it (--ipc-tls-fingerprint); a different certificate is refused
+    #: (IPCProtocolError showing both). None: the system trust store and the host name decide.
+    tls_fingerprint: Optional[str] = None
+    #: tls/wss: accept TLS 1.2 as well as 1.3 (DAPPER_IPC_FLAG_ALLOW_TLS12).
+    allow_tls12: bool = False
 
     @classmethod
     def from_launcher_args(cls, args: Sequence[str]) -> "TransportConfig":

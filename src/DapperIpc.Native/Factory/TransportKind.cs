@@ -6,4 +6,6 @@ public enum TransportKind
     Tcp,
     Pipe,
     Ws,
+    Tls,
+    Wss,
 }

@@ -102,6 +102,7 @@ namespace DapperIpc.Interop
     {
         RequireAuth = 1,
         Reconnect = 2,
+        AllowTls12 = 4,
     }
 
     /// <summary>dapper_ipc_state of include/dapper_ipc.h.</summary>
@@ -144,6 +145,11 @@ namespace DapperIpc.Interop
         // Layout 5: read only when struct_size is at least SizeThroughResumeBufferBytes.
         public int ReconnectTimeoutMs;
         public uint ResumeBufferBytes;
+
+        // Layout 6: read only when struct_size is at least SizeThroughTlsFingerprint.
+        public byte* TlsCertFile;
+        public byte* TlsKeyFile;
+        public byte* TlsFingerprint;
 
         /// <summary>The size of the first layout (through connect_timeout_ms): the smallest struct_size there is.</summary>
         internal static int BaseSize
@@ -202,6 +208,16 @@ namespace DapperIpc.Interop
             {
                 NativeConfig c = default;
                 return (uint)((byte*)&c.ResumeBufferBytes - (byte*)&c) + (uint)sizeof(uint);
+            }
+        }
+
+        /// <summary>The struct_size that covers layout 6 (tls_cert_file, tls_key_file, tls_fingerprint).</summary>
+        internal static uint SizeThroughTlsFingerprint
+        {
+            get
+            {
+                NativeConfig c = default;
+                return (uint)((byte*)&c.TlsFingerprint - (byte*)&c) + (uint)sizeof(byte*);
             }
         }
     }

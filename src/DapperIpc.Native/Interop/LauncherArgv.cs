@@ -9,8 +9,8 @@ using DapperIpc.Factory;
 namespace DapperIpc.Interop;
 
 /// <summary>
-/// The launcher side of dapper_ipc_launcher_args: reads --ipc (unix, tcp, pipe or ws), --ipc-path, --ipc-host,
-/// --ipc-port and --ipc-pipe out of a launcher's argv (as "--opt value" or "--opt=value";
+/// The launcher side of dapper_ipc_launcher_args: reads --ipc (unix, tcp, pipe, ws, tls or wss), --ipc-path, --ipc-host,
+/// --ipc-port, --ipc-pipe and --ipc-tls-fingerprint out of a launcher's argv (as "--opt value" or "--opt=value";
 /// everything else is ignored) into a TransportConfig for connect. A missing or
 /// contradictory option is E_INVALID_ARGUMENT naming it.
 /// </summary>
@@ -21,8 +21,9 @@ internal static class LauncherArgv
     private const string IpcHost = "--ipc-host";
     private const string IpcPort = "--ipc-port";
     private const string IpcPipe = "--ipc-pipe";
+    private const string IpcTlsFingerprint = "--ipc-tls-fingerprint";
 
-    private static readonly string[] s_options = [Ipc, IpcPath, IpcHost, IpcPort, IpcPipe];
+    private static readonly string[] s_options = [Ipc, IpcPath, IpcHost, IpcPort, IpcPipe, IpcTlsFingerprint];
 
     /// <summary>Which options belong to which transport; any other one given is a contradiction.</summary>
     private static readonly Dictionary<string, string[]> s_optionsOf = new(StringComparer.Ordinal)
@@ -31,6 +32,8 @@ internal static class LauncherArgv
         ["tcp"] = [IpcHost, IpcPort],
         ["pipe"] = [IpcPipe],
         ["ws"] = [IpcHost, IpcPort],
+        ["tls"] = [IpcHost, IpcPort, IpcTlsFingerprint],
+        ["wss"] = [IpcHost, IpcPort, IpcTlsFingerprint],
     };
 
     /// <summary>dapper_ipc_connect_argv's argc/argv as the C caller passed them (the fuzz target's entry too).</summary>
@@ -116,13 +119,13 @@ internal static class LauncherArgv
 
         if (!found.TryGetValue(Ipc, out string? transport))
         {
-            throw Invalid("--ipc is missing from argv (expected --ipc unix|tcp|pipe|ws)");
+            throw Invalid("--ipc is missing from argv (expected --ipc unix|tcp|pipe|ws|tls|wss)");
         }
 
         transport = transport.ToLowerInvariant();
         if (!s_optionsOf.TryGetValue(transport, out string[]? own))
         {
-            throw Invalid($"--ipc {found[Ipc]}: expected unix, tcp, pipe or ws");
+            throw Invalid($"--ipc {found[Ipc]}: expected unix, tcp, pipe, ws, tls or wss");
         }
 
         foreach (string option in found.Keys)
@@ -141,6 +144,8 @@ internal static class LauncherArgv
                 break;
             case "tcp":
             case "ws":
+            case "tls":
+            case "wss":
                 string port = Required(found, IpcPort, transport);
                 if (!int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out int number) || number is < 1 or > 65535)
                 {
@@ -152,6 +157,12 @@ internal static class LauncherArgv
                 if (config.Host is "")
                 {
                     throw Invalid("--ipc-host is empty");
+                }
+
+                if (found.TryGetValue(IpcTlsFingerprint, out string? fingerprint))
+                {
+                    _ = Transports.Tls.TlsContext.ParseFingerprint(fingerprint, IpcTlsFingerprint); // refused here, naming the option
+                    config.TlsFingerprint = fingerprint;
                 }
 
                 break;

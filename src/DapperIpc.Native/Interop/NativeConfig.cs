@@ -57,12 +57,20 @@ public unsafe partial struct NativeConfig
         if (config->StructSize >= SizeThroughAuthToken)
         {
             result.Reconnect = (config->Flags & (uint)ConfigFlags.Reconnect) != 0;
+            result.AllowTls12 = (config->Flags & (uint)ConfigFlags.AllowTls12) != 0;
         }
 
         if (config->StructSize >= SizeThroughResumeBufferBytes)
         {
             result.ReconnectTimeoutMs = config->ReconnectTimeoutMs == 0 ? TransportConfig.DefaultReconnectTimeoutMs : config->ReconnectTimeoutMs;
             result.ResumeBufferBytes = config->ResumeBufferBytes == 0 ? TransportConfig.DefaultResumeBufferBytes : config->ResumeBufferBytes;
+        }
+
+        if (config->StructSize >= SizeThroughTlsFingerprint)
+        {
+            result.TlsCertFile = Utf8(config->TlsCertFile, "config->tls_cert_file");
+            result.TlsKeyFile = Utf8(config->TlsKeyFile, "config->tls_key_file");
+            result.TlsFingerprint = Utf8(config->TlsFingerprint, "config->tls_fingerprint");
         }
 
         return result;
