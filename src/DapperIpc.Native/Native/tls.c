@@ -133,6 +133,9 @@ static void *new_ctx(int server, int allow_tls12, char *error, size_t cap)
         return NULL;
     }
     O->SSL_CTX_ctrl(ctx, OSSL_SSL_CTRL_SET_MIN_PROTO_VERSION, allow_tls12 ? OSSL_TLS1_2_VERSION : OSSL_TLS1_3_VERSION, NULL);
+    /* A peer that closes without close_notify has ended the stream all the same (most
+       do: a process that exits); the DP frame boundary says whether anything was lost. */
+    O->SSL_CTX_set_options(ctx, OSSL_SSL_OP_IGNORE_UNEXPECTED_EOF);
     /* A write retried after WANT_WRITE may come from the same bytes at another address. */
     O->SSL_CTX_ctrl(ctx, OSSL_SSL_CTRL_MODE, OSSL_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER, NULL);
     return ctx;

@@ -27,6 +27,7 @@
 #define OSSL_TLS1_3_VERSION 0x0304
 #define OSSL_MBSTRING_ASC 0x1001
 #define OSSL_X509_V_OK 0
+#define OSSL_SSL_OP_IGNORE_UNEXPECTED_EOF ((uint64_t)1 << 7)
 
 /* One entry per function: name, return type, parameters. */
 #define DAPPER_IPC_SSL_FUNCTIONS(X)                                                        \
@@ -44,6 +45,7 @@
     X(SSL_CTX_set_verify, void, (void *, int, void *))                                    \
     X(SSL_CTX_set_default_verify_paths, int, (void *))                                    \
     X(SSL_CTX_set_num_tickets, int, (void *, size_t))                                     \
+    X(SSL_CTX_set_options, uint64_t, (void *, uint64_t))                                  \
     X(SSL_new, void *, (void *))                                                          \
     X(SSL_free, void, (void *))                                                           \
     X(SSL_set_fd, int, (void *, int))                                                     \
