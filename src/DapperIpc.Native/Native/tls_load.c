@@ -4,6 +4,9 @@
  * OpenSSL: a machine without it runs every other transport, and tls there
  * reports which library it could not find.
  */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* RTLD_DEEPBIND */
+#endif
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -26,12 +29,21 @@ static const char *const crypto_names[] = {"libcrypto.so.3", NULL};
 static const char *const ssl_names[] = {"libssl.so.3", NULL};
 #endif
 
+#ifdef RTLD_DEEPBIND
+#define DEEPBIND RTLD_DEEPBIND
+#else
+#define DEEPBIND 0 /* macOS: two-level namespaces already bind libssl to its own libcrypto */
+#endif
+
 static void *open_first(const char *const *names, const char *what)
 {
     const char *error = NULL;
     for (int i = 0; names[i] != NULL; i++) {
-        /* RTLD_LOCAL: OpenSSL's symbols stay out of the host's namespace. */
-        void *h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+        /* RTLD_LOCAL: OpenSSL's symbols stay out of the host's namespace. RTLD_DEEPBIND:
+           and the host's stay out of OpenSSL's. A host with an OpenSSL of its own linked
+           in and exported (Node) would otherwise lend libssl its libcrypto functions,
+           mixing objects of two libcrypto instances (the handshake then fails). */
+        void *h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL | DEEPBIND);
         if (h != NULL)
             return h;
         error = dlerror();
