@@ -12,6 +12,7 @@
  * outside the mutex, so a blocked reader never holds up a sender.
  */
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -30,6 +31,7 @@
 #define RECORD (16 * 1024) /* TLS's largest record */
 
 int32_t dapper_ipc_errno_class(int32_t error); /* socket_io.c */
+void dapper_ipc_flush_delayed_ack(int32_t fd);  /* socket_io.c */
 
 typedef struct dapper_ipc_tls_ctx {
     void *ctx;
@@ -45,10 +47,100 @@ typedef struct dapper_ipc_tls {
     int fd;
     pthread_mutex_t lock;
     unsigned char *scratch; /* RECORD bytes, made at the first write */
+    int ack_held;           /* data read since the last wait or write: the kernel may hold its ACK */
+    /* After the handshake, the reading thread alone takes bytes off the socket, with a
+       blocking recv outside the lock (one system call where poll + recv would be two),
+       into in[]; the BIO hands them to OpenSSL. */
+    int established;
+    unsigned char *in;
+    size_t in_len, in_off;
+    int in_eof;
+    size_t staged; /* in_len - in_off, for other threads' "anything buffered?" */
     char error[512];
 } dapper_ipc_tls;
 
 static const dapper_ipc_ossl *O;
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 /* macOS: SO_NOSIGPIPE, set on every connected socket (socket_io.c) */
+#endif
+
+/* The session's own BIO on the descriptor, instead of OpenSSL's socket BIO: that one
+   uses write(), which raises SIGPIPE on a closed peer (the host's disposition is the
+   host's: the library never changes it), and needs an O_NONBLOCK descriptor. This one
+   uses send with MSG_NOSIGNAL and never waits (MSG_DONTWAIT): waiting is poll's job,
+   outside the session's lock. */
+#define STAGE (64 * 1024)
+
+static int bio_write(void *bio, const char *data, int length)
+{
+    int fd = ((dapper_ipc_tls *)O->BIO_get_data(bio))->fd;
+    O->BIO_clear_flags(bio, OSSL_BIO_FLAGS_RWS | OSSL_BIO_FLAGS_SHOULD_RETRY);
+    ssize_t n;
+    do
+        n = send(fd, data, (size_t)length, MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        O->BIO_set_flags(bio, OSSL_BIO_FLAGS_WRITE | OSSL_BIO_FLAGS_SHOULD_RETRY);
+    return (int)n;
+}
+
+static int bio_read(void *bio, char *buffer, int length)
+{
+    dapper_ipc_tls *t = O->BIO_get_data(bio);
+    int fd = t->fd;
+    O->BIO_clear_flags(bio, OSSL_BIO_FLAGS_RWS | OSSL_BIO_FLAGS_SHOULD_RETRY);
+    if (t->established) {
+        size_t left = t->in_len - t->in_off;
+        if (left == 0) {
+            if (t->in_eof)
+                return 0;
+            O->BIO_set_flags(bio, OSSL_BIO_FLAGS_READ | OSSL_BIO_FLAGS_SHOULD_RETRY);
+            errno = EAGAIN;
+            return -1;
+        }
+        size_t n = left < (size_t)length ? left : (size_t)length;
+        memcpy(buffer, t->in + t->in_off, n);
+        t->in_off += n;
+        __atomic_store_n(&t->staged, t->in_len - t->in_off, __ATOMIC_RELAXED);
+        return (int)n;
+    }
+    ssize_t n;
+    do
+        n = recv(fd, buffer, (size_t)length, MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        O->BIO_set_flags(bio, OSSL_BIO_FLAGS_READ | OSSL_BIO_FLAGS_SHOULD_RETRY);
+    return (int)n;
+}
+
+static long bio_ctrl(void *bio, int command, long number, void *pointer)
+{
+    (void)bio, (void)number, (void)pointer;
+    return command == OSSL_BIO_CTRL_FLUSH; /* nothing is buffered here */
+}
+
+static void *bio_method;
+static pthread_once_t bio_once = PTHREAD_ONCE_INIT;
+
+static void make_bio_method(void)
+{
+    void *m = O->BIO_meth_new(O->BIO_get_new_index() | OSSL_BIO_TYPE_SOURCE_SINK, "dapper_ipc socket");
+    if (m != NULL && O->BIO_meth_set_write(m, bio_write) && O->BIO_meth_set_read(m, bio_read) &&
+        O->BIO_meth_set_ctrl(m, bio_ctrl))
+        bio_method = m; /* for the life of the process, as the library handles are */
+}
+
+static void *socket_bio(dapper_ipc_tls *t)
+{
+    pthread_once(&bio_once, make_bio_method);
+    void *bio = bio_method != NULL ? O->BIO_new(bio_method) : NULL;
+    if (bio != NULL) {
+        O->BIO_set_data(bio, t);
+        O->BIO_set_init(bio, 1);
+    }
+    return bio;
+}
 
 static void put(char *out, size_t cap, const char *what)
 {
@@ -136,6 +228,10 @@ static void *new_ctx(int server, int allow_tls12, char *error, size_t cap)
     /* A peer that closes without close_notify has ended the stream all the same (most
        do: a process that exits); the DP frame boundary says whether anything was lost. */
     O->SSL_CTX_set_options(ctx, OSSL_SSL_OP_IGNORE_UNEXPECTED_EOF);
+    /* Read ahead, 64 KiB at a time: one recv brings a record's header and body (and the
+       next records), instead of two calls per record. */
+    O->SSL_CTX_ctrl(ctx, OSSL_SSL_CTRL_SET_READ_AHEAD, 1, NULL);
+    O->SSL_CTX_set_default_read_buffer_len(ctx, STAGE);
     /* A write retried after WANT_WRITE may come from the same bytes at another address. */
     O->SSL_CTX_ctrl(ctx, OSSL_SSL_CTRL_MODE, OSSL_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER, NULL);
     return ctx;
@@ -226,16 +322,11 @@ DAPPER_IPC_SHIM_API void dapper_ipc_tls_ctx_free(dapper_ipc_tls_ctx *c)
     free(c);
 }
 
-/* A session on a connected socket (made non-blocking here). host: the client's
-   name for the listener (SNI, and the name checked when nothing is pinned). */
+/* A session on a connected socket. host: the client's name for the listener (SNI,
+   and the name checked when nothing is pinned). */
 DAPPER_IPC_SHIM_API dapper_ipc_tls *dapper_ipc_tls_new(const dapper_ipc_tls_ctx *c, int32_t fd, const char *host,
                                                        char *error, size_t cap)
 {
-    int flags = fcntl(fd, F_GETFL);
-    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-        snprintf(error, cap, "making the socket non-blocking failed: %s", strerror(errno));
-        return NULL;
-    }
     dapper_ipc_tls *t = calloc(1, sizeof *t);
     if (t == NULL) {
         snprintf(error, cap, "out of memory");
@@ -245,13 +336,15 @@ DAPPER_IPC_SHIM_API dapper_ipc_tls *dapper_ipc_tls_new(const dapper_ipc_tls_ctx 
     t->ctx = c;
     t->fd = fd;
     t->ssl = O->SSL_new(c->ctx);
-    if (t->ssl == NULL || O->SSL_set_fd(t->ssl, fd) != 1) {
+    void *bio = t->ssl != NULL ? socket_bio(t) : NULL;
+    if (bio == NULL) {
         put(error, cap, "SSL_new failed");
         if (t->ssl != NULL)
             O->SSL_free(t->ssl);
         free(t);
         return NULL;
     }
+    O->SSL_set_bio(t->ssl, bio, bio); /* one reference, for both directions */
     if (!c->server && host != NULL) {
         unsigned char addr[16];
         int literal = inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
@@ -276,6 +369,7 @@ DAPPER_IPC_SHIM_API void dapper_ipc_tls_free(dapper_ipc_tls *t)
     O->SSL_free(t->ssl);
     pthread_mutex_destroy(&t->lock);
     free(t->scratch);
+    free(t->in);
     free(t);
 }
 
@@ -330,6 +424,9 @@ DAPPER_IPC_SHIM_API int32_t dapper_ipc_tls_handshake(dapper_ipc_tls *t)
             failed(t, code, "the tls handshake");
             result = -1;
         }
+    } else if ((t->in = malloc(STAGE)) == NULL) {
+        snprintf(t->error, sizeof t->error, "out of memory");
+        result = -1;
     } else if (t->ctx->pinned) {
         unsigned char seen[32];
         void *peer = O->SSL_get1_peer_certificate(t->ssl);
@@ -346,6 +443,13 @@ DAPPER_IPC_SHIM_API int32_t dapper_ipc_tls_handshake(dapper_ipc_tls *t)
                      want, got ? "sha256:" : "", got ? have : "no certificate");
             result = -2;
         }
+    }
+    if (result == 0) {
+        /* The reading thread's recv blocks from now on (sends never wait: MSG_DONTWAIT). */
+        int flags = fcntl(t->fd, F_GETFL);
+        if (flags >= 0 && (flags & O_NONBLOCK))
+            fcntl(t->fd, F_SETFL, flags & ~O_NONBLOCK);
+        t->established = 1;
     }
     pthread_mutex_unlock(&t->lock);
     return result;
@@ -371,9 +475,7 @@ static int wait_for(int fd, short events, long long deadline)
         int ms = -1;
         if (deadline >= 0) {
             long long left = deadline - now_ms();
-            if (left <= 0)
-                return ERRC_WOULD_BLOCK;
-            ms = left > 0x7fffffff ? 0x7fffffff : (int)left;
+            ms = left <= 0 ? 0 : left > 0x7fffffff ? 0x7fffffff : (int)left; /* 0: a look, no wait */
         }
         struct pollfd p = {.fd = fd, .events = events};
         int r = poll(&p, 1, ms);
@@ -414,9 +516,10 @@ DAPPER_IPC_SHIM_API intptr_t dapper_ipc_tls_read(dapper_ipc_tls *t, void *buffer
         int code = r > 0 ? 0 : O->SSL_get_error(t->ssl, r);
         intptr_t result = 0;
         int done = 1;
-        if (r > 0)
+        if (r > 0) {
             result = r;
-        else if (code == OSSL_SSL_ERROR_ZERO_RETURN)
+            __atomic_store_n(&t->ack_held, 1, __ATOMIC_RELAXED);
+        } else if (code == OSSL_SSL_ERROR_ZERO_RETURN)
             result = 0;
         else if (code == OSSL_SSL_ERROR_SYSCALL && errno == 0 && O->ERR_peek_last_error() == 0)
             result = 0; /* a FIN without close_notify: the peer is gone all the same */
@@ -427,9 +530,37 @@ DAPPER_IPC_SHIM_API intptr_t dapper_ipc_tls_read(dapper_ipc_tls *t, void *buffer
         pthread_mutex_unlock(&t->lock);
         if (done)
             return result;
-        int w = wait_for(t->fd, code == OSSL_SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN, deadline);
-        if (w != 0)
-            return w;
+        if (code == OSSL_SSL_ERROR_WANT_WRITE || !t->established) {
+            int w = wait_for(t->fd, code == OSSL_SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN, deadline);
+            if (w != 0)
+                return w;
+            continue;
+        }
+        /* OpenSSL has used every staged byte: take the next ones off the socket. Before
+           waiting, the ACK the kernel may hold back for what was read goes out (a peer
+           without TCP_NODELAY would stall ~40 ms on it; see SocketConnection): here,
+           where this read really waits, not for every record of a burst. */
+        if (__atomic_exchange_n(&t->ack_held, 0, __ATOMIC_RELAXED))
+            dapper_ipc_flush_delayed_ack(t->fd);
+        ssize_t got;
+        if (timeout_ms < 0) {
+            do
+                got = recv(t->fd, t->in, STAGE, 0);
+            while (got < 0 && errno == EINTR);
+        } else {
+            int w = wait_for(t->fd, POLLIN, deadline);
+            if (w != 0)
+                return w;
+            got = recv(t->fd, t->in, STAGE, MSG_DONTWAIT);
+            if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+                continue;
+        }
+        if (got < 0)
+            return dapper_ipc_errno_class(errno);
+        t->in_off = 0;
+        t->in_len = (size_t)got;
+        t->in_eof = got == 0;
+        __atomic_store_n(&t->staged, (size_t)got, __ATOMIC_RELAXED);
     }
 }
 
@@ -475,6 +606,7 @@ DAPPER_IPC_SHIM_API intptr_t dapper_ipc_tls_writev(dapper_ipc_tls *t, const dapp
     long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
     *sent = 0;
     *cut = 0;
+    __atomic_store_n(&t->ack_held, 0, __ATOMIC_RELAXED); /* our records carry the ACK */
     if (t->scratch == NULL && (t->scratch = malloc(RECORD)) == NULL) {
         snprintf(t->error, sizeof t->error, "out of memory");
         return ERRC_OTHER;
@@ -529,7 +661,10 @@ DAPPER_IPC_SHIM_API intptr_t dapper_ipc_tls_writev(dapper_ipc_tls *t, const dapp
 DAPPER_IPC_SHIM_API int32_t dapper_ipc_tls_pending(dapper_ipc_tls *t)
 {
     pthread_mutex_lock(&t->lock);
+    /* SSL_pending counts only the current record's plaintext; read ahead may hold more. */
     int n = O->SSL_pending(t->ssl);
+    if (n == 0 && (O->SSL_has_pending(t->ssl) || __atomic_load_n(&t->staged, __ATOMIC_RELAXED) > 0))
+        n = 1;
     pthread_mutex_unlock(&t->lock);
     return n;
 }

@@ -28,6 +28,13 @@
 #define OSSL_MBSTRING_ASC 0x1001
 #define OSSL_X509_V_OK 0
 #define OSSL_SSL_OP_IGNORE_UNEXPECTED_EOF ((uint64_t)1 << 7)
+#define OSSL_SSL_CTRL_SET_READ_AHEAD 41
+#define OSSL_BIO_TYPE_SOURCE_SINK 0x0400
+#define OSSL_BIO_FLAGS_READ 0x01
+#define OSSL_BIO_FLAGS_WRITE 0x02
+#define OSSL_BIO_FLAGS_RWS 0x07
+#define OSSL_BIO_FLAGS_SHOULD_RETRY 0x08
+#define OSSL_BIO_CTRL_FLUSH 11
 
 /* One entry per function: name, return type, parameters. */
 #define DAPPER_IPC_SSL_FUNCTIONS(X)                                                        \
@@ -48,7 +55,9 @@
     X(SSL_CTX_set_options, uint64_t, (void *, uint64_t))                                  \
     X(SSL_new, void *, (void *))                                                          \
     X(SSL_free, void, (void *))                                                           \
-    X(SSL_set_fd, int, (void *, int))                                                     \
+    X(SSL_set_bio, void, (void *, void *, void *))                                        \
+    X(SSL_has_pending, int, (const void *))                                               \
+    X(SSL_CTX_set_default_read_buffer_len, void, (void *, size_t))                        \
     X(SSL_ctrl, long, (void *, int, long, void *))                                        \
     X(SSL_set1_host, int, (void *, const char *))                                         \
     X(SSL_get0_param, void *, (void *))                                                   \
@@ -88,7 +97,18 @@
     X(ERR_get_error, unsigned long, (void))                                               \
     X(ERR_peek_last_error, unsigned long, (void))                                         \
     X(ERR_error_string_n, void, (unsigned long, char *, size_t))                          \
-    X(ERR_clear_error, void, (void))
+    X(ERR_clear_error, void, (void))                                                      \
+    X(BIO_get_new_index, int, (void))                                                     \
+    X(BIO_meth_new, void *, (int, const char *))                                          \
+    X(BIO_meth_set_write, int, (void *, int (*)(void *, const char *, int)))              \
+    X(BIO_meth_set_read, int, (void *, int (*)(void *, char *, int)))                     \
+    X(BIO_meth_set_ctrl, int, (void *, long (*)(void *, int, long, void *)))              \
+    X(BIO_new, void *, (const void *))                                                    \
+    X(BIO_set_data, void, (void *, void *))                                               \
+    X(BIO_get_data, void *, (void *))                                                     \
+    X(BIO_set_init, void, (void *, int))                                                  \
+    X(BIO_set_flags, void, (void *, int))                                                 \
+    X(BIO_clear_flags, void, (void *, int))
 
 #define DAPPER_IPC_OSSL_FIELD(name, ret, args) ret(*name) args;
 typedef struct dapper_ipc_ossl {

@@ -119,7 +119,11 @@ internal abstract partial class SocketConnection : ConnectionBase, IWsWire
             return _ws.Receive(buffer, -1);
         }
 
-        FlushHeldAck();
+        if (_tls is null)
+        {
+            FlushHeldAck(); // tls: the shim flushes it only when the read waits
+        }
+
         return Received(ReceiveCore(buffer));
     }
 
@@ -135,7 +139,11 @@ internal abstract partial class SocketConnection : ConnectionBase, IWsWire
             return _ws.Receive(buffer, timeoutMs);
         }
 
-        FlushHeldAck();
+        if (_tls is null)
+        {
+            FlushHeldAck();
+        }
+
         return Received(ReceiveCore(buffer, timeoutMs));
     }
 
@@ -205,7 +213,11 @@ internal abstract partial class SocketConnection : ConnectionBase, IWsWire
 
     int IWsWire.RawReceive(Span<byte> buffer, int timeoutMs)
     {
-        FlushHeldAck();
+        if (_tls is null)
+        {
+            FlushHeldAck();
+        }
+
         return Received(timeoutMs < 0 ? ReceiveCore(buffer) : ReceiveCore(buffer, timeoutMs));
     }
 

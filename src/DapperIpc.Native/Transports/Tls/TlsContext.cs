@@ -136,7 +136,7 @@ internal sealed unsafe class TlsContext : IDisposable
 
     private static byte[] Utf8z(string? s) => s is null ? [0] : Encoding.UTF8.GetBytes(s + "\0");
 
-    /// <summary>A session on a connected socket (made non-blocking); throws with OpenSSL's reason.</summary>
+    /// <summary>A session on a connected socket; throws with OpenSSL's reason.</summary>
     public TlsSession NewSession(int fd, string? host)
     {
         Interlocked.Increment(ref _users);
