@@ -290,6 +290,11 @@ def run_all(lib, lib_origin, libdir, out):
     rows.append(("1 MiB frames, ws (MB/s)", statistics.median(ws_tput["ws"]), statistics.median(ws_tput["tcp"]),
                  "lib tcp", (">=", 0.8), f"ws {spread(ws_tput['ws'])}; raw C tcp {statistics.median(tput[('raw', 1048576, 'tcp')]):,.0f}"))
 
+    # ---- tls: beside the library's own tcp and stunnel4 in front of it, same run ----
+    import tls_section
+    rows.extend(tls_section.rows(bench, out, sh, figures, ROUNDS, RTT_N, RTT_SECONDS, BIG_COUNT,
+                                 20 if QUICK else 200))
+
     # ---- 3. Python ----
     env = dict(os.environ, DAPPER_IPC_LIBRARY=lib, PYTHONPATH=os.path.join(ROOT, "python", "src"))
     have_package = os.path.isdir(os.path.join(ROOT, "python", "src", "dapper_ipc"))
