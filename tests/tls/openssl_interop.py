@@ -9,6 +9,8 @@
   fingerprint itself; server for a library client), and TLS 1.2 refused unless allowed.
 - without a pin, the system trust store decides (SSL_CERT_FILE names the test CA): a
   certificate for the right name passes; a wrong-host and an expired one are refused.
+- what works over tcp works over tls: the session listener routes a tls client (Python's
+  ssl) by its hello; the pull mode (recv) and batches between the package's two ends.
 """
 
 import os
@@ -24,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tlsutil  # noqa: E402
 from tlsutil import check  # noqa: E402
 
-from dapper_ipc import IPCManager, TransportConfig, errors  # noqa: E402
+from dapper_ipc import IPCManager, SessionListener, TransportConfig, errors  # noqa: E402
 
 
 def echo_listener(manager, config, reply=lambda data: b"echo:" + data):
@@ -225,6 +227,44 @@ def trust_store(certs):
     del os.environ["SSL_CERT_FILE"]
 
 
+def sessions_pull_and_batches():
+    with SessionListener() as sessions:
+        args = sessions.create_listener(TransportConfig(transport="tls"))
+        port = int(args[args.index("--ipc-port") + 1])
+        sessions.expect("child-1")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost") as conn:
+            hello = b'{"event": "dapper/sessionHello", "body": {"sessionId": "child-1", "pid": 1}}'
+            conn.sendall(tlsutil.dp_frame(1, hello))
+            manager = sessions.accept("child-1", timeout=10)
+            check(manager.hello["body"]["sessionId"] == "child-1", "the session listener routes a tls client by its hello")
+            manager.send_bytes(b'{"x": 1}', 2)
+            check(tlsutil.read_frame(conn) == (2, b'{"x": 1}'), "and the session's frames reach it, inside tls")
+            manager.cleanup()
+
+    messages = [{"seq": i, "pad": "x" * (i * 37 % 3000)} for i in range(200)]
+    with IPCManager() as listener, IPCManager() as client:
+        args = listener.create_listener(TransportConfig(transport="tls"))
+        client.connect(TransportConfig.from_launcher_args(args))
+        listener.wait_for_client(10)
+        got = []
+        reader = threading.Thread(target=lambda: got.extend(listener.recv(10) for _ in messages))
+        reader.start()
+        client.send_many(messages[:50])
+        for m in messages[50:]:
+            client.send(m)
+        reader.join(30)
+        check(got == messages, "the listener's recv takes batch-sent and single frames over tls in order")
+        got = []
+        reader = threading.Thread(target=lambda: got.extend(client.recv(10) for _ in messages))
+        reader.start()
+        listener.send_many(messages)
+        reader.join(30)
+        check(got == messages, "the client's recv takes a batch over tls in order")
+
+
 def main():
     if not tlsutil.need_openssl():
         print("SKIP: the openssl command is missing and apt-get could not install it", flush=True)
@@ -236,6 +276,7 @@ def main():
         wrong_pin_refused(certs)
         python_ssl_both_ways(certs)
         trust_store(certs)
+        sessions_pull_and_batches()
     finally:
         certs.cleanup()
     return tlsutil.finish()
