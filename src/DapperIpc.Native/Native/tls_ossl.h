@@ -53,11 +53,11 @@
     X(SSL_CTX_set_default_verify_paths, int, (void *))                                    \
     X(SSL_CTX_set_num_tickets, int, (void *, size_t))                                     \
     X(SSL_CTX_set_options, uint64_t, (void *, uint64_t))                                  \
+    X(SSL_CTX_set_ciphersuites, int, (void *, const char *))                              \
     X(SSL_new, void *, (void *))                                                          \
     X(SSL_free, void, (void *))                                                           \
     X(SSL_set_bio, void, (void *, void *, void *))                                        \
     X(SSL_has_pending, int, (const void *))                                               \
-    X(SSL_CTX_set_default_read_buffer_len, void, (void *, size_t))                        \
     X(SSL_ctrl, long, (void *, int, long, void *))                                        \
     X(SSL_set1_host, int, (void *, const char *))                                         \
     X(SSL_get0_param, void *, (void *))                                                   \
