@@ -275,7 +275,7 @@ typedef struct dapper_ipc_config {
     /* tcp: the host to bind or connect to. NULL: 127.0.0.1. An empty (or
        all-blank) string is DAPPER_IPC_E_INVALID_ARGUMENT, for a listener and
        for connect. Binding a non-loopback address works but logs a security
-       warning. */
+       warning (tcp and ws; tls and wss, encrypted and authenticated, do not). */
     const char *host;
     /* unix: the socket path. For a listener, NULL means a fresh private
        directory (mode 0700) under the temp directory holding the socket

@@ -61,7 +61,7 @@ export interface TransportConfig {
   /** 'auto' (unix on POSIX, pipe on Windows), 'unix', 'tcp', 'pipe' or 'ws' (a WebSocket at
    *  ws://host:port/, so a browser page can be the peer); any case. */
   transport?: string;
-  /** tcp host (127.0.0.1). Binding a non-loopback address logs a security warning. */
+  /** tcp host (127.0.0.1). Binding a non-loopback address logs a security warning (not with tls or wss). */
   host?: string;
   /** tcp port; 0 or omitted for a listener: an ephemeral port. Required to connect. */
   port?: number;

@@ -9,10 +9,13 @@
   fingerprint itself; server for a library client), and TLS 1.2 refused unless allowed.
 - without a pin, the system trust store decides (SSL_CERT_FILE names the test CA): a
   certificate for the right name passes; a wrong-host and an expired one are refused.
+- binding a non-loopback address (0.0.0.0) logs the security warning for tcp, not for tls
+  or wss.
 - what works over tcp works over tls: the session listener routes a tls client (Python's
   ssl) by its hello; the pull mode (recv) and batches between the package's two ends.
 """
 
+import logging
 import os
 import select
 import socket
@@ -265,6 +268,25 @@ def sessions_pull_and_batches():
         check(got == messages, "the client's recv takes a batch over tls in order")
 
 
+def non_loopback_warning():
+    lines = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    log = logging.getLogger("dapper.ipc")
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
+    try:
+        for transport, warns in (("tcp", True), ("tls", False), ("wss", False)):
+            del lines[:]
+            with IPCManager() as manager:
+                manager.create_listener(TransportConfig(transport=transport, host="0.0.0.0"))
+            warned = any("security warning" in line for line in lines)
+            check(warned == warns, f"a {transport} listener on 0.0.0.0 {'logs' if warns else 'does not log'} the "
+                                   f"non-loopback security warning ({[line for line in lines if 'warning' in line]})")
+    finally:
+        log.removeHandler(handler)
+
+
 def main():
     if not tlsutil.need_openssl():
         print("SKIP: the openssl command is missing and apt-get could not install it", flush=True)
@@ -277,6 +299,7 @@ def main():
         python_ssl_both_ways(certs)
         trust_store(certs)
         sessions_pull_and_batches()
+        non_loopback_warning()
     finally:
         certs.cleanup()
     return tlsutil.finish()

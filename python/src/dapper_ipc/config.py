@@ -21,7 +21,8 @@ class TransportConfig:
     transport: "auto" (unix on POSIX, pipe on Windows), "unix", "tcp", "pipe", "ws" (a
         WebSocket at ws://host:port/, so a browser page can be the peer), "tls" (tcp inside
         TLS 1.3; OpenSSL 3 is loaded on first use) or "wss" (ws inside TLS); any case.
-    host: tcp host (127.0.0.1). Binding a non-loopback address logs a security warning.
+    host: tcp host (127.0.0.1). Binding a non-loopback address logs a security warning
+        (not with tls or wss).
     port: tcp port; 0 or None for a listener means an ephemeral port. Required to connect.
     path: unix socket path; None for a listener means a fresh private directory.
         Required to connect.
