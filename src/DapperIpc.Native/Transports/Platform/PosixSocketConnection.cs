@@ -255,7 +255,11 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
 
                     if (Tls is not null)
                     {
-                        throw TlsSendFailed(result, errno, sent - end, headerSizes[whole] + (long)chunk[whole].Length, first + whole);
+                        // tls counts bytes OpenSSL took, which may all be in (the last record
+                        // still on its way out): then no frame of this chunk is known delivered.
+                        bool allTaken = whole == chunk.Length;
+                        throw TlsSendFailed(result, errno, allTaken ? 0 : sent - end,
+                            allTaken ? 0 : headerSizes[whole] + (long)chunk[whole].Length, first + (allTaken || _tlsCut ? 0 : whole));
                     }
 
                     throw result is DeadlinePassed or (int)ErrnoClass.WouldBlock
