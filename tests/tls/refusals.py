@@ -7,6 +7,8 @@ must, each with a log line, while the real client keeps working:
 - 500 half-open handshakes at once: the real client connects and round-trips meanwhile,
   and the process's memory stays bounded,
 - a tls client without the token (refused at accept, inside tls).
+And a peer that stops reading: the send gives up with E_SEND_TIMEOUT after send_timeout, the
+stream cut mid-record closes the connection (E_CLOSED after), and the host goes on.
 """
 
 import logging
@@ -21,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tlsutil  # noqa: E402
 from tlsutil import check  # noqa: E402
 
-from dapper_ipc import IPCManager, TransportConfig  # noqa: E402
+from dapper_ipc import IPCManager, TransportConfig, errors  # noqa: E402
 
 HALF_OPEN = 500
 
@@ -80,6 +82,31 @@ def real_client(port, fingerprint, token, payload):
         client.start_reader(lambda m: (got.append(m), arrived.set()), raw=True)
         client.send_bytes(payload, 1)
         return arrived.wait(20) and got == [b"echo:" + payload]
+
+
+def peer_stops_reading():
+    with IPCManager() as server:
+        args = server.create_listener(TransportConfig(transport="tls", send_timeout=0.5))
+        port = int(args[args.index("--ipc-port") + 1])
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost"):
+            server.wait_for_client(10)
+            status = None
+            for _ in range(10000):  # far more than any socket buffer holds
+                try:
+                    server.send_bytes(b"z" * (1 << 20), 1)
+                except errors.IPCError as e:
+                    status = e.status
+                    break
+            check(status == -17, f"a send to a peer that stopped reading gives up with E_SEND_TIMEOUT ({status!r})")
+            try:
+                server.send_bytes(b"x", 1)
+                after = None
+            except errors.IPCError as e:
+                after = e.status
+            check(after == -10, f"the stream cut mid-record closed the connection: the next send is E_CLOSED ({after!r})")
 
 
 def main():
@@ -147,6 +174,7 @@ def main():
         check(lines.count("refused a tls client") >= refused + HALF_OPEN + 1, "every refusal has its log line")
         for s in flood + [stalled, tokenless]:
             s.close()
+    peer_stops_reading()
     return tlsutil.finish()
 
 
