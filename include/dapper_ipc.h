@@ -265,8 +265,9 @@ typedef struct dapper_ipc_config {
        in memory (see dapper_ipc_tls_fingerprint). The client pins
        tls_fingerprint, or without it checks the system trust store and the
        host name. With DAPPER_IPC_FLAG_REQUIRE_AUTH the token frame travels
-       inside tls. "wss" is "ws" inside the same tls (wss://host:port/;
-       --ipc wss ...). OpenSSL 3 (libssl.so.3 and libcrypto.so.3; on macOS
+       inside tls. A send that times out once OpenSSL has taken part of a
+       record cannot be taken back: E_SEND_TIMEOUT, and the connection closes.
+       "wss" is "ws" inside the same tls (wss://host:port/; --ipc wss ...). OpenSSL 3 (libssl.so.3 and libcrypto.so.3; on macOS
        libssl.3.dylib, Homebrew's openssl@3 too) is loaded at the first use
        of tls: where it is missing, and on Windows, tls and wss fail with
        DAPPER_IPC_E_UNSUPPORTED and a message naming the library, while every
