@@ -360,6 +360,9 @@ static void lib_listen_opt(const char *transport, dapper_ipc_message_cb cb, char
     c.transport = transport;
     c.heartbeat_ms = heartbeat_ms();
     c.shm_spin_us = shm_spin_us();
+    /* A fixed port where a relay (stunnel, in run.py) forwards to the listener. */
+    const char *port = getenv("DAPPER_BENCH_LISTEN_PORT");
+    c.port = port ? atoi(port) : 0;
     if (dapper_ipc_create_listener(st.m, &c) != DAPPER_IPC_OK)
         die("create_listener");
     if (dapper_ipc_launcher_args(st.m, args, cap, len, NULL) != DAPPER_IPC_OK)
@@ -409,7 +412,12 @@ static int lib_child(const char *role, long expected, int argc, char **argv)
         if (!strcmp(argv[i], "--ipc-path")) c.path = argv[i + 1];
         if (!strcmp(argv[i], "--ipc-host")) c.host = argv[i + 1];
         if (!strcmp(argv[i], "--ipc-port")) c.port = atoi(argv[i + 1]);
+        if (!strcmp(argv[i], "--ipc-tls-fingerprint")) c.tls_fingerprint = argv[i + 1];
     }
+    /* The relay's port instead of the listener's (stunnel in front of tcp, in run.py). */
+    const char *relay = getenv("DAPPER_BENCH_CONNECT_PORT");
+    if (relay)
+        c.port = atoi(relay);
     c.heartbeat_ms = heartbeat_ms();
     c.shm_spin_us = shm_spin_us();
     st.expected = expected;
@@ -721,6 +729,64 @@ static int tput(const char *impl, const char *transport, size_t payload, long co
     return 0;
 }
 
+/* Handshake: from connect to the end of the first 128-byte round trip, both ends in this
+   process (the listener made, and its reader started, before the clock starts: for tls the
+   certificate is made then). Prints p50_us= and p99_us= over `runs` fresh connections. */
+static void on_handshake_echo(void *user, int32_t kind, const uint8_t *p, size_t n)
+{
+    (void)kind;
+    dapper_ipc_send(*(dapper_ipc_manager *)user, DAPPER_IPC_KIND_EVENT, p, n);
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int handshake(const char *transport, long runs)
+{
+    double *samples = calloc((size_t)runs, sizeof *samples);
+    for (long i = 0; i < runs; i++) {
+        static dapper_ipc_manager server;
+        dapper_ipc_manager client;
+        dapper_ipc_config c;
+        char args[1024];
+        const char *argv[16];
+        size_t len;
+        int argc = 0;
+        if (dapper_ipc_manager_create(&server) != DAPPER_IPC_OK || dapper_ipc_manager_create(&client) != DAPPER_IPC_OK)
+            die("manager_create");
+        dapper_ipc_set_callbacks(server, on_handshake_echo, NULL, &server);
+        dapper_ipc_config_init(&c, sizeof c);
+        c.transport = transport;
+        if (dapper_ipc_create_listener(server, &c) != DAPPER_IPC_OK)
+            die("create_listener");
+        if (dapper_ipc_launcher_args(server, args, sizeof args, &len, NULL) != DAPPER_IPC_OK)
+            die("launcher_args");
+        for (char *a = args; a < args + len && argc < 16; a += strlen(a) + 1)
+            argv[argc++] = a;
+        if (dapper_ipc_start_reader(server) != DAPPER_IPC_OK)
+            die("start_reader");
+        uint8_t payload[128] = {0}, reply[256];
+        size_t n;
+        double t0 = now_us();
+        if (dapper_ipc_connect_argv(client, argc, argv) != DAPPER_IPC_OK)
+            die("connect_argv");
+        if (dapper_ipc_send(client, DAPPER_IPC_KIND_COMMAND, payload, sizeof payload) != DAPPER_IPC_OK)
+            die("send");
+        if (dapper_ipc_recv(client, reply, sizeof reply, &n, NULL, WAIT_SECONDS * 1000) != DAPPER_IPC_OK)
+            die("recv");
+        samples[i] = now_us() - t0;
+        dapper_ipc_manager_destroy(client);
+        dapper_ipc_manager_destroy(server);
+    }
+    qsort(samples, (size_t)runs, sizeof *samples, compare_doubles);
+    printf("p50_us=%.1f p99_us=%.1f\n", samples[runs / 2], samples[runs * 99 / 100]);
+    free(samples);
+    return 0;
+}
+
 /* Receive rate: the raw C flood child writes `count` 128-byte frames in large batches; this
    side takes them one by one (lib: the message callback; raw: read(8) + read(n)). */
 static void on_count(void *u, int32_t kind, const uint8_t *p, size_t n)
@@ -843,9 +909,12 @@ int main(int argc, char **argv)
         return recv_rate(argv[2], argv[3], atol(argv[4]));
     if (argc == 6 && strcmp(argv[1], "tput") == 0)
         return tput(argv[2], argv[3], (size_t)atol(argv[4]), atol(argv[5]));
+    if (argc == 4 && strcmp(argv[1], "handshake") == 0)
+        return handshake(argv[2], atol(argv[3]));
     fprintf(stderr, "usage: bench rtt <lib|lib-hb|lib-wait|lib-pull|lib-nagle|raw> <unix|tcp> <n> <max-seconds> [samples-file]\n"
                     "       bench detect <unix|tcp> <heartbeat-ms> <runs>\n"
                     "       bench tput <lib|lib-batch|raw|raw-bufread> <unix|tcp> <payload-bytes> <count>\n"
-                    "       bench recv <lib|raw> <unix|tcp> <count>\n");
+                    "       bench recv <lib|raw> <unix|tcp> <count>\n"
+                    "       bench handshake <tcp|tls|...> <runs>\n");
     return 2;
 }

@@ -339,6 +339,11 @@ def run_all(lib, lib_origin, libdir, out):
     shm_p50 = {p: sorted(shm_rtt[("lib", p)])[len(shm_rtt[("lib", p)]) // 2] for p in ((False, True) if pin else (False,))}
     rows.extend(iceoryx_rows(out, cc, pin, shm_p50))
 
+    # ---- tls: beside the library's own tcp and stunnel4 in front of it, same run ----
+    import tls_section
+    rows.extend(tls_section.rows(bench, out, sh, figures, ROUNDS, RTT_N, RTT_SECONDS, BIG_COUNT,
+                                 20 if QUICK else 200))
+
     # ---- 3. Python ----
     env = dict(os.environ, DAPPER_IPC_LIBRARY=lib, PYTHONPATH=os.path.join(ROOT, "python", "src"))
     have_package = os.path.isdir(os.path.join(ROOT, "python", "src", "dapper_ipc"))

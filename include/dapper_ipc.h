@@ -219,7 +219,10 @@ typedef enum dapper_ipc_flags {
        a ring allocated once per connection, and an acknowledgement (a 17-byte
        control frame) per read that delivered frames; nothing with the flag
        off. */
-    DAPPER_IPC_FLAG_RECONNECT = 2
+    DAPPER_IPC_FLAG_RECONNECT = 2,
+    /* tls and wss: accept TLS 1.2 as well (listener and client). Without it
+       only TLS 1.3 is negotiated; a peer that offers less is refused. */
+    DAPPER_IPC_FLAG_ALLOW_TLS12 = 4
 } dapper_ipc_flags;
 
 /* Bits of dapper_ipc_adopt's flags. */
@@ -274,6 +277,21 @@ typedef struct dapper_ipc_config {
        open as the liveness signal, while the frames travel through two
        rings in one sealed memfd the listener passes over it
        (docs/protocol.md). Stock Dapper peers do not speak it.
+       "tls" is tcp with TLS 1.3 (1.2 only with DAPPER_IPC_FLAG_ALLOW_TLS12),
+       DP frames unchanged inside it: host and port as for tcp; the launcher
+       arguments are --ipc tls --ipc-host H --ipc-port P
+       --ipc-tls-fingerprint sha256:<64 hex>. The listener's certificate is
+       tls_cert_file/tls_key_file, or a fresh self-signed ECDSA P-256 one made
+       in memory (see dapper_ipc_tls_fingerprint). The client pins
+       tls_fingerprint, or without it checks the system trust store and the
+       host name. With DAPPER_IPC_FLAG_REQUIRE_AUTH the token frame travels
+       inside tls. A send that times out once OpenSSL has taken part of a
+       record cannot be taken back: E_SEND_TIMEOUT, and the connection closes.
+       "wss" is "ws" inside the same tls (wss://host:port/; --ipc wss ...). OpenSSL 3 (libssl.so.3 and libcrypto.so.3; on macOS
+       libssl.3.dylib, Homebrew's openssl@3 too) is loaded at the first use
+       of tls: where it is missing, and on Windows, tls and wss fail with
+       DAPPER_IPC_E_UNSUPPORTED and a message naming the library, while every
+       other transport works.
        "stdio" (connect and connect_argv's "--ipc stdio" only; POSIX): the
        launcher side speaks over its own stdin and stdout, the adapter having
        spawned it with pipes and adopted them (dapper_ipc_adopt). Nothing else
@@ -291,7 +309,7 @@ typedef struct dapper_ipc_config {
     /* tcp: the host to bind or connect to. NULL: 127.0.0.1. An empty (or
        all-blank) string is DAPPER_IPC_E_INVALID_ARGUMENT, for a listener and
        for connect. Binding a non-loopback address works but logs a security
-       warning. */
+       warning (tcp and ws; tls and wss, encrypted and authenticated, do not). */
     const char *host;
     /* unix: the socket path. For a listener, NULL means a fresh private
        directory (mode 0700) under the temp directory holding the socket
@@ -405,6 +423,21 @@ typedef struct dapper_ipc_config {
        looks, so a peer on the same CPU can run. 0: 50. Negative: never
        poll, sleep at once. */
     int32_t shm_spin_us;
+    /* ---- added after shm_spin_us; a struct_size that stops before
+       them (96 bytes on 64-bit) means NULL ---- */
+    /* tls/wss listener: the certificate (chain) and its private key, PEM
+       files, read once by create_listener. Both or neither; NULL: a fresh
+       self-signed certificate. A file that cannot be read, or a key that
+       does not match: DAPPER_IPC_E_INVALID_ARGUMENT naming it. */
+    const char *tls_cert_file;
+    const char *tls_key_file;
+    /* tls/wss client: "sha256:" and the 64 hex digits (either case; colons
+       between bytes allowed) of the listener's certificate's DER, as the
+       launcher arguments carry it. Only that certificate is accepted; a
+       different one fails connect with DAPPER_IPC_E_PROTOCOL and a message
+       showing both. NULL: the system trust store and the host name decide
+       (a refusal is DAPPER_IPC_E_PROTOCOL with OpenSSL's reason). */
+    const char *tls_fingerprint;
 } dapper_ipc_config;
 
 /* One frame: in dapper_ipc_send_batch (read by the library), and in
@@ -615,6 +648,19 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_launcher_args(dapper_ipc_manag
    auth. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_auth_token(dapper_ipc_manager manager, char *buf,
                                                              size_t cap, size_t *length);
+
+/* Copies the fingerprint of the manager's tls or wss listener's
+   certificate, "sha256:" and 64 lower-case hex digits (the SHA-256 of its
+   DER), NUL-terminated, into buf; *length (if not NULL) receives the size
+   needed, terminator included. The launcher arguments carry the same
+   string after --ipc-tls-fingerprint.
+   Thread: any.
+   Returns: DAPPER_IPC_OK; DAPPER_IPC_E_BUFFER_TOO_SMALL (buf then holds an
+   empty string if cap > 0); DAPPER_IPC_E_INVALID_ARGUMENT: buf is NULL and
+   cap > 0; DAPPER_IPC_E_INVALID_STATE: no listener, or one that is not tls
+   or wss. */
+DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_tls_fingerprint(dapper_ipc_manager manager, char *buf,
+                                                                  size_t cap, size_t *length);
 
 /* Connects to an existing listener (the launcher side), retrying while
    nobody listens until config->connect_timeout_ms (default 3000 ms); blocks

@@ -61,7 +61,7 @@ export interface TransportConfig {
   /** 'auto' (unix on POSIX, pipe on Windows), 'unix', 'tcp', 'pipe' or 'ws' (a WebSocket at
    *  ws://host:port/, so a browser page can be the peer); any case. */
   transport?: string;
-  /** tcp host (127.0.0.1). Binding a non-loopback address logs a security warning. */
+  /** tcp host (127.0.0.1). Binding a non-loopback address logs a security warning (not with tls or wss). */
   host?: string;
   /** tcp port; 0 or omitted for a listener: an ephemeral port. Required to connect. */
   port?: number;
@@ -104,6 +104,15 @@ export interface TransportConfig {
   shmRingBytes?: number;
   /** shm: microseconds a reader polls the ring (yielding the CPU) before it sleeps (50; negative: none). */
   shmSpinUs?: number;
+  /** tls/wss listener: PEM certificate (chain) and key files, both or neither (absent: a
+   *  fresh self-signed ECDSA P-256 certificate made in memory). */
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  /** tls/wss client: 'sha256:<64 hex>' of the listener's certificate (--ipc-tls-fingerprint);
+   *  another certificate fails with E_PROTOCOL. Absent: the trust store and host name decide. */
+  tlsFingerprint?: string;
+  /** tls/wss: accept TLS 1.2 as well as 1.3 (DAPPER_IPC_FLAG_ALLOW_TLS12). */
+  allowTls12?: boolean;
 }
 
 /** IPCManager.stats(): the manager's counters over its whole life (dapper_ipc_stats). */
@@ -164,6 +173,8 @@ export declare class IPCManager extends EventEmitter {
   readonly launcherArgs: string[];
   /** The token a launcher must present (requireAuth); hand it over in DAPPER_IPC_AUTH_TOKEN, never argv. */
   readonly authToken: string;
+  /** The certificate fingerprint of a tls or wss listener, 'sha256:<64 hex>'. */
+  readonly tlsFingerprint: string;
   /** The child's hello (`{event: 'dapper/sessionHello', body: {sessionId, parentSessionId, pid}}`) for a manager a SessionListener accepted; null otherwise. */
   readonly hello: SessionHello | null;
 

@@ -111,7 +111,8 @@ function ms(name, value) {
 
 const CONFIG_KEYS = ['transport', 'host', 'port', 'path', 'pipeName', 'maxFrameSize', 'connectTimeoutMs',
   'sendTimeoutMs', 'requireAuth', 'authToken', 'clientWaitMs', 'heartbeatMs', 'wsOrigins', 'reconnect',
-  'reconnectTimeoutMs', 'resumeBufferBytes', 'shmRingBytes', 'shmSpinUs'];
+  'reconnectTimeoutMs', 'resumeBufferBytes', 'shmRingBytes', 'shmSpinUs', 'tlsCertFile', 'tlsKeyFile', 'tlsFingerprint',
+  'allowTls12'];
 
 /** The dapper_ipc_config for a JS config object; the library checks every value it can hold. */
 function nativeConfig(config = {}) {
@@ -129,7 +130,8 @@ function nativeConfig(config = {}) {
     port: int32('port', config.port, -(2 ** 31), INT32_MAX),
     connect_timeout_ms: ms('connectTimeoutMs', config.connectTimeoutMs),
     send_timeout_ms: ms('sendTimeoutMs', config.sendTimeoutMs),
-    flags: (config.requireAuth ? native.FLAG_REQUIRE_AUTH : 0) | (config.reconnect ? native.FLAG_RECONNECT : 0),
+    flags: (config.requireAuth ? native.FLAG_REQUIRE_AUTH : 0) | (config.reconnect ? native.FLAG_RECONNECT : 0)
+      | (config.allowTls12 ? native.FLAG_ALLOW_TLS12 : 0),
     auth_token: text('authToken', config.authToken),
     // The library's default (10 s): a send waits for the client on a worker thread, not the loop.
     client_wait_ms: ms('clientWaitMs', config.clientWaitMs),
@@ -140,12 +142,15 @@ function nativeConfig(config = {}) {
     resume_buffer_bytes: int32('resumeBufferBytes', config.resumeBufferBytes, 0, 2 ** 32 - 1),
     shm_ring_bytes: int32('shmRingBytes', config.shmRingBytes, 0, 2 ** 32 - 1),
     shm_spin_us: int32('shmSpinUs', config.shmSpinUs, -(2 ** 31), INT32_MAX),
+    tls_cert_file: text('tlsCertFile', config.tlsCertFile),
+    tls_key_file: text('tlsKeyFile', config.tlsKeyFile),
+    tls_fingerprint: text('tlsFingerprint', config.tlsFingerprint),
   };
 }
 
 /** The config a launcher connects with, from the arguments createListener returned. */
 function configFromLauncherArgs(args) {
-  const fields = { '--ipc': 'transport', '--ipc-host': 'host', '--ipc-port': 'port', '--ipc-path': 'path', '--ipc-pipe': 'pipeName' };
+  const fields = { '--ipc': 'transport', '--ipc-host': 'host', '--ipc-port': 'port', '--ipc-path': 'path', '--ipc-pipe': 'pipeName', '--ipc-tls-fingerprint': 'tlsFingerprint' };
   const config = {};
   for (let i = 0; i + 1 < args.length; i++) {
     if (fields[args[i]]) config[fields[args[i]]] = args[i + 1];
@@ -299,6 +304,12 @@ class IPCManager extends EventEmitter {
    * DAPPER_IPC_AUTH_TOKEN environment variable, never argv. */
   get authToken() {
     return native.textResult(native.lib().auth_token, this._handle);
+  }
+
+  /** The certificate fingerprint of a tls or wss listener, 'sha256:<64 hex>' (the launcher
+   * arguments carry it too, after --ipc-tls-fingerprint). */
+  get tlsFingerprint() {
+    return native.textResult(native.lib().tls_fingerprint, this._handle);
   }
 
   /** The manager of a session a SessionListener accepted: connected, `hello` its hello, no reader yet. */

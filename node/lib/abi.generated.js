@@ -50,6 +50,7 @@ const LogLevel = Object.freeze({
 const Flags = Object.freeze({
   REQUIRE_AUTH: 1,
   RECONNECT: 2,
+  ALLOW_TLS12: 4,
 });
 
 /** dapper_ipc_adopt_flags, by name. */
@@ -96,6 +97,10 @@ const structs = Object.freeze({
     // layout 6: read by the library only when struct_size covers it
     shm_ring_bytes: 'uint32_t',
     shm_spin_us: 'int32_t',
+    // layout 7: read by the library only when struct_size covers it
+    tls_cert_file: 'const char *',
+    tls_key_file: 'const char *',
+    tls_fingerprint: 'const char *',
   }),
   dapper_ipc_frame: Object.freeze({
     payload: 'const void *',

@@ -18,6 +18,7 @@ const EVENT_DISCONNECTED = abi.Event.DISCONNECTED;
 const FLAG_REQUIRE_AUTH = abi.Flags.REQUIRE_AUTH;
 const FLAG_RECONNECT = abi.Flags.RECONNECT;
 const ADOPT_BORROW = abi.AdoptFlags.BORROW;
+const FLAG_ALLOW_TLS12 = abi.Flags.ALLOW_TLS12;
 const EVENT_RECONNECTING = abi.Event.RECONNECTING;
 
 /**
@@ -162,6 +163,7 @@ function lib() {
     create_listener: f('int32_t dapper_ipc_create_listener(dapper_ipc_manager manager, const dapper_ipc_config *config)'),
     launcher_args: f('int32_t dapper_ipc_launcher_args(dapper_ipc_manager manager, _Out_ uint8_t *buf, size_t cap, _Out_ size_t *length, _Out_ int32_t *argc)'),
     auth_token: f('int32_t dapper_ipc_auth_token(dapper_ipc_manager manager, _Out_ uint8_t *buf, size_t cap, _Out_ size_t *length)'),
+    tls_fingerprint: f('int32_t dapper_ipc_tls_fingerprint(dapper_ipc_manager manager, _Out_ uint8_t *buf, size_t cap, _Out_ size_t *length)'),
     connect: f('int32_t dapper_ipc_connect(dapper_ipc_manager manager, const dapper_ipc_config *config)'),
     adopt: f('int32_t dapper_ipc_adopt(dapper_ipc_manager manager, intptr_t read_handle, intptr_t write_handle, uint32_t flags)'),
     wait_for_client: f('int32_t dapper_ipc_wait_for_client(dapper_ipc_manager manager, int32_t timeout_ms)'),
@@ -236,7 +238,7 @@ function check(status) {
 
 module.exports = {
   koffi, Status, Kind, IPCError, EVENT_CONNECTED, EVENT_DISCONNECTED, FLAG_REQUIRE_AUTH,
-  EVENT_RECONNECTING, FLAG_RECONNECT, ADOPT_BORROW,
+  EVENT_RECONNECTING, FLAG_RECONNECT, FLAG_ALLOW_TLS12, ADOPT_BORROW,
   LIBRARY_ENV, Manager, SessionListener, Config, Frame, Stats, FrameLayout, BatchCb, StateCb, OfferCb, lib, lastError, errorFor,
   check, libraryNames, launcherArgs, textResult, useLibrary,
 };

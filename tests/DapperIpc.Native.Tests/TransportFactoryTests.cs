@@ -37,7 +37,7 @@ public class TransportFactoryTests
         var e = Assert.Throws<IpcException>(() => TransportFactory.ResolveTransport(name));
         Assert.Equal(IpcStatus.InvalidArgument, e.Status);
         Assert.Contains(name, e.Message);
-        Assert.Contains("auto, unix, tcp, pipe, ws, shm, stdio", e.Message);
+        Assert.Contains("auto, unix, tcp, pipe, ws, tls, wss, shm, stdio", e.Message);
 
         Assert.Equal(IpcStatus.InvalidArgument, Assert.Throws<IpcException>(
             () => TransportFactory.CreateListener(new TransportConfig { Transport = name })).Status);

@@ -192,6 +192,11 @@ def argv_seeds():
     write(t, "tcp", argv("launcher_peer.py", "echo", "--ipc", "tcp", "--ipc-host", "127.0.0.1", "--ipc-port", "40123"))
     write(t, "tcp-no-host", argv("--ipc=tcp", "--ipc-port=65535"))
     write(t, "pipe", argv("--ipc", "pipe", "--ipc-pipe", "dapper-ipc-1234"))
+    write(t, "tls", argv("--ipc", "tls", "--ipc-host", "10.0.0.2", "--ipc-port", "40123",
+                         "--ipc-tls-fingerprint", "sha256:" + "ab" * 32))
+    write(t, "wss-colons", argv("--ipc=wss", "--ipc-port=443", "--ipc-tls-fingerprint=SHA256:" + ":".join(["0F"] * 32)))
+    write(t, "tls-bad-fingerprint", argv("--ipc", "tls", "--ipc-port", "1", "--ipc-tls-fingerprint", "sha256:abc"))
+    write(t, "tcp-with-fingerprint", argv("--ipc", "tcp", "--ipc-port", "1", "--ipc-tls-fingerprint", "sha256:" + "00" * 32))
     write(t, "equals-forms", argv("prog", "--ipc=UNIX", "--ipc-path=/tmp/a=b"))
     write(t, "repeated-same", argv("--ipc", "unix", "--ipc-path", "/p", "--ipc-path=/p"))
     write(t, "repeated-different", argv("--ipc", "unix", "--ipc-path", "/p", "--ipc-path=/q"))

@@ -50,13 +50,18 @@ static void copy_text(char *dst, size_t cap, const char *src)
     dst[n] = 0;
 }
 
+/* "tcp", or "tls" for the tls variants (the proxy then cuts tls records mid-way, and each
+   reconnect is a fresh handshake through it, pinned to the listener's certificate). */
+static const char *ip_transport = "tcp";
+static char pinned[128];
+
 /* Listens (tcp on port, or unix when port < 0) and returns the address: the port, or the
    socket path in path_out. */
 static int listen_at(dapper_ipc_manager m, int port, int flags, char path_out[256])
 {
     dapper_ipc_config config;
     dapper_ipc_config_init(&config, sizeof config);
-    config.transport = port < 0 ? "unix" : "tcp";
+    config.transport = port < 0 ? "unix" : ip_transport;
     config.port = port < 0 ? 0 : port;
     config.flags = (uint32_t)flags;
     must(dapper_ipc_create_listener(m, &config), "create_listener");
@@ -64,6 +69,10 @@ static int listen_at(dapper_ipc_manager m, int port, int flags, char path_out[25
     size_t length;
     int32_t argc;
     must(dapper_ipc_launcher_args(m, args, sizeof args, &length, &argc), "launcher_args");
+    if (port >= 0 && strcmp(ip_transport, "tls") == 0) {
+        must(dapper_ipc_tls_fingerprint(m, pinned, sizeof pinned, NULL), "tls_fingerprint");
+        argc -= 2; /* the port comes before --ipc-tls-fingerprint <pin> */
+    }
     const char *last = args;
     for (int i = 0; i < argc - 1; i++)
         last += strlen(last) + 1;
@@ -78,7 +87,8 @@ static void connect_at(dapper_ipc_manager m, int port, const char *path, int fla
 {
     dapper_ipc_config config;
     dapper_ipc_config_init(&config, sizeof config);
-    config.transport = path != NULL ? "unix" : "tcp";
+    config.transport = path != NULL ? "unix" : ip_transport;
+    config.tls_fingerprint = path == NULL && strcmp(ip_transport, "tls") == 0 ? pinned : NULL;
     config.port = port;
     config.path = path;
     config.flags = (uint32_t)flags;
@@ -394,6 +404,11 @@ static int cut_every_500_frames(int unix_socket)
 
 static int test_cut_every_500_frames_tcp(void) { return cut_every_500_frames(0); }
 static int test_cut_every_500_frames_unix(void) { return cut_every_500_frames(1); }
+static int test_cut_every_500_frames_tls(void)
+{
+    ip_transport = "tls";
+    return cut_every_500_frames(0);
+}
 
 /* ---- more unacknowledged data than the resume buffer: refused, not lost -------- */
 
@@ -778,6 +793,7 @@ int main(int argc, char **argv)
     static const struct named_test tests[] = {
         {"cuts-mid-frame-tcp", test_cut_every_500_frames_tcp},
         {"cuts-mid-frame-unix", test_cut_every_500_frames_unix},
+        {"cuts-mid-record-tls", test_cut_every_500_frames_tls},
         {"past-the-resume-buffer", test_past_the_resume_buffer},
         {"restarted-listener-refuses", test_restarted_listener_refuses},
         {"restarted-listener-refuses-unix", test_restarted_listener_refuses_unix},

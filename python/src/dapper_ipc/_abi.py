@@ -68,6 +68,7 @@ LOG_ERROR = 3
 # dapper_ipc_flags
 FLAG_REQUIRE_AUTH = 1
 FLAG_RECONNECT = 2
+FLAG_ALLOW_TLS12 = 4
 
 # dapper_ipc_adopt_flags
 ADOPT_BORROW = 1
@@ -114,6 +115,10 @@ class Config(ctypes.Structure):
         # layout 6: read by the library only when struct_size covers it
         ("shm_ring_bytes", ctypes.c_uint32),
         ("shm_spin_us", ctypes.c_int32),
+        # layout 7: read by the library only when struct_size covers it
+        ("tls_cert_file", ctypes.c_char_p),
+        ("tls_key_file", ctypes.c_char_p),
+        ("tls_fingerprint", ctypes.c_char_p),
     ]
 
 
@@ -201,6 +206,7 @@ __all__ = [
     "LOG_ERROR",
     "FLAG_REQUIRE_AUTH",
     "FLAG_RECONNECT",
+    "FLAG_ALLOW_TLS12",
     "ADOPT_BORROW",
     "STATE_IDLE",
     "STATE_LISTENING",

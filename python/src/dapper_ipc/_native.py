@@ -261,6 +261,7 @@ def _declare(lib):
         "dapper_ipc_create_listener": (i32, [Manager, ptr(Config)]),
         "dapper_ipc_launcher_args": (i32, [Manager, ctypes.c_char_p, size_t, ptr(size_t), ptr(i32)]),
         "dapper_ipc_auth_token": (i32, [Manager, ctypes.c_char_p, size_t, ptr(size_t)]),
+        "dapper_ipc_tls_fingerprint": (i32, [Manager, ctypes.c_char_p, size_t, ptr(size_t)]),
         "dapper_ipc_connect": (i32, [Manager, ptr(Config)]),
         "dapper_ipc_adopt": (i32, [Manager, ctypes.c_ssize_t, ctypes.c_ssize_t, ctypes.c_uint32]),
         "dapper_ipc_wait_for_client": (i32, [Manager, i32]),
@@ -473,7 +474,7 @@ def new_config(config):
     c.send_timeout_ms = _ms("send_timeout", config.send_timeout)
     c.flags = (FLAG_REQUIRE_AUTH if config.require_auth else 0) | (
         FLAG_RECONNECT if getattr(config, "reconnect", False) else 0
-    )
+    ) | (FLAG_ALLOW_TLS12 if getattr(config, "allow_tls12", False) else 0)
     c.auth_token = text(config.auth_token)
     c.client_wait_ms = _ms("client_wait", getattr(config, "client_wait", None))
     c.heartbeat_ms = _int_field("heartbeat_ms", getattr(config, "heartbeat_ms", None) or 0, -_INT32_MAX - 1, _INT32_MAX)
@@ -484,4 +485,8 @@ def new_config(config):
     c.resume_buffer_bytes = _int_field("resume_buffer_bytes", getattr(config, "resume_buffer_bytes", None) or 0, 0, _UINT32_MAX)
     c.shm_ring_bytes = _int_field("shm_ring_bytes", getattr(config, "shm_ring_bytes", None) or 0, 0, _UINT32_MAX)
     c.shm_spin_us = _int_field("shm_spin_us", getattr(config, "shm_spin_us", None) or 0, -_INT32_MAX - 1, _INT32_MAX)
+    for field in ("tls_cert_file", "tls_key_file"):
+        value = getattr(config, field, None)
+        setattr(c, field, text(os.fspath(value) if value is not None else None))
+    c.tls_fingerprint = text(getattr(config, "tls_fingerprint", None))
     return c, keep

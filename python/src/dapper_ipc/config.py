@@ -11,6 +11,7 @@ _LAUNCHER_FLAGS = {
     "--ipc-path": "path",
     "--ipc-pipe": "pipe_name",
     "--ipc-address": "path",  # a transport registered with dapper_ipc_register_transport
+    "--ipc-tls-fingerprint": "tls_fingerprint",
 }
 
 
@@ -19,14 +20,16 @@ class TransportConfig:
     """Where to listen or connect. Every None means the library's default.
 
     transport: "auto" (unix on POSIX, pipe on Windows), "unix", "tcp", "pipe", "ws" (a
-        WebSocket at ws://host:port/, so a browser page can be the peer) or "shm" (Linux:
+        WebSocket at ws://host:port/, so a browser page can be the peer), "tls" (tcp inside
+        TLS 1.3; OpenSSL 3 is loaded on first use), "wss" (ws inside TLS) or "shm" (Linux:
         shared memory between two ends of this library, reached by a unix path); any case.
         "stdio" (connect only, POSIX): the launcher side speaks over its own stdin and
         stdout, which the library moves out of reach (fd 1 then writes to stderr, so
         print() cannot corrupt the stream; see docs/transports.md); the adapter side is
         IPCManager.spawn_stdio. Any other name: a transport registered in C with
         dapper_ipc_register_transport (path is its address).
-    host: tcp host (127.0.0.1). Binding a non-loopback address logs a security warning.
+    host: tcp host (127.0.0.1). Binding a non-loopback address logs a security warning
+        (not with tls or wss).
     port: tcp port; 0 or None for a listener means an ephemeral port. Required to connect.
     path: unix socket path; None for a listener means a fresh private directory.
         Required to connect.
@@ -81,6 +84,16 @@ class TransportConfig:
     #: shm: microseconds a reader polls the ring, yielding the CPU, before it sleeps on a
     #: futex (None or 0: 50; negative: never poll).
     shm_spin_us: Optional[int] = None
+    #: tls/wss listener: PEM certificate (chain) and private key files, both or neither
+    #: (None: a fresh self-signed ECDSA P-256 certificate made in memory).
+    tls_cert_file: Optional[str] = None
+    tls_key_file: Optional[str] = None
+    #: tls/wss client: "sha256:<64 hex>" of the listener's certificate, as its launcher
+    #: arguments carry it (--ipc-tls-fingerprint); a different certificate is refused
+    #: (IPCProtocolError showing both). None: the system trust store and the host name decide.
+    tls_fingerprint: Optional[str] = None
+    #: tls/wss: accept TLS 1.2 as well as 1.3 (DAPPER_IPC_FLAG_ALLOW_TLS12).
+    allow_tls12: bool = False
 
     @classmethod
     def from_launcher_args(cls, args: Sequence[str]) -> "TransportConfig":

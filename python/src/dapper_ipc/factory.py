@@ -3,7 +3,7 @@
 import socket
 import sys
 
-_KNOWN = ("unix", "tcp", "pipe", "ws", "shm")
+_KNOWN = ("unix", "tcp", "pipe", "ws", "tls", "wss", "shm")
 
 
 class TransportFactory:
@@ -19,7 +19,7 @@ class TransportFactory:
         """None, "" or "auto" (any case) mean the platform default; other names are
         lower-cased and returned as they are, like the original's: an unknown one is
         refused where it is used (create_listener, connect), by the library: IPCConfigError
-        with status -1 and "unknown transport '...': expected auto, unix, tcp, pipe, ws or shm"."""
+        with status -1 and "unknown transport '...': expected one of auto, unix, tcp, pipe, ws, tls, wss, shm, stdio" and any registered names."""
         name = (transport or "auto").strip().lower()
         if name == "auto":
             return TransportFactory.get_default_transport()

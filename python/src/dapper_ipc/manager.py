@@ -260,6 +260,12 @@ class IPCManager(AsyncIPC, CleansUpOnExit):
         Hand it over in the DAPPER_IPC_AUTH_TOKEN environment variable, never argv."""
         return native.text_result(self._lib.dapper_ipc_auth_token, self._handle).decode("ascii")
 
+    @property
+    def tls_fingerprint(self) -> str:
+        """The certificate fingerprint of a tls or wss listener, "sha256:<64 hex>" (the
+        launcher arguments carry it too, after --ipc-tls-fingerprint)."""
+        return native.text_result(self._lib.dapper_ipc_tls_fingerprint, self._handle).decode("ascii")
+
     def connect(self, config: TransportConfig) -> None:
         """Connects to a listener, retrying while nobody listens (connect_timeout, 3 s by
         default). Blocks the calling thread; IPCConnectionError if nobody came."""

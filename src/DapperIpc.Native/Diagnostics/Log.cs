@@ -135,4 +135,10 @@ public static class Log
 
     public static void WsAccepted(string description, string peer, string? origin)
         => Write(LogLevel.Debug, () => $"websocket client {peer} on {description} upgraded{(origin is null ? " (no Origin: a native client)" : $" (origin {origin})")}");
+
+    public static void TlsRefused(string description, string peer, string reason)
+        => Write(LogLevel.Warning, () => $"refused a tls client {peer} on {description}: {reason}");
+
+    public static void TlsAccepted(string description, string peer, string version)
+        => Write(LogLevel.Debug, () => $"tls client {peer} on {description}: {version} handshake done");
 }

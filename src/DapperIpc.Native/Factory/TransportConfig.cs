@@ -11,7 +11,7 @@ public sealed class TransportConfig
     /// <summary>The launcher retries for about 3 s (60 x 50 ms); a client of ours waits as long.</summary>
     public const int DefaultConnectTimeoutMs = 3000;
 
-    /// <summary>"auto", "unix", "tcp", "pipe" or "ws", case-insensitive; null means auto.</summary>
+    /// <summary>"auto", "unix", "tcp", "pipe", "ws", "tls" or "wss", case-insensitive; null means auto.</summary>
     public string? Transport { get; set; } = "auto";
 
     /// <summary>tcp host; null means 127.0.0.1. A non-loopback bind logs a security warning.</summary>
@@ -76,6 +76,17 @@ public sealed class TransportConfig
 
     /// <summary>shm: microseconds a reader (or a writer waiting for room) polls the ring before sleeping on a futex; negative: none.</summary>
     public int ShmSpinUs { get; set; } = Transports.Shm.ShmLayout.DefaultSpinUs;
+
+    /// <summary>tls/wss listener: PEM certificate (chain) and key files; null: a fresh self-signed certificate.</summary>
+    public string? TlsCertFile { get; set; }
+
+    public string? TlsKeyFile { get; set; }
+
+    /// <summary>tls/wss client: the pinned "sha256:&lt;64 hex&gt;" of the listener's certificate; null: the trust store and host name decide.</summary>
+    public string? TlsFingerprint { get; set; }
+
+    /// <summary>DAPPER_IPC_FLAG_ALLOW_TLS12: TLS 1.2 as well as 1.3.</summary>
+    public bool AllowTls12 { get; set; }
 
     internal TransportConfig Copy() => (TransportConfig)MemberwiseClone();
 

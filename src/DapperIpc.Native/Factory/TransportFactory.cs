@@ -47,6 +47,16 @@ public static class TransportFactory
             return TransportKind.Ws;
         }
 
+        if (trimmed.Equals("tls", StringComparison.OrdinalIgnoreCase))
+        {
+            return TransportKind.Tls;
+        }
+
+        if (trimmed.Equals("wss", StringComparison.OrdinalIgnoreCase))
+        {
+            return TransportKind.Wss;
+        }
+
         if (trimmed.Equals("shm", StringComparison.OrdinalIgnoreCase))
         {
             return TransportKind.Shm;
@@ -108,6 +118,14 @@ public static class TransportFactory
 
             case TransportKind.Plugin:
                 return PluginListener.Create(Plugin(config), config.Path, ListenerOptions(config));
+
+            case TransportKind.Tls:
+                return Transports.Tls.TlsListener.Create(config.Host, config.Port,
+                    Transports.Tls.TlsContext.ForListener(config.TlsCertFile, config.TlsKeyFile, config.AllowTls12), ListenerOptions(config));
+
+            case TransportKind.Wss:
+                return Transports.Ws.WsListener.Create(config.Host, config.Port, config.WsOrigins, ListenerOptions(config),
+                    Transports.Tls.TlsContext.ForListener(config.TlsCertFile, config.TlsKeyFile, config.AllowTls12));
 
             default:
                 return OperatingSystem.IsWindows()
@@ -190,6 +208,17 @@ public static class TransportFactory
 
             case TransportKind.Plugin:
                 return PluginConnector.Connect(Plugin(config), config.Path, ClientOptions(config), config.ConnectTimeoutMs);
+
+            case TransportKind.Tls:
+            case TransportKind.Wss:
+                if (config.Port <= 0)
+                {
+                    throw new IpcException(IpcStatus.InvalidArgument, $"the {config.Transport!.Trim().ToLowerInvariant()} transport needs a port to connect to");
+                }
+
+                var tls = Transports.Tls.TlsContext.ForClient(config.TlsFingerprint, config.AllowTls12);
+                return SocketConnector.ConnectTls(config.Host ?? "127.0.0.1", config.Port, ClientOptions(config), tls,
+                    webSocket: ResolveTransport(config.Transport) == TransportKind.Wss, config.ConnectTimeoutMs, cancel);
 
             default:
                 if (!OperatingSystem.IsWindows())

@@ -6,6 +6,8 @@ public enum TransportKind
     Tcp,
     Pipe,
     Ws,
+    Tls,
+    Wss,
 
     /// <summary>The process's own stdin and stdout (connect only).</summary>
     Stdio,

@@ -102,6 +102,7 @@ namespace DapperIpc.Interop
     {
         RequireAuth = 1,
         Reconnect = 2,
+        AllowTls12 = 4,
     }
 
     /// <summary>dapper_ipc_adopt_flags of include/dapper_ipc.h.</summary>
@@ -154,6 +155,11 @@ namespace DapperIpc.Interop
         // Layout 6: read only when struct_size is at least SizeThroughShmSpinUs.
         public uint ShmRingBytes;
         public int ShmSpinUs;
+
+        // Layout 7: read only when struct_size is at least SizeThroughTlsFingerprint.
+        public byte* TlsCertFile;
+        public byte* TlsKeyFile;
+        public byte* TlsFingerprint;
 
         /// <summary>The size of the first layout (through connect_timeout_ms): the smallest struct_size there is.</summary>
         internal static int BaseSize
@@ -222,6 +228,16 @@ namespace DapperIpc.Interop
             {
                 NativeConfig c = default;
                 return (uint)((byte*)&c.ShmSpinUs - (byte*)&c) + (uint)sizeof(int);
+            }
+        }
+
+        /// <summary>The struct_size that covers layout 7 (tls_cert_file, tls_key_file, tls_fingerprint).</summary>
+        internal static uint SizeThroughTlsFingerprint
+        {
+            get
+            {
+                NativeConfig c = default;
+                return (uint)((byte*)&c.TlsFingerprint - (byte*)&c) + (uint)sizeof(byte*);
             }
         }
     }

@@ -240,7 +240,26 @@ internal static unsafe class Exports
         }
     }
 
-    /// <summary>A string result copied NUL-terminated into the caller's buffer (the auth tokens).</summary>
+    [UnmanagedCallersOnly(EntryPoint = "dapper_ipc_tls_fingerprint")]
+    public static int TlsFingerprint(ManagerHandle handle, byte* buf, nuint cap, nuint* length)
+    {
+        try
+        {
+            IPCManager manager = HandleTable.Get(handle);
+            if (buf == null && cap > 0)
+            {
+                return LastError.Fail(IpcStatus.InvalidArgument, "buf is NULL but cap is not 0");
+            }
+
+            return CopyText(manager.TlsFingerprint, buf, cap, length, "the fingerprint");
+        }
+        catch (Exception e)
+        {
+            return LastError.Fail(e);
+        }
+    }
+
+    /// <summary>A string result copied NUL-terminated into the caller's buffer (the auth tokens, the tls fingerprint).</summary>
     internal static int CopyText(string text, byte* buf, nuint cap, nuint* length, string what)
     {
         IpcStatus status = OutputBuffer.Copy(NativeText.Utf8Z(text), buf, cap, length, out string? tooSmall, what);

@@ -9,8 +9,8 @@ using DapperIpc.Factory;
 namespace DapperIpc.Interop;
 
 /// <summary>
-/// The launcher side of dapper_ipc_launcher_args: reads --ipc (unix, tcp, pipe, ws, shm, stdio or a registered transport), --ipc-path, --ipc-host,
-/// --ipc-port, --ipc-pipe and --ipc-address (a registered transport's) out of a launcher's argv (as "--opt value" or "--opt=value";
+/// The launcher side of dapper_ipc_launcher_args: reads --ipc (unix, tcp, pipe, ws, tls, wss, shm, stdio or a registered transport), --ipc-path, --ipc-host,
+/// --ipc-port, --ipc-pipe, --ipc-tls-fingerprint and --ipc-address (a registered transport's) out of a launcher's argv (as "--opt value" or "--opt=value";
 /// everything else is ignored) into a TransportConfig for connect. A missing or
 /// contradictory option is E_INVALID_ARGUMENT naming it.
 /// </summary>
@@ -23,7 +23,9 @@ internal static class LauncherArgv
     private const string IpcPipe = "--ipc-pipe";
     private const string IpcAddress = "--ipc-address";
 
-    private static readonly string[] s_options = [Ipc, IpcPath, IpcHost, IpcPort, IpcPipe, IpcAddress];
+    private const string IpcTlsFingerprint = "--ipc-tls-fingerprint";
+
+    private static readonly string[] s_options = [Ipc, IpcPath, IpcHost, IpcPort, IpcPipe, IpcTlsFingerprint, IpcAddress];
 
     /// <summary>Which options belong to which transport; any other one given is a contradiction.</summary>
     private static readonly Dictionary<string, string[]> s_optionsOf = new(StringComparer.Ordinal)
@@ -32,6 +34,8 @@ internal static class LauncherArgv
         ["tcp"] = [IpcHost, IpcPort],
         ["pipe"] = [IpcPipe],
         ["ws"] = [IpcHost, IpcPort],
+        ["tls"] = [IpcHost, IpcPort, IpcTlsFingerprint],
+        ["wss"] = [IpcHost, IpcPort, IpcTlsFingerprint],
         ["shm"] = [IpcPath],
         ["stdio"] = [],
     };
@@ -122,14 +126,14 @@ internal static class LauncherArgv
 
         if (!found.TryGetValue(Ipc, out string? transport))
         {
-            throw Invalid("--ipc is missing from argv (expected --ipc unix|tcp|pipe|ws|shm)");
+            throw Invalid("--ipc is missing from argv (expected --ipc unix|tcp|pipe|ws|tls|wss|shm)");
         }
 
         transport = transport.ToLowerInvariant();
         bool plugin = !s_optionsOf.ContainsKey(transport) && Transports.Plugin.PluginTransport.Find(transport) is not null;
         if (!s_optionsOf.TryGetValue(transport, out string[]? own) && !plugin)
         {
-            throw Invalid($"--ipc {found[Ipc]}: expected unix, tcp, pipe, ws, shm, stdio or a registered transport");
+            throw Invalid($"--ipc {found[Ipc]}: expected unix, tcp, pipe, ws, tls, wss, shm, stdio or a registered transport");
         }
 
         own ??= s_pluginOptions;
@@ -151,6 +155,8 @@ internal static class LauncherArgv
                 break;
             case "tcp":
             case "ws":
+            case "tls":
+            case "wss":
                 string port = Required(found, IpcPort, transport);
                 if (!int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out int number) || number is < 1 or > 65535)
                 {
@@ -162,6 +168,12 @@ internal static class LauncherArgv
                 if (config.Host is "")
                 {
                     throw Invalid("--ipc-host is empty");
+                }
+
+                if (found.TryGetValue(IpcTlsFingerprint, out string? fingerprint))
+                {
+                    _ = Transports.Tls.TlsContext.ParseFingerprint(fingerprint, IpcTlsFingerprint); // refused here, naming the option
+                    config.TlsFingerprint = fingerprint;
                 }
 
                 break;

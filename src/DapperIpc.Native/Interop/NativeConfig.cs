@@ -57,6 +57,7 @@ public unsafe partial struct NativeConfig
         if (config->StructSize >= SizeThroughAuthToken)
         {
             result.Reconnect = (config->Flags & (uint)ConfigFlags.Reconnect) != 0;
+            result.AllowTls12 = (config->Flags & (uint)ConfigFlags.AllowTls12) != 0;
         }
 
         if (config->StructSize >= SizeThroughResumeBufferBytes)
@@ -69,6 +70,13 @@ public unsafe partial struct NativeConfig
         {
             result.ShmRingBytes = config->ShmRingBytes == 0 ? Transports.Shm.ShmLayout.DefaultRingBytes : config->ShmRingBytes;
             result.ShmSpinUs = config->ShmSpinUs == 0 ? Transports.Shm.ShmLayout.DefaultSpinUs : config->ShmSpinUs;
+        }
+
+        if (config->StructSize >= SizeThroughTlsFingerprint)
+        {
+            result.TlsCertFile = Utf8(config->TlsCertFile, "config->tls_cert_file");
+            result.TlsKeyFile = Utf8(config->TlsKeyFile, "config->tls_key_file");
+            result.TlsFingerprint = Utf8(config->TlsFingerprint, "config->tls_fingerprint");
         }
 
         return result;

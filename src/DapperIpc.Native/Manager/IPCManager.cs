@@ -190,6 +190,24 @@ public sealed class IPCManager : IDisposable
         }
     }
 
+    /// <summary>The certificate fingerprint of a tls or wss listener ("sha256:" and 64 hex digits).</summary>
+    public string TlsFingerprint
+    {
+        get
+        {
+            ListenerBase? listener = Current()?.Listener;
+            string? fingerprint = listener switch
+            {
+                Transports.Tls.TlsListener tls => tls.Fingerprint,
+                Transports.Ws.WsListener ws => ws.Fingerprint,
+                _ => null,
+            };
+            return fingerprint ?? throw new IpcException(IpcStatus.InvalidState, listener is null
+                ? "the manager has no listener: call create_listener first"
+                : $"the listener {listener.Description} is not tls or wss: it has no certificate");
+        }
+    }
+
     /// <summary>A thread is accepting on this manager's listener (for tests that must act while one is).</summary>
     internal bool IsAccepting => Current()?.IsAccepting ?? false;
 

@@ -2,6 +2,7 @@ using System;
 using System.Net.Sockets;
 using DapperIpc.Framing;
 using DapperIpc.Transports.Platform;
+using DapperIpc.Transports.Tls;
 using DapperIpc.Transports.Ws;
 
 namespace DapperIpc.Transports;
@@ -15,11 +16,14 @@ namespace DapperIpc.Transports;
 /// buffer, all on the calling thread) or <see cref="WindowsSocketConnection"/> (.NET's
 /// span-based Socket calls).
 /// </summary>
-internal abstract class SocketConnection : ConnectionBase, IWsWire
+internal abstract partial class SocketConnection : ConnectionBase, IWsWire
 {
     // Set once, by UseWebSocket, before the connection is handed out: every DP frame then
     // travels as one binary websocket message (Transports/Ws).
     private WsReceiver? _ws;
+    // Set once, by UseTls, before the connection is handed out (and before UseWebSocket
+    // for wss): every byte then goes through the session (Transports/Tls, Native/tls.c).
+    private TlsSession? _tls;
     private WsMaskKeys? _wsKeys; // we are the websocket client: our frames are masked
     private byte[]? _wsScratch;
     private volatile bool _wireCut; // a frame went out in part: no close frame may follow it
@@ -40,9 +44,12 @@ internal abstract class SocketConnection : ConnectionBase, IWsWire
     // most one setsockopt more, never a held ACK (senders clear it before they write).
     private volatile bool _ackHeld;
 
+    private readonly int _sendTimeoutMs;
+
     protected SocketConnection(Socket socket, ConnectionOptions options, string description) : base(options.MaxPayload)
     {
         Socket = socket;
+        _sendTimeoutMs = options.SendTimeoutMs;
         if (options.SendTimeoutMs > 0)
         {
             // SO_SNDTIMEO: a blocked send gives up with EAGAIN (WSAETIMEDOUT on Windows).
@@ -79,7 +86,7 @@ internal abstract class SocketConnection : ConnectionBase, IWsWire
         {
             try
             {
-                return Socket.Available;
+                return Socket.Available + (_tls is null ? 0 : TlsPending());
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
@@ -112,7 +119,11 @@ internal abstract class SocketConnection : ConnectionBase, IWsWire
             return _ws.Receive(buffer, -1);
         }
 
-        FlushHeldAck();
+        if (_tls is null)
+        {
+            FlushHeldAck(); // tls: the shim flushes it only when the read waits
+        }
+
         return Received(ReceiveCore(buffer));
     }
 
@@ -128,7 +139,11 @@ internal abstract class SocketConnection : ConnectionBase, IWsWire
             return _ws.Receive(buffer, timeoutMs);
         }
 
-        FlushHeldAck();
+        if (_tls is null)
+        {
+            FlushHeldAck();
+        }
+
         return Received(ReceiveCore(buffer, timeoutMs));
     }
 
@@ -145,11 +160,26 @@ internal abstract class SocketConnection : ConnectionBase, IWsWire
 
     protected bool IsWebSocket => _ws is not null;
 
+    /// <summary>Switches the connection to tls once the session's handshake is done (before anyone else sees it).</summary>
+    internal void UseTls(TlsSession session) => _tls = session;
+
+    /// <summary>The tls session, when the connection is tls or wss.</summary>
+    protected TlsSession? Tls => _tls;
+
+    /// <summary>The negotiated tls version ("TLSv1.3"), or null for a plain connection.</summary>
+    internal string? TlsVersion => _tls?.Version;
+
     /// <summary>Sends handshake bytes on the bare socket (before <see cref="UseWebSocket"/>), within the send timeout.</summary>
     internal void SendHandshake(ReadOnlySpan<byte> data)
     {
         try
         {
+            if (_tls is not null)
+            {
+                TlsSendAll(data, _sendTimeoutMs);
+                return;
+            }
+
             while (!data.IsEmpty)
             {
                 data = data.Slice(Socket.Send(data, SocketFlags.None));
@@ -177,11 +207,17 @@ internal abstract class SocketConnection : ConnectionBase, IWsWire
 
     public override string? PeerEndReason => _ws?.PeerClose;
 
-    public override bool HasBufferedInput => _ws is not null && _ws.CanProgressWithoutReading;
+    // tls: a record read whole but consumed in part leaves plaintext inside the session,
+    // which no poll of the socket shows.
+    public override bool HasBufferedInput => _ws is not null ? _ws.CanProgressWithoutReading : _tls is not null && TlsPending() > 0;
 
     int IWsWire.RawReceive(Span<byte> buffer, int timeoutMs)
     {
-        FlushHeldAck();
+        if (_tls is null)
+        {
+            FlushHeldAck();
+        }
+
         return Received(timeoutMs < 0 ? ReceiveCore(buffer) : ReceiveCore(buffer, timeoutMs));
     }
 
@@ -358,6 +394,11 @@ internal abstract class SocketConnection : ConnectionBase, IWsWire
 
     private int ReceiveWithin(Span<byte> buffer, int ms)
     {
+        if (_tls is not null)
+        {
+            return ReceiveCore(buffer, ms);
+        }
+
         Socket.ReceiveTimeout = ms;
         return Socket.Receive(buffer);
     }
@@ -368,9 +409,9 @@ internal abstract class SocketConnection : ConnectionBase, IWsWire
     /// </summary>
     public override bool HasWholeFrame(uint maxPayload)
     {
-        if (_ws is not null)
+        if (_ws is not null || _tls is not null)
         {
-            return false; // the socket holds websocket frames, not DP frames: unknown
+            return false; // the socket holds websocket frames or tls records, not DP frames: unknown
         }
 
         try
@@ -422,6 +463,7 @@ internal abstract class SocketConnection : ConnectionBase, IWsWire
     protected override void ShutdownCore()
     {
         SendCloseFrameFirst();
+        TlsCloseNotify();
         _readShut = true;
         try
         {
@@ -439,6 +481,7 @@ internal abstract class SocketConnection : ConnectionBase, IWsWire
     protected override void ShutdownSendCore()
     {
         SendCloseFrameFirst();
+        TlsCloseNotify();
         try
         {
             // FIN after everything queued: the peer reads all we sent, then end-of-file.
@@ -498,5 +541,6 @@ internal abstract class SocketConnection : ConnectionBase, IWsWire
         }
 
         Socket.Dispose();
+        _tls?.Dispose();
     }
 }

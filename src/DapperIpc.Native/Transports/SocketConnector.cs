@@ -56,6 +56,41 @@ internal static class SocketConnector
         }
     }
 
+    /// <summary>
+    /// tcp to a tls listener, the tls handshake (the pin or the trust store checked), then,
+    /// inside tls, the token frame (tls) or the websocket upgrade with the token (wss).
+    /// </summary>
+    public static ConnectionBase ConnectTls(string host, int port, ConnectionOptions options, Tls.TlsContext tls,
+        bool webSocket, int timeoutMs, CancellationToken cancel)
+    {
+        using (tls)
+        {
+            IPAddress address = TcpAddress.Resolve(host);
+            string description = webSocket ? $"wss://{Ws.WsListener.UrlHost(host)}:{port}/" : $"tls:{host}:{port}";
+            var connection = (SocketConnection)Connect(new IPEndPoint(address, port), address.AddressFamily, ProtocolType.Tcp,
+                description, options with { AuthToken = null }, timeoutMs, cancel);
+            try
+            {
+                connection.StartTlsClient(tls, host, description);
+                if (webSocket)
+                {
+                    Ws.WsConnector.Upgrade(connection, $"{Ws.WsListener.UrlHost(host)}:{port}", options.AuthToken, description);
+                }
+                else if (options.AuthToken is not null)
+                {
+                    TokenHandshake.Present(connection, options.AuthToken);
+                }
+
+                return connection;
+            }
+            catch
+            {
+                connection.DisposeNow();
+                throw;
+            }
+        }
+    }
+
     private static ConnectionBase Connect(EndPoint endpoint, AddressFamily family, ProtocolType protocol,
         string description, ConnectionOptions options, int timeoutMs, CancellationToken cancel, bool shm = false)
     {

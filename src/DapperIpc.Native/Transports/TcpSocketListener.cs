@@ -40,11 +40,11 @@ internal sealed class TcpSocketListener : SocketListener
         return listener;
     }
 
-    /// <summary>A listening tcp socket on <paramref name="host"/>:<paramref name="port"/> (0: ephemeral); a non-loopback address logs a warning. Shared with the websocket listener.</summary>
-    internal static Socket Bind(string host, int port, string transport, int backlog)
+    /// <summary>A listening tcp socket on <paramref name="host"/>:<paramref name="port"/> (0: ephemeral); a non-loopback address logs a warning (not for tls, which is encrypted and authenticated). Shared with the websocket and tls listeners.</summary>
+    internal static Socket Bind(string host, int port, string transport, int backlog, bool warnOffLoopback = true)
     {
         IPAddress address = TcpAddress.Resolve(host);
-        if (!IPAddress.IsLoopback(address))
+        if (warnOffLoopback && !IPAddress.IsLoopback(address))
         {
             Log.NonLoopbackBind(host);
         }

@@ -55,6 +55,7 @@ public enum dapper_ipc_flags : int
 {
     DAPPER_IPC_FLAG_REQUIRE_AUTH = 1,
     DAPPER_IPC_FLAG_RECONNECT = 2,
+    DAPPER_IPC_FLAG_ALLOW_TLS12 = 4,
 }
 
 public enum dapper_ipc_adopt_flags : int
@@ -98,6 +99,9 @@ public unsafe partial struct dapper_ipc_config
     public uint resume_buffer_bytes;
     public uint shm_ring_bytes;
     public int shm_spin_us;
+    public byte* tls_cert_file;
+    public byte* tls_key_file;
+    public byte* tls_fingerprint;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -233,6 +237,9 @@ public static unsafe partial class DapperIpcNative
 
     [LibraryImport(Library, EntryPoint = "dapper_ipc_auth_token")]
     public static partial int dapper_ipc_auth_token(dapper_ipc_manager manager, byte* buf, nuint cap, nuint* length);
+
+    [LibraryImport(Library, EntryPoint = "dapper_ipc_tls_fingerprint")]
+    public static partial int dapper_ipc_tls_fingerprint(dapper_ipc_manager manager, byte* buf, nuint cap, nuint* length);
 
     [LibraryImport(Library, EntryPoint = "dapper_ipc_connect")]
     public static partial int dapper_ipc_connect(dapper_ipc_manager manager, dapper_ipc_config* config);

@@ -32,6 +32,11 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
 
     protected override int ReceiveCore(Span<byte> buffer)
     {
+        if (Tls is not null)
+        {
+            return TlsReceive(buffer, -1);
+        }
+
         fixed (byte* p = buffer)
         fixed (long* stamp = &ReadStamp)
         {
@@ -43,6 +48,11 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
 
     protected override int ReceiveCore(Span<byte> buffer, int timeoutMs)
     {
+        if (Tls is not null)
+        {
+            return TlsReceive(buffer, timeoutMs);
+        }
+
         fixed (byte* p = buffer)
         {
             nint n = SocketShim.RecvWait(_fd, p, (nuint)buffer.Length, timeoutMs);
@@ -186,6 +196,11 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
                     int result = i > 0 && !deadline.LowerToRemaining()
                         ? DeadlinePassed
                         : WriteAll(iov, 2, ref deadline, out sent, out errno);
+                    if (result != 0 && Tls is not null)
+                    {
+                        throw TlsSendFailed(result, errno, sent, headerSize + length, i);
+                    }
+
                     if (result != 0)
                     {
                         throw result is DeadlinePassed or (int)ErrnoClass.WouldBlock
@@ -205,6 +220,18 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
     {
         fixed (byte* p = frame)
         {
+            if (Tls is not null)
+            {
+                // A record cannot be dropped whole once begun: wait a little for room instead.
+                SocketShim.IoVec iov = new() { Base = p, Length = (nuint)frame.Length };
+                if (TlsWrite(&iov, 1, ControlWaitMs, out _, out bool cut, out _) != 0 && cut)
+                {
+                    throw new IpcException(IpcStatus.Io, "a websocket control frame went out in part") { StreamCut = true };
+                }
+
+                return;
+            }
+
             nint n = SocketShim.SendNoWait(_fd, p, (nuint)frame.Length);
             if (n >= 0 && n < frame.Length)
             {
@@ -272,6 +299,15 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
                         whole++;
                     }
 
+                    if (Tls is not null)
+                    {
+                        // tls counts bytes OpenSSL took, which may all be in (the last record
+                        // still on its way out): then no frame of this chunk is known delivered.
+                        bool allTaken = whole == chunk.Length;
+                        throw TlsSendFailed(result, errno, allTaken ? 0 : sent - end,
+                            allTaken ? 0 : headerSizes[whole] + (long)chunk[whole].Length, first + (allTaken || _tlsCut ? 0 : whole));
+                    }
+
                     throw result is DeadlinePassed or (int)ErrnoClass.WouldBlock
                         ? SendTimedOut(sent - end, headerSizes[whole] + (long)chunk[whole].Length, first + whole)
                         : Error(result, errno, "send", first + whole);
@@ -292,6 +328,11 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
     /// </summary>
     private int WriteAll(SocketShim.IoVec* iov, int count, ref SendDeadline deadline, out long sent, out int errno)
     {
+        if (Tls is not null)
+        {
+            return TlsWriteAll(iov, count, deadline.Start, out sent, out errno);
+        }
+
         sent = 0;
         errno = 0;
         int first = 0;
@@ -360,6 +401,33 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
         return result;
     }
 
+    /// <summary>How long a websocket control frame over tls waits for room.</summary>
+    private const int ControlWaitMs = 50;
+
+    /// <summary>
+    /// <see cref="WriteAll"/> through the tls session, which waits for room itself (the
+    /// descriptor is non-blocking): the send timeout counts from <paramref name="start"/>.
+    /// A record left half out cannot be taken back, so any failure then cuts the stream.
+    /// </summary>
+    private int TlsWriteAll(SocketShim.IoVec* iov, int count, long start, out long sent, out int errno)
+    {
+        int timeoutMs = SendTimeoutMs;
+        if (timeoutMs > 0)
+        {
+            timeoutMs = Math.Max(1, timeoutMs - (int)Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        }
+
+        int result = TlsWrite(iov, count, timeoutMs, out sent, out bool cut, out errno);
+        if (result != 0 && cut)
+        {
+            _tlsCut = true;
+        }
+
+        return result;
+    }
+
+    private bool _tlsCut;
+
     /// <summary>
     /// The send timeout as one deadline for a whole send or send_batch: SO_SNDTIMEO applies
     /// to each sendmsg, so after a partial write it is lowered to the time left before the
@@ -421,6 +489,21 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
                 // Closed meanwhile (cleanup): nothing left to restore.
             }
         }
+    }
+
+    /// <summary>A failed tls write: as <see cref="SendTimedOut"/>, except that a record left half out cuts the stream even when no frame byte counted as sent.</summary>
+    private IpcException TlsSendFailed(int result, int errno, long sentOfFrame, long total, int framesSent)
+    {
+        bool cut = _tlsCut;
+        _tlsCut = false;
+        if (result is DeadlinePassed or (int)ErrnoClass.WouldBlock)
+        {
+            return cut && sentOfFrame == 0
+                ? new IpcException(IpcStatus.SendTimeout, "send timed out: the peer stopped reading, and a tls record of the frame went out in part; the stream is cut, so the connection is closed") { StreamCut = true, FramesSent = framesSent }
+                : SendTimedOut(sentOfFrame, total, framesSent);
+        }
+
+        return TlsWriteError(result, errno, framesSent);
     }
 
     private static IpcException SendTimedOut(long sent, long total, int framesSent) => sent == 0

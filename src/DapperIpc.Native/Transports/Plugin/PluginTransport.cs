@@ -29,7 +29,7 @@ internal unsafe struct NativeTransportOps
 internal sealed unsafe class PluginTransport
 {
     /// <summary>Names the library's own transports answer to; none can be registered.</summary>
-    public static readonly string[] BuiltIn = ["auto", "unix", "tcp", "pipe", "ws", "shm", "stdio"];
+    public static readonly string[] BuiltIn = ["auto", "unix", "tcp", "pipe", "ws", "tls", "wss", "shm", "stdio"];
 
     private static readonly Dictionary<string, PluginTransport> s_registered = new(StringComparer.OrdinalIgnoreCase);
 

@@ -8,6 +8,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Threading;
 using DapperIpc.Diagnostics;
+using DapperIpc.Transports.Tls;
 
 namespace DapperIpc.Transports.Ws;
 
@@ -21,6 +22,8 @@ namespace DapperIpc.Transports.Ws;
 /// <see cref="MaxPending"/> handshakes wait at once (the oldest is dropped for a new
 /// one), so memory stays bounded whatever a flood of half-open connections does.
 /// Authentication, when required, is the handshake's token subprotocol.
+/// wss: the same, each client's tls handshake stepped first in the same poll, then its
+/// request read and answered inside tls.
 /// </summary>
 internal sealed class WsListener : ListenerBase
 {
@@ -31,6 +34,7 @@ internal sealed class WsListener : ListenerBase
     private readonly Socket _socket;
     private readonly ConnectionOptions _options;
     private readonly WsPolicy _policy;
+    private readonly TlsContext? _tls;
     private readonly List<Pending> _pending = new();
     private readonly Queue<SocketConnection> _upgraded = new();
     private readonly Thread _thread;
@@ -40,14 +44,17 @@ internal sealed class WsListener : ListenerBase
     /// <summary>Upgraded clients that may wait for the host to accept them.</summary>
     public const int MaxUpgraded = 16;
 
-    private WsListener(Socket socket, string host, int port, ConnectionOptions options, WsPolicy policy)
+    private WsListener(Socket socket, string host, int port, ConnectionOptions options, WsPolicy policy, TlsContext? tls)
     {
         _socket = socket;
         _options = options;
         _policy = policy;
+        _tls = tls;
         string port_ = port.ToString(CultureInfo.InvariantCulture);
-        LauncherArgs = ["--ipc", "ws", "--ipc-host", host, "--ipc-port", port_];
-        Description = $"ws://{UrlHost(host)}:{port_}/";
+        LauncherArgs = tls is null
+            ? ["--ipc", "ws", "--ipc-host", host, "--ipc-port", port_]
+            : ["--ipc", "wss", "--ipc-host", host, "--ipc-port", port_, "--ipc-tls-fingerprint", tls.Fingerprint!];
+        Description = $"{(tls is null ? "ws" : "wss")}://{UrlHost(host)}:{port_}/";
         _thread = new Thread(HandshakeLoop) { IsBackground = true, Name = "dapper-ipc ws handshakes" };
     }
 
@@ -57,13 +64,24 @@ internal sealed class WsListener : ListenerBase
 
     public override string? AuthToken => _options.AuthToken;
 
-    public static WsListener Create(string? host, int port, string? origins, ConnectionOptions options)
+    /// <summary>A ws listener, or wss with <paramref name="tls"/> (which it then owns).</summary>
+    public static WsListener Create(string? host, int port, string? origins, ConnectionOptions options, TlsContext? tls = null)
     {
         host ??= "127.0.0.1";
-        Socket socket = TcpSocketListener.Bind(host, port, "ws", Backlog);
+        Socket socket;
+        try
+        {
+            socket = TcpSocketListener.Bind(host, port, tls is null ? "ws" : "wss", Backlog, warnOffLoopback: tls is null);
+        }
+        catch
+        {
+            tls?.Dispose();
+            throw;
+        }
+
         socket.Blocking = false;
         var listener = new WsListener(socket, host, ((IPEndPoint)socket.LocalEndPoint!).Port, options,
-            new WsPolicy(host, WsPolicy.ParseOrigins(origins), options.AuthToken));
+            new WsPolicy(host, WsPolicy.ParseOrigins(origins), options.AuthToken), tls);
         listener._thread.Start();
         Log.Listening(listener.Description);
         return listener;
@@ -116,6 +134,9 @@ internal sealed class WsListener : ListenerBase
         }
     }
 
+    /// <summary>Public for fingerprint queries: the wss certificate's "sha256:..." or null for ws.</summary>
+    public string? Fingerprint => _tls?.Fingerprint;
+
     /// <summary>
     /// The handshake thread: accepts clients and reads their requests side by side until the
     /// listener is disposed, queueing each upgraded connection for Accept. It runs from the
@@ -126,6 +147,7 @@ internal sealed class WsListener : ListenerBase
     private void HandshakeLoop()
     {
         var ready = new List<Socket>();
+        var writable = new List<Socket>();
         try
         {
             while (!IsDisposed)
@@ -139,17 +161,20 @@ internal sealed class WsListener : ListenerBase
                 }
 
                 ready.Clear();
+                writable.Clear();
                 ready.Add(_socket);
                 foreach (Pending p in _pending)
                 {
-                    ready.Add(p.Socket);
+                    (p.WantsWrite ? writable : ready).Add(p.Socket);
                 }
 
-                Socket.Select(ready, null, null, waitMs >= int.MaxValue / 1000 ? -1 : (int)waitMs * 1000);
+                Socket.Select(ready, writable.Count > 0 ? writable : null, null, waitMs >= int.MaxValue / 1000 ? -1 : (int)waitMs * 1000);
                 if (IsDisposed)
                 {
                     break;
                 }
+
+                ready.AddRange(writable);
 
                 foreach (Socket s in ready)
                 {
@@ -235,18 +260,54 @@ internal sealed class WsListener : ListenerBase
 
             client.Blocking = false;
             client.NoDelay = true;
-            _pending.Add(new Pending(client, Peer(client), Stopwatch.GetTimestamp() + (long)HandshakeTimeoutMs * Stopwatch.Frequency / 1000));
+            TlsSession? session = null;
+            if (_tls is not null)
+            {
+                try
+                {
+                    session = _tls.NewSession((int)client.SafeHandle.DangerousGetHandle(), null);
+                }
+                catch (IpcException e)
+                {
+                    Log.TlsRefused(Description, Peer(client), e.Message);
+                    client.Dispose();
+                    continue;
+                }
+            }
+
+            _pending.Add(new Pending(client, Peer(client), Stopwatch.GetTimestamp() + (long)HandshakeTimeoutMs * Stopwatch.Frequency / 1000) { Session = session });
         }
     }
 
     /// <summary>Reads what a client sent; answers once its request head is whole. Returns the upgraded connection, or null.</summary>
     private SocketConnection? Advance(Pending p, int index)
     {
+        if (p.Session is not null && !p.TlsDone)
+        {
+            int step = TlsShim.Handshake(p.Session.Handle);
+            p.WantsWrite = step == 2;
+            if (step < 0)
+            {
+                Log.TlsRefused(Description, p.Peer, p.Session.LastError);
+                Remove(index);
+                return null;
+            }
+
+            if (step != 0)
+            {
+                return null;
+            }
+
+            p.TlsDone = true; // the request may have come with the handshake's end: read on
+        }
+
         p.Buffer ??= ArrayPool<byte>.Shared.Rent(WsHandshake.MaxHeadSize);
         int n;
         try
         {
-            n = p.Socket.Receive(p.Buffer.AsSpan(p.Length, WsHandshake.MaxHeadSize - p.Length), SocketFlags.None);
+            n = p.Session is null
+                ? p.Socket.Receive(p.Buffer.AsSpan(p.Length, WsHandshake.MaxHeadSize - p.Length), SocketFlags.None)
+                : TlsReceiveNow(p);
         }
         catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock)
         {
@@ -279,7 +340,7 @@ internal sealed class WsListener : ListenerBase
         WsHandshakeResult answer = WsHandshake.Answer(p.Buffer.AsSpan(0, head), _policy);
         if (!answer.Accepted)
         {
-            Send(p.Socket, answer.Response);
+            Send(p, answer.Response);
             Log.WsRefused(Description, p.Peer, answer.Status, answer.Refusal!);
             Remove(index);
             return null;
@@ -288,19 +349,29 @@ internal sealed class WsListener : ListenerBase
         Remove(index, dispose: false);
         try
         {
-            p.Socket.Blocking = true;
-            if (!OperatingSystem.IsWindows())
+            if (p.Session is null)
             {
-                // .NET may keep the descriptor non-blocking under a blocking Socket; the
-                // connection's own recv and sendmsg must block.
-                _ = Platform.SocketShim.SetBlocking((int)p.Socket.SafeHandle.DangerousGetHandle());
+                p.Socket.Blocking = true;
+                if (!OperatingSystem.IsWindows())
+                {
+                    // .NET may keep the descriptor non-blocking under a blocking Socket; the
+                    // connection's own recv and sendmsg must block.
+                    _ = Platform.SocketShim.SetBlocking((int)p.Socket.SafeHandle.DangerousGetHandle());
+                }
             }
-            if (!Send(p.Socket, answer.Response))
+
+            if (!Send(p, answer.Response))
             {
                 throw new SocketException((int)SocketError.ConnectionReset);
             }
 
             SocketConnection connection = SocketConnection.Create(p.Socket, _options, $"{Description} <- {p.Peer}");
+            if (p.Session is not null)
+            {
+                connection.UseTls(p.Session); // the tls session (non-blocking descriptor) waits in the shim
+                p.Session = null;
+            }
+
             connection.UseWebSocket(isClient: false, p.Buffer.AsSpan(head, p.Length - head));
             Log.WsAccepted(Description, p.Peer, answer.Origin);
             return connection;
@@ -309,6 +380,7 @@ internal sealed class WsListener : ListenerBase
         {
             Log.WsHandshakeAbandoned(Description, p.Peer, "it left before the upgrade was answered");
             p.Socket.Dispose();
+            p.Session?.Dispose();
             return null;
         }
         finally
@@ -333,7 +405,7 @@ internal sealed class WsListener : ListenerBase
     {
         Pending p = _pending[index];
         string body = reason + "\n";
-        Send(p.Socket, $"HTTP/1.1 {status} {text}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {Encoding.UTF8.GetByteCount(body)}\r\nConnection: close\r\n\r\n{body}");
+        Send(p, $"HTTP/1.1 {status} {text}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {Encoding.UTF8.GetByteCount(body)}\r\nConnection: close\r\n\r\n{body}");
         Log.WsRefused(Description, p.Peer, status, reason);
         Remove(index);
     }
@@ -365,20 +437,55 @@ internal sealed class WsListener : ListenerBase
             }
 
             p.Socket.Dispose();
+            p.Session?.Dispose();
         }
     }
 
+    /// <summary>How long an answer inside tls may wait for room (a record must go whole).</summary>
+    private const int TlsAnswerWaitMs = 100;
+
     /// <summary>Sends a short answer without waiting (a client that does not read gets what fits); false when nothing could go.</summary>
-    private static bool Send(Socket socket, string response)
+    private static unsafe bool Send(Pending p, string response)
     {
         try
         {
             byte[] bytes = Encoding.UTF8.GetBytes(response);
-            return socket.Send(bytes, SocketFlags.None) == bytes.Length;
+            if (p.Session is not null)
+            {
+                if (!p.TlsDone)
+                {
+                    return false;
+                }
+
+                fixed (byte* b = bytes)
+                {
+                    var iov = new Platform.SocketShim.IoVec { Base = b, Length = (nuint)bytes.Length };
+                    long sent;
+                    int cut;
+                    return TlsShim.WriteV(p.Session.Handle, &iov, 1, TlsAnswerWaitMs, &sent, &cut) == 0;
+                }
+            }
+
+            return p.Socket.Send(bytes, SocketFlags.None) == bytes.Length;
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
             return false;
+        }
+    }
+
+    /// <summary>What the client's tls session holds now, without waiting: bytes, 0 at its end; WouldBlock as a SocketException.</summary>
+    private static unsafe int TlsReceiveNow(Pending p)
+    {
+        fixed (byte* b = p.Buffer!.AsSpan(p.Length))
+        {
+            nint n = TlsShim.Read(p.Session!.Handle, b, (nuint)(WsHandshake.MaxHeadSize - p.Length), 0);
+            if (n >= 0)
+            {
+                return (int)n;
+            }
+
+            throw new SocketException((int)(n == (int)Platform.ErrnoClass.WouldBlock ? SocketError.WouldBlock : SocketError.ConnectionReset));
         }
     }
 
@@ -427,6 +534,8 @@ internal sealed class WsListener : ListenerBase
 
             Monitor.PulseAll(_upgraded);
         }
+
+        _tls?.Dispose();
     }
 
     private sealed class Pending(Socket socket, string peer, long deadline)
@@ -436,5 +545,8 @@ internal sealed class WsListener : ListenerBase
         public long Deadline { get; } = deadline;
         public byte[]? Buffer { get; set; }
         public int Length { get; set; }
+        public TlsSession? Session { get; set; } // wss
+        public bool TlsDone { get; set; }
+        public bool WantsWrite { get; set; }
     }
 }

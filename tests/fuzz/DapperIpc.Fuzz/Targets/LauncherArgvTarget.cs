@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Runtime.InteropServices;
 using System.Text;
 using DapperIpc.Factory;
@@ -11,12 +12,13 @@ namespace DapperIpc.Fuzz.Targets;
 /// Interop/LauncherArgv.cs from the C side of dapper_ipc_connect_argv: the input's
 /// NUL-separated strings become argv (a lone 0x01 is a NULL entry), copied into unmanaged
 /// memory. What the parser accepts is checked against the options as the header documents
-/// them: --ipc unix|tcp|pipe, --ipc-path, --ipc-host, --ipc-port, --ipc-pipe, each as
+/// them: --ipc unix|tcp|pipe|ws|tls|wss, --ipc-path, --ipc-host, --ipc-port, --ipc-pipe,
+/// --ipc-tls-fingerprint (tls and wss, sha256: and 64 hex digits), each as
 /// "--opt value" or "--opt=value", everything else ignored.
 /// </summary>
 internal static unsafe class LauncherArgvTarget
 {
-    private static readonly string[] Options = ["--ipc", "--ipc-path", "--ipc-host", "--ipc-port", "--ipc-pipe"];
+    private static readonly string[] Options = ["--ipc", "--ipc-path", "--ipc-host", "--ipc-port", "--ipc-pipe", "--ipc-tls-fingerprint"];
 
     public static void Run(ReadOnlySpan<byte> data)
     {
@@ -97,8 +99,14 @@ internal static unsafe class LauncherArgvTarget
 
         Invariant.Check(given.TryGetValue("--ipc", out byte[]? transport), "accepted without --ipc");
         string kind = Encoding.UTF8.GetString(transport!).ToLowerInvariant();
-        Invariant.Check(config.Transport == kind && kind is "unix" or "tcp" or "pipe", $"transport '{config.Transport}' is not the --ipc given");
-        string[] own = kind switch { "unix" => ["--ipc-path"], "tcp" => ["--ipc-host", "--ipc-port"], _ => ["--ipc-pipe"] };
+        Invariant.Check(config.Transport == kind && kind is "unix" or "tcp" or "pipe" or "ws" or "tls" or "wss", $"transport '{config.Transport}' is not the --ipc given");
+        string[] own = kind switch
+        {
+            "unix" => ["--ipc-path"],
+            "tcp" or "ws" => ["--ipc-host", "--ipc-port"],
+            "tls" or "wss" => ["--ipc-host", "--ipc-port", "--ipc-tls-fingerprint"],
+            _ => ["--ipc-pipe"],
+        };
         foreach (string option in given.Keys)
         {
             Invariant.Check(option == "--ipc" || Array.IndexOf(own, option) >= 0, $"{option} with --ipc {kind} was accepted");
@@ -110,7 +118,7 @@ internal static unsafe class LauncherArgvTarget
                 Invariant.Check(Same(config.Path, given["--ipc-path"]), "the path to connect to is not the bytes the launcher gave");
                 Invariant.Check(config.Host is null && config.Port == 0 && config.PipeName is null, "a unix config carries another transport's address");
                 break;
-            case "tcp":
+            case "tcp" or "ws" or "tls" or "wss":
                 byte[] port = given["--ipc-port"];
                 Invariant.Check(port.Length is > 0 and <= 10 && Array.TrueForAll(port, b => b is >= (byte)'0' and <= (byte)'9'), "a port that is not decimal digits was accepted");
                 Invariant.Check(config.Port is >= 1 and <= 65535 && config.Port == int.Parse(Encoding.ASCII.GetString(port), System.Globalization.CultureInfo.InvariantCulture),
@@ -118,12 +126,25 @@ internal static unsafe class LauncherArgvTarget
                 Invariant.Check(given.TryGetValue("--ipc-host", out byte[]? host) ? Same(config.Host, host) : config.Host is null,
                     "the host to connect to is not the bytes the launcher gave");
                 Invariant.Check(config.Path is null && config.PipeName is null, "a tcp config carries another transport's address");
+                Invariant.Check(given.TryGetValue("--ipc-tls-fingerprint", out byte[]? pin)
+                        ? Same(config.TlsFingerprint, pin) && IsFingerprint(config.TlsFingerprint!)
+                        : config.TlsFingerprint is null,
+                    "the pinned fingerprint is not a sha256 the launcher gave");
                 break;
             default:
                 Invariant.Check(Same(config.PipeName, given["--ipc-pipe"]), "the pipe name is not the bytes the launcher gave");
                 Invariant.Check(config.Path is null && config.Host is null && config.Port == 0, "a pipe config carries another transport's address");
                 break;
         }
+    }
+
+    /// <summary>"sha256:" (any case) then 64 hex digits, colons between bytes allowed, as the header documents.</summary>
+    private static bool IsFingerprint(string s)
+    {
+        string hex = s.Trim();
+        hex = hex.StartsWith("sha256:", StringComparison.OrdinalIgnoreCase) ? hex[7..] : hex;
+        hex = hex.Replace(":", "", StringComparison.Ordinal);
+        return hex.Length == 64 && hex.All(char.IsAsciiHexDigit);
     }
 
     /// <summary>A non-empty value that is exactly the launcher's bytes (no lossy decoding).</summary>
