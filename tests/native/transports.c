@@ -21,7 +21,7 @@ static void register_plugins(void)
     static int done;
     if (done++)
         return;
-    dapper_ipc_transport_ops m = memq_ops(), t = tcpwrap_ops();
+    dapper_ipc_transport_ops m = memq_ops, t = tcpwrap_ops;
     must(dapper_ipc_register_transport("memq", &m, NULL), "register memq");
     must(dapper_ipc_register_transport("tcpwrap", &t, NULL), "register tcpwrap");
 }
@@ -74,18 +74,25 @@ static int test_suite_plugin_tcpwrap(void)
     return 0;
 }
 
+/* A socketpair and two pipes, adopted with flags: manager s over the socket's end sv[0],
+   manager p reading ba[0] and writing ab[1]; the other ends stay the test's. */
+static void adopt_socket_and_pipes(int sv[2], int ab[2], int ba[2], dapper_ipc_manager *s, dapper_ipc_manager *p, int32_t flags)
+{
+    must(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0 ? 0 : -1, "socketpair");
+    must(pipe(ab) == 0 && pipe(ba) == 0 ? 0 : -1, "pipe");
+    must(dapper_ipc_manager_create(s), "create");
+    must(dapper_ipc_manager_create(p), "create");
+    must(dapper_ipc_adopt(*s, sv[0], sv[0], flags), "adopt socket");
+    must(dapper_ipc_adopt(*p, ba[0], ab[1], flags), "adopt pipes");
+}
+
 /* Owned: closed at cleanup, and only then: a descriptor that reuses the number afterwards
    survives the manager's destroy. The peer reads end-of-file. */
 static int test_adopt_owned_closed_exactly_once(void)
 {
     int sv[2], ab[2], ba[2];
-    must(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0 ? 0 : -1, "socketpair");
-    must(pipe(ab) == 0 && pipe(ba) == 0 ? 0 : -1, "pipe");
     dapper_ipc_manager s, p;
-    must(dapper_ipc_manager_create(&s), "create");
-    must(dapper_ipc_manager_create(&p), "create");
-    must(dapper_ipc_adopt(s, sv[0], sv[0], 0), "adopt socket");
-    must(dapper_ipc_adopt(p, ba[0], ab[1], 0), "adopt pipes");
+    adopt_socket_and_pipes(sv, ab, ba, &s, &p, 0);
     check(is_open(sv[0]) && is_open(ba[0]) && is_open(ab[1]), "adopted descriptors stay open while connected");
     dapper_ipc_cleanup(s);
     dapper_ipc_cleanup(p);
@@ -136,13 +143,8 @@ static int test_adopt_owned_closed_exactly_once(void)
 static int test_adopt_borrowed_stays_open(void)
 {
     int sv[2], ab[2], ba[2];
-    must(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0 ? 0 : -1, "socketpair");
-    must(pipe(ab) == 0 && pipe(ba) == 0 ? 0 : -1, "pipe");
     dapper_ipc_manager s, p;
-    must(dapper_ipc_manager_create(&s), "create");
-    must(dapper_ipc_manager_create(&p), "create");
-    must(dapper_ipc_adopt(s, sv[0], sv[0], DAPPER_IPC_ADOPT_BORROW), "adopt socket");
-    must(dapper_ipc_adopt(p, ba[0], ab[1], DAPPER_IPC_ADOPT_BORROW), "adopt pipes");
+    adopt_socket_and_pipes(sv, ab, ba, &s, &p, DAPPER_IPC_ADOPT_BORROW);
     must(dapper_ipc_send(s, DAPPER_IPC_KIND_EVENT, "hi", 2), "send");
     must(dapper_ipc_send(p, DAPPER_IPC_KIND_EVENT, "hi", 2), "send");
     dapper_ipc_manager_destroy(s);
@@ -259,7 +261,7 @@ static int test_adopt_bad_input(void)
 static int test_plugin_names(void)
 {
     register_plugins();
-    dapper_ipc_transport_ops ops = memq_ops();
+    dapper_ipc_transport_ops ops = memq_ops;
     const char *builtin[] = {"unix", "TCP", "pipe", "ws", "auto", "stdio"};
     for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++) {
         int32_t rc = dapper_ipc_register_transport(builtin[i], &ops, NULL);
@@ -335,7 +337,7 @@ static void register_faulty(void)
     if (done++)
         return;
     register_plugins();
-    dapper_ipc_transport_ops ops = memq_ops();
+    dapper_ipc_transport_ops ops = memq_ops;
     ops.read = faulty_read;
     ops.write = faulty_write;
     must(dapper_ipc_register_transport("faulty", &ops, NULL), "register faulty");
