@@ -124,8 +124,7 @@ static int test_adopt_owned_closed_exactly_once(void)
     /* An owned handle is closed whatever adopt returns: here the manager is busy. */
     int sv2[2];
     must(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv2) == 0 ? 0 : -1, "socketpair");
-    dapper_ipc_manager busy;
-    must(dapper_ipc_manager_create(&busy), "create");
+    dapper_ipc_manager busy = new_manager("create");
     int sv3[2];
     must(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv3) == 0 ? 0 : -1, "socketpair");
     must(dapper_ipc_adopt(busy, sv3[0], sv3[0], 0), "adopt");
@@ -224,8 +223,7 @@ static int test_no_leaks(void)
 
 static int test_adopt_bad_input(void)
 {
-    dapper_ipc_manager m;
-    must(dapper_ipc_manager_create(&m), "create");
+    dapper_ipc_manager m = new_manager("create");
     int32_t rc = dapper_ipc_adopt(m, -1, -1, DAPPER_IPC_ADOPT_BORROW);
     check(rc == DAPPER_IPC_E_INVALID_ARGUMENT, "a negative handle: E_INVALID_ARGUMENT (%d %s)", rc, last_error());
     int fd = open("/dev/null", O_RDONLY);
@@ -238,8 +236,7 @@ static int test_adopt_bad_input(void)
     rc = dapper_ipc_adopt(m, sv[0], sv[1], DAPPER_IPC_ADOPT_BORROW);
     check(rc == DAPPER_IPC_E_INVALID_ARGUMENT, "two different sockets: E_INVALID_ARGUMENT (%d %s)", rc, last_error());
     /* A borrowed socket offered to a busy manager: refused before the library touches it. */
-    dapper_ipc_manager busy;
-    must(dapper_ipc_manager_create(&busy), "create");
+    dapper_ipc_manager busy = new_manager("create");
     int other[2];
     must(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, other) == 0 ? 0 : -1, "socketpair");
     must(dapper_ipc_adopt(busy, other[0], other[0], 0), "adopt");
@@ -284,11 +281,8 @@ static int test_plugin_names(void)
     check(rc == DAPPER_IPC_E_INVALID_ARGUMENT, "NULL name: E_INVALID_ARGUMENT (%d)", rc);
     rc = dapper_ipc_register_transport("x", NULL, NULL);
     check(rc == DAPPER_IPC_E_INVALID_ARGUMENT, "NULL ops: E_INVALID_ARGUMENT (%d)", rc);
-    dapper_ipc_manager m;
-    must(dapper_ipc_manager_create(&m), "create");
-    dapper_ipc_config config;
-    dapper_ipc_config_init(&config, sizeof config);
-    config.transport = "nosuch";
+    dapper_ipc_manager m = new_manager("create");
+    dapper_ipc_config config = config_for("nosuch");
     rc = dapper_ipc_create_listener(m, &config);
     check(rc == DAPPER_IPC_E_INVALID_ARGUMENT && strstr(last_error(), "memq") != NULL,
           "an unknown transport lists the registered ones (%d %s)", rc, last_error());
@@ -460,8 +454,7 @@ static int test_plugin_op_blocks(void)
    every frame and send its own. */
 static int stdio_child(void)
 {
-    dapper_ipc_manager m;
-    must(dapper_ipc_manager_create(&m), "create");
+    dapper_ipc_manager m = new_manager("create");
     const char *argv[] = {"launcher", "--ipc", "stdio"};
     must(dapper_ipc_connect_argv(m, 3, argv), "connect_argv --ipc stdio");
     for (int i = 0; i < STDIO_FRAMES; i++) {
@@ -498,8 +491,7 @@ static int test_stdio_spawned_child(void)
     close(from_child[1]);
     close(devnull);
     must(rc == 0 ? 0 : -1, "spawn the child");
-    dapper_ipc_manager m;
-    must(dapper_ipc_manager_create(&m), "create");
+    dapper_ipc_manager m = new_manager("create");
     must(dapper_ipc_adopt(m, from_child[0], to_child[1], 0), "adopt the child's pipes");
     int echoes = 0, own = 0, intact = 1;
     for (int i = 0; i < STDIO_FRAMES && intact; i++) {
@@ -539,11 +531,8 @@ static int test_stdio_spawned_child(void)
 
 static int test_stdio_has_no_listener(void)
 {
-    dapper_ipc_manager m;
-    must(dapper_ipc_manager_create(&m), "create");
-    dapper_ipc_config config;
-    dapper_ipc_config_init(&config, sizeof config);
-    config.transport = "stdio";
+    dapper_ipc_manager m = new_manager("create");
+    dapper_ipc_config config = config_for("stdio");
     int32_t rc = dapper_ipc_create_listener(m, &config);
     check(rc == DAPPER_IPC_E_INVALID_ARGUMENT && strstr(last_error(), "adopt") != NULL,
           "create_listener over stdio: E_INVALID_ARGUMENT pointing at adopt (%d %s)", rc, last_error());
