@@ -1,6 +1,7 @@
 /*
  * What the C test programs (hardening.c, lifecycle.c) share: a check that prints
- * "ok:" or "FAILED:" and counts failures, the calling thread's last error, a directory's
+ * "ok:" or "FAILED:" and counts failures, the calling thread's last error, a new manager and
+ * a config for a transport, a listener's address, a directory's
  * entry count, the program's own path (peers are the same program in a peer mode), a child whose
  * stdout the test reads, and main's dispatch to one test of the program's table.
  * Header-only; each program includes it once.
@@ -59,6 +60,23 @@ static inline void must(int32_t status, const char *what)
         printf("FAILED: %s: %d %s\n", what, status, last_error());
         exit(1);
     }
+}
+
+/* A new manager, or the program ends failed (what names it in the failure). */
+static inline dapper_ipc_manager new_manager(const char *what)
+{
+    dapper_ipc_manager m;
+    must(dapper_ipc_manager_create(&m), what);
+    return m;
+}
+
+/* A config with the defaults and this transport. */
+static inline dapper_ipc_config config_for(const char *transport)
+{
+    dapper_ipc_config config;
+    dapper_ipc_config_init(&config, sizeof config);
+    config.transport = transport;
+    return config;
 }
 
 static inline double seconds_since(const struct timespec *start)

@@ -46,9 +46,7 @@ static dapper_ipc_stats stats_of(dapper_ipc_manager m)
 
 static void connect_to(dapper_ipc_manager client, const char *transport, const char *address, int32_t heartbeat_ms)
 {
-    dapper_ipc_config config;
-    dapper_ipc_config_init(&config, sizeof config);
-    config.transport = transport;
+    dapper_ipc_config config = config_for(transport);
     config.heartbeat_ms = heartbeat_ms;
     config.connect_timeout_ms = WAIT_SECONDS * 1000;
     if (strcmp(transport, "tcp") == 0)
@@ -64,9 +62,7 @@ static void connected_pair(dapper_ipc_manager *server, dapper_ipc_manager *clien
 {
     must(dapper_ipc_manager_create(server), "create server");
     must(dapper_ipc_manager_create(client), "create client");
-    dapper_ipc_config config;
-    dapper_ipc_config_init(&config, sizeof config);
-    config.transport = transport;
+    dapper_ipc_config config = config_for(transport);
     config.heartbeat_ms = server_hb;
     char args[512];
     connect_to(*client, transport, listen_on(*server, &config, args), client_hb);
@@ -286,8 +282,7 @@ static int test_stats_pull_heartbeats(void) { return stats_exact(PULL, 100); }
 
 static int test_stats_arguments(void)
 {
-    dapper_ipc_manager m;
-    must(dapper_ipc_manager_create(&m), "create");
+    dapper_ipc_manager m = new_manager("create");
     check(dapper_ipc_get_stats(m, NULL) == DAPPER_IPC_E_INVALID_ARGUMENT, "NULL out");
     dapper_ipc_stats s;
     memset(&s, 0, sizeof s);
@@ -306,9 +301,7 @@ static int test_stats_arguments(void)
         untouched &= raw[i] == 0xAB;
     check(s.state == DAPPER_IPC_STATE_IDLE && untouched, "struct_size 12: state written, nothing after offset 8");
 
-    dapper_ipc_config config;
-    dapper_ipc_config_init(&config, sizeof config);
-    config.transport = "unix";
+    dapper_ipc_config config = config_for("unix");
     char args[512];
     listen_on(m, &config, args);
     check(stats_of(m).state == DAPPER_IPC_STATE_LISTENING, "a listener waiting: LISTENING");
@@ -319,11 +312,8 @@ static int test_stats_arguments(void)
 /* A raw peer that never reads: sends wait, and that wait is counted. */
 static int test_stats_send_blocked(void)
 {
-    dapper_ipc_manager server;
-    must(dapper_ipc_manager_create(&server), "create");
-    dapper_ipc_config config;
-    dapper_ipc_config_init(&config, sizeof config);
-    config.transport = "unix";
+    dapper_ipc_manager server = new_manager("create");
+    dapper_ipc_config config = config_for("unix");
     config.send_timeout_ms = 200;
     char args[512];
     int raw = raw_connect_to("unix", listen_on(server, &config, args));
@@ -345,12 +335,9 @@ static int test_stats_send_blocked(void)
 
 static int peer_beat(const char *transport, const char *role, const char *address, int hb)
 {
-    dapper_ipc_manager m;
-    must(dapper_ipc_manager_create(&m), "create");
+    dapper_ipc_manager m = new_manager("create");
     if (strcmp(role, "listen") == 0) {
-        dapper_ipc_config config;
-        dapper_ipc_config_init(&config, sizeof config);
-        config.transport = transport;
+        dapper_ipc_config config = config_for(transport);
         config.heartbeat_ms = hb;
         char args[512];
         printf("%s\n", listen_on(m, &config, args));
@@ -395,16 +382,13 @@ static void on_message_ignore(void *user, int32_t kind, const uint8_t *payload, 
    heartbeats; once heartbeats flow the peer is frozen with SIGSTOP. */
 static int frozen_peer(const char *transport, int host_listens, int pull)
 {
-    dapper_ipc_manager host;
-    must(dapper_ipc_manager_create(&host), "create");
+    dapper_ipc_manager host = new_manager("create");
     struct events ev = {LATCH_INIT, LATCH_INIT, 0, "", {0, 0}};
     char args[512];
     pid_t pid;
     int out = -1;
     if (host_listens) {
-        dapper_ipc_config config;
-        dapper_ipc_config_init(&config, sizeof config);
-        config.transport = transport;
+        dapper_ipc_config config = config_for(transport);
         config.heartbeat_ms = HB;
         const char *address = listen_on(host, &config, args);
         char hb[16];
@@ -500,11 +484,8 @@ static size_t read_for(int fd, uint8_t *buf, size_t cap, size_t have, int ms)
    receives exactly the host's frames, nothing else, over several heartbeat periods. */
 static int test_stock_client_sees_nothing_new(void)
 {
-    dapper_ipc_manager server;
-    must(dapper_ipc_manager_create(&server), "create");
-    dapper_ipc_config config;
-    dapper_ipc_config_init(&config, sizeof config);
-    config.transport = "unix";
+    dapper_ipc_manager server = new_manager("create");
+    dapper_ipc_config config = config_for("unix");
     config.heartbeat_ms = 20;
     char args[512];
     int raw = raw_connect_to("unix", listen_on(server, &config, args));
@@ -539,8 +520,7 @@ static int test_unanswered_announcement(void)
     snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
     if (bind(lfd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(lfd, 1) != 0)
         return 1;
-    dapper_ipc_manager client;
-    must(dapper_ipc_manager_create(&client), "create");
+    dapper_ipc_manager client = new_manager("create");
     connect_to(client, "unix", path, 20);
     int fd = accept(lfd, NULL, NULL);
     must(dapper_ipc_send(client, DAPPER_IPC_KIND_EVENT, "{}", 2), "send");
@@ -590,9 +570,7 @@ static int test_heartbeats_after_the_auth_frame(void)
     dapper_ipc_manager server, client;
     must(dapper_ipc_manager_create(&server), "create");
     must(dapper_ipc_manager_create(&client), "create");
-    dapper_ipc_config config;
-    dapper_ipc_config_init(&config, sizeof config);
-    config.transport = "unix";
+    dapper_ipc_config config = config_for("unix");
     config.heartbeat_ms = 100; /* long enough that a loaded machine never takes a stall for a dead peer */
     config.flags = DAPPER_IPC_FLAG_REQUIRE_AUTH;
     char args[512], token[128];

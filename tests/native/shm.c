@@ -157,30 +157,42 @@ static void *puller(void *arg)
     return NULL;
 }
 
-static void connect_shm(dapper_ipc_manager client, const char *path)
+/* A client's config for the shm listener at path (send timeout: send_timeout_ms, 0 the default). */
+static dapper_ipc_config client_config(const char *path, int32_t send_timeout_ms)
 {
-    dapper_ipc_config config;
-    dapper_ipc_config_init(&config, sizeof config);
-    config.transport = "shm";
+    dapper_ipc_config config = config_for("shm");
     config.path = path;
     config.connect_timeout_ms = WAIT_SECONDS * 1000;
+    config.send_timeout_ms = send_timeout_ms;
+    return config;
+}
+
+static void connect_shm(dapper_ipc_manager client, const char *path, int32_t send_timeout_ms)
+{
+    dapper_ipc_config config = client_config(path, send_timeout_ms);
     must(dapper_ipc_connect(client, &config), "connect");
+}
+
+/* A server listening on shm (rings of ring_bytes, 0 the default) and a client connected
+   to it and accepted; args keeps the listener's launcher arguments. */
+static void shm_pair(dapper_ipc_manager *server, dapper_ipc_manager *client, uint32_t ring_bytes, int32_t send_timeout_ms,
+                     char args[512])
+{
+    *server = new_manager("create server");
+    *client = new_manager("create client");
+    dapper_ipc_config config = config_for("shm");
+    config.shm_ring_bytes = ring_bytes;
+    connect_shm(*client, listen_on(*server, &config, args), send_timeout_ms);
+    must(dapper_ipc_wait_for_client(*server, WAIT_SECONDS * 1000), "wait_for_client");
 }
 
 static int round_trip(enum mode mode)
 {
     struct side sides[2];
     memset(sides, 0, sizeof sides);
-    must(dapper_ipc_manager_create(&sides[0].m), "create server");
-    must(dapper_ipc_manager_create(&sides[1].m), "create client");
-    dapper_ipc_config config;
-    dapper_ipc_config_init(&config, sizeof config);
-    config.transport = "shm";
     char args[512];
-    const char *path = listen_on(sides[0].m, &config, args);
+    shm_pair(&sides[0].m, &sides[1].m, 0, 0, args);
     check(strcmp(args, "--ipc") == 0 && strcmp(args + 6, "shm") == 0, "the launcher arguments say --ipc shm (%s %s)", args, args + 6);
-    connect_shm(sides[1].m, path);
-    must(dapper_ipc_wait_for_client(sides[0].m, WAIT_SECONDS * 1000), "wait_for_client");
 
     pthread_t threads[4];
     for (int k = 0; k < 2; k++) {
@@ -229,9 +241,8 @@ static int test_round_trip_pull(void) { return round_trip(PULL); }
 
 static int peer_writer(const char *path)
 {
-    dapper_ipc_manager m;
-    must(dapper_ipc_manager_create(&m), "create");
-    connect_shm(m, path);
+    dapper_ipc_manager m = new_manager("create");
+    connect_shm(m, path, 0);
     size_t n = 8u << 20; /* eight times the ring: the send waits for room inside the frame */
     uint8_t *buf = calloc(1, n);
     printf("sending\n");
@@ -285,11 +296,8 @@ static void on_frame_count(void *user, int32_t kind, const uint8_t *payload, siz
 
 static int peer_killed(int pull)
 {
-    dapper_ipc_manager m;
-    must(dapper_ipc_manager_create(&m), "create");
-    dapper_ipc_config config;
-    dapper_ipc_config_init(&config, sizeof config);
-    config.transport = "shm";
+    dapper_ipc_manager m = new_manager("create");
+    dapper_ipc_config config = config_for("shm");
     char args[512];
     const char *path = listen_on(m, &config, args);
     int out = -1;
@@ -331,21 +339,8 @@ static int test_peer_killed_mid_write_pull(void) { return peer_killed(1); }
 static int test_full_ring_send_times_out(void)
 {
     dapper_ipc_manager server, client;
-    must(dapper_ipc_manager_create(&server), "create server");
-    must(dapper_ipc_manager_create(&client), "create client");
-    dapper_ipc_config config;
-    dapper_ipc_config_init(&config, sizeof config);
-    config.transport = "shm";
-    config.shm_ring_bytes = 65536;
     char args[512];
-    const char *path = listen_on(server, &config, args);
-    dapper_ipc_config cc;
-    dapper_ipc_config_init(&cc, sizeof cc);
-    cc.transport = "shm";
-    cc.path = path;
-    cc.send_timeout_ms = 300;
-    must(dapper_ipc_connect(client, &cc), "connect");
-    must(dapper_ipc_wait_for_client(server, WAIT_SECONDS * 1000), "wait_for_client");
+    shm_pair(&server, &client, 65536, 300, args);
 
     static uint8_t payload[4096];
     int sent = 0;
@@ -373,11 +368,8 @@ static int test_full_ring_send_times_out(void)
 
 static int test_auth_token(void)
 {
-    dapper_ipc_manager server;
-    must(dapper_ipc_manager_create(&server), "create server");
-    dapper_ipc_config config;
-    dapper_ipc_config_init(&config, sizeof config);
-    config.transport = "shm";
+    dapper_ipc_manager server = new_manager("create server");
+    dapper_ipc_config config = config_for("shm");
     config.flags = DAPPER_IPC_FLAG_REQUIRE_AUTH;
     char args[512];
     const char *path = listen_on(server, &config, args);
@@ -385,21 +377,15 @@ static int test_auth_token(void)
     must(dapper_ipc_auth_token(server, token, sizeof token, NULL), "auth_token");
 
     /* A wrong token is refused: the listener keeps waiting, and that client's sends fail. */
-    dapper_ipc_manager wrong;
-    must(dapper_ipc_manager_create(&wrong), "create wrong");
-    dapper_ipc_config cc;
-    dapper_ipc_config_init(&cc, sizeof cc);
-    cc.transport = "shm";
-    cc.path = path;
+    dapper_ipc_manager wrong = new_manager("create wrong");
+    dapper_ipc_config cc = client_config(path, 2000);
     cc.auth_token = "not-the-token";
-    cc.send_timeout_ms = 2000;
     must(dapper_ipc_connect(wrong, &cc), "connect with a wrong token");
     check(dapper_ipc_wait_for_client(server, 500) == DAPPER_IPC_E_TIMEOUT, "a client with a wrong token is not accepted");
     check(dapper_ipc_send(wrong, DAPPER_IPC_KIND_EVENT, "x", 1) != DAPPER_IPC_OK, "and its send fails (%s)", last_error());
     must(dapper_ipc_manager_destroy(wrong), "destroy wrong");
 
-    dapper_ipc_manager client;
-    must(dapper_ipc_manager_create(&client), "create client");
+    dapper_ipc_manager client = new_manager("create client");
     cc.auth_token = token;
     must(dapper_ipc_connect(client, &cc), "connect");
     check(dapper_ipc_wait_for_client(server, WAIT_SECONDS * 1000) == DAPPER_IPC_OK, "the client with the token is accepted");
@@ -452,14 +438,8 @@ static int scribbler(const char *path, int seconds)
     static uint8_t payload[3000];
     rng_state ^= (uint64_t)getpid() << 20;
     while (seconds_since(&start) < seconds) {
-        dapper_ipc_manager m;
-        must(dapper_ipc_manager_create(&m), "create");
-        dapper_ipc_config config;
-        dapper_ipc_config_init(&config, sizeof config);
-        config.transport = "shm";
-        config.path = path;
-        config.connect_timeout_ms = WAIT_SECONDS * 1000;
-        config.send_timeout_ms = 200;
+        dapper_ipc_manager m = new_manager("create");
+        dapper_ipc_config config = client_config(path, 200);
         if (dapper_ipc_connect(m, &config) != DAPPER_IPC_OK) {
             dapper_ipc_manager_destroy(m);
             continue;
@@ -514,11 +494,8 @@ static int scribble(int seconds)
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     while (seconds_since(&start) < seconds + 1) {
-        dapper_ipc_manager m;
-        must(dapper_ipc_manager_create(&m), "create");
-        dapper_ipc_config config;
-        dapper_ipc_config_init(&config, sizeof config);
-        config.transport = "shm";
+        dapper_ipc_manager m = new_manager("create");
+        dapper_ipc_config config = config_for("shm");
         config.path = path;
         config.send_timeout_ms = 100;
         config.shm_ring_bytes = 65536;
@@ -602,15 +579,8 @@ static int test_cycles_leave_nothing(void)
             shm = count_maps("dapper_ipc_shm");
         }
         dapper_ipc_manager server, client;
-        must(dapper_ipc_manager_create(&server), "create server");
-        must(dapper_ipc_manager_create(&client), "create client");
-        dapper_ipc_config config;
-        dapper_ipc_config_init(&config, sizeof config);
-        config.transport = "shm";
-        config.shm_ring_bytes = 4096;
         char args[512];
-        connect_shm(client, listen_on(server, &config, args));
-        must(dapper_ipc_wait_for_client(server, WAIT_SECONDS * 1000), "wait_for_client");
+        shm_pair(&server, &client, 4096, 0, args);
         must(dapper_ipc_send(client, DAPPER_IPC_KIND_EVENT, "x", 1), "send");
         uint8_t b[8];
         size_t length;

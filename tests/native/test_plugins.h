@@ -254,23 +254,19 @@ static intptr_t memq_write(void *user, void *connection, const void *buf, size_t
     return rc;
 }
 
-static dapper_ipc_transport_ops memq_ops(void)
-{
-    dapper_ipc_transport_ops ops;
-    memset(&ops, 0, sizeof ops);
-    ops.struct_size = sizeof ops;
-    ops.listen = memq_listen;
-    ops.launcher_address = memq_launcher_address;
-    ops.accept = memq_accept;
-    ops.stop_listener = memq_stop_listener;
-    ops.close_listener = memq_close_listener;
-    ops.connect = memq_connect;
-    ops.read = memq_read;
-    ops.write = memq_write;
-    ops.shutdown = memq_shutdown;
-    ops.close = memq_close;
-    return ops;
-}
+static const dapper_ipc_transport_ops memq_ops = {
+    .struct_size = sizeof(dapper_ipc_transport_ops),
+    .listen = memq_listen,
+    .launcher_address = memq_launcher_address,
+    .accept = memq_accept,
+    .stop_listener = memq_stop_listener,
+    .close_listener = memq_close_listener,
+    .connect = memq_connect,
+    .read = memq_read,
+    .write = memq_write,
+    .shutdown = memq_shutdown,
+    .close = memq_close,
+};
 
 /* ---- tcpwrap: handles are heap ints holding the descriptor. */
 
@@ -391,22 +387,18 @@ static void tcpwrap_shutdown(void *user, void *connection)
     shutdown(*(int *)connection, SHUT_RDWR);
 }
 
-static dapper_ipc_transport_ops tcpwrap_ops(void)
-{
-    dapper_ipc_transport_ops ops;
-    memset(&ops, 0, sizeof ops);
-    ops.struct_size = sizeof ops;
-    ops.listen = tcpwrap_listen;
-    ops.launcher_address = tcpwrap_launcher_address;
-    ops.accept = tcpwrap_accept;
-    ops.stop_listener = tcpwrap_stop_listener;
-    ops.close_listener = tcpwrap_close_handle;
-    ops.connect = tcpwrap_connect;
-    ops.read = tcpwrap_read;
-    ops.write = tcpwrap_write;
-    ops.shutdown = tcpwrap_shutdown;
-    ops.close = tcpwrap_close_handle;
-    return ops;
-}
+static const dapper_ipc_transport_ops tcpwrap_ops = {
+    .struct_size = sizeof(dapper_ipc_transport_ops),
+    .listen = tcpwrap_listen,
+    .launcher_address = tcpwrap_launcher_address,
+    .accept = tcpwrap_accept,
+    .stop_listener = tcpwrap_stop_listener,
+    .close_listener = tcpwrap_close_handle,
+    .connect = tcpwrap_connect,
+    .read = tcpwrap_read,
+    .write = tcpwrap_write,
+    .shutdown = tcpwrap_shutdown,
+    .close = tcpwrap_close_handle,
+};
 
 #endif

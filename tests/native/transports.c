@@ -21,7 +21,7 @@ static void register_plugins(void)
     static int done;
     if (done++)
         return;
-    dapper_ipc_transport_ops m = memq_ops(), t = tcpwrap_ops();
+    dapper_ipc_transport_ops m = memq_ops, t = tcpwrap_ops;
     must(dapper_ipc_register_transport("memq", &m, NULL), "register memq");
     must(dapper_ipc_register_transport("tcpwrap", &t, NULL), "register tcpwrap");
 }
@@ -74,18 +74,25 @@ static int test_suite_plugin_tcpwrap(void)
     return 0;
 }
 
+/* A socketpair and two pipes, adopted with flags: manager s over the socket's end sv[0],
+   manager p reading ba[0] and writing ab[1]; the other ends stay the test's. */
+static void adopt_socket_and_pipes(int sv[2], int ab[2], int ba[2], dapper_ipc_manager *s, dapper_ipc_manager *p, int32_t flags)
+{
+    must(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0 ? 0 : -1, "socketpair");
+    must(pipe(ab) == 0 && pipe(ba) == 0 ? 0 : -1, "pipe");
+    must(dapper_ipc_manager_create(s), "create");
+    must(dapper_ipc_manager_create(p), "create");
+    must(dapper_ipc_adopt(*s, sv[0], sv[0], flags), "adopt socket");
+    must(dapper_ipc_adopt(*p, ba[0], ab[1], flags), "adopt pipes");
+}
+
 /* Owned: closed at cleanup, and only then: a descriptor that reuses the number afterwards
    survives the manager's destroy. The peer reads end-of-file. */
 static int test_adopt_owned_closed_exactly_once(void)
 {
     int sv[2], ab[2], ba[2];
-    must(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0 ? 0 : -1, "socketpair");
-    must(pipe(ab) == 0 && pipe(ba) == 0 ? 0 : -1, "pipe");
     dapper_ipc_manager s, p;
-    must(dapper_ipc_manager_create(&s), "create");
-    must(dapper_ipc_manager_create(&p), "create");
-    must(dapper_ipc_adopt(s, sv[0], sv[0], 0), "adopt socket");
-    must(dapper_ipc_adopt(p, ba[0], ab[1], 0), "adopt pipes");
+    adopt_socket_and_pipes(sv, ab, ba, &s, &p, 0);
     check(is_open(sv[0]) && is_open(ba[0]) && is_open(ab[1]), "adopted descriptors stay open while connected");
     dapper_ipc_cleanup(s);
     dapper_ipc_cleanup(p);
@@ -117,8 +124,7 @@ static int test_adopt_owned_closed_exactly_once(void)
     /* An owned handle is closed whatever adopt returns: here the manager is busy. */
     int sv2[2];
     must(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv2) == 0 ? 0 : -1, "socketpair");
-    dapper_ipc_manager busy;
-    must(dapper_ipc_manager_create(&busy), "create");
+    dapper_ipc_manager busy = new_manager("create");
     int sv3[2];
     must(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv3) == 0 ? 0 : -1, "socketpair");
     must(dapper_ipc_adopt(busy, sv3[0], sv3[0], 0), "adopt");
@@ -136,13 +142,8 @@ static int test_adopt_owned_closed_exactly_once(void)
 static int test_adopt_borrowed_stays_open(void)
 {
     int sv[2], ab[2], ba[2];
-    must(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0 ? 0 : -1, "socketpair");
-    must(pipe(ab) == 0 && pipe(ba) == 0 ? 0 : -1, "pipe");
     dapper_ipc_manager s, p;
-    must(dapper_ipc_manager_create(&s), "create");
-    must(dapper_ipc_manager_create(&p), "create");
-    must(dapper_ipc_adopt(s, sv[0], sv[0], DAPPER_IPC_ADOPT_BORROW), "adopt socket");
-    must(dapper_ipc_adopt(p, ba[0], ab[1], DAPPER_IPC_ADOPT_BORROW), "adopt pipes");
+    adopt_socket_and_pipes(sv, ab, ba, &s, &p, DAPPER_IPC_ADOPT_BORROW);
     must(dapper_ipc_send(s, DAPPER_IPC_KIND_EVENT, "hi", 2), "send");
     must(dapper_ipc_send(p, DAPPER_IPC_KIND_EVENT, "hi", 2), "send");
     dapper_ipc_manager_destroy(s);
@@ -222,8 +223,7 @@ static int test_no_leaks(void)
 
 static int test_adopt_bad_input(void)
 {
-    dapper_ipc_manager m;
-    must(dapper_ipc_manager_create(&m), "create");
+    dapper_ipc_manager m = new_manager("create");
     int32_t rc = dapper_ipc_adopt(m, -1, -1, DAPPER_IPC_ADOPT_BORROW);
     check(rc == DAPPER_IPC_E_INVALID_ARGUMENT, "a negative handle: E_INVALID_ARGUMENT (%d %s)", rc, last_error());
     int fd = open("/dev/null", O_RDONLY);
@@ -236,8 +236,7 @@ static int test_adopt_bad_input(void)
     rc = dapper_ipc_adopt(m, sv[0], sv[1], DAPPER_IPC_ADOPT_BORROW);
     check(rc == DAPPER_IPC_E_INVALID_ARGUMENT, "two different sockets: E_INVALID_ARGUMENT (%d %s)", rc, last_error());
     /* A borrowed socket offered to a busy manager: refused before the library touches it. */
-    dapper_ipc_manager busy;
-    must(dapper_ipc_manager_create(&busy), "create");
+    dapper_ipc_manager busy = new_manager("create");
     int other[2];
     must(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, other) == 0 ? 0 : -1, "socketpair");
     must(dapper_ipc_adopt(busy, other[0], other[0], 0), "adopt");
@@ -259,7 +258,7 @@ static int test_adopt_bad_input(void)
 static int test_plugin_names(void)
 {
     register_plugins();
-    dapper_ipc_transport_ops ops = memq_ops();
+    dapper_ipc_transport_ops ops = memq_ops;
     const char *builtin[] = {"unix", "TCP", "pipe", "ws", "auto", "stdio"};
     for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++) {
         int32_t rc = dapper_ipc_register_transport(builtin[i], &ops, NULL);
@@ -282,11 +281,8 @@ static int test_plugin_names(void)
     check(rc == DAPPER_IPC_E_INVALID_ARGUMENT, "NULL name: E_INVALID_ARGUMENT (%d)", rc);
     rc = dapper_ipc_register_transport("x", NULL, NULL);
     check(rc == DAPPER_IPC_E_INVALID_ARGUMENT, "NULL ops: E_INVALID_ARGUMENT (%d)", rc);
-    dapper_ipc_manager m;
-    must(dapper_ipc_manager_create(&m), "create");
-    dapper_ipc_config config;
-    dapper_ipc_config_init(&config, sizeof config);
-    config.transport = "nosuch";
+    dapper_ipc_manager m = new_manager("create");
+    dapper_ipc_config config = config_for("nosuch");
     rc = dapper_ipc_create_listener(m, &config);
     check(rc == DAPPER_IPC_E_INVALID_ARGUMENT && strstr(last_error(), "memq") != NULL,
           "an unknown transport lists the registered ones (%d %s)", rc, last_error());
@@ -335,7 +331,7 @@ static void register_faulty(void)
     if (done++)
         return;
     register_plugins();
-    dapper_ipc_transport_ops ops = memq_ops();
+    dapper_ipc_transport_ops ops = memq_ops;
     ops.read = faulty_read;
     ops.write = faulty_write;
     must(dapper_ipc_register_transport("faulty", &ops, NULL), "register faulty");
@@ -458,8 +454,7 @@ static int test_plugin_op_blocks(void)
    every frame and send its own. */
 static int stdio_child(void)
 {
-    dapper_ipc_manager m;
-    must(dapper_ipc_manager_create(&m), "create");
+    dapper_ipc_manager m = new_manager("create");
     const char *argv[] = {"launcher", "--ipc", "stdio"};
     must(dapper_ipc_connect_argv(m, 3, argv), "connect_argv --ipc stdio");
     for (int i = 0; i < STDIO_FRAMES; i++) {
@@ -496,8 +491,7 @@ static int test_stdio_spawned_child(void)
     close(from_child[1]);
     close(devnull);
     must(rc == 0 ? 0 : -1, "spawn the child");
-    dapper_ipc_manager m;
-    must(dapper_ipc_manager_create(&m), "create");
+    dapper_ipc_manager m = new_manager("create");
     must(dapper_ipc_adopt(m, from_child[0], to_child[1], 0), "adopt the child's pipes");
     int echoes = 0, own = 0, intact = 1;
     for (int i = 0; i < STDIO_FRAMES && intact; i++) {
@@ -537,11 +531,8 @@ static int test_stdio_spawned_child(void)
 
 static int test_stdio_has_no_listener(void)
 {
-    dapper_ipc_manager m;
-    must(dapper_ipc_manager_create(&m), "create");
-    dapper_ipc_config config;
-    dapper_ipc_config_init(&config, sizeof config);
-    config.transport = "stdio";
+    dapper_ipc_manager m = new_manager("create");
+    dapper_ipc_config config = config_for("stdio");
     int32_t rc = dapper_ipc_create_listener(m, &config);
     check(rc == DAPPER_IPC_E_INVALID_ARGUMENT && strstr(last_error(), "adopt") != NULL,
           "create_listener over stdio: E_INVALID_ARGUMENT pointing at adopt (%d %s)", rc, last_error());

@@ -20,12 +20,10 @@ namespace DapperIpc.Transports.Shm;
 /// it accepts, which may come after the client's connect returns, on the same thread);
 /// handshake frames (the auth token) travel on the socket before that.
 /// </summary>
-internal sealed unsafe class ShmConnection : ConnectionBase
+internal sealed unsafe partial class ShmConnection : ConnectionBase
 {
     /// <summary>How often a sleeper looks whether the peer's socket closed (a peer killed mid-write wakes nobody).</summary>
     internal const int LivenessMs = 100;
-
-    private const int PauseLooks = 64; // polls before an unpinned spin starts yielding
 
     private readonly Socket _socket;
     private readonly int _fd;
@@ -53,64 +51,6 @@ internal sealed unsafe class ShmConnection : ConnectionBase
         _spinTicks = options.ShmSpinUs <= 0 ? 0 : options.ShmSpinUs * Stopwatch.Frequency / 1_000_000;
         _sendTimeoutMs = options.SendTimeoutMs;
         Description = description;
-    }
-
-    private void Attach(byte* mapping, ulong mappingSize, uint ringBytes, bool listener)
-    {
-        _mapping = mapping;
-        _mappingSize = mappingSize;
-        var toClient = new ShmRing(mapping + ShmLayout.ControlOffset, mapping + ShmLayout.DataOffset, ringBytes);
-        var toListener = new ShmRing(mapping + ShmLayout.ControlOffset + ShmLayout.Page,
-            mapping + ShmLayout.DataOffset + ringBytes, ringBytes);
-        _rx = listener ? toListener : toClient;
-        _tx = listener ? toClient : toListener;
-        _ownCpu = (int*)(mapping + (listener ? ShmLayout.ListenerCpuOffset : ShmLayout.ClientCpuOffset));
-        _peerCpu = (int*)(mapping + (listener ? ShmLayout.ClientCpuOffset : ShmLayout.ListenerCpuOffset));
-        *_ownCpu = -1;
-        _joined = true;
-    }
-
-    /// <summary>
-    /// Client: takes the shared memory the listener passes when it accepts, waiting until
-    /// the deadline (a Stopwatch time) in short steps so a shutdown ends the wait. False
-    /// when it has not come by then; throws when the connection ended or the offer is bad.
-    /// </summary>
-    private bool Join(long deadline, bool forSending)
-    {
-        lock (_joinLock)
-        {
-            while (!_joined)
-            {
-                if (_stopped || (forSending && IsClosed))
-                {
-                    throw new IpcException(IpcStatus.Closed, $"the connection ({Description}) is closed");
-                }
-
-                int ms = SleepMs(deadline);
-                if (ShmNative.WaitReadable(_fd, ms) == 0)
-                {
-                    if (Stopwatch.GetTimestamp() >= deadline)
-                    {
-                        return false;
-                    }
-
-                    continue;
-                }
-
-                lock (_mappingLock)
-                {
-                    if (_unmapped)
-                    {
-                        throw new IpcException(IpcStatus.Closed, $"the connection ({Description}) is closed");
-                    }
-
-                    (nint mapping, ulong size, uint ringBytes) = ShmRendezvous.Receive(_socket, Description, 0);
-                    Attach((byte*)mapping, size, ringBytes, listener: false);
-                }
-            }
-
-            return true;
-        }
     }
 
     public override string Description { get; }
@@ -180,43 +120,6 @@ internal sealed unsafe class ShmConnection : ConnectionBase
         return new ShmConnection(client, options, description) { _ringBytes = options.ShmRingBytes };
     }
 
-    /// <summary>
-    /// Listener side, once the client is admitted: makes the shared memory and passes it
-    /// over the socket. A refused client never sees it.
-    /// </summary>
-    internal override void Admitted()
-    {
-        ulong size = ShmLayout.TotalSize(_ringBytes);
-        void* mapping;
-        int fd = ShmNative.Create(size, &mapping);
-        if (fd < 0)
-        {
-            throw new IpcException(IpcStatus.Io, $"making the shared memory for {Description} ({size} bytes) failed: {ShmNative.Describe(fd)}")
-            {
-                OutOfDescriptors = fd is -24 or -23,
-            };
-        }
-
-        try
-        {
-            ShmRendezvous.WriteHeader((byte*)mapping, _ringBytes);
-            ShmRendezvous.Send(_socket, fd, Description);
-        }
-        catch
-        {
-            ShmNative.Unmap(mapping, size);
-            Platform.LibC.Close(fd);
-            throw;
-        }
-
-        // The client holds its own descriptor now; the mapping keeps ours alive.
-        Platform.LibC.Close(fd);
-        lock (_mappingLock)
-        {
-            Attach((byte*)mapping, size, _ringBytes, listener: true);
-        }
-    }
-
     /// <summary>Client side: the connection over a connected socket; it joins the shared memory when the listener passes it (on first use).</summary>
     public static ShmConnection Connected(Socket socket, ConnectionOptions options, string description)
     {
@@ -235,16 +138,9 @@ internal sealed unsafe class ShmConnection : ConnectionBase
 
         while (true)
         {
-            int n = Take(buffer);
-            if (n > 0)
+            if (TakeOrEnd(buffer, out int n))
             {
                 return n;
-            }
-
-            if (Ended())
-            {
-                // What the writer put in before it closed is read first.
-                return Take(buffer);
             }
 
             WaitForData(long.MaxValue);
@@ -266,15 +162,9 @@ internal sealed unsafe class ShmConnection : ConnectionBase
 
         while (true)
         {
-            int n = Take(buffer);
-            if (n > 0)
+            if (TakeOrEnd(buffer, out int n))
             {
                 return n;
-            }
-
-            if (Ended())
-            {
-                return Take(buffer);
             }
 
             // Takes the doorbells, and sees the end of the socket, before deciding to wait.
@@ -304,76 +194,6 @@ internal sealed unsafe class ShmConnection : ConnectionBase
         }
     }
 
-    /// <summary>
-    /// Handshakes (the auth token) travel on the socket, before the shared memory is used:
-    /// a client's token must not wait for the listener to accept it.
-    /// </summary>
-    public override bool ReceiveExactly(Span<byte> buffer, long deadline)
-    {
-        try
-        {
-            int got = 0;
-            while (got < buffer.Length)
-            {
-                if (ShmNative.WaitReadable(_fd, SleepMs(deadline)) == 0)
-                {
-                    if (Stopwatch.GetTimestamp() >= deadline)
-                    {
-                        return false;
-                    }
-
-                    continue;
-                }
-
-                int n = _socket.Receive(buffer[got..], SocketFlags.None);
-                if (n == 0)
-                {
-                    return false;
-                }
-
-                got += n;
-            }
-
-            return true;
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            return false;
-        }
-    }
-
-    /// <summary>A handshake frame (the client's auth token): on the socket, as <see cref="ReceiveExactly"/> reads it.</summary>
-    internal override void SendHandshake(byte kind, ReadOnlySpan<byte> payload)
-    {
-        Span<byte> frame = stackalloc byte[FrameHeader.Size + payload.Length];
-        FrameHeader.Write(frame, kind, (uint)payload.Length);
-        payload.CopyTo(frame[FrameHeader.Size..]);
-        try
-        {
-            while (!frame.IsEmpty)
-            {
-                frame = frame[_socket.Send(frame, SocketFlags.None)..];
-            }
-        }
-        catch (SocketException e)
-        {
-            throw SocketErrors.ToIpc(e, $"sending the auth frame to {Description}");
-        }
-    }
-
-    // False when the deadline passed, or our own shutdown came, before the offer.
-    private bool JoinForReading(long deadline)
-    {
-        try
-        {
-            return Join(deadline, forSending: false);
-        }
-        catch (IpcException) when (_stopped)
-        {
-            return false;
-        }
-    }
-
     // Reads from the ring and wakes a writer that sleeps for the room this frees.
     private int Take(Span<byte> buffer)
     {
@@ -386,317 +206,24 @@ internal sealed unsafe class ShmConnection : ConnectionBase
         return n;
     }
 
+    // True with what to return: frames from the ring, or at the end of the stream what the
+    // writer put in before it closed (0 once that is read too).
+    private bool TakeOrEnd(Span<byte> buffer, out int n)
+    {
+        n = Take(buffer);
+        if (n > 0)
+        {
+            return true;
+        }
+
+        if (Ended())
+        {
+            n = Take(buffer);
+            return true;
+        }
+
+        return false;
+    }
+
     private bool Ended() => _stopped || _peerGone || _rx.WriterClosed;
-
-    // Returns when data came, the stream ended, or the deadline (a Stopwatch time) passed.
-    private void WaitForData(long deadline)
-    {
-        if (Spin(static c => c._rx.HasData || c.Ended(), deadline))
-        {
-            return;
-        }
-
-        while (true)
-        {
-            _rx.AnnounceReader(ShmLayout.ReaderAsleep);
-            if (_rx.HasData || Ended())
-            {
-                _rx.AnnounceReader(ShmLayout.ReaderAwake);
-                return;
-            }
-
-            int timedOut = ShmNative.FutexWait(_rx.ReaderWait, ShmLayout.ReaderAsleep, SleepMs(deadline));
-            _rx.AnnounceReader(ShmLayout.ReaderAwake);
-            if (timedOut != 0 && ShmNative.Drain(_fd, 0) != 0)
-            {
-                _peerGone = true;
-            }
-
-            if (_rx.HasData || Ended() || Stopwatch.GetTimestamp() >= deadline)
-            {
-                return;
-            }
-        }
-    }
-
-    // Polls for up to the spin time; true when done. A thread pinned to the CPU the peer
-    // last ran on (both pinned to one, taskset -c 0) yields at every look: a busy poll
-    // there only keeps the writer it waits for from running. Otherwise it pauses for a few
-    // looks (the peer on another CPU answers within them: the fastest hand-over there is),
-    // then yields between looks. Measured: bench/README.md.
-    private bool Spin(Func<ShmConnection, bool> done, long deadline)
-    {
-        if (_spinTicks == 0)
-        {
-            return done(this);
-        }
-
-        long end = Math.Min(deadline, Stopwatch.GetTimestamp() + _spinTicks);
-        int pauses = PinnedWithPeer() ? 0 : PauseLooks;
-        for (int looks = 0; ; looks++)
-        {
-            if (done(this))
-            {
-                return true;
-            }
-
-            if (looks < pauses)
-            {
-                Thread.SpinWait(1);
-                continue;
-            }
-
-            ShmNative.Yield();
-            if (Stopwatch.GetTimestamp() >= end)
-            {
-                return done(this);
-            }
-        }
-    }
-
-    [ThreadStatic]
-    private static int t_allowedCpus; // 0: not asked yet on this thread
-
-    // True when this thread may run on one CPU only and the peer last ran there too.
-    // Publishes our CPU for the peer's same question; a wrong hint costs speed only.
-    private bool PinnedWithPeer()
-    {
-        int cpu = ShmNative.CurrentCpu();
-        Volatile.Write(ref *_ownCpu, cpu);
-        if (t_allowedCpus == 0)
-        {
-            int allowed = ShmNative.AllowedCpus();
-            t_allowedCpus = allowed <= 0 ? int.MaxValue : allowed;
-        }
-
-        return t_allowedCpus == 1 && cpu >= 0 && Volatile.Read(ref *_peerCpu) == cpu;
-    }
-
-    private static int SleepMs(long deadline)
-    {
-        long left = deadline - Stopwatch.GetTimestamp();
-        if (left <= 0)
-        {
-            return 0;
-        }
-
-        return (int)Math.Clamp((left * 1000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency, 1, LivenessMs);
-    }
-
-    // ---- writing (under the send lock) ----
-
-    protected override void WriteFrames(ReadOnlySpan<NativeFrame> frames)
-    {
-        long deadline = _sendTimeoutMs < 0 ? long.MaxValue : Deadline(_sendTimeoutMs);
-        if (!_joined && !Join(deadline, forSending: true))
-        {
-            throw new IpcException(IpcStatus.SendTimeout,
-                $"send timed out: the listener {Description} has not accepted this client (passed its shared memory) within the send timeout; nothing was sent");
-        }
-
-        Volatile.Write(ref *_ownCpu, ShmNative.CurrentCpu());
-        byte* header = stackalloc byte[FrameHeader.Size];
-        for (int i = 0; i < frames.Length; i++)
-        {
-            ulong start = _tx.Position;
-            try
-            {
-                // A frame the ring can hold goes in whole or not at all: a send that times
-                // out leaves no part of it behind, and the connection usable. A larger one
-                // goes in pieces, the reader taking each as it comes.
-                ulong whole = FrameHeader.Size + (ulong)frames[i].Length;
-                if (whole <= _tx.Size && _tx.Free() < whole)
-                {
-                    Wake(_tx.Publish());
-                    WaitForRoom(deadline, whole);
-                }
-
-                FrameHeader.Write(new Span<byte>(header, FrameHeader.Size), (byte)frames[i].Kind, (uint)frames[i].Length);
-                Put(header, FrameHeader.Size, deadline);
-                Put(frames[i].Payload, (long)frames[i].Length, deadline);
-            }
-            catch (IpcException e)
-            {
-                bool cut = !_tx.CanUnwrite(start);
-                if (!cut)
-                {
-                    _tx.Unwrite(start);
-                }
-
-                Wake(_tx.Publish());
-                throw new IpcException(e.Status, cut ? e.Message + "; part of the frame went out, so the connection is closed" : e.Message, e)
-                {
-                    FramesSent = i,
-                    StreamCut = cut,
-                };
-            }
-        }
-
-        Wake(_tx.Publish());
-    }
-
-    // A payload longer than a chunk is published chunk by chunk, so the reader copies one
-    // while we copy the next (instead of taking turns over a whole ring); a full ring is
-    // waited on until a chunk's room is free, not a byte's.
-    private const int Chunk = 64 * 1024;
-
-    private void Put(byte* source, long length, long deadline)
-    {
-        bool large = length > Chunk;
-        while (length > 0)
-        {
-            if (SendEnded)
-            {
-                throw new IpcException(IpcStatus.Closed, $"the connection ({Description}) is closed");
-            }
-
-            int n = _tx.Write(source, (int)Math.Min(length, large ? Chunk : int.MaxValue));
-            source += n;
-            length -= n;
-            if (length > 0)
-            {
-                Wake(_tx.Publish());
-                if (n == 0)
-                {
-                    WaitForRoom(deadline, (ulong)Math.Min(length, Math.Min(Chunk, _tx.Size)));
-                }
-            }
-        }
-    }
-
-    private void WaitForRoom(long deadline, ulong needed)
-    {
-        _needed = needed;
-        if (!Spin(static c => c._tx.Free() >= c._needed || c.SendEnded, deadline))
-        {
-            while (true)
-            {
-                Interlocked.Exchange(ref *_tx.WriterWait, 1);
-                if (_tx.Free() >= needed || SendEnded)
-                {
-                    Interlocked.Exchange(ref *_tx.WriterWait, 0);
-                    break;
-                }
-
-                int timedOut = ShmNative.FutexWait(_tx.WriterWait, 1, SleepMs(deadline));
-                Interlocked.Exchange(ref *_tx.WriterWait, 0);
-                if (_tx.Free() >= needed || SendEnded)
-                {
-                    break;
-                }
-
-                if (timedOut != 0 && ShmNative.HungUp(_fd) != 0)
-                {
-                    throw new IpcException(IpcStatus.Closed, $"the peer has closed the connection ({Description})");
-                }
-
-                if (Stopwatch.GetTimestamp() >= deadline)
-                {
-                    throw new IpcException(IpcStatus.SendTimeout,
-                        "send timed out: the peer has not read for the whole send timeout (the shared-memory ring is full)");
-                }
-            }
-        }
-
-        if (SendEnded)
-        {
-            throw new IpcException(IpcStatus.Closed, $"the connection ({Description}) is closed");
-        }
-    }
-
-    private bool SendEnded => _stopped || IsClosed;
-
-    private void Wake(uint how)
-    {
-        if (how == ShmLayout.ReaderAwake)
-        {
-            return;
-        }
-
-        if (how == ShmLayout.ReaderAsleep)
-        {
-            ShmNative.FutexWake(_tx.ReaderWait);
-            return;
-        }
-
-        ShmNative.Doorbell(_fd);
-    }
-
-    // ---- closing ----
-
-    protected override void ShutdownSendCore()
-    {
-        lock (_mappingLock)
-        {
-            if (_unmapped)
-            {
-                return;
-            }
-
-            if (_joined)
-            {
-                _tx.MarkClosed();
-
-                // A sender of ours waiting for room, and the peer's reader.
-                ShmNative.FutexWake(_tx.WriterWait);
-                ShmNative.FutexWake(_tx.ReaderWait);
-            }
-
-            ShutdownSocket(SocketShutdown.Send);
-        }
-    }
-
-    protected override void ShutdownCore()
-    {
-        _stopped = true;
-        lock (_mappingLock)
-        {
-            if (_unmapped)
-            {
-                return;
-            }
-
-            if (_joined)
-            {
-                _tx.MarkClosed();
-
-                // Our own sleepers (the reader on the receive ring, a sender on the send ring) and the peer's reader.
-                ShmNative.FutexWake(_rx.ReaderWait);
-                ShmNative.FutexWake(_tx.WriterWait);
-                ShmNative.FutexWake(_tx.ReaderWait);
-            }
-
-            ShutdownSocket(SocketShutdown.Both);
-        }
-    }
-
-    private void ShutdownSocket(SocketShutdown how)
-    {
-        try
-        {
-            _socket.Shutdown(how);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-        }
-    }
-
-    protected override void DisposeCore()
-    {
-        lock (_mappingLock)
-        {
-            if (_unmapped)
-            {
-                return;
-            }
-
-            _unmapped = true;
-            if (_joined)
-            {
-                ShmNative.Unmap(_mapping, _mappingSize);
-            }
-
-            _socket.Dispose();
-        }
-    }
 }
