@@ -203,15 +203,30 @@ typedef enum dapper_ipc_flags {
        process (a random id per connection, in the announcement, tells) is
        refused: DISCONNECTED with the reason. Without the peer's answer (a
        stock launcher, a listener without the flag) nothing new is sent and
-       a drop is reported as before. Works with the reader thread (callbacks);
-       in the pull mode (recv) a drop ends the connection as before.
+       a drop is reported as before. Works with the reader thread (callbacks)
+       and in the pull mode (recv, recv_batch, readable_handle): there, with
+       this flag, the first recv or readable_handle starts the library's own
+       reader thread, which reads, acknowledges and resumes as in the callback
+       mode and hands the host's frames to a bounded queue (4 MiB) that recv
+       drains: one copy and one thread hop per read, in this mode only (the
+       pull mode without the flag reads on the caller's thread). When the
+       queue is full the thread stops reading, so the peer's sends wait as
+       with a host that does not call recv. The state callback (set before
+       the first recv) reports RECONNECTING, CONNECTED and DISCONNECTED on
+       that thread; recv keeps taking the frames queued before a drop, and
+       after a failed resume returns them, then the final status. The
+       readable handle is then a descriptor of the library's own (Linux: an
+       epoll fd, macOS: a kqueue fd, watching a flag the thread sets while
+       frames are queued or the end is pending; Windows: recv only,
+       readable_handle returns E_UNSUPPORTED): the same number across every
+       reconnect.
        Heartbeats (heartbeat_ms) run again on every resumed connection with
        the periods announced the first time; a peer they find unresponsive is
        a drop like any other (RECONNECTING with that reason), and when the
        resume then fails too (a frozen process answers nothing) DISCONNECTED
        keeps "peer unresponsive for N ms" ahead of the resume's reason. A
        connecting end whose offer was never answered (the listener lacks the
-       flag, or reads in the pull mode) makes one rejoin try after a drop
+       flag) makes one rejoin try after a drop
        (the drop may have overtaken the answer): when it finds nobody
        listening, is closed, or goes unanswered for 5 s, DISCONNECTED says
        "the listener never answered this end's resume offer", without waiting
