@@ -214,7 +214,9 @@ typedef enum dapper_ipc_flags {
        with a host that does not call recv. The state callback (set before
        the first recv) reports RECONNECTING, CONNECTED and DISCONNECTED on
        that thread; recv keeps taking the frames queued before a drop, and
-       after a failed resume returns them, then the final status. The
+       after a failed resume returns them, then the final status (E_CLOSED,
+       or E_TIMEOUT for a peer the heartbeats found unresponsive);
+       frames_received (dapper_ipc_stats) counts a frame once queued. The
        readable handle is then a descriptor of the library's own (Linux: an
        epoll fd, macOS: a kqueue fd, watching a flag the thread sets while
        frames are queued or the end is pending; Windows: recv only,
@@ -873,7 +875,8 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_recv_batch(dapper_ipc_manager 
    library owns the handle: do not read, write, close, set or reset it;
    remove it from your poller (or unregister the wait) before cleanup or
    destroy, which close it. The same handle is returned for the life of the
-   connection.
+   connection (with DAPPER_IPC_FLAG_RECONNECT: of the session, the same
+   descriptor across every reconnect; see the flag).
    Thread: any, not concurrently with recv on the same manager.
    Returns: DAPPER_IPC_OK; DAPPER_IPC_E_NOT_CONNECTED: a listener whose
    client has not arrived (wait_for_client first), or no listener or
@@ -882,7 +885,7 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_recv_batch(dapper_ipc_manager 
    DAPPER_IPC_E_UNSUPPORTED: the pipe transport and registered transports
    (recv takes no timeout there: use recv with a negative timeout, or the
    reader) and the BSDs other than macOS (adopted sockets and pipes have
-   it); DAPPER_IPC_E_IO; DAPPER_IPC_E_INVALID_ARGUMENT:
+   it), and Windows with DAPPER_IPC_FLAG_RECONNECT; DAPPER_IPC_E_IO; DAPPER_IPC_E_INVALID_ARGUMENT:
    handle is NULL. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_readable_handle(dapper_ipc_manager manager, intptr_t *handle);
 

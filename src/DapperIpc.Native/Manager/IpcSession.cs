@@ -589,7 +589,7 @@ internal sealed class IpcSession
             throw new IpcException(IpcStatus.InvalidState, "recv needs a listener or a connection: call create_listener or connect first");
         }
 
-        _queue = new PullQueue(host);
+        _queue = new PullQueue(host, _heartbeat);
         StartReaderLocked(_queue, null);
         return _queue;
     }
@@ -653,6 +653,18 @@ internal sealed class IpcSession
     {
         lock (_gate)
         {
+            if (_queue is not null)
+            {
+                // Close woke it (the queue's own wait); the reader may have released the
+                // connection already, so it is not touched here.
+                while (_pullBusy)
+                {
+                    Monitor.Wait(_gate);
+                }
+
+                return;
+            }
+
             if (_pullBusy)
             {
                 _connection?.StopReceiving();

@@ -19,7 +19,7 @@ namespace DapperIpc.Manager;
 /// call recv. The cost (a copy into a pooled buffer and a thread hop per read) is paid only
 /// in this mode; the pull mode without the flag reads on the caller's thread (PullReader).
 /// </summary>
-internal sealed class PullQueue(IConnectionHandler? host) : IConnectionHandler, IDisposable
+internal sealed class PullQueue(IConnectionHandler? host, Heartbeat heartbeat) : IConnectionHandler, IDisposable
 {
     // Enough for a burst of small frames and a few large ones; one frame larger than this
     // is still taken when the queue is empty, so no frame the transport allows is stuck.
@@ -40,6 +40,12 @@ internal sealed class PullQueue(IConnectionHandler? host) : IConnectionHandler, 
     {
         lock (_gate)
         {
+            if (_closed)
+            {
+                // Cleanup ran since the session handed this queue out: no handle to leak.
+                throw new IpcException(IpcStatus.Cancelled, "cleanup ran while making the readable handle");
+            }
+
             if (_signal is null)
             {
                 _signal = ReadySignal.CreateStandalone();
@@ -92,7 +98,11 @@ internal sealed class PullQueue(IConnectionHandler? host) : IConnectionHandler, 
     {
         if (connectionEvent == ConnectionEvent.Disconnected)
         {
-            End(new IpcException(status == IpcStatus.Ok ? IpcStatus.Closed : status, reason));
+            // recv's E_TIMEOUT means "nothing yet", and as a final status only a peer the
+            // heartbeats found dead (as without the flag); a resume that ran out of time
+            // is the connection's end.
+            bool closed = status == IpcStatus.Ok || (status == IpcStatus.Timeout && heartbeat.DeadReason is null);
+            End(new IpcException(closed ? IpcStatus.Closed : status, reason));
         }
 
         if (host is null)
