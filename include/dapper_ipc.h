@@ -203,15 +203,32 @@ typedef enum dapper_ipc_flags {
        process (a random id per connection, in the announcement, tells) is
        refused: DISCONNECTED with the reason. Without the peer's answer (a
        stock launcher, a listener without the flag) nothing new is sent and
-       a drop is reported as before. Works with the reader thread (callbacks);
-       in the pull mode (recv) a drop ends the connection as before.
+       a drop is reported as before. Works with the reader thread (callbacks)
+       and in the pull mode (recv, recv_batch, readable_handle): there, with
+       this flag, the first recv or readable_handle starts the library's own
+       reader thread, which reads, acknowledges and resumes as in the callback
+       mode and hands the host's frames to a bounded queue (4 MiB) that recv
+       drains: one copy and one thread hop per read, in this mode only (the
+       pull mode without the flag reads on the caller's thread). When the
+       queue is full the thread stops reading, so the peer's sends wait as
+       with a host that does not call recv. The state callback (set before
+       the first recv) reports RECONNECTING, CONNECTED and DISCONNECTED on
+       that thread; recv keeps taking the frames queued before a drop, and
+       after a failed resume returns them, then the final status (E_CLOSED,
+       or E_TIMEOUT for a peer the heartbeats found unresponsive);
+       frames_received (dapper_ipc_stats) counts a frame once queued. The
+       readable handle is then a descriptor of the library's own (Linux: an
+       epoll fd, macOS: a kqueue fd, watching a flag the thread sets while
+       frames are queued or the end is pending; Windows: recv only,
+       readable_handle returns E_UNSUPPORTED): the same number across every
+       reconnect.
        Heartbeats (heartbeat_ms) run again on every resumed connection with
        the periods announced the first time; a peer they find unresponsive is
        a drop like any other (RECONNECTING with that reason), and when the
        resume then fails too (a frozen process answers nothing) DISCONNECTED
        keeps "peer unresponsive for N ms" ahead of the resume's reason. A
        connecting end whose offer was never answered (the listener lacks the
-       flag, or reads in the pull mode) makes one rejoin try after a drop
+       flag) makes one rejoin try after a drop
        (the drop may have overtaken the answer): when it finds nobody
        listening, is closed, or goes unanswered for 5 s, DISCONNECTED says
        "the listener never answered this end's resume offer", without waiting
@@ -858,7 +875,8 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_recv_batch(dapper_ipc_manager 
    library owns the handle: do not read, write, close, set or reset it;
    remove it from your poller (or unregister the wait) before cleanup or
    destroy, which close it. The same handle is returned for the life of the
-   connection.
+   connection (with DAPPER_IPC_FLAG_RECONNECT: of the session, the same
+   descriptor across every reconnect; see the flag).
    Thread: any, not concurrently with recv on the same manager.
    Returns: DAPPER_IPC_OK; DAPPER_IPC_E_NOT_CONNECTED: a listener whose
    client has not arrived (wait_for_client first), or no listener or
@@ -867,7 +885,7 @@ DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_recv_batch(dapper_ipc_manager 
    DAPPER_IPC_E_UNSUPPORTED: the pipe transport and registered transports
    (recv takes no timeout there: use recv with a negative timeout, or the
    reader) and the BSDs other than macOS (adopted sockets and pipes have
-   it); DAPPER_IPC_E_IO; DAPPER_IPC_E_INVALID_ARGUMENT:
+   it), and Windows with DAPPER_IPC_FLAG_RECONNECT; DAPPER_IPC_E_IO; DAPPER_IPC_E_INVALID_ARGUMENT:
    handle is NULL. */
 DAPPER_IPC_API int32_t DAPPER_IPC_CALL dapper_ipc_readable_handle(dapper_ipc_manager manager, intptr_t *handle);
 

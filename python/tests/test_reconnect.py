@@ -2,7 +2,9 @@
 every ~500 frames (at any byte, mid-frame included) while 100,000 numbered frames flow each
 way, and both hosts see each frame exactly once and in order; a listener process that was
 restarted refuses the resume, and on_disconnect says so; so does a client whose listener
-never answered its offer (it lacks the flag), at once."""
+never answered its offer (it lacks the flag), at once. The same cuts with the client in the
+pull mode (asyncio: ``messages()`` woken through the readable handle)."""
+import asyncio
 import os
 import random
 import select
@@ -216,6 +218,61 @@ class ReconnectTests(unittest.TestCase):
         finally:
             client.manager.close()
             server.close()
+
+
+    def test_messages_in_the_pull_mode_resume_across_cuts(self):
+        # The client takes the listener's frames with messages() (the pull mode), the
+        # listener the client's with a handler; each sees every frame once, in order.
+        server, client = Host(), IPCManager()
+        args = server.manager.create_listener(TransportConfig(transport="tcp", reconnect=True))
+        proxy = CuttingProxy(TransportConfig.from_launcher_args(args).port)
+        errors = []
+
+        def send_json(manager):
+            try:
+                for start in range(0, FRAMES, 100):
+                    manager.send_many([{"n": n} for n in range(start, start + 100)])
+            except Exception as e:  # noqa: BLE001 - reported by the test
+                errors.append(e)
+
+        async def pull():
+            expected = disorder = 0
+            async for message in client.messages():
+                n = message["n"]
+                if n != expected:
+                    disorder += 1
+                    if n < expected:
+                        continue  # a duplicate
+                    expected = n
+                expected += 1
+                if expected == FRAMES:
+                    break
+            return expected, disorder
+
+        try:
+            server.start()
+            client.connect(TransportConfig(transport="tcp", port=proxy.port, reconnect=True,
+                                           reconnect_timeout_ms=WAIT * 1000))
+            senders = [threading.Thread(target=send_json, args=(server.manager,)),
+                       threading.Thread(target=send_numbered, args=(client, errors))]
+            for t in senders:
+                t.start()
+            received, disorder = asyncio.run(asyncio.wait_for(pull(), 4 * WAIT))
+            for t in senders:
+                t.join()
+            self.assertEqual([], errors)
+            self.assertEqual((FRAMES, 0), (received, disorder))
+            self.assertTrue(server.done.wait(4 * WAIT), f"the listener received {server.next}")
+            self.assertEqual(0, server.disorder)
+            self.assertGreaterEqual(proxy.cuts, FRAMES * 2 // CUT_EVERY // 4)
+            self.assertFalse(server.disconnected.is_set(), f"{server.reason}")
+            stats = client.stats()
+            self.assertEqual((FRAMES, FRAMES), (stats["frames_sent"], stats["frames_received"]))
+            self.assertEqual(proxy.cuts + 1, stats["connects"])
+        finally:
+            client.close()
+            server.manager.close()
+            proxy.close()
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -410,6 +411,220 @@ static int test_cut_every_500_frames_tls(void)
     return cut_every_500_frames(0);
 }
 
+/* ---- the pull mode resumes too ------------------------------------------------ */
+
+/* One end drains with recv_batch, woken by poll() on its readable handle. */
+struct puller {
+    struct host *h;
+    intptr_t handle;      /* the readable handle at the start */
+    int poll_timeouts;    /* poll waited WAIT_SECONDS without the handle becoming readable */
+    int32_t error;        /* a status other than OK and E_TIMEOUT */
+};
+
+static void *pull_numbered(void *arg)
+{
+    struct puller *p = arg;
+    static uint8_t buf[65536];
+    dapper_ipc_frame frames[256];
+    while (p->h->received.value < FRAMES) {
+        struct pollfd pfd = {.fd = (int)p->handle, .events = POLLIN};
+        if (poll(&pfd, 1, WAIT_SECONDS * 1000) <= 0) {
+            p->poll_timeouts++;
+            return NULL;
+        }
+        size_t count = 0;
+        int32_t rc = dapper_ipc_recv_batch(p->h->m, buf, sizeof buf, frames, 256, &count, 0);
+        if (rc == DAPPER_IPC_E_TIMEOUT)
+            continue;
+        if (rc != DAPPER_IPC_OK) {
+            p->error = rc;
+            printf("recv_batch: %d %s\n", rc, last_error());
+            return NULL;
+        }
+        for (size_t i = 0; i < count; i++)
+            on_frame(p->h, frames[i].kind, frames[i].payload, frames[i].length);
+    }
+    return NULL;
+}
+
+/* As cuts-mid-frame, with one end in the pull mode (recv_batch on a thread of the test,
+   woken by poll on the readable handle) and the other with the reader thread. */
+static int pull_with_cuts(int listener_pulls)
+{
+    struct host server, client;
+    host_init(&server);
+    host_init(&client);
+    int port = listen_port(server.m, 0, DAPPER_IPC_FLAG_RECONNECT);
+    struct proxy proxy;
+    proxy_start(&proxy, port, NULL, (long)CUT_EVERY * 2 * FRAME_BYTES);
+    if (!listener_pulls)
+        must(dapper_ipc_start_reader(server.m), "server start_reader");
+    connect_port(client.m, proxy_port(&proxy), DAPPER_IPC_FLAG_RECONNECT);
+    struct host *pulling = listener_pulls ? &server : &client;
+    if (listener_pulls) {
+        /* The handle watches a connection: the client first. */
+        must(dapper_ipc_wait_for_client(server.m, WAIT_SECONDS * 1000), "wait_for_client");
+        must(dapper_ipc_start_reader(client.m), "client start_reader");
+    }
+
+    struct puller puller = {pulling, 0, 0, 0};
+    must(dapper_ipc_readable_handle(pulling->m, &puller.handle), "readable_handle");
+    struct sender up = {client.m, 0, 0}, down = {server.m, 0, 0};
+    pthread_t t1, t2, t3;
+    pthread_create(&t3, NULL, pull_numbered, &puller);
+    pthread_create(&t1, NULL, send_numbered, &up);
+    pthread_create(&t2, NULL, send_numbered, &down);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    check(up.failed == 0 && down.failed == 0, "every send of 2 x %d succeeded across the cuts", FRAMES);
+    struct host *calling = listener_pulls ? &client : &server;
+    int all_calling = latch_wait(&calling->received, FRAMES, 10 * WAIT_SECONDS);
+    pthread_join(t3, NULL);
+    check(puller.poll_timeouts == 0 && puller.error == 0,
+          "poll on the readable handle woke for every frame, recv_batch never failed (poll timeouts %d, status %d)",
+          puller.poll_timeouts, puller.error);
+    check(all_calling && pulling->received.value == FRAMES,
+          "both hosts received all %d frames (pulling %d, callbacks %d)", FRAMES, pulling->received.value,
+          calling->received.value);
+    check(server.out_of_order == 0 && client.out_of_order == 0,
+          "each frame exactly once and in order (out of order or duplicated: server %d, client %d)",
+          server.out_of_order, client.out_of_order);
+    int cuts = proxy.cuts;
+    check(cuts >= FRAMES * 2 / CUT_EVERY / 4, "the proxy cut the connection %d times", cuts);
+    check(pulling->reconnecting.value >= 1 && pulling->connected.value >= pulling->reconnecting.value,
+          "the pulling end reported RECONNECTING %d times and CONNECTED %d times", pulling->reconnecting.value,
+          pulling->connected.value);
+    check(server.disconnected.value == 0 && client.disconnected.value == 0,
+          "no DISCONNECTED on either end (%s%s)", server.reason, client.reason);
+    intptr_t again = -1;
+    must(dapper_ipc_readable_handle(pulling->m, &again), "readable_handle again");
+    check(again == puller.handle, "the readable handle is the same across %d reconnects (%ld, then %ld)",
+          pulling->reconnecting.value, (long)puller.handle, (long)again);
+    dapper_ipc_stats s;
+    memset(&s, 0, sizeof s);
+    s.struct_size = sizeof s;
+    must(dapper_ipc_get_stats(pulling->m, &s), "stats");
+    check(s.frames_received == FRAMES && s.frames_sent == FRAMES,
+          "the pulling end's statistics count each frame once (sent %llu, received %llu)",
+          (unsigned long long)s.frames_sent, (unsigned long long)s.frames_received);
+    printf("cuts: %d, pulling end's reconnects: %d\n", cuts, pulling->reconnecting.value);
+    dapper_ipc_manager_destroy(client.m);
+    dapper_ipc_manager_destroy(server.m);
+    proxy_stop(&proxy);
+    return 0;
+}
+
+static int test_client_pulls_through_cuts(void) { return pull_with_cuts(0); }
+static int test_listener_pulls_through_cuts(void) { return pull_with_cuts(1); }
+
+/* A listener in the pull mode whose client left for good: recv returns the frames it
+   sent first, then E_CLOSED once the wait for its return (reconnect_timeout_ms) is over,
+   on every later call too; the handle wakes poll for that end. */
+static int test_pull_ends_when_the_client_is_gone(void)
+{
+    struct host server, client;
+    host_init(&server);
+    host_init(&client);
+    dapper_ipc_config config = config_for("tcp");
+    config.flags = DAPPER_IPC_FLAG_RECONNECT;
+    config.reconnect_timeout_ms = 300;
+    char args[512];
+    int port = atoi(listen_on(server.m, &config, args));
+    connect_port(client.m, port, DAPPER_IPC_FLAG_RECONNECT);
+    must(dapper_ipc_wait_for_client(server.m, WAIT_SECONDS * 1000), "wait_for_client");
+    intptr_t handle = -1;
+    must(dapper_ipc_readable_handle(server.m, &handle), "readable_handle");
+    for (uint64_t n = 0; n < 10; n++) {
+        uint8_t payload[8] = {0, 0, 0, 0, 0, 0, 0, (uint8_t)n};
+        must(dapper_ipc_send(client.m, DAPPER_IPC_KIND_EVENT, payload, sizeof payload), "send");
+    }
+    int taken = 0, polls_in_vain = 0;
+    int32_t rc = DAPPER_IPC_OK;
+    uint8_t buf[64];
+    while (taken < 10) {
+        struct pollfd pfd = {.fd = (int)handle, .events = POLLIN};
+        if (poll(&pfd, 1, WAIT_SECONDS * 1000) <= 0) {
+            polls_in_vain++;
+            break;
+        }
+        size_t length = 0;
+        int32_t kind = 0;
+        rc = dapper_ipc_recv(server.m, buf, sizeof buf, &length, &kind, 0);
+        if (rc == DAPPER_IPC_OK && length == 8 && buf[7] == taken)
+            taken++;
+        else if (rc != DAPPER_IPC_E_TIMEOUT)
+            break;
+    }
+    check(taken == 10, "recv took the 10 frames in order (%d, last status %d)", taken, rc);
+    dapper_ipc_manager_destroy(client.m);
+    struct pollfd pfd = {.fd = (int)handle, .events = POLLIN};
+    int woke = poll(&pfd, 1, WAIT_SECONDS * 1000) == 1;
+    size_t length = 0;
+    int32_t kind = 0;
+    int32_t end = dapper_ipc_recv(server.m, buf, sizeof buf, &length, &kind, 0);
+    char reason[512];
+    copy_text(reason, sizeof reason, last_error());
+    int32_t again = dapper_ipc_recv(server.m, buf, sizeof buf, &length, &kind, 0);
+    check(woke && polls_in_vain == 0, "poll on the readable handle woke for the frames and for the end");
+    check(end == DAPPER_IPC_E_CLOSED && again == DAPPER_IPC_E_CLOSED,
+          "recv returns E_CLOSED once the client did not come back, and again (%d, %d: %s)", end, again, reason);
+    check(server.reconnecting.value == 1 && server.disconnected.value == 1,
+          "the listener reported RECONNECTING (%d) then DISCONNECTED (%d: %s)", server.reconnecting.value,
+          server.disconnected.value, server.reason);
+    dapper_ipc_manager_destroy(server.m);
+    return 0;
+}
+
+struct blocked_recv {
+    dapper_ipc_manager m;
+    int32_t status;
+};
+
+static void *recv_without_limit(void *arg)
+{
+    struct blocked_recv *b = arg;
+    uint8_t buf[64];
+    size_t length = 0;
+    int32_t kind = 0;
+    b->status = dapper_ipc_recv(b->m, buf, sizeof buf, &length, &kind, -1);
+    return NULL;
+}
+
+/* Cleanup on another thread ends a recv waiting without limit in the pull mode with the
+   flag: E_CANCELLED. */
+static int test_pull_cleanup_cancels_recv(void)
+{
+    struct host server, client;
+    host_init(&server);
+    host_init(&client);
+    int port = listen_port(server.m, 0, DAPPER_IPC_FLAG_RECONNECT);
+    must(dapper_ipc_start_reader(server.m), "server start_reader");
+    connect_port(client.m, port, DAPPER_IPC_FLAG_RECONNECT);
+    uint8_t payload[8] = {0};
+    must(dapper_ipc_send(server.m, DAPPER_IPC_KIND_EVENT, payload, sizeof payload), "send");
+    uint8_t buf[64];
+    size_t length = 0;
+    int32_t kind = 0;
+    must(dapper_ipc_recv(client.m, buf, sizeof buf, &length, &kind, WAIT_SECONDS * 1000), "recv the first frame");
+    struct blocked_recv b = {client.m, 1};
+    pthread_t t;
+    pthread_create(&t, NULL, recv_without_limit, &b);
+    /* readable_handle refuses while another thread is inside recv: that says it waits. */
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    intptr_t handle;
+    int32_t probe;
+    while ((probe = dapper_ipc_readable_handle(client.m, &handle)) == DAPPER_IPC_OK && seconds_since(&start) < WAIT_SECONDS)
+        sched_yield();
+    check(probe == DAPPER_IPC_E_INVALID_STATE, "the recv without limit is waiting (%d)", probe);
+    must(dapper_ipc_cleanup(client.m), "cleanup");
+    pthread_join(t, NULL);
+    check(b.status == DAPPER_IPC_E_CANCELLED, "cleanup ended the recv without limit with E_CANCELLED (%d)", b.status);
+    dapper_ipc_manager_destroy(client.m);
+    dapper_ipc_manager_destroy(server.m);
+    return 0;
+}
+
 /* ---- more unacknowledged data than the resume buffer: refused, not lost -------- */
 
 /* The proxy passes the first ~100 frames, then stops reading the client, whose next 1,900
@@ -794,6 +1009,10 @@ int main(int argc, char **argv)
         {"cuts-mid-frame-tcp", test_cut_every_500_frames_tcp},
         {"cuts-mid-frame-unix", test_cut_every_500_frames_unix},
         {"cuts-mid-record-tls", test_cut_every_500_frames_tls},
+        {"client-pulls-through-cuts", test_client_pulls_through_cuts},
+        {"listener-pulls-through-cuts", test_listener_pulls_through_cuts},
+        {"pull-ends-when-the-client-is-gone", test_pull_ends_when_the_client_is_gone},
+        {"pull-cleanup-cancels-recv", test_pull_cleanup_cancels_recv},
         {"past-the-resume-buffer", test_past_the_resume_buffer},
         {"restarted-listener-refuses", test_restarted_listener_refuses},
         {"restarted-listener-refuses-unix", test_restarted_listener_refuses_unix},

@@ -144,9 +144,10 @@ class AsyncIPC:
         """Async iterator over received messages, delivered into the running loop; ends
         when the peer leaves or at cleanup. Without a reader thread (nobody called
         start_reader) it takes frames on the loop's thread in the pull mode, woken by
-        loop.add_reader on the library's readable handle: no thread, no hand-off. With a
-        reader running, the reader hands each message to the loop (only messages received
-        after the iterator started)."""
+        loop.add_reader on the library's readable handle: no thread, no hand-off (with
+        reconnect=True the library's own thread reads and queues them, so that a drop is
+        resumed). With a reader running, the reader hands each message to the loop (only
+        messages received after the iterator started)."""
         if self._reader_started or not self._enabled or not native.PULL_HANDLE_SUPPORTED:
             async for item in self._reader_messages():
                 yield item

@@ -71,7 +71,9 @@ class TransportConfig:
     #: cannot keep that promise (the peer is another process, more unacknowledged data
     #: than resume_buffer_bytes, the time ran out) disconnects with the reason; so does a
     #: client whose listener never answered its offer (it lacks the flag), after one try.
-    #: Heartbeats (heartbeat_ms) keep running on each resumed connection.
+    #: Heartbeats (heartbeat_ms) keep running on each resumed connection. With a handler
+    #: and in the pull mode alike (recv, await recv(), messages(): a library thread then
+    #: reads and hands messages over a bounded queue, so the pull mode resumes too).
     reconnect: bool = False
     #: After a drop: milliseconds to keep reconnecting, or to wait for the client's return
     #: (None or 0: 30000; negative: no limit). Milliseconds, as the C field.

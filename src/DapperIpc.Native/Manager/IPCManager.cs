@@ -311,7 +311,7 @@ public sealed class IPCManager : IDisposable
     {
         IpcSession s = Volatile.Read(ref _session) ?? throw new IpcException(IpcStatus.InvalidState,
             "recv needs a listener or a connection: call create_listener or connect first");
-        return s.Recv(destination, frames, out count, timeoutMs);
+        return s.Recv(destination, frames, out count, timeoutMs, Volatile.Read(ref _handler));
     }
 
     /// <summary>Pull mode: the handle a host polls; see <see cref="IpcSession.ReadableHandle"/>.</summary>
@@ -319,7 +319,7 @@ public sealed class IPCManager : IDisposable
     {
         IpcSession s = Volatile.Read(ref _session) ?? throw new IpcException(IpcStatus.InvalidState,
             "readable_handle needs a connection: call create_listener or connect first");
-        return s.ReadableHandle();
+        return s.ReadableHandle(Volatile.Read(ref _handler));
     }
 
     private static ConnectionBase ConnectionForSend(IpcSession? s)

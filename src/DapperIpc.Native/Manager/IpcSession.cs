@@ -28,6 +28,7 @@ internal sealed class IpcSession
     private int _clientWaitMs = -1;
     private PullReader? _pull;  // the pull mode's reader, once recv or readable_handle was used
     private bool _pullBusy;     // a thread is inside recv or readable_handle
+    private PullQueue? _queue;  // the pull mode with DAPPER_IPC_FLAG_RECONNECT: the reader fills it, recv drains it
 
     // Set once this session's reader will make no more callbacks (or never had one).
     private readonly ManualResetEventSlim _callbacksDone = new(true);
@@ -326,28 +327,33 @@ internal sealed class IpcSession
                     "start_reader needs a listener or a connection: call create_listener or connect first");
             }
 
-            if (_reader is not null)
-            {
-                throw new IpcException(IpcStatus.InvalidState, "the reader is already running");
-            }
-
-            if (_pull is not null)
+            if (_pull is not null || _queue is not null)
             {
                 throw new IpcException(IpcStatus.InvalidState,
                     "the manager is in pull mode (dapper_ipc_recv was used): frames may be buffered there; use recv, or a new connection for the reader");
             }
 
-            _callbacksDone.Reset();
-            // A dedicated thread, not the pool: it blocks in recv and runs the host's
-            // callbacks, and the host must know which thread that is.
-            _reader = new Thread(() => ReaderMain(handler, previous))
+            if (_reader is not null)
             {
-                IsBackground = true,
-                Name = "dapper-ipc-reader",
-            };
-            _reader.Start();
-            return _reader;
+                throw new IpcException(IpcStatus.InvalidState, "the reader is already running");
+            }
+
+            return StartReaderLocked(handler, previous);
         }
+    }
+
+    private Thread StartReaderLocked(IConnectionHandler? handler, IpcSession? previous)
+    {
+        _callbacksDone.Reset();
+        // A dedicated thread, not the pool: it blocks in recv and runs the host's
+        // callbacks, and the host must know which thread that is.
+        _reader = new Thread(() => ReaderMain(handler, previous))
+        {
+            IsBackground = true,
+            Name = "dapper-ipc-reader",
+        };
+        _reader.Start();
+        return _reader;
     }
 
     /// <summary>
@@ -359,6 +365,7 @@ internal sealed class IpcSession
     {
         ListenerBase? listener;
         ConnectionBase? connection;
+        PullQueue? queue;
         lock (_gate)
         {
             if (_closed)
@@ -369,9 +376,11 @@ internal sealed class IpcSession
             _closed = true;
             listener = _listener;
             connection = _connection;
+            queue = _queue;
             Monitor.PulseAll(_gate);
         }
 
+        queue?.Close(); // a reader waiting for room in it, and a recv waiting for frames
         _resume?.End("cleanup ran");
         _cancel.Cancel();
         listener?.Dispose();
@@ -435,13 +444,16 @@ internal sealed class IpcSession
         _resume?.Stop();
         _connection?.Dispose();
         PullReader? pull;
+        PullQueue? queue;
         lock (_gate)
         {
             pull = _pull;
             _pull = null;
+            queue = _queue;
         }
 
         pull?.Dispose();
+        queue?.Dispose();
         return true;
     }
 
@@ -451,9 +463,14 @@ internal sealed class IpcSession
     /// IpcException: InvalidState while the reader runs or another thread is in recv,
     /// Cancelled when cleanup ran before or during the call.
     /// </summary>
-    public IpcStatus Recv(Span<byte> destination, Span<ReceivedFrame> frames, out int count, int timeoutMs)
+    public IpcStatus Recv(Span<byte> destination, Span<ReceivedFrame> frames, out int count, int timeoutMs, IConnectionHandler? host = null)
     {
         long start = Stopwatch.GetTimestamp();
+        if (_resume is not null)
+        {
+            return RecvQueued(destination, frames, out count, timeoutMs, start, host);
+        }
+
         PullReader pull = EnterPull();
         try
         {
@@ -501,7 +518,6 @@ internal sealed class IpcSession
                     if (connection is not null)
                     {
                         _pullBusy = true;
-                        _resume?.EnterPullMode();
                         return _pull ??= new PullReader(connection, _stats, _heartbeat);
                     }
                 }
@@ -514,9 +530,74 @@ internal sealed class IpcSession
         }
     }
 
-    /// <summary>The pull mode's readable handle (an epoll fd on Linux, a kqueue fd on macOS, an event HANDLE on Windows). NotConnected before a client arrived.</summary>
-    public nint ReadableHandle()
+    // DAPPER_IPC_FLAG_RECONNECT's pull mode: the reader thread (started by the first call) fills the queue.
+    private IpcStatus RecvQueued(Span<byte> destination, Span<ReceivedFrame> frames, out int count, int timeoutMs, long start, IConnectionHandler? host)
     {
+        PullQueue queue;
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                throw Cancelled("receiving");
+            }
+
+            if (_pullBusy)
+            {
+                throw new IpcException(IpcStatus.InvalidState, "another thread is in recv or readable_handle on this manager");
+            }
+
+            queue = EnterQueueLocked(host);
+            _pullBusy = true;
+        }
+
+        try
+        {
+            IpcStatus status = queue.Recv(destination, frames, out count, timeoutMs, start);
+            if (_closed)
+            {
+                throw Cancelled("receiving");
+            }
+
+            return status;
+        }
+        catch (IpcException) when (_closed)
+        {
+            throw Cancelled("receiving");
+        }
+        finally
+        {
+            ExitPull();
+        }
+    }
+
+    // Under _gate: the queue, its reader started on first use.
+    private PullQueue EnterQueueLocked(IConnectionHandler? host)
+    {
+        if (_queue is { } queue)
+        {
+            return queue;
+        }
+
+        if (_reader is not null)
+        {
+            throw new IpcException(IpcStatus.InvalidState,
+                "recv cannot be used while the reader thread runs: frames go to the message callback");
+        }
+
+        if (_listener is null && _connection is null)
+        {
+            throw new IpcException(IpcStatus.InvalidState, "recv needs a listener or a connection: call create_listener or connect first");
+        }
+
+        _queue = new PullQueue(host, _heartbeat);
+        StartReaderLocked(_queue, null);
+        return _queue;
+    }
+
+    /// <summary>The pull mode's readable handle (an epoll fd on Linux, a kqueue fd on macOS, an event HANDLE on Windows). NotConnected before a client arrived.</summary>
+    public nint ReadableHandle(IConnectionHandler? host = null)
+    {
+        PullQueue? queue = null;
         lock (_gate)
         {
             if (_closed)
@@ -524,7 +605,7 @@ internal sealed class IpcSession
                 throw Cancelled("making the readable handle");
             }
 
-            if (_reader is not null)
+            if (_reader is not null && _queue is null)
             {
                 throw new IpcException(IpcStatus.InvalidState, "readable_handle is for the pull mode: the reader thread runs on this manager");
             }
@@ -541,10 +622,18 @@ internal sealed class IpcSession
                     : "not connected: call create_listener or connect first");
             }
 
-            _resume?.EnterPullMode();
-            _pull ??= new PullReader(_connection, _stats, _heartbeat);
-            return _pull.ReadableHandle();
+            if (_resume is null)
+            {
+                _pull ??= new PullReader(_connection, _stats, _heartbeat);
+                return _pull.ReadableHandle();
+            }
+
+            queue = EnterQueueLocked(host);
         }
+
+        // A flag fd of the library's own: the same number across reconnects.
+        return queue.ReadableHandle() ?? throw new IpcException(IpcStatus.Unsupported,
+            "readable_handle with DAPPER_IPC_FLAG_RECONNECT is implemented on Linux and macOS; use recv with a timeout");
     }
 
     private void ExitPull()
@@ -564,6 +653,18 @@ internal sealed class IpcSession
     {
         lock (_gate)
         {
+            if (_queue is not null)
+            {
+                // Close woke it (the queue's own wait); the reader may have released the
+                // connection already, so it is not touched here.
+                while (_pullBusy)
+                {
+                    Monitor.Wait(_gate);
+                }
+
+                return;
+            }
+
             if (_pullBusy)
             {
                 _connection?.StopReceiving();
@@ -598,6 +699,16 @@ internal sealed class IpcSession
         }
         finally
         {
+            if (handler is PullQueue queue)
+            {
+                // However the reader ended, recv must not wait for it any longer.
+                queue.End(new IpcException(IpcStatus.Closed, "the connection ended"));
+                if (_closed)
+                {
+                    queue.Dispose();
+                }
+            }
+
             _callbacksDone.Set();
             // Whoever stops this session may not have waited (the reader's own cleanup, a
             // cycle): the reader releases what it used. Idempotent with Stop's release.

@@ -41,7 +41,6 @@ internal sealed class Resume
     private byte[]? _peerId;
     private volatile bool _negotiated;
     private volatile bool _announced; // the connecting end offered; the answer may still be on its way
-    private volatile bool _pullMode;
     private long _delivered;        // written by the reader only
     private long _ackSent;
     private int _generation;
@@ -66,13 +65,7 @@ internal sealed class Resume
     /// yet, since a drop can overtake it; a listener without the flag then simply does not
     /// answer the rejoin, and the drop is reported after all.
     /// </summary>
-    public bool Resumable => !_pullMode && (_negotiated || _announced);
-
-    /// <summary>
-    /// The pull mode (recv) has no reader to rejoin after a drop: there the flag only keeps
-    /// frames, and a drop is reported (and fails sends) as without it.
-    /// </summary>
-    public void EnterPullMode() => _pullMode = true;
+    public bool Resumable => _negotiated || _announced;
 
     /// <summary>A drop is being resumed (dapper_ipc_stats.state).</summary>
     public bool Rejoining => Resumable && Volatile.Read(ref _live) is null && Volatile.Read(ref _ended) is null;
@@ -145,7 +138,7 @@ internal sealed class Resume
             catch (IpcException e) when (e.Status != IpcStatus.FrameTooLarge)
             {
                 bool dropped = e.Status is IpcStatus.Closed or IpcStatus.Io || e.StreamCut || connection.IsClosed;
-                if (dropped && !Resumable && !_pullMode)
+                if (dropped && !Resumable)
                 {
                     // A listener whose reader has not yet read the client's offer (it is in
                     // the stream before the end): the reader decides, once it reaches the drop.

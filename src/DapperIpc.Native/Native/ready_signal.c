@@ -7,7 +7,8 @@
  * struct epoll_event (packed on x86-64 only) and struct kevent (different on each BSD) are
  * laid out by the system headers, so the handle is built here and only plain ints cross,
  * as the .NET runtime's pal_networking.c does for its socket event ports. Elsewhere the
- * call fails with ENOSYS.
+ * call fails with ENOSYS. A socket_fd of -1 makes a handle that only the flag wakes: the
+ * pull mode with DAPPER_IPC_FLAG_RECONNECT, whose handle must outlive any one socket.
  */
 #if defined(__linux__) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE /* eventfd, epoll_create1 */
@@ -30,7 +31,7 @@ DAPPER_IPC_SHIM_API int dapper_ipc_ready_signal(int socket_fd, int *fds)
     int flag = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     struct epoll_event on_socket = {.events = EPOLLIN};
     struct epoll_event on_flag = {.events = EPOLLIN};
-    if (ep < 0 || flag < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, socket_fd, &on_socket) < 0
+    if (ep < 0 || flag < 0 || (socket_fd >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, socket_fd, &on_socket) < 0)
         || epoll_ctl(ep, EPOLL_CTL_ADD, flag, &on_flag) < 0) {
         int error = errno;
         if (ep >= 0)
@@ -75,10 +76,10 @@ DAPPER_IPC_SHIM_API int dapper_ipc_ready_signal(int socket_fd, int *fds)
         return -1;
     int kq = kqueue();
     struct kevent changes[2];
-    EV_SET(&changes[0], socket_fd, EVFILT_READ, EV_ADD, 0, 0, 0);
-    EV_SET(&changes[1], flag[0], EVFILT_READ, EV_ADD, 0, 0, 0);
+    EV_SET(&changes[0], flag[0], EVFILT_READ, EV_ADD, 0, 0, 0);
+    EV_SET(&changes[1], socket_fd, EVFILT_READ, EV_ADD, 0, 0, 0);
     if (kq < 0 || close_on_exec(kq, 0) < 0 || close_on_exec(flag[0], 1) < 0 || close_on_exec(flag[1], 1) < 0
-        || kevent(kq, changes, 2, 0, 0, 0) < 0) {
+        || kevent(kq, changes, socket_fd >= 0 ? 2 : 1, 0, 0, 0) < 0) {
         int error = errno;
         if (kq >= 0)
             close(kq);

@@ -40,4 +40,11 @@ internal abstract class ReadySignal : IDisposable
 
         return null;
     }
+
+    /// <summary>
+    /// A signal that watches no socket, only what <see cref="Set"/> says: it outlives the
+    /// connections of a session that reconnects. Null where there is none (Windows).
+    /// </summary>
+    public static ReadySignal? CreateStandalone()
+        => OperatingSystem.IsLinux() || OperatingSystem.IsMacOS() ? new PosixReadySignal(-1) : null;
 }
