@@ -213,7 +213,8 @@ typedef enum dapper_ipc_flags {
        queue is full the thread stops reading, so the peer's sends wait as
        with a host that does not call recv. The state callback (set before
        the first recv) reports RECONNECTING, CONNECTED and DISCONNECTED on
-       that thread; recv keeps taking the frames queued before a drop, and
+       that thread (a recv inside it is DAPPER_IPC_E_INVALID_STATE: it would
+       wait for its own thread); recv keeps taking the frames queued before a drop, and
        after a failed resume returns them, then the final status (E_CLOSED,
        or E_TIMEOUT for a peer the heartbeats found unresponsive);
        frames_received (dapper_ipc_stats) counts a frame once queued. The

@@ -282,6 +282,8 @@ struct host {
     struct latch reconnecting, connected, disconnected;
     char reason[512];
     char reconnect_reason[512]; /* the last RECONNECTING's */
+    int recv_in_state_callback; /* set: RECONNECTING calls recv without limit, its status kept below */
+    int32_t state_callback_recv;
 };
 
 /* Set in a peer process: each frame is sent back. */
@@ -311,6 +313,12 @@ static void on_state(void *user, int32_t event, int32_t status, const char *reas
     struct host *h = user;
     (void)status;
     if (event == DAPPER_IPC_EVENT_RECONNECTING) {
+        if (h->recv_in_state_callback) {
+            uint8_t buf[64];
+            size_t length = 0;
+            int32_t kind = 0;
+            h->state_callback_recv = dapper_ipc_recv(h->m, buf, sizeof buf, &length, &kind, -1);
+        }
         snprintf(h->reconnect_reason, sizeof h->reconnect_reason, "%s", reason);
         latch_add(&h->reconnecting, 1);
     } else if (event == DAPPER_IPC_EVENT_CONNECTED) {
@@ -525,6 +533,9 @@ static int test_pull_ends_when_the_client_is_gone(void)
     struct host server, client;
     host_init(&server);
     host_init(&client);
+    /* The state callback runs on the thread that fills recv's queue: a recv there that
+       waited without limit would wait for itself (it hung before it was refused). */
+    server.recv_in_state_callback = 1;
     dapper_ipc_config config = config_for("tcp");
     config.flags = DAPPER_IPC_FLAG_RECONNECT;
     config.reconnect_timeout_ms = 300;
@@ -571,6 +582,9 @@ static int test_pull_ends_when_the_client_is_gone(void)
     check(server.reconnecting.value == 1 && server.disconnected.value == 1,
           "the listener reported RECONNECTING (%d) then DISCONNECTED (%d: %s)", server.reconnecting.value,
           server.disconnected.value, server.reason);
+    check(server.state_callback_recv == DAPPER_IPC_E_INVALID_STATE,
+          "recv inside the state callback is refused, not left waiting for its own thread (%d)",
+          server.state_callback_recv);
     dapper_ipc_manager_destroy(server.m);
     return 0;
 }

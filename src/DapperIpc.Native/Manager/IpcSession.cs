@@ -541,6 +541,13 @@ internal sealed class IpcSession
                 throw Cancelled("receiving");
             }
 
+            if (_reader == Thread.CurrentThread)
+            {
+                // The callbacks run on the thread that fills the queue: a recv there would wait for itself.
+                throw new IpcException(IpcStatus.InvalidState,
+                    "recv inside a callback: with DAPPER_IPC_FLAG_RECONNECT the callbacks run on the thread that fills recv's queue");
+            }
+
             if (_pullBusy)
             {
                 throw new IpcException(IpcStatus.InvalidState, "another thread is in recv or readable_handle on this manager");
