@@ -36,11 +36,28 @@
 #define OSSL_BIO_FLAGS_SHOULD_RETRY 0x08
 #define OSSL_BIO_CTRL_FLUSH 11
 
+/* OpenSSL's OSSL_PARAM (core.h), for the provider of tls_provider.c. */
+typedef struct ossl_param {
+    const char *key;
+    unsigned int data_type;
+    void *data;
+    size_t data_size;
+    size_t return_size;
+} ossl_param;
+
+/* A provider's entry point (OSSL_provider_init_fn), the dispatch tables opaque. */
+typedef int (*dapper_ipc_provider_init)(const void *handle, const void *in, const void **out, void **provider);
+
+/* The name of tls_provider.c's provider, and the property query that prefers it. */
+#define DAPPER_IPC_TLS_PROVIDER "dapper-aesgcm"
+#define DAPPER_IPC_TLS_PROPQ "?provider=" DAPPER_IPC_TLS_PROVIDER
+
 /* One entry per function: name, return type, parameters. */
 #define DAPPER_IPC_SSL_FUNCTIONS(X)                                                        \
     X(TLS_server_method, const void *, (void))                                            \
     X(TLS_client_method, const void *, (void))                                            \
     X(SSL_CTX_new, void *, (const void *))                                                \
+    X(SSL_CTX_new_ex, void *, (void *, const char *, const void *))                       \
     X(SSL_CTX_free, void, (void *))                                                       \
     X(SSL_CTX_ctrl, long, (void *, int, long, void *))                                    \
     X(SSL_CTX_use_certificate, int, (void *, void *))                                     \
@@ -108,7 +125,19 @@
     X(BIO_get_data, void *, (void *))                                                     \
     X(BIO_set_init, void, (void *, int))                                                  \
     X(BIO_set_flags, void, (void *, int))                                                 \
-    X(BIO_clear_flags, void, (void *, int))
+    X(BIO_clear_flags, void, (void *, int))                                               \
+    X(OSSL_LIB_CTX_new, void *, (void))                                                   \
+    X(OSSL_LIB_CTX_free, void, (void *))                                                  \
+    X(OSSL_PROVIDER_add_builtin, int, (void *, const char *, dapper_ipc_provider_init))   \
+    X(OSSL_PROVIDER_load, void *, (void *, const char *))                                 \
+    X(OSSL_PARAM_locate, ossl_param *, (ossl_param *, const char *))                      \
+    X(OSSL_PARAM_locate_const, const ossl_param *, (const ossl_param *, const char *))    \
+    X(OSSL_PARAM_set_int, int, (ossl_param *, int))                                       \
+    X(OSSL_PARAM_set_uint, int, (ossl_param *, unsigned int))                             \
+    X(OSSL_PARAM_set_size_t, int, (ossl_param *, size_t))                                 \
+    X(OSSL_PARAM_get_size_t, int, (const ossl_param *, size_t *))                         \
+    X(OSSL_PARAM_set_octet_string, int, (ossl_param *, const void *, size_t))             \
+    X(OSSL_PARAM_get_octet_string, int, (const ossl_param *, void **, size_t, size_t *))
 
 #define DAPPER_IPC_OSSL_FIELD(name, ret, args) ret(*name) args;
 typedef struct dapper_ipc_ossl {
@@ -119,5 +148,8 @@ typedef struct dapper_ipc_ossl {
 
 /* The resolved table, or NULL (then *why, static storage, says what is missing). */
 const dapper_ipc_ossl *dapper_ipc_ossl_load(const char **why);
+
+/* The library context whose AES-GCM is tls_provider.c's, or NULL (see there). */
+void *dapper_ipc_tls_libctx(const dapper_ipc_ossl *ossl);
 
 #endif
