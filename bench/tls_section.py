@@ -69,6 +69,17 @@ class Stunnel:
             p.wait(10)
 
 
+def aesgcm_note():
+    """Which AES-GCM the tls rows ran: the library's needs AVX-512 with VAES and VPCLMULQDQ."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return "no /proc/cpuinfo: which AES-GCM ran is not known"
+    wide = all(x in flags for x in ("avx512f", "avx512bw", "avx512vl", "vaes", "vpclmulqdq"))
+    return "the library's AES-GCM (VAES, 16 blocks a step)" if wide else "this CPU has no VAES: both rows are OpenSSL's"
+
+
 def rows(bench, out, sh, figures, rounds, rtt_n, rtt_seconds, big_count, handshakes):
     stunnel = shutil.which("stunnel4") or shutil.which("stunnel")
     cert, key = os.path.join(out, "stunnel.pem"), os.path.join(out, "stunnel.key")
@@ -76,13 +87,17 @@ def rows(bench, out, sh, figures, rounds, rtt_n, rtt_seconds, big_count, handsha
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                         "-keyout", key, "-out", cert, "-subj", "/CN=localhost", "-days", "1"],
                        check=True, capture_output=True)
-    kinds = ["tcp", "tls"] + (["stunnel"] if stunnel else [])
+    # tls-openssl: the same tls with OpenSSL's own AES-GCM (DAPPER_IPC_TLS_AESGCM=openssl), for
+    # the gain of the library's (Native/aesgcm.c) on this CPU; throughput only.
+    kinds = ["tcp", "tls", "tls-openssl"] + (["stunnel"] if stunnel else [])
     rtt, tput = {}, {}
 
     def measure(kind, what, r):
         relay = Stunnel(out, cert, key) if kind == "stunnel" else None
         env = relay.env() if relay else None
-        transport = "tls" if kind == "tls" else "tcp"
+        if kind == "tls-openssl":
+            env = dict(os.environ, DAPPER_IPC_TLS_AESGCM="openssl")
+        transport = "tls" if kind.startswith("tls") else "tcp"
         try:
             if what == "rtt":
                 samples = os.path.join(out, f"rtt-tls-section-{kind}-{r}.bin")
@@ -100,7 +115,7 @@ def rows(bench, out, sh, figures, rounds, rtt_n, rtt_seconds, big_count, handsha
 
     for r in range(rounds):
         for kind in kinds[r % len(kinds):] + kinds[:r % len(kinds)]:
-            for what in ("rtt", "tput"):
+            for what in ("tput",) if kind == "tls-openssl" else ("rtt", "tput"):
                 try:
                     measure(kind, what, r)
                 except subprocess.CalledProcessError:
@@ -113,7 +128,9 @@ def rows(bench, out, sh, figures, rounds, rtt_n, rtt_seconds, big_count, handsha
     mbps = {k: statistics.median(v) for k, v in tput.items()}
     result = [("round trip tls p50, 128 B (µs)", p50["tls"], p50["tcp"], "lib tcp", ("<=", 1.3), f"n={len(rtt['tls'])}"),
               ("1 MiB frames, tls (MB/s)", mbps["tls"], mbps["tcp"], "lib tcp", (">=", 0.5),
-               f"tls {min(tput['tls']):,.0f}-{max(tput['tls']):,.0f}")]
+               f"tls {min(tput['tls']):,.0f}-{max(tput['tls']):,.0f}"),
+              ("  1 MiB frames, tls against tls with OpenSSL's AES-GCM (MB/s)", mbps["tls"], mbps["tls-openssl"],
+               "DAPPER_IPC_TLS_AESGCM=openssl", None, aesgcm_note())]
     if stunnel:
         result += [("  round trip tls p50 against stunnel4 in front of tcp (µs)", p50["tls"], p50["stunnel"],
                     "lib tcp + 2 stunnel4", ("<", 1.0), "client and server stunnel, TLS 1.3"),

@@ -6,6 +6,9 @@
  * one SSL_write per frame (header and the start of the payload gathered into
  * one record) and SSL_read straight into the caller's buffer.
  *
+ * The records' AES-GCM is the library's own (aesgcm.c, through tls_provider.c)
+ * where the CPU runs it: contexts are made in that provider's library context.
+ *
  * An SSL object must not be used by two threads at once, while the library
  * reads on one thread and sends on others: every SSL call holds the
  * session's mutex, the descriptor is non-blocking, and waiting (poll) happens
