@@ -7,26 +7,10 @@
  * reason) on a CPU without VAES and VPCLMULQDQ, or without OpenSSL 3.
  */
 #include <dlfcn.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "aesgcm.h"
+#include "check.h"
 #include "tls_ossl.h"
-
-static int failures;
-
-static void check(int condition, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%s: ", condition ? "ok" : "FAILED");
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    failures += !condition;
-}
 
 /* ---- OpenSSL's EVP, the reference ---- */
 
@@ -86,6 +70,23 @@ static int evp_run(const void *cipher, int encrypt, const uint8_t *key, const ui
         ok = E.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, tag);
     E.EVP_CIPHER_CTX_free(ctx);
     return ok;
+}
+
+/* A random key (32 bytes, of which AES-128 uses 16), nonce, AAD of up to aad_cap bytes and
+   plaintext of `length` bytes. */
+static size_t random_message(unsigned *seed, uint8_t key[32], uint8_t nonce[12], uint8_t *aad, size_t aad_cap,
+                             uint8_t *plain, size_t length)
+{
+    size_t aad_length = (size_t)rand_r(seed) % aad_cap;
+    for (size_t i = 0; i < 32; i++)
+        key[i] = (uint8_t)rand_r(seed);
+    for (size_t i = 0; i < 12; i++)
+        nonce[i] = (uint8_t)rand_r(seed);
+    for (size_t i = 0; i < aad_length; i++)
+        aad[i] = (uint8_t)rand_r(seed);
+    for (size_t i = 0; i < length; i++)
+        plain[i] = (uint8_t)rand_r(seed);
+    return aad_length;
 }
 
 /* ---- the core alone ---- */
@@ -171,15 +172,7 @@ static int test_against_openssl(void)
         uint8_t key[32], nonce[12], aad[64], want_tag[16], tag[16], again[16];
         size_t key_bytes = run % 2 ? 32 : 16;
         size_t length = run < 2000 ? (size_t)rand_r(&seed) % 700 : (size_t)rand_r(&seed) % MAX;
-        size_t aad_length = (size_t)rand_r(&seed) % sizeof aad;
-        for (size_t i = 0; i < 32; i++)
-            key[i] = (uint8_t)rand_r(&seed);
-        for (size_t i = 0; i < 12; i++)
-            nonce[i] = (uint8_t)rand_r(&seed);
-        for (size_t i = 0; i < aad_length; i++)
-            aad[i] = (uint8_t)rand_r(&seed);
-        for (size_t i = 0; i < length; i++)
-            plain[i] = (uint8_t)rand_r(&seed);
+        size_t aad_length = random_message(&seed, key, nonce, aad, sizeof aad, plain, length);
         evp_run(reference[key_bytes == 32], 1, key, nonce, aad, aad_length, plain, length, want, want_tag, 0);
         core_encrypt(key, key_bytes, nonce, aad, aad_length, plain, length, got, tag, &seed);
         cipher_differs += memcmp(got, want, length) != 0;
@@ -224,16 +217,8 @@ static int test_through_evp(void)
         int differs = 0, refused = 0, forged_accepted = 0;
         for (int run = 0; run < RUNS; run++) {
             uint8_t key[32], nonce[12], aad[32], want_tag[16], tag[16];
-            size_t length = (size_t)rand_r(&seed) % MAX, aad_length = (size_t)rand_r(&seed) % sizeof aad;
-            size_t piece = run % 2 ? 0 : 1 + (size_t)rand_r(&seed) % 5000;
-            for (size_t i = 0; i < 32; i++)
-                key[i] = (uint8_t)rand_r(&seed);
-            for (size_t i = 0; i < 12; i++)
-                nonce[i] = (uint8_t)rand_r(&seed);
-            for (size_t i = 0; i < aad_length; i++)
-                aad[i] = (uint8_t)rand_r(&seed);
-            for (size_t i = 0; i < length; i++)
-                plain[i] = (uint8_t)rand_r(&seed);
+            size_t length = (size_t)rand_r(&seed) % MAX, piece = run % 2 ? 0 : 1 + (size_t)rand_r(&seed) % 5000;
+            size_t aad_length = random_message(&seed, key, nonce, aad, sizeof aad, plain, length);
             evp_run(reference, 1, key, nonce, aad, aad_length, plain, length, want, want_tag, 0);
             int ok = evp_run(ours, 1, key, nonce, aad, aad_length, plain, length, got, tag, piece);
             differs += !ok || memcmp(got, want, length) != 0 || memcmp(tag, want_tag, 16) != 0;
@@ -265,26 +250,20 @@ static int test_through_evp(void)
 
 int main(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        int (*run)(void);
-    } tests[] = {
+    static const struct named_test tests[] = {
         {"known-answers", test_known_answers},
         {"against-openssl", test_against_openssl},
         {"through-evp", test_through_evp},
     };
     if (!dapper_ipc_gcm_available()) {
         printf("SKIP: this CPU has no AVX-512 VAES and VPCLMULQDQ; the tls transport uses OpenSSL's AES-GCM here\n");
-        return 77;
+        return SKIP;
     }
     const char *why = NULL;
     if (dapper_ipc_ossl_load(&why) == NULL || !load_evp()) {
         printf("SKIP: %s\n", why != NULL ? why : "libcrypto.so.3 has no EVP");
-        return 77;
+        return SKIP;
     }
-    for (size_t i = 0; i < sizeof tests / sizeof *tests; i++)
-        if (argc == 2 && strcmp(argv[1], tests[i].name) == 0)
-            return tests[i].run();
-    fprintf(stderr, "usage: aesgcm <test name>\n");
-    return 2;
+    test_program_init(argv[0]);
+    return run_named_test("aesgcm", argc, argv, tests, sizeof tests / sizeof *tests);
 }

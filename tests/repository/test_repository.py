@@ -68,6 +68,7 @@ class GuaranteesTableTests(unittest.TestCase):
             "X": lambda t: t in c_table("tests/native/reconnect.c"),
             "T": lambda t: t in c_table("tests/native/transports.c"),
             "Q": lambda t: t in c_table("tests/native/shm.c"),
+            "G": lambda t: t in c_table("tests/native/aesgcm.c"),
             "M": lambda t: re.search(r"\b" + re.escape(t), read_all("tests/DapperIpc.Native.Tests/**/*.cs")),
             "A": lambda t: re.search(r"\b" + re.escape(t), read_all("tests/DapperIpc.Native.AbiTests/**/*.cs")),
             "P": self.python_test_exists,
