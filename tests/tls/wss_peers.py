@@ -2,6 +2,8 @@
 
 - the package's wss client against its wss listener: the pin, the token subprotocol inside
   tls, frames both ways (1 MiB included);
+- the session listener over wss: two clients (a websocket client written out by hand, inside
+  Python's ssl) routed by their hellos, each session's frames both ways;
 - headless chromium (tests/ws/page/exchange.html) against a wss listener made by the
   Python package, trusting the listener's self-signed certificate through
   --ignore-certificate-errors-spki-list for that key only: without the flag the page
@@ -12,6 +14,7 @@
 import base64
 import hashlib
 import http.server
+import json
 import os
 import shutil
 import socket
@@ -29,8 +32,9 @@ import tlsutil  # noqa: E402
 from tlsutil import check  # noqa: E402
 import chromium_page  # noqa: E402  (the page server and the browser runner of the ws test)
 import wsframes  # noqa: E402
+import hostile_peers  # noqa: E402  (its hand-written websocket client)
 
-from dapper_ipc import IPCManager, TransportConfig  # noqa: E402
+from dapper_ipc import IPCManager, SessionListener, TransportConfig  # noqa: E402
 
 COUNT = 2000
 
@@ -51,6 +55,34 @@ def library_both_ends():
             client.send_bytes(big, 1)
             check(arrived.wait(20) and got == [b"echo:over wss", b"echo:" + big],
                   "the package's wss client and listener exchanged frames (5 B, 1 MiB) with the pin and the token")
+
+
+def session_listener_over_wss():
+    with SessionListener() as sessions:
+        args = sessions.create_listener(TransportConfig(transport="wss"))
+        port = int(args[args.index("--ipc-port") + 1])
+        pin = args[args.index("--ipc-tls-fingerprint") + 1]
+        clients = {}
+        for sid in ("child-1", "child-2"):
+            sessions.expect(sid)
+            client = hostile_peers.RawClient(port, tls=True)
+            status, _, _ = client.response()
+            seen = "sha256:" + hashlib.sha256(client.sock.getpeercert(binary_form=True)).hexdigest()
+            check(status == 101 and seen == pin, f"{sid}: the websocket upgrade inside tls, from the certificate of the launcher arguments")
+            hello = json.dumps({"event": "dapper/sessionHello", "body": {"sessionId": sid, "pid": 1}}).encode()
+            client.send_frame(2, wsframes.dp_frame(1, hello))
+            clients[sid] = client
+        for sid, client in clients.items():
+            manager = sessions.accept(sid, timeout=10)
+            check(manager.hello["body"]["sessionId"] == sid, f"the session listener routes a wss client by its hello ({sid})")
+            manager.send_bytes(json.dumps({"to": sid}).encode(), 2)
+            frame = client.read_frame()
+            check(frame is not None and wsframes.dp_parse(frame[1]) == (2, json.dumps({"to": sid}).encode()),
+                  f"{sid}: the session's frame reaches its client inside tls and ws")
+            client.send_frame(2, wsframes.dp_frame(1, json.dumps({"from": sid}).encode()))
+            check(manager.recv(10) == {"from": sid}, f"{sid}: and the client's frame reaches its session")
+            manager.cleanup()
+            client.close()
 
 
 def spki_hash(port):
@@ -124,6 +156,7 @@ def main():
         print("SKIP: the openssl command is missing and apt-get could not install it", flush=True)
         return tlsutil.SKIP
     library_both_ends()
+    session_listener_over_wss()
     chromium = wsframes.apt_install("chromium", lambda: shutil.which("chromium") or shutil.which("chromium-browser"))
     if not chromium:
         print("SKIP: no chromium (Debian's chromium package) and it could not be installed", flush=True)

@@ -11,6 +11,7 @@ import logging
 import os
 import select
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -56,8 +57,13 @@ class RawClient:
     """A websocket client written out by hand, so it can break every rule."""
 
     def __init__(self, port, *, path="/", origin=None, protocols="dapper.dp.v1", version="13",
-                 method="GET", connect_only=False):
+                 method="GET", connect_only=False, tls=False):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+        if tls:  # wss: the same upgrade inside TLS; a test that needs the pin compares fingerprints itself
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            self.sock = context.wrap_socket(self.sock, server_hostname="localhost")
         self.key = base64.b64encode(os.urandom(16)).decode()
         self.buffer = b""
         if connect_only:
