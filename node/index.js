@@ -279,8 +279,38 @@ class IPCManager extends EventEmitter {
    */
   _startPull() {
     if (!this._pullEligible) return false;
+    if (this._isListener && native.lib().wait_for_client(this._handle, 0) !== 0) {
+      // The client is accepted on a worker thread (as the reader thread would), then read here.
+      this._readerStarted = true;
+      this._acceptThenPull(this._generation);
+      return true;
+    }
+    if (this._pullNow()) return true;
+    return false;
+  }
+
+  async _acceptThenPull(generation) {
+    let reply;
+    try {
+      reply = await this._blocking('wait_for_client', [-1], undefined, false);
+    } catch (error) {
+      reply = { status: Status.E_INTERNAL, message: error.message };
+    }
+    if (this._generation !== generation || this._closing) return; // cleanup ended the wait
+    if (reply.status !== 0) {
+      this._onState(native.EVENT_DISCONNECTED, reply.status, reply.message);
+      return;
+    }
+    if (this._pullNow()) return;
+    // No readable handle after all: the library's reader thread, as without this path.
+    const [onBat, onSt] = registeredCallbacks();
     const lib = native.lib();
-    if (this._isListener && lib.wait_for_client(this._handle, 0) !== 0) return false;
+    let status = lib.set_batch_callback(this._handle, onBat, onSt, this._token);
+    if (status === 0) status = lib.start_reader(this._handle);
+    if (status !== 0) this._onState(native.EVENT_DISCONNECTED, status, native.lastError() || lib.status_string(status));
+  }
+
+  _pullNow() {
     const pull = pullReader.PullReader.start(this._handle, {
       frames: (buffer, table, count) => this._onPulled(buffer, table, count),
       ended: (status, reason) => {
@@ -302,11 +332,11 @@ class IPCManager extends EventEmitter {
   }
 
   /** A library call that may block, on a worker thread: its reply ({status, message, ...}). */
-  async _blocking(op, args, transfer) {
+  async _blocking(op, args, transfer, keepAlive = true) {
     this._blockingCalls++;
     blockedIn.add(this);
     try {
-      return await blocking.run(native.lib().path, op, [this._handle.id, ...args], transfer);
+      return await blocking.run(native.lib().path, op, [this._handle.id, ...args], transfer, keepAlive);
     } finally {
       if (--this._blockingCalls === 0) blockedIn.delete(this);
     }
