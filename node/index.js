@@ -2,6 +2,12 @@
 /*
  * IPCManager: one libdapper_ipc manager, in Node's idioms.
  *
+ * The loop path (Linux: lib/pull_reader.js). Where it applies, startReader() reads in the
+ * library's pull mode on the loop, woken by libuv polling the readable handle, and small
+ * sends are written on the loop when the socket has room (lib/send_room.js): no thread
+ * between the socket and JavaScript, as with net.Socket. Everything below describes the
+ * reader thread, which serves everywhere else (node/README.md lists where).
+ *
  * Threads. The library reads frames on its own reader thread and calls the batch and
  * state callbacks there. The two callbacks given to the library are koffi registered
  * callbacks, made once for the process and never unregistered. Called from a thread
