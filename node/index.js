@@ -384,12 +384,13 @@ class IPCManager extends EventEmitter {
   }
 
   /** The manager of a session a SessionListener accepted: connected, `hello` its hello, no reader yet. */
-  static _adopt(handle) {
+  static _adopt(handle, pullEligible) {
     const manager = Object.create(IPCManager.prototype);
     EventEmitter.call(manager);
     manager._init(handle);
     manager.hello = JSON.parse(native.textResult(native.lib().session_hello, handle));
     manager._opened(false);
+    manager._pullEligible = pullEligible;
     return manager;
   }
 

@@ -65,7 +65,12 @@ class PullReader {
       const status = lib.recv_batch(this._handle, this._buffer, this._buffer.length, this._table, MAX_FRAMES,
         this._count, 0);
       if (status === 0) {
-        this._sink.frames(this._buffer, this._view, Number(this._count[0]));
+        const count = Number(this._count[0]);
+        this._sink.frames(this._buffer, this._view, count);
+        // Fewer than asked for: the library's buffer is empty, and asking again would most
+        // often be a read that finds nothing (one system call per round trip). If the
+        // socket holds more, the handle is still readable and libuv calls again.
+        if (count < MAX_FRAMES) return;
         continue;
       }
       if (status === Status.E_TIMEOUT) return;
