@@ -11,8 +11,9 @@
  *
  * available() is false where this cannot work, and the package then keeps the library's
  * reader thread: not Linux (macOS's kqueue handle would do, but is untested; Windows's
- * handle is an event, not a descriptor), a worker thread (uv_default_loop is the main
- * thread's), or a host whose executable does not export libuv.
+ * handle is an event, not a descriptor), a worker thread (its loop would serve, but the
+ * path is untested there), or a host whose executable does not export libuv and node.h's
+ * GetCurrentEventLoop.
  */
 const { isMainThread } = require('worker_threads');
 const { koffi } = require('./native');
@@ -33,7 +34,12 @@ function load() {
     const PollCb = koffi.proto('void dapper_ipc_uv_poll_cb(void *handle, int status, int events)');
     const CloseCb = koffi.proto('void dapper_ipc_uv_close_cb(void *handle)');
     const api = {
-      loop: self.func('void *uv_default_loop(void)'),
+      // The loop of this Node environment (node.h's GetCurrentEventLoop), not
+      // uv_default_loop(): an embedder (Electron's renderer and utility processes among
+      // them) may run Node on a loop of its own, which a watch on the default loop would
+      // never hear from. Itanium C++ names, as on Linux.
+      isolate: self.func('void *_ZN2v87Isolate10GetCurrentEv(void)'),
+      currentLoop: self.func('void *_ZN4node19GetCurrentEventLoopEPN2v87IsolateE(void *isolate)'),
       init: self.func('int uv_poll_init(void *loop, void *handle, int fd)'),
       start: self.func('int uv_poll_start(void *handle, int events, dapper_ipc_uv_poll_cb *cb)'),
       stop: self.func('int uv_poll_stop(void *handle)'),
@@ -50,6 +56,8 @@ function load() {
       closing.delete(at);
       if (memory !== undefined) koffi.free(memory);
     }, koffi.pointer(CloseCb));
+    api.loop = () => api.currentLoop(api.isolate());
+    if (api.loop() === null) throw new Error('no event loop for this environment');
     uv = api;
   } catch {
     uv = null; // no libuv exported here: the reader thread serves
