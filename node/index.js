@@ -2,6 +2,12 @@
 /*
  * IPCManager: one libdapper_ipc manager, in Node's idioms.
  *
+ * The loop path (Linux: lib/pull_reader.js). Where it applies, startReader() reads in the
+ * library's pull mode on the loop, woken by libuv polling the readable handle, and small
+ * sends are written on the loop when the socket has room (lib/send_room.js): no thread
+ * between the socket and JavaScript, as with net.Socket. Everything below describes the
+ * reader thread, which serves everywhere else (node/README.md lists where).
+ *
  * Threads. The library reads frames on its own reader thread and calls the batch and
  * state callbacks there. The two callbacks given to the library are koffi registered
  * callbacks, made once for the process and never unregistered. Called from a thread
@@ -33,6 +39,7 @@
 const { EventEmitter } = require('events');
 const native = require('./lib/native');
 const blocking = require('./lib/blocking');
+const pullReader = require('./lib/pull_reader');
 const { checkKeys } = require('./lib/keys');
 
 const { koffi, Status, Kind, IPCError, FrameLayout } = native;
@@ -194,6 +201,8 @@ class IPCManager extends EventEmitter {
     this._sending = false;
     this._solo = 0; // sends to make one call each (after a batch refused a frame)
     this._blockingCalls = 0;
+    this._pullEligible = false; // the config allows reading on the loop (lib/pull_reader.js)
+    this._pull = null; // the PullReader while the loop reads
     this.disconnectReason = null;
     installExitHooks();
   }
@@ -240,6 +249,7 @@ class IPCManager extends EventEmitter {
   }
 
   _opened(isListener) {
+    this._pullEligible = false;
     this._enabled = true;
     this._readerStarted = false;
     this._isListener = isListener;
@@ -259,6 +269,7 @@ class IPCManager extends EventEmitter {
   startReader() {
     this._assertUsable();
     if (this._readerStarted) throw new IPCError('the reader is already running', Status.E_INVALID_STATE);
+    if (this._startPull()) return this;
     const [onBat, onSt] = registeredCallbacks();
     const lib = native.lib();
     native.check(lib.set_batch_callback(this._handle, onBat, onSt, this._token));
@@ -267,12 +278,71 @@ class IPCManager extends EventEmitter {
     return this;
   }
 
+  /*
+   * Reads on the loop instead of a reader thread (lib/pull_reader.js) when the config
+   * allows it and the connection is there: a client, or a listener whose client arrived.
+   * The events are the reader thread's: 'connected' first, frames, 'disconnected'.
+   */
+  _startPull() {
+    if (!this._pullEligible) return false;
+    if (this._isListener && native.lib().wait_for_client(this._handle, 0) !== 0) {
+      // The client is accepted on a worker thread (as the reader thread would), then read here.
+      this._readerStarted = true;
+      this._acceptThenPull(this._generation);
+      return true;
+    }
+    if (this._pullNow()) return true;
+    return false;
+  }
+
+  async _acceptThenPull(generation) {
+    let reply;
+    try {
+      reply = await this._blocking('wait_for_client', [-1], undefined, false);
+    } catch (error) {
+      reply = { status: Status.E_INTERNAL, message: error.message };
+    }
+    if (this._generation !== generation || this._closing) return; // cleanup ended the wait
+    if (reply.status !== 0) {
+      this._onState(native.EVENT_DISCONNECTED, reply.status, reply.message);
+      return;
+    }
+    if (this._pullNow()) return;
+    // No readable handle after all: the library's reader thread, as without this path.
+    const [onBat, onSt] = registeredCallbacks();
+    const lib = native.lib();
+    let status = lib.set_batch_callback(this._handle, onBat, onSt, this._token);
+    if (status === 0) status = lib.start_reader(this._handle);
+    if (status !== 0) this._onState(native.EVENT_DISCONNECTED, status, native.lastError() || lib.status_string(status));
+  }
+
+  _pullNow() {
+    const pull = pullReader.PullReader.start(this._handle, {
+      frames: (buffer, table, count) => this._onPulled(buffer, table, count),
+      ended: (status, reason) => {
+        this._pull = null;
+        this._onState(native.EVENT_DISCONNECTED, status, reason);
+      },
+    });
+    if (pull === null) return false;
+    this._pull = pull;
+    this._readerStarted = true;
+    process.nextTick(() => { if (this._pull === pull) this._onState(native.EVENT_CONNECTED, 0, ''); });
+    return true;
+  }
+
+  _stopPull() {
+    if (this._pull === null) return;
+    this._pull.stop();
+    this._pull = null;
+  }
+
   /** A library call that may block, on a worker thread: its reply ({status, message, ...}). */
-  async _blocking(op, args, transfer) {
+  async _blocking(op, args, transfer, keepAlive = true) {
     this._blockingCalls++;
     blockedIn.add(this);
     try {
-      return await blocking.run(native.lib().path, op, [this._handle.id, ...args], transfer);
+      return await blocking.run(native.lib().path, op, [this._handle.id, ...args], transfer, keepAlive);
     } finally {
       if (--this._blockingCalls === 0) blockedIn.delete(this);
     }
@@ -293,6 +363,7 @@ class IPCManager extends EventEmitter {
     const c = nativeConfig(config);
     native.check(native.lib().create_listener(this._handle, c));
     this._opened(true);
+    this._pullEligible = pullReader.eligible(config);
     return this.launcherArgs;
   }
 
@@ -313,12 +384,13 @@ class IPCManager extends EventEmitter {
   }
 
   /** The manager of a session a SessionListener accepted: connected, `hello` its hello, no reader yet. */
-  static _adopt(handle) {
+  static _adopt(handle, pullEligible) {
     const manager = Object.create(IPCManager.prototype);
     EventEmitter.call(manager);
     manager._init(handle);
     manager.hello = JSON.parse(native.textResult(native.lib().session_hello, handle));
     manager._opened(false);
+    manager._pullEligible = pullEligible;
     return manager;
   }
 
@@ -349,12 +421,17 @@ class IPCManager extends EventEmitter {
     // A local attempt does not wait for anything; a remote one could (a tcp handshake).
     if (isLocal(config || {})) {
       const status = lib.connect(this._handle, { ...c, connect_timeout_ms: -1 });
-      if (status === 0) return this._opened(false);
+      if (status === 0) return this._openedClient(config || {});
       if (status !== Status.E_CONNECTION_REFUSED || c.connect_timeout_ms < 0) throw native.errorFor(status);
     }
     const reply = await this._blocking('connect', [c]);
     if (reply.status !== 0) throw new IPCError(reply.message, reply.status);
-    return this._opened(false);
+    return this._openedClient(config || {});
+  }
+
+  _openedClient(config) {
+    this._opened(false);
+    this._pullEligible = pullReader.eligible(config);
   }
 
   /**
@@ -450,6 +527,13 @@ class IPCManager extends EventEmitter {
 
   _queueSend(payloads, kind, many) {
     const k = kind === undefined ? this._defaultKind() : kind;
+    if (!many && this._pull !== null && !this._sending && this._sends.length === 0 && !this._closing &&
+        this._pull.canSendNow(payloads[0].length)) {
+      // Room in the socket and nothing of this manager in flight: the write cannot wait,
+      // so it is made here, without the hop to a worker thread (lib/send_room.js).
+      const status = native.lib().send(this._handle, k, payloads[0], payloads[0].length);
+      return status === 0 ? Promise.resolve() : Promise.reject(native.errorFor(status));
+    }
     return new Promise((resolve, reject) => {
       this._sends.push({ payloads, kind: k, resolve, reject, many });
       this._pumpSends();
@@ -560,6 +644,27 @@ class IPCManager extends EventEmitter {
       const start = L.word(table, at) - first;
       this._deliver(table.getInt32(at + L.kind, L.littleEndian), bytes, start, start + L.word(table, at + L.length),
         wantsData, wantsMessage);
+    }
+  }
+
+  _onPulled(buffer, table, count) {
+    // The payloads lie back to back in the reader's buffer, which the next read reuses:
+    // 'data' gets slices of a copy, 'message' is decoded from the buffer itself.
+    if (this._closing) return;
+    const wantsData = this.listenerCount('data') > 0;
+    const wantsMessage = this.listenerCount('message') > 0 || this._subscribers.size > 0;
+    if (!wantsData && !wantsMessage) return;
+    const L = FrameLayout;
+    let bytes = buffer;
+    if (wantsData) {
+      let total = 0;
+      for (let i = 0, at = 0; i < count; i++, at += L.size) total += L.word(table, at + L.length);
+      bytes = Buffer.from(buffer.subarray(0, total));
+    }
+    for (let i = 0, at = 0, start = 0; i < count && !this._closing; i++, at += L.size) {
+      const end = start + L.word(table, at + L.length);
+      this._deliver(table.getInt32(at + L.kind, L.littleEndian), bytes, start, end, wantsData, wantsMessage);
+      start = end;
     }
   }
 
@@ -734,6 +839,7 @@ class IPCManager extends EventEmitter {
     const fn = abort ? lib.abort : lib.cleanup;
     this._generation++;
     this._closing = new Promise((resolve, reject) => {
+      this._stopPull(); // before the library closes the handle the loop watches
       this._end();
       this.emit('_closed');
       fn.async(this._handle, (error, status) => {

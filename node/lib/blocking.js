@@ -54,12 +54,15 @@ function release(worker) {
 /**
  * Runs the call `op` (one of blocking_worker.js's) on a thread of its own and resolves to
  * its reply: `{status, message}` (message: the library's, for a failing status) and the
- * call's outputs. `transfer`: ArrayBuffers handed to the thread (not copied).
+ * call's outputs. `transfer`: ArrayBuffers handed to the thread (not copied). `keepAlive`
+ * false: the call does not keep the process alive.
  */
-function run(file, op, args, transfer = []) {
+function run(file, op, args, transfer = [], keepAlive = true) {
   libraryFile = file;
   const worker = idle.pop() || spawn();
-  worker.ref(); // a call in flight keeps the process alive, as an open socket does
+  // A call in flight keeps the process alive, as an open socket does; a listener's wait for
+  // its client leaves that to the manager (its ref()/unref()), as its reader thread would.
+  if (keepAlive) worker.ref(); else worker.unref();
   return new Promise((resolve, reject) => {
     worker.pending = { resolve, reject };
     worker.postMessage({ op, args }, transfer);

@@ -168,6 +168,8 @@ function lib() {
     adopt: f('int32_t dapper_ipc_adopt(dapper_ipc_manager manager, intptr_t read_handle, intptr_t write_handle, uint32_t flags)'),
     wait_for_client: f('int32_t dapper_ipc_wait_for_client(dapper_ipc_manager manager, int32_t timeout_ms)'),
     start_reader: f('int32_t dapper_ipc_start_reader(dapper_ipc_manager manager)'),
+    recv_batch: f('int32_t dapper_ipc_recv_batch(dapper_ipc_manager manager, void *buf, size_t cap, void *frames, size_t max_frames, void *count, int32_t timeout_ms)'),
+    readable_handle: f('int32_t dapper_ipc_readable_handle(dapper_ipc_manager manager, _Out_ intptr_t *handle)'),
     send: f('int32_t dapper_ipc_send(dapper_ipc_manager manager, int32_t kind, const uint8_t *payload, size_t length)'),
     send_batch: f('int32_t dapper_ipc_send_batch(dapper_ipc_manager manager, const dapper_ipc_frame *frames, size_t count, _Out_ size_t *sent)'),
     cleanup: f('int32_t dapper_ipc_cleanup(dapper_ipc_manager manager)'),

@@ -13,6 +13,7 @@
 const native = require('./native');
 const { checkKeys } = require('./keys');
 const blocking = require('./blocking');
+const { eligible: pullEligible } = require('./pull_reader');
 
 const { koffi, Status, IPCError } = native;
 
@@ -67,6 +68,7 @@ module.exports = (IPCManager) => {
     /** Binds the shared endpoint (as a manager's listener: unix by default, a pipe on Windows; or tcp) and returns the launcher arguments every child gets. */
     createListener(config = {}) {
       native.check(native.lib().session_listener_listen(this._handle, IPCManager._nativeConfig(config)));
+      this._pullEligible = pullEligible(config); // its sessions read on the loop where a manager would
       return this.launcherArgs;
     }
 
@@ -107,7 +109,7 @@ module.exports = (IPCManager) => {
             reject(new IPCError(reply.message, reply.status));
             return;
           }
-          const manager = IPCManager._adopt({ id: reply.id });
+          const manager = IPCManager._adopt({ id: reply.id }, this._pullEligible === true);
           this._accepted.add(manager);
           resolve(manager);
         }).catch(reject);
@@ -128,6 +130,8 @@ module.exports = (IPCManager) => {
       if (this._destroyed) return Promise.resolve();
       if (this._closing) return this._closing;
       const lib = native.lib();
+      // The library closes its sessions' readable handles: the loop stops watching them first.
+      for (const manager of this._accepted) manager._stopPull();
       this._closing = new Promise((resolve, reject) => {
         lib.session_listener_destroy.async(this._handle, (error, status) => {
           this._destroyed = true;

@@ -30,6 +30,9 @@ for (const transport of ['unix', 'tcp']) {
       assert.equal(m.hello.body.pid, children[id].pid);
       const got = once(m, 'message');
       m.startReader();
+      if (process.platform === 'linux' && !process.env.DAPPER_IPC_NODE_READER_THREAD) {
+        assert.ok(m._pull !== null, 'a session reads on the loop too');
+      }
       await m.send({ command: 'whoami', to: id }); // a command by default, as from a listener
       const [message, kind] = await within(10000, got, `the echo of ${id}`);
       assert.deepEqual(message, { echo: { command: 'whoami', to: id } });
