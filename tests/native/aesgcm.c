@@ -109,6 +109,20 @@ static void core_encrypt(const uint8_t *key, size_t key_bytes, const uint8_t *no
     dapper_ipc_gcm_tag(&gcm, tag);
 }
 
+/* A random key, nonce, aad and plaintext, drawn in that order so a seed names one case. */
+static void random_case(unsigned *seed, uint8_t *key, uint8_t *nonce, uint8_t *aad, size_t aad_length, uint8_t *plain,
+                        size_t length)
+{
+    for (size_t i = 0; i < 32; i++)
+        key[i] = (uint8_t)rand_r(seed);
+    for (size_t i = 0; i < 12; i++)
+        nonce[i] = (uint8_t)rand_r(seed);
+    for (size_t i = 0; i < aad_length; i++)
+        aad[i] = (uint8_t)rand_r(seed);
+    for (size_t i = 0; i < length; i++)
+        plain[i] = (uint8_t)rand_r(seed);
+}
+
 static size_t unhex(const char *h, uint8_t *out)
 {
     size_t n = strlen(h) / 2;
@@ -172,14 +186,7 @@ static int test_against_openssl(void)
         size_t key_bytes = run % 2 ? 32 : 16;
         size_t length = run < 2000 ? (size_t)rand_r(&seed) % 700 : (size_t)rand_r(&seed) % MAX;
         size_t aad_length = (size_t)rand_r(&seed) % sizeof aad;
-        for (size_t i = 0; i < 32; i++)
-            key[i] = (uint8_t)rand_r(&seed);
-        for (size_t i = 0; i < 12; i++)
-            nonce[i] = (uint8_t)rand_r(&seed);
-        for (size_t i = 0; i < aad_length; i++)
-            aad[i] = (uint8_t)rand_r(&seed);
-        for (size_t i = 0; i < length; i++)
-            plain[i] = (uint8_t)rand_r(&seed);
+        random_case(&seed, key, nonce, aad, aad_length, plain, length);
         evp_run(reference[key_bytes == 32], 1, key, nonce, aad, aad_length, plain, length, want, want_tag, 0);
         core_encrypt(key, key_bytes, nonce, aad, aad_length, plain, length, got, tag, &seed);
         cipher_differs += memcmp(got, want, length) != 0;
@@ -226,14 +233,7 @@ static int test_through_evp(void)
             uint8_t key[32], nonce[12], aad[32], want_tag[16], tag[16];
             size_t length = (size_t)rand_r(&seed) % MAX, aad_length = (size_t)rand_r(&seed) % sizeof aad;
             size_t piece = run % 2 ? 0 : 1 + (size_t)rand_r(&seed) % 5000;
-            for (size_t i = 0; i < 32; i++)
-                key[i] = (uint8_t)rand_r(&seed);
-            for (size_t i = 0; i < 12; i++)
-                nonce[i] = (uint8_t)rand_r(&seed);
-            for (size_t i = 0; i < aad_length; i++)
-                aad[i] = (uint8_t)rand_r(&seed);
-            for (size_t i = 0; i < length; i++)
-                plain[i] = (uint8_t)rand_r(&seed);
+            random_case(&seed, key, nonce, aad, aad_length, plain, length);
             evp_run(reference, 1, key, nonce, aad, aad_length, plain, length, want, want_tag, 0);
             int ok = evp_run(ours, 1, key, nonce, aad, aad_length, plain, length, got, tag, piece);
             differs += !ok || memcmp(got, want, length) != 0 || memcmp(tag, want_tag, 16) != 0;
