@@ -52,7 +52,7 @@ internal abstract class HandshakingListener<TPending> : ListenerBase
 
     public override string? AuthToken => Options.AuthToken;
 
-    protected bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+    private bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
     /// <summary>
     /// A non-blocking tcp socket bound for a handshaking listener; <paramref name="owned"/> (what
