@@ -18,6 +18,22 @@ public static class TransportFactory
     public static TransportKind GetDefaultTransport()
         => OperatingSystem.IsWindows() ? TransportKind.Pipe : TransportKind.Unix;
 
+    /// <summary>
+    /// The library's own transports by name, besides "auto": the one list that both name
+    /// resolution and the names a plugin may not take (PluginTransport.BuiltIn) come from.
+    /// </summary>
+    internal static readonly (string Name, TransportKind Kind)[] Named =
+    [
+        ("unix", TransportKind.Unix),
+        ("tcp", TransportKind.Tcp),
+        ("pipe", TransportKind.Pipe),
+        ("ws", TransportKind.Ws),
+        ("tls", TransportKind.Tls),
+        ("wss", TransportKind.Wss),
+        ("shm", TransportKind.Shm),
+        ("stdio", TransportKind.Stdio),
+    ];
+
     /// <summary>"auto" (or null, or empty) means the platform default; names are case-insensitive.</summary>
     public static TransportKind ResolveTransport(string? name)
     {
@@ -27,44 +43,12 @@ public static class TransportFactory
             return GetDefaultTransport();
         }
 
-        if (trimmed.Equals("unix", StringComparison.OrdinalIgnoreCase))
+        foreach ((string builtIn, TransportKind kind) in Named)
         {
-            return TransportKind.Unix;
-        }
-
-        if (trimmed.Equals("tcp", StringComparison.OrdinalIgnoreCase))
-        {
-            return TransportKind.Tcp;
-        }
-
-        if (trimmed.Equals("pipe", StringComparison.OrdinalIgnoreCase))
-        {
-            return TransportKind.Pipe;
-        }
-
-        if (trimmed.Equals("ws", StringComparison.OrdinalIgnoreCase))
-        {
-            return TransportKind.Ws;
-        }
-
-        if (trimmed.Equals("tls", StringComparison.OrdinalIgnoreCase))
-        {
-            return TransportKind.Tls;
-        }
-
-        if (trimmed.Equals("wss", StringComparison.OrdinalIgnoreCase))
-        {
-            return TransportKind.Wss;
-        }
-
-        if (trimmed.Equals("shm", StringComparison.OrdinalIgnoreCase))
-        {
-            return TransportKind.Shm;
-        }
-
-        if (trimmed.Equals("stdio", StringComparison.OrdinalIgnoreCase))
-        {
-            return TransportKind.Stdio;
+            if (trimmed.Equals(builtIn, StringComparison.OrdinalIgnoreCase))
+            {
+                return kind;
+            }
         }
 
         if (PluginTransport.Find(trimmed) is not null)

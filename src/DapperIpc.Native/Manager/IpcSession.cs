@@ -471,25 +471,7 @@ internal sealed class IpcSession
             return RecvQueued(destination, frames, out count, timeoutMs, start, host);
         }
 
-        PullReader pull = EnterPull();
-        try
-        {
-            IpcStatus status = pull.Recv(destination, frames, out count, timeoutMs, start);
-            if (_closed)
-            {
-                throw Cancelled("receiving");
-            }
-
-            return status;
-        }
-        catch (IpcException) when (_closed)
-        {
-            throw Cancelled("receiving");
-        }
-        finally
-        {
-            ExitPull();
-        }
+        return RecvEntered(EnterPull(), null, destination, frames, out count, timeoutMs, start);
 
         PullReader EnterPull()
         {
@@ -557,9 +539,22 @@ internal sealed class IpcSession
             _pullBusy = true;
         }
 
+        return RecvEntered(null, queue, destination, frames, out count, timeoutMs, start);
+    }
+
+    /// <summary>
+    /// The rest of a recv once this thread holds the pull turn, from the reader or (with
+    /// DAPPER_IPC_FLAG_RECONNECT) the queue: a cleanup that ran meanwhile is Cancelled whatever
+    /// the receive said, and the turn is given back on every path.
+    /// </summary>
+    private IpcStatus RecvEntered(PullReader? pull, PullQueue? queue, Span<byte> destination, Span<ReceivedFrame> frames,
+        out int count, int timeoutMs, long start)
+    {
         try
         {
-            IpcStatus status = queue.Recv(destination, frames, out count, timeoutMs, start);
+            IpcStatus status = pull is not null
+                ? pull.Recv(destination, frames, out count, timeoutMs, start)
+                : queue!.Recv(destination, frames, out count, timeoutMs, start);
             if (_closed)
             {
                 throw Cancelled("receiving");

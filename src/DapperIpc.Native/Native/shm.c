@@ -90,6 +90,19 @@ DAPPER_IPC_SHIM_API void dapper_ipc_shm_unmap(void *base, uint64_t size)
     (void)munmap(base, (size_t)size);
 }
 
+/* A message of one buffer with room for control data (the fds), as both ends of the
+   fd passing give it to sendmsg and recvmsg. */
+static struct msghdr one_buffer(struct iovec *iov, void *control, size_t control_size)
+{
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = control_size;
+    return msg;
+}
+
 /* Sends `length` bytes with one fd attached, without SIGPIPE. */
 DAPPER_IPC_SHIM_API int32_t dapper_ipc_shm_send_fd(int32_t socket, int32_t fd, const void *data, int32_t length)
 {
@@ -99,12 +112,7 @@ DAPPER_IPC_SHIM_API int32_t dapper_ipc_shm_send_fd(int32_t socket, int32_t fd, c
     } control;
     memset(&control, 0, sizeof control);
     struct iovec iov = { (void *)data, (size_t)length };
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.buf;
-    msg.msg_controllen = sizeof control.buf;
+    struct msghdr msg = one_buffer(&iov, control.buf, sizeof control.buf);
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
@@ -148,12 +156,7 @@ DAPPER_IPC_SHIM_API int32_t dapper_ipc_shm_recv_fd(int32_t socket, void *data, i
             struct cmsghdr align;
         } control;
         struct iovec iov = { (char *)data + got, (size_t)(length - got) };
-        struct msghdr msg;
-        memset(&msg, 0, sizeof msg);
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.buf;
-        msg.msg_controllen = sizeof control.buf;
+        struct msghdr msg = one_buffer(&iov, control.buf, sizeof control.buf);
         ssize_t n = recvmsg(socket, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
             continue;

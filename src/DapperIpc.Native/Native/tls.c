@@ -282,8 +282,13 @@ static int self_signed(void *ctx, void *libctx, char *error, size_t cap)
     return ok;
 }
 
+/* Both ends' context: OpenSSL loaded first, and no error left from an earlier call to
+   be blamed on this one. */
 static void *new_ctx(int server, int allow_tls12, void **libctx, char *error, size_t cap)
 {
+    if (!ready(error, cap))
+        return NULL;
+    O->ERR_clear_error();
     /* The records' AES-GCM from tls_provider.c where this CPU runs it (2.5x OpenSSL
        3.0's own here). TLS 1.2's GCM records need parameters it does not offer, so a
        context that allows TLS 1.2 keeps OpenSSL's. */
@@ -315,9 +320,6 @@ DAPPER_IPC_SHIM_API dapper_ipc_tls_ctx *dapper_ipc_tls_server_new(const char *ce
                                                                   int32_t allow_tls12, unsigned char *own_fingerprint,
                                                                   char *error, size_t cap)
 {
-    if (!ready(error, cap))
-        return NULL;
-    O->ERR_clear_error();
     void *libctx;
     void *ctx = new_ctx(1, allow_tls12, &libctx, error, cap);
     if (ctx == NULL)
@@ -361,9 +363,6 @@ DAPPER_IPC_SHIM_API dapper_ipc_tls_ctx *dapper_ipc_tls_server_new(const char *ce
 DAPPER_IPC_SHIM_API dapper_ipc_tls_ctx *dapper_ipc_tls_client_new(const unsigned char *pin, int32_t allow_tls12,
                                                                   char *error, size_t cap)
 {
-    if (!ready(error, cap))
-        return NULL;
-    O->ERR_clear_error();
     void *libctx;
     void *ctx = new_ctx(0, allow_tls12, &libctx, error, cap);
     if (ctx == NULL)

@@ -39,4 +39,24 @@ public abstract class ListenerBase : IDisposable
 
     /// <summary>Closes the socket and removes every file the listener created. Idempotent; wakes a blocked Accept.</summary>
     public abstract void Dispose();
+
+    /// <summary>
+    /// For Accept on a listener that checks the token itself: true when the client passed
+    /// <see cref="AuthRefusal"/>; a refused one is logged and closed, and the caller waits for the next.
+    /// </summary>
+    protected bool Authenticated(ConnectionBase connection)
+    {
+        string? refusal = AuthRefusal(connection, TokenHandshake.ReadTimeoutMs);
+        if (refusal is null)
+        {
+            return true;
+        }
+
+        Diagnostics.Log.AuthRefused(Description, refusal);
+        connection.DisposeNow();
+        return false;
+    }
+
+    /// <summary>What a wait for a client throws when the listener is disposed before or during it.</summary>
+    protected IpcException Cancelled() => new(IpcStatus.Cancelled, $"the listener {Description} was closed while waiting for a client");
 }

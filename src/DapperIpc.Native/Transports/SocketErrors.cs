@@ -27,6 +27,21 @@ internal static class SocketErrors
     }
 
     /// <summary>
+    /// Shuts both directions down, to wake a thread polling the socket or to let its peer see
+    /// the end before the handle goes. A socket already disconnected throws: nothing is left to do.
+    /// </summary>
+    public static void ShutdownQuietly(Socket socket)
+    {
+        try
+        {
+            socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (SocketException)
+        {
+        }
+    }
+
+    /// <summary>
     /// The reason in words. .NET reports a missing unix socket file (ENOENT) as "Cannot
     /// assign requested address" (EADDRNOTAVAIL's text), so a unix path gets its own.
     /// </summary>

@@ -112,37 +112,8 @@ internal abstract class SocketListener : ListenerBase
     /// <summary>Checks and wraps an accepted client; null refuses it (the caller closes it and waits for the next).</summary>
     protected abstract ConnectionBase? OnAccepted(Socket client);
 
-    private bool Authenticated(ConnectionBase connection)
-    {
-        string? refusal = AuthRefusal(connection, TokenHandshake.ReadTimeoutMs);
-        if (refusal is null)
-        {
-            return true;
-        }
-
-        Diagnostics.Log.AuthRefused(Description, refusal);
-        connection.DisposeNow();
-        return false;
-    }
-
     internal override string? AuthRefusal(ConnectionBase connection, int timeoutMs)
-    {
-        if (Options.AuthToken is null)
-        {
-            return null;
-        }
-
-        try
-        {
-            return TokenHandshake.Verify(connection, Options.AuthToken, timeoutMs);
-        }
-        catch (IpcException e)
-        {
-            return e.Message;
-        }
-    }
-
-    private IpcException Cancelled() => new(IpcStatus.Cancelled, $"the listener {Description} was closed while waiting for a client");
+        => TokenHandshake.Refusal(connection, Options.AuthToken, timeoutMs);
 
     public override void Dispose()
     {
@@ -151,15 +122,8 @@ internal abstract class SocketListener : ListenerBase
             return;
         }
 
-        try
-        {
-            // Shutdown wakes a thread blocked in poll/accept on this socket before the handle goes.
-            _socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (SocketException)
-        {
-        }
-
+        // Shutdown wakes a thread blocked in poll/accept on this socket before the handle goes.
+        SocketErrors.ShutdownQuietly(_socket);
         _socket.Dispose();
         RemoveFiles();
     }

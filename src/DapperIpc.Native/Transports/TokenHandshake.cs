@@ -37,6 +37,27 @@ internal static class TokenHandshake
         => Verify(connection.ReceiveExactly, expected, timeoutMs);
 
     /// <summary>
+    /// A listener's check of a client's token: null when <paramref name="expected"/> is null (no
+    /// token required) or the token matched, else the reason, a failure to read it included.
+    /// </summary>
+    public static string? Refusal(ConnectionBase connection, string? expected, int timeoutMs)
+    {
+        if (expected is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return Verify(connection, expected, timeoutMs);
+        }
+        catch (IpcException e)
+        {
+            return e.Message;
+        }
+    }
+
+    /// <summary>
     /// <see cref="Verify(ConnectionBase, string, int)"/> over any exact receive: the seam the
     /// fuzz target (tests/fuzz) feeds scripted bytes through, without a socket.
     /// </summary>

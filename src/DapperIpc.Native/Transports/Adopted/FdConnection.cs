@@ -124,18 +124,7 @@ internal sealed unsafe class FdConnection : ConnectionBase
                 }
 
                 sent += n;
-                nuint advance = (nuint)n;
-                while (at < count && advance >= iov[at].Length)
-                {
-                    advance -= iov[at].Length;
-                    at++;
-                }
-
-                if (at < count)
-                {
-                    iov[at].Base = (byte*)iov[at].Base + advance;
-                    iov[at].Length -= advance;
-                }
+                SocketShim.IoVec.Consume(iov, count, ref at, (nuint)n);
             }
         }
     }

@@ -216,8 +216,6 @@ internal sealed class PipeListener : ListenerBase
         }
     }
 
-    private IpcException Cancelled() => new(IpcStatus.Cancelled, $"the listener {Description} was closed while waiting for a client");
-
     public override void Dispose()
     {
         if (_disposed.IsCancellationRequested)

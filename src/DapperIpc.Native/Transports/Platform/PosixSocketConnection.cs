@@ -364,18 +364,7 @@ internal sealed unsafe class PosixSocketConnection : SocketConnection
             else
             {
                 sent += n;
-                nuint advance = (nuint)n;
-                while (first < count && advance >= iov[first].Length)
-                {
-                    advance -= iov[first].Length;
-                    first++;
-                }
-
-                if (first < count)
-                {
-                    iov[first].Base = (byte*)iov[first].Base + advance;
-                    iov[first].Length -= advance;
-                }
+                SocketShim.IoVec.Consume(iov, count, ref first, (nuint)n);
             }
 
             if (first < count)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace DapperIpc.Transports.Platform;
@@ -37,6 +38,27 @@ internal static unsafe partial class SocketShim
     {
         public void* Base;
         public nuint Length;
+
+        /// <summary>
+        /// Resumes after a partial write of <paramref name="written"/> bytes: the entries it
+        /// covered are passed (<paramref name="first"/> moves on) and the next is cut at its
+        /// front. Inlined: it runs on the frame path after every short write.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Consume(IoVec* iov, int count, ref int first, nuint written)
+        {
+            while (first < count && written >= iov[first].Length)
+            {
+                written -= iov[first].Length;
+                first++;
+            }
+
+            if (first < count)
+            {
+                iov[first].Base = (byte*)iov[first].Base + written;
+                iov[first].Length -= written;
+            }
+        }
     }
 
     [LibraryImport(Library, EntryPoint = "dapper_ipc_errno_class")]

@@ -29,7 +29,7 @@ internal unsafe struct NativeTransportOps
 internal sealed unsafe class PluginTransport
 {
     /// <summary>Names the library's own transports answer to; none can be registered.</summary>
-    public static readonly string[] BuiltIn = ["auto", "unix", "tcp", "pipe", "ws", "tls", "wss", "shm", "stdio"];
+    public static readonly string[] BuiltIn = BuiltInNames();
 
     private static readonly Dictionary<string, PluginTransport> s_registered = new(StringComparer.OrdinalIgnoreCase);
 
@@ -97,6 +97,18 @@ internal sealed unsafe class PluginTransport
     }
 
     /// <summary>The names a config may give, for messages.</summary>
+    private static string[] BuiltInNames()
+    {
+        var names = new string[Factory.TransportFactory.Named.Length + 1];
+        names[0] = "auto";
+        for (int i = 0; i < Factory.TransportFactory.Named.Length; i++)
+        {
+            names[i + 1] = Factory.TransportFactory.Named[i].Name;
+        }
+
+        return names;
+    }
+
     public static string KnownNames()
     {
         lock (s_registered)
