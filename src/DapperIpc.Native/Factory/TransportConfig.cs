@@ -11,7 +11,7 @@ public sealed class TransportConfig
     /// <summary>The launcher retries for about 3 s (60 x 50 ms); a client of ours waits as long.</summary>
     public const int DefaultConnectTimeoutMs = 3000;
 
-    /// <summary>"auto", "unix", "tcp", "pipe", "ws", "tls" or "wss", case-insensitive; null means auto.</summary>
+    /// <summary>"auto", "unix", "tcp", "pipe", "ws", "tls", "wss", "shm", "stdio" or the name of a registered transport, case-insensitive; null means auto.</summary>
     public string? Transport { get; set; } = "auto";
 
     /// <summary>tcp host; null means 127.0.0.1. A non-loopback bind logs a security warning.</summary>
