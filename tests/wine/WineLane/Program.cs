@@ -751,27 +751,44 @@ string? Garbage()
 // the accept before cleanup runs; the waiter must then return Cancelled within 10 s.
 string? CleanupDuringWait()
 {
-    var (m, pipe) = Listen(new Handler());
-    using var __ = m;
-    IpcStatus? status = null;
-    var waiter = new Thread(() =>
+    // The waiter must be inside wait_for_client when cleanup comes; a wait begun after
+    // cleanup is InvalidState by design (no listener any more). The thread says when it is
+    // about to wait, and the ConnectNamedPipe the wait blocks on is seen pending from outside;
+    // if cleanup still won the race to the call, the attempt tells nothing and is made again.
+    for (int attempt = 1; attempt <= 10; attempt++)
     {
-        try
+        var (m, pipe) = Listen(new Handler());
+        using var __ = m;
+        IpcStatus? status = null;
+        using var entering = new ManualResetEventSlim();
+        var waiter = new Thread(() =>
         {
-            m.WaitForClient(-1);
-            status = IpcStatus.Ok;
-        }
-        catch (IpcException e)
+            try
+            {
+                entering.Set();
+                m.WaitForClient(-1);
+                status = IpcStatus.Ok;
+            }
+            catch (IpcException e)
+            {
+                status = e.Status;
+            }
+        }) { IsBackground = true };
+        waiter.Start();
+        Require(entering.Wait(TimeSpan.FromSeconds(10)), "the waiting thread never started");
+        Require(Kernel32.WaitNamedPipeW(pipe, 10_000), "the listener never had a ConnectNamedPipe pending");
+        m.Cleanup();
+        Require(waiter.Join(TimeSpan.FromSeconds(10)), "wait_for_client, blocked in the accept, did not return within 10 s of cleanup");
+        if (status == IpcStatus.InvalidState)
         {
-            status = e.Status;
+            continue; // cleanup came before the call: not the case under test
         }
-    }) { IsBackground = true };
-    waiter.Start();
-    Require(Kernel32.WaitNamedPipeW(pipe, 10_000), "the listener never had a ConnectNamedPipe pending");
-    m.Cleanup();
-    Require(waiter.Join(TimeSpan.FromSeconds(10)), "wait_for_client, blocked in the accept, did not return within 10 s of cleanup");
-    Require(status == IpcStatus.Cancelled, $"wait_for_client ended with {status?.ToString() ?? "nothing"}, not Cancelled");
-    return null;
+
+        Require(status == IpcStatus.Cancelled, $"wait_for_client ended with {status?.ToString() ?? "nothing"}, not Cancelled");
+        return null;
+    }
+
+    throw new InvalidOperationException("in 10 attempts cleanup never found wait_for_client waiting");
 }
 
 string? SecondListener()
