@@ -96,7 +96,7 @@ internal sealed unsafe class PluginTransport
         }
     }
 
-    /// <summary>The names a config may give, for messages.</summary>
+    /// <summary>"auto" and the names of TransportFactory.Named, in its order.</summary>
     private static string[] BuiltInNames()
     {
         var names = new string[Factory.TransportFactory.Named.Length + 1];
@@ -109,6 +109,7 @@ internal sealed unsafe class PluginTransport
         return names;
     }
 
+    /// <summary>The names a config may give, for messages.</summary>
     public static string KnownNames()
     {
         lock (s_registered)
