@@ -120,8 +120,11 @@ internal static unsafe class LauncherArgvTarget
                 break;
             case "tcp" or "ws" or "tls" or "wss":
                 byte[] port = given["--ipc-port"];
-                Invariant.Check(port.Length is > 0 and <= 10 && Array.TrueForAll(port, b => b is >= (byte)'0' and <= (byte)'9'), "a port that is not decimal digits was accepted");
-                Invariant.Check(config.Port is >= 1 and <= 65535 && config.Port == int.Parse(Encoding.ASCII.GetString(port), System.Globalization.CultureInfo.InvariantCulture),
+                Invariant.Check(port.Length > 0 && Array.TrueForAll(port, b => b is >= (byte)'0' and <= (byte)'9'), "a port that is not decimal digits was accepted");
+                // Leading zeros are decimal digits too ("00040123" is port 40123): compare the value.
+                string digits = Encoding.ASCII.GetString(port).TrimStart('0');
+                Invariant.Check(digits.Length is > 0 and <= 5 && config.Port is >= 1 and <= 65535 &&
+                    config.Port == int.Parse(digits, System.Globalization.CultureInfo.InvariantCulture),
                     $"port {config.Port} is not the --ipc-port given");
                 Invariant.Check(given.TryGetValue("--ipc-host", out byte[]? host) ? Same(config.Host, host) : config.Host is null,
                     "the host to connect to is not the bytes the launcher gave");
