@@ -395,11 +395,8 @@ BASE void dapper_ipc_gcm_crypt(dapper_ipc_gcm *g, const uint8_t *in, uint8_t *ou
 
 BASE void dapper_ipc_gcm_tag(dapper_ipc_gcm *g, uint8_t tag[16])
 {
-    if (!g->in_data) {
-        close_partial(g);
-        g->in_data = 1;
-    }
-    close_partial(g);
+    close_partial(g); /* the AAD's last block, or the data's */
+    g->in_data = 1;
     /* len(A) || len(C) in bits, big-endian, reflected: C's in the low half. */
     __m128i lengths = _mm_set_epi64x((long long)(g->aad_bytes * 8), (long long)(g->data_bytes * 8));
     __m128i y = multiply(_mm_xor_si128(load(g->hash), lengths), load(g->powers[15]));
